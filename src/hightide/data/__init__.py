@@ -1,0 +1,1 @@
+"""Bundled inputs and historical targets, with provenance (see PROVENANCE.md)."""

@@ -1,0 +1,55 @@
+"""Distribution of the harvest as rules in code (MODEL.md §4.4).
+
+Claims on a household's grain are computed as requests and settled once, in order, so that grain
+is conserved by construction (STYLE habit 6): agricultural tax, State purchase, seed, feed; the
+rest stays in the household's stock.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from hightide.params import ParameterSet
+
+
+def settle(available: np.ndarray, claims: list[np.ndarray]) -> list[np.ndarray]:
+    """Pay ``claims`` in priority order from ``available``; a claim is cut when grain runs out."""
+    remaining = np.maximum(available, 0.0).astype(np.float64, copy=True)
+    paid = []
+    for claim in claims:
+        p = np.minimum(np.maximum(claim, 0.0), remaining)
+        remaining -= p
+        paid.append(p)
+    return paid
+
+
+def tax_due(params: ParameterSet, land: np.ndarray, normal_yield_per_mu: np.ndarray, season_share: np.ndarray) -> np.ndarray:
+    """Agricultural tax at a fixed rate on the normal yield of the land, not on actual output
+    ([003] taxation according to fixed rates; Agricultural Tax Regulations 1958: 15.5%)."""
+    return params.agricultural_tax_rate * normal_yield_per_mu * land * season_share
+
+
+def retention_norm(params: ParameterSet, persons: np.ndarray, land: np.ndarray, animals: np.ndarray,
+                   season_share: np.ndarray) -> np.ndarray:
+    """Grain left to the producer when a quota is set: food by the norm, seed and feed ([003];
+    Three Fixes 1955)."""
+    return (params.retention_food_norm_kg_per_capita * persons
+            + params.seed_kg_per_mu * land
+            + params.feed_kg_per_animal_year * animals) * season_share
+
+
+def purchase_request(regime: str, params: ParameterSet, *, reported_output, normal_output, tax,
+                     retention, stock, need_to_next_harvest, seed, feed) -> np.ndarray:
+    """What the State (or the market) takes beyond the tax after a harvest.
+
+    - free_market (before Nov 1953): households sell a share of their surplus above their own
+      needs to the next harvest, and hoard the rest [003];
+    - unified_purchase (from Nov 1953): quota = rate x (reported output - tax - retention norms)
+      ([003] planned purchase and supply of grain; MODEL.md §4.4 (2));
+    - three_fixes (from Aug 1955): the same on the fixed normal output, not this year's report.
+    """
+    if regime == "free_market":
+        surplus = stock + reported_output - tax - seed - feed - need_to_next_harvest
+        return params.free_market_sale_share * np.maximum(surplus, 0.0)
+    base = normal_output if regime == "three_fixes" else reported_output
+    return params.procurement_surplus_rate * np.maximum(base - tax - retention, 0.0)

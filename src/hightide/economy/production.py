@@ -1,0 +1,60 @@
+"""Grain production (MODEL.md §4.3) for households farming alone or in mutual-aid teams.
+
+Output = TFP(province, trend) x weather x land^a x labour^b x (1 + draft animals)^c x season share.
+A mutual-aid team pools labour and animals across its members' land in the busy season
+[001 §II, §VIII]; each member keeps the output of its own land and labour exchanged is repaid in
+grain at the team's labour share, so the transfers sum to zero [MODEL.md §2.2].
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from hightide.engine.streams import generator
+from hightide.params import ParameterSet
+
+NATIONAL = 10_000  # stream key for the national weather component
+
+
+def factor_index(params: ParameterSet, land, labour, animals) -> np.ndarray:
+    """Cobb-Douglas index of inputs (Wiens 1982; Lin 1992 for the elasticities)."""
+    return (np.power(np.maximum(land, 0.0), params.elasticity_land)
+            * np.power(np.maximum(labour, 0.0), params.elasticity_labour)
+            * np.power(1.0 + np.maximum(animals, 0.0), params.elasticity_animals))
+
+
+def weather(params: ParameterSet, seed: int, year: int, n_provinces: int) -> np.ndarray:
+    """Yield multiplier per province for a crop year: national and provincial lognormal shocks
+    less the mean disaster loss ([001 §VI] frequent calamities; disasters_national.csv mean)."""
+    g_nat = generator(seed, "weather", NATIONAL, year)
+    national = g_nat.normal(0.0, params.weather_sd_national)
+    prov = np.array([generator(seed, "weather", p, year).normal(0.0, params.weather_sd_province)
+                     for p in range(n_provinces)])
+    sd2 = params.weather_sd_national**2 + params.weather_sd_province**2
+    return np.exp(national + prov - sd2 / 2) * (1.0 - params.disaster_mean_loss)
+
+
+def pooled_inputs(team: np.ndarray, land: np.ndarray, labour: np.ndarray, animals: np.ndarray,
+                  n_teams: int) -> tuple[np.ndarray, np.ndarray]:
+    """Labour and animals each member's land receives when a team pools them in proportion to land.
+
+    ``team`` is the team index of each member (0..n_teams-1). Returns (labour_used, animals_used).
+    """
+    land_t = np.bincount(team, weights=land, minlength=n_teams)
+    labour_t = np.bincount(team, weights=labour, minlength=n_teams)
+    animals_t = np.bincount(team, weights=animals, minlength=n_teams)
+    share = np.divide(land, land_t[team], out=np.zeros_like(land, dtype=np.float64), where=land_t[team] > 0)
+    return labour_t[team] * share, animals_t[team] * share
+
+
+def labour_exchange(params: ParameterSet, team: np.ndarray, output: np.ndarray, labour: np.ndarray,
+                    labour_used: np.ndarray, n_teams: int) -> np.ndarray:
+    """Grain each member receives (+) or pays (-) for labour given or received.
+
+    Paid at the team's average labour share of output per unit of labour, so the transfers of a
+    team sum to zero [001 §II: labour exchanged, each keeps its own output].
+    """
+    out_t = np.bincount(team, weights=output, minlength=n_teams)
+    lab_t = np.bincount(team, weights=labour, minlength=n_teams)
+    wage = np.divide(params.elasticity_labour * out_t, lab_t, out=np.zeros(n_teams), where=lab_t > 0)
+    return wage[team] * (labour - labour_used)

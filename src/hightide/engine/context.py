@@ -1,0 +1,53 @@
+"""What one month's processes share: the date, policy, parameters, seed and the month's flows."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from hightide.params import ParameterSet
+from hightide.scenarios.schema import Policy
+
+#: Flows every process may add to, per province, in real (weighted) units: kg or persons or counts.
+FLOW_NAMES = (
+    "production_kg", "reported_production_kg", "tax_kg", "purchase_kg", "seed_kg", "feed_kg",
+    "resale_kg", "consumption_kg", "household_loss_kg", "estate_kg", "urban_supply_kg",
+    "exports_kg", "imports_kg", "state_loss_kg",
+    "births", "deaths", "hunger_deaths", "urban_births", "urban_deaths", "migrants",
+    "households_formed", "households_extinct",
+    "joined", "left", "mat_dissolved", "withdrawn", "dissolved", "food_need_kg",
+)
+
+
+@dataclass
+class StepContext:
+    month: int  # month index (year*12 + month-1)
+    start_month: int
+    policy: Policy
+    params: ParameterSet
+    seed: int
+    n_provinces: int
+    flows: dict[str, np.ndarray] = field(default_factory=dict)
+    national: dict[str, float] = field(default_factory=dict)
+
+    def __post_init__(self):
+        if not self.flows:
+            self.flows = {name: np.zeros(self.n_provinces) for name in FLOW_NAMES}
+
+    @property
+    def year(self) -> int:
+        return self.month // 12
+
+    @property
+    def cal_month(self) -> int:
+        return self.month % 12 + 1
+
+    @property
+    def years_elapsed(self) -> float:
+        return (self.month - self.start_month) / 12.0
+
+    def add(self, name: str, province: np.ndarray, values: np.ndarray, weight: np.ndarray) -> None:
+        """Add per-household ``values`` (simulated units) to a flow, weighted to real units by province."""
+        sums = np.bincount(province, weights=values, minlength=self.n_provinces)
+        self.flows[name] += sums * weight

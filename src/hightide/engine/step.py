@@ -1,0 +1,42 @@
+"""The month, in order (MODEL.md §4; STYLE habit 5). This list is the one place the order lives.
+
+1. organising  - households join and leave mutual-aid teams (institutions)
+2. harvest     - in harvest months: production, then tax, purchase, seed and feed settled
+3. supply      - the State's granary: imports, towns, exports, resales to deficit households
+4. consumption - households eat from their stocks
+5. vital events, extinctions, family division, migration - demography
+"""
+
+from __future__ import annotations
+
+from typing import Callable
+
+from hightide.economy import consumption, demography, harvest
+from hightide.engine.context import StepContext
+from hightide.institutions import mutual_aid
+from hightide.state import granary
+from hightide.world.world import World
+
+Process = Callable[[World, StepContext], None]
+
+PROCESSES: tuple[tuple[str, Process], ...] = (
+    ("organising", mutual_aid.organise),
+    ("harvest", harvest.harvest),
+    ("supply", granary.supply),
+    ("consumption", consumption.eat),
+    ("vital_events", demography.vital_events),
+    ("extinctions", demography.extinctions),
+    ("partition", demography.partition),
+    ("migration", demography.migration),
+)
+
+
+def step(world: World, ctx: StepContext, timings: dict[str, float] | None = None) -> None:
+    """Advance the world by one month."""
+    import time
+
+    for name, process in PROCESSES:
+        t0 = time.perf_counter()
+        process(world, ctx)
+        if timings is not None:
+            timings[name] = timings.get(name, 0.0) + time.perf_counter() - t0

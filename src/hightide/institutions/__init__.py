@@ -1,0 +1,2 @@
+"""One module per form of organisation: mutual-aid teams now; co-operatives, communes and state
+farms with the institutions issue."""

@@ -1,0 +1,135 @@
+"""Mutual-aid teams (MODEL.md §2.2; [001 §II, §VIII]; [003]).
+
+Households that want to pool labour form teams with their village neighbours in the slack season;
+members whose willingness collapses leave; a team that shrinks below the minimum dissolves.
+Landlords are not admitted (class line, [001 §V]). Each member keeps its own output.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from hightide.engine import streams
+from hightide.engine.calendar import SLACK_SEASON
+from hightide.engine.context import StepContext
+from hightide.institutions.membership import labour_shortage, willingness
+from hightide.world.households import LANDLORD, NO_ORG
+from hightide.world.organisations import MUTUAL_AID
+from hightide.world.synthesis import labour_power
+from hightide.world.world import World
+
+
+def group_into_teams(village: np.ndarray, rank_key: np.ndarray, team_size: float, min_size: int) -> tuple[np.ndarray, np.ndarray]:
+    """Split joiners into teams within their village.
+
+    Returns (team_number per joiner, -1 when too few joiners in the village; village of each team).
+    Villages with at least ``min_size`` joiners form round(n / team_size) (>= 1) teams, members dealt
+    out in ``rank_key`` order.
+    """
+    order = np.lexsort((rank_key, village))
+    v_sorted = village[order]
+    uniq, start, counts = np.unique(v_sorted, return_index=True, return_counts=True)
+    n_teams = np.where(counts >= min_size, np.maximum(np.rint(counts / team_size), 1), 0).astype(np.int64)
+    rank = np.arange(len(order)) - np.repeat(start, counts)
+    team_offset = np.cumsum(n_teams) - n_teams
+    per = np.repeat(n_teams, counts)
+    local = np.where(per > 0, rank % np.maximum(per, 1), -1)
+    team_sorted = np.where(local >= 0, np.repeat(team_offset, counts) + local, -1)
+    team = np.empty_like(team_sorted)
+    team[order] = team_sorted
+    return team, np.repeat(uniq, n_teams)
+
+
+def organise(world: World, ctx: StepContext) -> None:
+    p, hh, orgs, pol = ctx.params, world.households, world.organisations, ctx.policy
+    is_mat = orgs.active & (orgs.form == MUTUAL_AID)
+    member = hh.active & (hh.org != NO_ORG)
+    member &= is_mat[np.maximum(hh.org, 0)]
+    if not pol.mutual_aid_allowed:
+        _leave(world, ctx, np.flatnonzero(member), counted_as="left")
+        _dissolve_small(world, ctx, 1 << 30)
+        return
+    prob = p.decision_probability_campaign if ctx.cal_month in SLACK_SEASON else p.decision_probability_other
+    u = streams.uniform(ctx.seed, "organising", ctx.month, hh.block_start, hh.block_end)
+    deciding = hh.active & (u < prob) & (hh.klass != LANDLORD)
+    idx = np.flatnonzero(deciding)
+    if idx.size:
+        labour = labour_power(p, hh.children[idx], hh.adults[idx], hh.elderly[idx]).astype(np.float64)
+        land = hh.land_mu[idx].astype(np.float64)
+        prov = hh.province[idx]
+        act = hh.active
+        lab_all = labour_power(p, hh.children, hh.adults, hh.elderly) * act
+        mean_lpm = (np.bincount(hh.province, weights=lab_all, minlength=world.provinces.n)
+                    / np.maximum(np.bincount(hh.province, weights=hh.land_mu * act, minlength=world.provinces.n), 1e-9))
+        n_vill = int(hh.village.max()) + 1
+        organised = np.bincount(hh.village, weights=(act & (hh.org != NO_ORG)), minlength=n_vill)
+        total = np.maximum(np.bincount(hh.village, weights=act, minlength=n_vill), 1)
+        w = willingness(p, klass=hh.klass[idx], attitude=hh.attitude[idx],
+                        shortage=labour_shortage(labour, land, mean_lpm[prov]),
+                        animals=hh.draft_animals[idx], promotion=pol.mutual_aid_promotion,
+                        neighbours_share=(organised / total)[hh.village[idx]])
+        is_member = member[idx]
+        _leave(world, ctx, idx[is_member & (w < -p.exit_hysteresis)], counted_as="left")
+        _join(world, ctx, idx[~is_member & (hh.org[idx] == NO_ORG) & (w > 0)], u)
+    _dissolve_small(world, ctx, int(p.mutual_aid_min_size))
+
+
+def _join(world: World, ctx: StepContext, joiners: np.ndarray, u: np.ndarray) -> None:
+    if joiners.size == 0:
+        return
+    p, hh, orgs = ctx.params, world.households, world.organisations
+    team, team_village = group_into_teams(hh.village[joiners], u[joiners], p.mutual_aid_team_size, int(p.mutual_aid_min_size))
+    # too few joiners in a village: join an existing team there, if any
+    alone = team < 0
+    if alone.any():
+        live = np.flatnonzero(orgs.active & (orgs.form == MUTUAL_AID))
+        n_vill = int(hh.village.max()) + 1
+        some_team = np.full(n_vill, -1, dtype=np.int64)
+        some_team[orgs.village[live]] = live
+        target = some_team[hh.village[joiners[alone]]]
+        ok = target >= 0
+        hh.org[joiners[alone][ok]] = target[ok]
+        hh.joined_month[joiners[alone][ok]] = ctx.month
+    if team_village.size:
+        first_member = np.full(team_village.size, -1, dtype=np.int64)
+        has = team >= 0
+        first_member[team[has][::-1]] = joiners[has][::-1]
+        team_prov = hh.province[first_member]
+        ids = np.empty(team_village.size, dtype=np.int64)
+        for pv in np.unique(team_prov):
+            sel = np.flatnonzero(team_prov == pv)
+            ids[sel] = orgs.claim(int(pv), sel.size)
+        orgs.active[ids] = True
+        orgs.form[ids] = MUTUAL_AID
+        orgs.province[ids] = team_prov
+        orgs.township[ids] = hh.township[first_member]
+        orgs.village[ids] = team_village
+        orgs.founded_month[ids] = ctx.month
+        hh.org[joiners[has]] = ids[team[has]]
+        hh.joined_month[joiners[has]] = ctx.month
+    joined = joiners[hh.org[joiners] != NO_ORG]
+    ctx.add("joined", hh.province[joined], np.ones(joined.size), world.weight)
+
+
+def _leave(world: World, ctx: StepContext, leavers: np.ndarray, counted_as: str) -> None:
+    if leavers.size == 0:
+        return
+    hh = world.households
+    hh.org[leavers] = NO_ORG
+    hh.joined_month[leavers] = -1
+    ctx.add(counted_as, hh.province[leavers], np.ones(leavers.size), world.weight)
+
+
+def _dissolve_small(world: World, ctx: StepContext, min_size: int) -> None:
+    hh, orgs = world.households, world.organisations
+    live = orgs.active & (orgs.form == MUTUAL_AID)
+    members = hh.active & (hh.org != NO_ORG)
+    size = np.bincount(hh.org[members], minlength=orgs.capacity)
+    gone = np.flatnonzero(live & (size < min_size))
+    if gone.size == 0:
+        return
+    orgs.active[gone] = False
+    dissolved_member = members & np.isin(hh.org, gone)
+    hh.org[dissolved_member] = NO_ORG
+    hh.joined_month[dissolved_member] = -1
+    ctx.add("mat_dissolved", orgs.province[gone], np.ones(gone.size), world.weight)

@@ -1,0 +1,1 @@
+"""Recording, tables, the output store and validation against the record."""

@@ -1,0 +1,160 @@
+"""Typed schema of a scenario file (MODEL.md §5).
+
+A scenario is metadata, a run window, scale and seed, parameter overrides, the policy in force at
+the start, and a dated timeline of policy changes. Counterfactuals change the timeline, never the
+mechanisms. Unknown keys are errors.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+_MONTH = re.compile(r"^(\d{4})-(\d{2})$")
+
+ProcurementRegime = Literal["free_market", "unified_purchase", "three_fixes"]
+
+
+def parse_month(text: str) -> int:
+    """'1953-11' -> months since year 0 (year*12 + month-1)."""
+    m = _MONTH.match(text)
+    if not m:
+        raise ValueError(f"expected a month as 'YYYY-MM', got {text!r}")
+    year, month = int(m.group(1)), int(m.group(2))
+    if not 1 <= month <= 12:
+        raise ValueError(f"month must be 01-12, got {text!r}")
+    if not 1900 <= year <= 2100:
+        raise ValueError(f"year out of range in {text!r}")
+    return year * 12 + month - 1
+
+
+def format_month(index: int) -> str:
+    return f"{index // 12:04d}-{index % 12 + 1:02d}"
+
+
+class Policy(BaseModel):
+    """National policy in force in a month. Each field is a lever a timeline event can set."""
+
+    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+
+    mutual_aid_allowed: bool = Field(True, description="Households may form mutual-aid teams [001 §II].")
+    mutual_aid_promotion: float = Field(
+        0.0, ge=0.0, le=1.0,
+        description="Intensity of propaganda and preparatory work for mutual aid, 0-1 [001 §IV; 003].",
+    )
+    procurement_regime: ProcurementRegime = Field(
+        "free_market",
+        description="free_market (to Nov 1953), unified_purchase (planned purchase and supply, "
+        "from Nov 1953 [003]) or three_fixes (quotas fixed on normal output, Aug 1955).",
+    )
+    urban_net_migration_m_per_year: float = Field(
+        0.0, ge=-30.0, le=30.0,
+        description="Net rural-to-urban migration, million persons per year (negative: send-down). "
+        "A policy input (MODEL.md §4.5); the urban series is then not a validation target.",
+    )
+    grain_exports_mt_per_year: float = Field(0.0, ge=0.0, le=20.0, description="Grain exports, Mt/yr.")
+    grain_imports_mt_per_year: float = Field(0.0, ge=0.0, le=20.0, description="Grain imports, Mt/yr.")
+
+
+POLICY_FIELDS = tuple(Policy.model_fields)
+
+
+class PolicyEvent(BaseModel):
+    """A dated change of policy: the fields it sets stay in force until changed again."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    date: str
+    note: str = ""
+    source: str = ""
+    mutual_aid_allowed: bool | None = None
+    mutual_aid_promotion: float | None = Field(None, ge=0.0, le=1.0)
+    procurement_regime: ProcurementRegime | None = None
+    urban_net_migration_m_per_year: float | None = Field(None, ge=-30.0, le=30.0)
+    grain_exports_mt_per_year: float | None = Field(None, ge=0.0, le=20.0)
+    grain_imports_mt_per_year: float | None = Field(None, ge=0.0, le=20.0)
+
+    @field_validator("date")
+    @classmethod
+    def _date(cls, v: str) -> str:
+        parse_month(v)
+        return v
+
+    @property
+    def month(self) -> int:
+        return parse_month(self.date)
+
+    def changes(self) -> dict:
+        """The policy fields this event sets."""
+        return {k: getattr(self, k) for k in POLICY_FIELDS if getattr(self, k) is not None}
+
+    @model_validator(mode="after")
+    def _sets_something(self) -> "PolicyEvent":
+        if not self.changes():
+            raise ValueError(
+                f"event on {self.date} changes no policy field; allowed: {', '.join(POLICY_FIELDS)}"
+            )
+        return self
+
+
+class ScenarioMeta(BaseModel):
+    """The [scenario] table."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = Field(min_length=1, pattern=r"^[A-Za-z0-9_\-]+$")
+    description: str = Field(min_length=1)
+    base: str | None = Field(None, description="Bundled scenario this one extends.")
+    start: str = "1952-01"
+    end: str = "1966-12"
+    scale: float = Field(0.001, gt=0.0, le=1.0)
+    seed: int = Field(0, ge=0, lt=2**63)
+    sources: list[str] = Field(default_factory=list)
+
+    @field_validator("start", "end")
+    @classmethod
+    def _month(cls, v: str) -> str:
+        parse_month(v)
+        return v
+
+    @model_validator(mode="after")
+    def _window(self) -> "ScenarioMeta":
+        if parse_month(self.end) < parse_month(self.start):
+            raise ValueError(f"end {self.end} is before start {self.start}")
+        if parse_month(self.start) < parse_month("1952-01"):
+            raise ValueError("start must be 1952-01 or later: the world is built for the year after land reform")
+        return self
+
+
+class Scenario(BaseModel):
+    """A whole scenario: resolved (base applied) and validated."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    scenario: ScenarioMeta
+    parameters: dict[str, float] = Field(default_factory=dict)
+    policy: Policy = Field(default_factory=Policy)
+    timeline: list[PolicyEvent] = Field(default_factory=list)
+
+    @property
+    def name(self) -> str:
+        return self.scenario.name
+
+    @property
+    def start_month(self) -> int:
+        return parse_month(self.scenario.start)
+
+    @property
+    def end_month(self) -> int:
+        return parse_month(self.scenario.end)
+
+    def policy_schedule(self) -> dict[int, Policy]:
+        """Policy in force at the start and after each dated change, keyed by month index."""
+        current = self.policy.model_copy()
+        schedule = {self.start_month: current.model_copy()}
+        for event in sorted(self.timeline, key=lambda e: e.month):
+            current = current.model_copy(update=event.changes())
+            schedule[event.month] = current.model_copy()
+        return schedule

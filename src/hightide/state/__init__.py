@@ -1,0 +1,1 @@
+"""The State: policy timeline, the granary and unified supply; planning comes with issue 4."""

@@ -1,0 +1,1 @@
+"""The world's state: provinces, townships and villages, households and organisations."""

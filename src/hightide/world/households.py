@@ -1,0 +1,89 @@
+"""Households as a struct of typed arrays (MODEL.md §2.1; STYLE habit 1).
+
+Slots are allocated once, in one contiguous block per province, with room for households formed
+by family division. A household that dies out is flagged inactive, never removed.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+# class after land reform [001 §V-§VI; 003]
+POOR, LOWER_MIDDLE, UPPER_MIDDLE, RICH, LANDLORD = range(5)
+CLASS_NAMES = ("poor", "lower_middle", "upper_middle", "rich", "landlord")
+
+NO_ORG = -1
+
+#: name -> (dtype, unit, meaning). The single declaration of household state.
+HOUSEHOLD_SCHEMA: dict[str, tuple[str, str, str]] = {
+    "active": ("bool", "-", "slot holds a living household"),
+    "province": ("int16", "id", "province index into the province table"),
+    "county": ("int32", "id", "county (xian), unique nationally"),
+    "township": ("int32", "id", "township (xiang), unique nationally"),
+    "village": ("int32", "id", "village, unique nationally"),
+    "klass": ("int8", "code", "class after land reform: poor, lower_middle, upper_middle, rich, landlord"),
+    "five_guarantee": ("bool", "-", "no working-age labour power (widows, orphans, the old) [003]"),
+    "children": ("int16", "persons", "members aged 0-14"),
+    "adults": ("int16", "persons", "members aged 15-59"),
+    "elderly": ("int16", "persons", "members aged 60+"),
+    "land_mu": ("float32", "mu", "cultivated land owned (private until pooled)"),
+    "draft_animals": ("float32", "head", "large draft animals owned (fractions: jointly owned)"),
+    "grain_kg": ("float64", "kg", "household grain stock"),
+    "attitude": ("float32", "index", "persistent attitude to collective farming [001 §V]"),
+    "org": ("int32", "id", "organisation the household belongs to, or -1"),
+    "joined_month": ("int32", "month index", "month the household joined its organisation"),
+    "food_ratio": ("float32", "ratio", "food eaten / need, 3-month moving mean"),
+}
+
+
+@dataclass
+class Households:
+    """Struct of arrays plus the per-province slot blocks."""
+
+    block_start: np.ndarray  # int64 per province
+    block_end: np.ndarray  # int64 per province (exclusive capacity end)
+    used: np.ndarray  # int64 per province: slots used so far (from block_start)
+    arrays: dict[str, np.ndarray] = field(default_factory=dict)
+
+    @classmethod
+    def allocate(cls, capacity_per_province: np.ndarray) -> "Households":
+        cap = np.asarray(capacity_per_province, dtype=np.int64)
+        end = np.cumsum(cap)
+        start = end - cap
+        total = int(end[-1]) if len(end) else 0
+        arrays = {}
+        for name, (dtype, _, _) in HOUSEHOLD_SCHEMA.items():
+            arrays[name] = np.zeros(total, dtype=dtype)
+        arrays["org"][:] = NO_ORG
+        arrays["joined_month"][:] = -1
+        arrays["food_ratio"][:] = 1.0
+        hh = cls(block_start=start, block_end=end, used=np.zeros(len(cap), dtype=np.int64), arrays=arrays)
+        return hh
+
+    def __getattr__(self, name: str) -> np.ndarray:
+        arrays = self.__dict__.get("arrays")
+        if arrays is not None and name in arrays:
+            return arrays[name]
+        raise AttributeError(name)
+
+    @property
+    def capacity(self) -> int:
+        return len(self.arrays["active"])
+
+    def persons(self) -> np.ndarray:
+        return (self.children.astype(np.int32) + self.adults + self.elderly)
+
+    def claim_slots(self, province: int, count: int) -> np.ndarray:
+        """Reserve ``count`` new slots in a province's block; error when the block is full."""
+        first = self.block_start[province] + self.used[province]
+        if first + count > self.block_end[province]:
+            raise MemoryError(
+                f"household capacity exhausted in province {province}; raise household_capacity_factor"
+            )
+        self.used[province] += count
+        return np.arange(first, first + count, dtype=np.int64)
+
+    def nbytes(self) -> int:
+        return sum(a.nbytes for a in self.arrays.values())

@@ -1,0 +1,31 @@
+"""The whole state of a run: provinces, households, organisations, the State's granary, towns."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from hightide.world.households import Households
+from hightide.world.organisations import Organisations
+from hightide.world.provinces import ProvinceTable
+
+
+@dataclass
+class World:
+    provinces: ProvinceTable
+    households: Households
+    organisations: Organisations
+    weight: np.ndarray  # float64 per province: real households represented by one simulated household
+    productivity: np.ndarray  # float64 per province: TFP at the start month (kg per unit of f(x))
+    normal_yield_per_mu: np.ndarray  # float64 per province: assessed normal yield for the tax, kg/mu/yr
+    urban_population: np.ndarray  # float64 per province, real persons (not sampled)
+    urban_food_ratio: np.ndarray  # float64 per province, last month's urban supply / need
+    granary_kg: float  # the State's grain stock, real kg (national)
+    n_townships_sampled: np.ndarray  # int per province
+    n_townships_total: np.ndarray  # int per province (full scale)
+
+    def household_weight(self) -> np.ndarray:
+        """Weight per household slot (by province block)."""
+        hh = self.households
+        return np.repeat(self.weight, hh.block_end - hh.block_start)
