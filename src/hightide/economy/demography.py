@@ -199,3 +199,9 @@ def migration(world: World, ctx: StepContext) -> None:
     real = moved * world.weight * (1 if rate > 0 else -1)
     world.urban_population += real
     ctx.flows["migrants"] += real
+
+
+def herd_growth(world: World, ctx: StepContext) -> None:
+    """Draft animals breed and age: net natural increase of the herd (SSB 1952-57 trend)."""
+    hh = world.households
+    hh.draft_animals[:] *= np.float32((1.0 + ctx.params.draft_animal_growth_per_year) ** (1 / 12))

@@ -28,6 +28,7 @@ class StepContext:
     params: ParameterSet
     seed: int
     n_provinces: int
+    initial: bool = False  # the settling month before the run: every household decides once
     flows: dict[str, np.ndarray] = field(default_factory=dict)
     national: dict[str, float] = field(default_factory=dict)
 

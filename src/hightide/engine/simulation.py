@@ -39,6 +39,18 @@ class SimulationResult:
         return self.recorder.months_recorded
 
 
+def settle_initial_organisation(world: World, scenario: Scenario, schedule: PolicySchedule,
+                                params: ParameterSet, seed: int) -> None:
+    """Teams already formed before the run starts (land reform areas organised from 1950 [001 §II]):
+    every household takes its membership decision once under the policy in force at the start."""
+    from hightide.institutions import mutual_aid
+
+    month = scenario.start_month - 1
+    ctx = StepContext(month=month, start_month=scenario.start_month, policy=schedule.at(scenario.start_month),
+                      params=params, seed=seed, n_provinces=world.provinces.n, initial=True)
+    mutual_aid.organise(world, ctx)
+
+
 def simulate(scenario: Scenario, *, scale: float | None = None, seed: int | None = None, check: bool = False,
              on_month: Callable[[int, int], None] | None = None) -> SimulationResult:
     """Run ``scenario`` (scale and seed default to the scenario's own) and return the recorded result."""
@@ -52,6 +64,7 @@ def simulate(scenario: Scenario, *, scale: float | None = None, seed: int | None
     schedule = PolicySchedule(scenario)
     n_months = scenario.end_month - scenario.start_month + 1
     recorder = Recorder(scenario.start_month, n_months, world.provinces.n)
+    settle_initial_organisation(world, scenario, schedule, params, seed)
     recorder.record_initial(world)
     timings: dict[str, float] = {}
     t1 = time.perf_counter()

@@ -4,7 +4,7 @@
 2. harvest     - in harvest months: production, then tax, purchase, seed and feed settled
 3. supply      - the State's granary: imports, towns, exports, resales to deficit households
 4. consumption - households eat from their stocks
-5. vital events, extinctions, family division, migration - demography
+5. vital events, extinctions, family division, migration, herd growth - demography
 """
 
 from __future__ import annotations
@@ -28,6 +28,7 @@ PROCESSES: tuple[tuple[str, Process], ...] = (
     ("extinctions", demography.extinctions),
     ("partition", demography.partition),
     ("migration", demography.migration),
+    ("herd_growth", demography.herd_growth),
 )
 
 

@@ -50,6 +50,8 @@ def organise(world: World, ctx: StepContext) -> None:
         _dissolve_small(world, ctx, 1 << 30)
         return
     prob = p.decision_probability_campaign if ctx.cal_month in SLACK_SEASON else p.decision_probability_other
+    if ctx.initial:
+        prob = 1.0
     u = streams.uniform(ctx.seed, "organising", ctx.month, hh.block_start, hh.block_end)
     deciding = hh.active & (u < prob) & (hh.klass != LANDLORD)
     idx = np.flatnonzero(deciding)

@@ -23,6 +23,13 @@ def resale_request(params, stock: np.ndarray, need_month: np.ndarray, months_lef
     return np.maximum(target - stock, 0.0)
 
 
+def urban_reserve(urban_need_month: np.ndarray, zones: np.ndarray, cal_month: int) -> float:
+    """Grain the State keeps for the towns until the next harvest before it resells to villages:
+    urban supply came first (Lin & Yang 2000, urban bias; Walker 1984)."""
+    months = months_to_next_harvest_by_zone(zones, cal_month).min()
+    return float(urban_need_month.sum() * months)
+
+
 def supply(world: World, ctx: StepContext) -> None:
     p, hh, pol = ctx.params, world.households, ctx.policy
     n_prov = world.provinces.n
@@ -39,9 +46,11 @@ def supply(world: World, ctx: StepContext) -> None:
     request = resale_request(p, hh.grain_kg[idx], need, months_left)
     resale_real = request * world.weight[prov]
 
+    reserve = urban_reserve(urban_need, world.provinces.zone, ctx.cal_month)
     paid_urban, paid_export, paid_resale = settle(
         np.array([world.granary_kg]),
         [np.array([urban_need.sum()]), np.array([exports]), np.array([resale_real.sum()])])
+    paid_resale = np.minimum(paid_resale, max(world.granary_kg - reserve - paid_export[0], 0.0))
     u_frac = float(paid_urban[0] / urban_need.sum()) if urban_need.sum() > 0 else 1.0
     r_frac = float(paid_resale[0] / resale_real.sum()) if resale_real.sum() > 0 else 1.0
     urban_paid = urban_need * u_frac
