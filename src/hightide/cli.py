@@ -14,7 +14,7 @@ from hightide.errors import HightideError
 
 app = typer.Typer(add_completion=False, no_args_is_help=True,
                   help="hightide: China's agricultural collectivisation, 1952-1966, as an agent-based model.")
-console = Console()
+console = Console(width=None if sys.stdout.isatty() else 200)
 err_console = Console(stderr=True)
 
 

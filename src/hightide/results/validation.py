@@ -68,10 +68,14 @@ def _record_value(target: Target, year: int, coop: pd.DataFrame, nat: pd.DataFra
     if target.table == "national_series":
         row = nat.loc[nat["year"] == year, target.record]
         return float(row.iloc[0]) if len(row) and pd.notna(row.iloc[0]) else np.nan
-    date = f"{year}-{target.month:02d}"
-    rows = coop[(coop["date"] == date) | ((coop["year"] == year) & coop["date"].str.startswith(f"{year}-{'spring' if target.month == 4 else 'summer' if target.month == 7 else 'x'}"))]
-    rows = rows[pd.to_numeric(rows[target.record], errors="coerce").notna()]
-    return float(pd.to_numeric(rows[target.record]).iloc[0]) if len(rows) else np.nan
+    ym = f"{year}-{target.month:02d}"
+    season = {4: "spring", 7: "summer"}.get(target.month)
+    dates = coop["date"].astype(str)
+    for mask in (dates == ym, dates.str.startswith(ym + "-"), dates == f"{year}-{season}"):
+        rows = coop[mask & pd.to_numeric(coop[target.record], errors="coerce").notna()]
+        if len(rows):
+            return float(pd.to_numeric(rows[target.record]).iloc[0])
+    return np.nan
 
 
 def _model_value(target: Target, year: int, annual: pd.DataFrame, monthly: pd.DataFrame) -> float:
