@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import numpy as np
 
-from hightide.economy import distribution, production
+from hightide.economy import collective, distribution, production
+from hightide.institutions import cooperatives
+from hightide.institutions.cooperatives import is_collective
 from hightide.engine.calendar import harvest_season, months_to_next_harvest_by_zone
 from hightide.engine.context import StepContext
 from hightide.world.households import NO_ORG
-from hightide.world.organisations import MUTUAL_AID
+from hightide.world.organisations import ELEMENTARY_APC, MUTUAL_AID
 from hightide.world.synthesis import adult_equivalents, expected_weather, labour_power
 from hightide.world.world import World
 
@@ -31,7 +33,7 @@ def harvest(world: World, ctx: StepContext) -> None:
     shares = season_shares(world, ctx)
     if not shares.any():
         return
-    p, hh = ctx.params, world.households
+    p, hh, orgs = ctx.params, world.households, world.organisations
     prov_in = shares > 0
     idx = np.flatnonzero(hh.active & prov_in[hh.province])
     if idx.size == 0:
@@ -42,27 +44,38 @@ def harvest(world: World, ctx: StepContext) -> None:
     land = hh.land_mu[idx].astype(np.float64)
     animals = hh.draft_animals[idx].astype(np.float64)
     tfp = world.productivity * (1.0 + p.tfp_growth_per_year) ** ctx.years_elapsed
-    crop_year = ctx.year
-    wx = production.weather(p, ctx.seed, crop_year, world.provinces.n)
+    wx = production.weather(p, ctx.seed, ctx.year, world.provinces.n)
     scale = tfp[prov] * wx[prov] * share
 
     org = hh.org[idx]
-    in_team = (org != NO_ORG) & (world.organisations.form[np.maximum(org, 0)] == MUTUAL_AID)
+    form = np.where(org != NO_ORG, orgs.form[np.maximum(org, 0)], -1)
+    in_team = form == MUTUAL_AID
+    coll = is_collective(form)
+    pooled = in_team | coll
     labour_used, animals_used = labour.copy(), animals.copy()
-    transfer = np.zeros(idx.size)
+    if pooled.any():
+        unit_ids, unit = np.unique(org[pooled], return_inverse=True)
+        labour_used[pooled], animals_used[pooled] = production.pooled_inputs(
+            unit, land[pooled], labour[pooled], animals[pooled], len(unit_ids))
+    effort = np.ones(idx.size)
+    bonus = np.ones(idx.size)
+    bonus[in_team] += p.mutual_aid_pooling_bonus
+    if coll.any():
+        cu_ids, cu = np.unique(org[coll], return_inverse=True)
+        size = np.bincount(cu).astype(np.float64)
+        coerced_share = np.bincount(cu, weights=hh.coerced[idx][coll]) / size
+        effort[coll] = cooperatives.effort(p, size, coerced_share, ctx.policy.exit_allowed)[cu]
+        q = orgs.quality[cu_ids]
+        q_mult = 1.0 + p.quality_class_effect * ((q == 1).astype(float) - (q == 3).astype(float))
+        bonus[coll] *= (1.0 + p.apc_scale_bonus) * q_mult[cu]
+    output = scale * production.factor_index(p, land, labour_used * effort, animals_used) * bonus
+    own_output = scale * production.factor_index(p, land, labour, animals)
+    income = output.copy()
     if in_team.any():
         team_ids, team = np.unique(org[in_team], return_inverse=True)
-        lu, au = production.pooled_inputs(team, land[in_team], labour[in_team], animals[in_team], len(team_ids))
-        labour_used[in_team], animals_used[in_team] = lu, au
-    output = scale * production.factor_index(p, land, labour_used, animals_used)
-    output[in_team] *= 1.0 + p.mutual_aid_pooling_bonus
-    if in_team.any():
-        transfer[in_team] = production.labour_exchange(p, team, output[in_team], labour[in_team], labour_used[in_team], len(team_ids))
-    income = output + transfer
+        income[in_team] += production.labour_exchange(p, team, output[in_team], labour[in_team], labour_used[in_team], len(team_ids))
 
-    reported = income  # reporting and exaggeration come with the planning hierarchy (issue 4)
-    normal_output = (tfp[prov] * expected_weather(p) * share
-                     * production.factor_index(p, land, labour, animals))
+    normal_output = tfp[prov] * expected_weather(p) * share * production.factor_index(p, land, labour, animals)
     persons = hh.persons()[idx].astype(np.float64)
     tax = distribution.tax_due(p, land, world.normal_yield_per_mu[prov], share)
     retention = distribution.retention_norm(p, persons, land, animals, share)
@@ -70,18 +83,71 @@ def harvest(world: World, ctx: StepContext) -> None:
     feed = p.feed_kg_per_animal_year * animals * share
     need_month = p.food_need_kg_per_adult_equivalent / 12 * adult_equivalents(p, hh.children[idx], hh.adults[idx], hh.elderly[idx])
     to_next = months_to_next_harvest_by_zone(world.provinces.zone[prov], ctx.cal_month)
-    stock = hh.grain_kg[idx]
-    purchase = distribution.purchase_request(
-        ctx.policy.procurement_regime, p, reported_output=reported, normal_output=normal_output, tax=tax,
-        retention=retention, stock=stock, need_to_next_harvest=need_month * to_next, seed=seed, feed=feed)
-    paid_tax, paid_purchase, paid_seed, paid_feed = distribution.settle(stock + income, [tax, purchase, seed, feed])
-    hh.grain_kg[idx] = stock + income - paid_tax - paid_purchase - paid_seed - paid_feed
-
+    regime = ctx.policy.procurement_regime
     w = world.weight
+    n_prov = world.provinces.n
+
+    own = ~coll  # households farming alone or in teams settle their own claims
+    stock = hh.grain_kg[idx[own]]
+    purchase = distribution.purchase_request(
+        regime, p, reported_output=income[own], normal_output=normal_output[own], tax=tax[own],
+        retention=retention[own], stock=stock, need_to_next_harvest=need_month[own] * to_next[own],
+        seed=seed[own], feed=feed[own])
+    paid = distribution.settle(stock + income[own], [tax[own], purchase, seed[own], feed[own]])
+    hh.grain_kg[idx[own]] = stock + income[own] - sum(paid)
+    flows = {"tax_kg": paid[0], "purchase_kg": paid[1], "seed_kg": paid[2], "feed_kg": paid[3]}
+    for name, values in flows.items():
+        ctx.add(name, prov[own], values, w)
+    state_in = float((np.bincount(prov[own], weights=paid[0] + paid[1], minlength=n_prov) * w).sum())
+
+    if coll.any():
+        state_in += _collective_shares(world, ctx, idx[coll], cu, cu_ids, output[coll], own_output[coll],
+                                       tax[coll], retention[coll], normal_output[coll], seed[coll], feed[coll],
+                                       need_month[coll] * to_next[coll], labour[coll], land[coll], share[coll])
     ctx.add("production_kg", prov, output, w)
-    ctx.add("reported_production_kg", prov, reported, w)
-    ctx.add("tax_kg", prov, paid_tax, w)
-    ctx.add("purchase_kg", prov, paid_purchase, w)
-    ctx.add("seed_kg", prov, paid_seed, w)
-    ctx.add("feed_kg", prov, paid_feed, w)
-    world.granary_kg += float(((np.bincount(prov, weights=paid_tax + paid_purchase, minlength=world.provinces.n)) * w).sum())
+    ctx.add("reported_production_kg", prov, output, w)  # exaggeration comes with reporting (issue 4)
+    world.granary_kg += state_in
+
+
+def _collective_shares(world, ctx, members, cu, cu_ids, output, own_output, tax, retention, normal_output,
+                       seed, feed, need_to_next, labour, land, share) -> float:
+    """Settle claims at each co-operative or commune and share the rest among its members."""
+    p, hh, orgs = ctx.params, world.households, world.organisations
+    n = cu_ids.size
+    unit_sum = lambda x: np.bincount(cu, weights=x, minlength=n)
+    y_u = unit_sum(output)
+    purchase_u = distribution.purchase_request(
+        ctx.policy.procurement_regime, p, reported_output=y_u, normal_output=unit_sum(normal_output),
+        tax=unit_sum(tax), retention=unit_sum(retention), stock=np.zeros(n), need_to_next_harvest=unit_sum(need_to_next),
+        seed=unit_sum(seed), feed=unit_sum(feed))
+    paid = collective.unit_claims(y_u, unit_sum(tax), purchase_u, unit_sum(seed), unit_sum(feed),
+                                  p.accumulation_fund_share, p.welfare_fund_share)
+    remainder = y_u - sum(paid)
+    welfare = paid[5]
+    fg = hh.five_guarantee[members]
+    fg_count = np.bincount(cu, weights=fg, minlength=n)
+    remainder = remainder + np.where(fg_count > 0, 0.0, welfare)
+    persons = hh.persons()[members].astype(np.float64)
+    welfare_share = collective.share_by(persons * fg, cu, np.where(fg_count > 0, welfare, 0.0), n) * fg
+    work_points = labour * np.where(hh.coerced[members], p.coerced_effort, 1.0)
+    form = orgs.form[cu_ids]
+    elementary = form[cu] == ELEMENTARY_APC
+    ration = p.retention_food_norm_kg_per_capita * persons * share
+    income = np.where(elementary,
+                      collective.distribute_elementary(remainder, cu, land, work_points, p.land_dividend_share, n),
+                      collective.distribute_advanced(remainder, cu, ration, work_points, n)) + welfare_share
+    hh.grain_kg[members] += income
+    # experience: members compare what they got with what their own land and labour would have
+    # yielded after the same claims ([001 §V] consciousness raised through their own experience)
+    own_u = unit_sum(own_output)
+    orgs.yield_advantage[cu_ids] = np.divide(y_u, own_u, out=np.ones(n), where=own_u > 0) - 1.0
+    claim_rate = np.divide(y_u - remainder, y_u, out=np.zeros(n), where=y_u > 0)
+    counterfactual = own_output * (1.0 - claim_rate[cu])
+    r = np.clip(np.divide(income, counterfactual, out=np.ones_like(income), where=counterfactual > 0) - 1.0, -1.0, 1.0)
+    hh.attitude[members] += (p.learning_rate * r * share).astype(np.float32)
+    prov_u = hh.province[members][np.unique(cu, return_index=True)[1]]
+    w = world.weight
+    for name, values in (("tax_kg", paid[0]), ("purchase_kg", paid[1]), ("seed_kg", paid[2]), ("feed_kg", paid[3]),
+                         ("accumulation_kg", paid[4]), ("welfare_kg", welfare)):
+        ctx.add(name, prov_u, values, w)
+    return float((np.bincount(prov_u, weights=paid[0] + paid[1], minlength=world.provinces.n) * w).sum())

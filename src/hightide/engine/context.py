@@ -17,6 +17,7 @@ FLOW_NAMES = (
     "births", "deaths", "hunger_deaths", "urban_births", "urban_deaths", "migrants",
     "households_formed", "households_extinct",
     "joined", "left", "mat_dissolved", "withdrawn", "dissolved", "food_need_kg",
+    "coop_joined", "accumulation_kg", "welfare_kg",
 )
 
 

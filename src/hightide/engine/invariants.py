@@ -15,6 +15,7 @@ import numpy as np
 from hightide.engine.context import StepContext
 from hightide.errors import HightideError
 from hightide.world.households import NO_ORG
+from hightide.world.organisations import COMMUNE
 from hightide.world.world import World
 
 
@@ -54,7 +55,7 @@ def check(before: Snapshot, world: World, ctx: StepContext) -> None:
     after = Snapshot.take(world)
     f = {k: float(v.sum()) for k, v in ctx.flows.items()}
     n = ctx.national
-    hh_grain = (f["production_kg"] - f["tax_kg"] - f["purchase_kg"] - f["seed_kg"] - f["feed_kg"]
+    hh_grain = (f["production_kg"] - f["tax_kg"] - f["purchase_kg"] - f["seed_kg"] - f["feed_kg"] - f["accumulation_kg"]
                 + f["resale_kg"] - f["consumption_kg"] - f["household_loss_kg"] - f["estate_kg"])
     _close(after.household_grain - before.household_grain, hh_grain, "household grain", ctx.month, before.household_grain)
     state = (f["tax_kg"] + f["purchase_kg"] + n.get("imports_kg", 0.0) + f["estate_kg"]
@@ -83,7 +84,10 @@ def _non_negative(world: World, ctx: StepContext) -> None:
     org = hh.org[members]
     if np.any(~orgs.active[org]):
         raise InvariantError(f"household belongs to a dissolved organisation in {month}")
-    if np.any(orgs.township[org] != hh.township[members]):
+    commune = orgs.form[org] == COMMUNE
+    if np.any((orgs.township[org] != hh.township[members]) & ~commune):
         raise InvariantError(f"member lives outside its organisation's township in {month}")
+    if np.any(orgs.province[org] != hh.province[members]):
+        raise InvariantError(f"member lives outside its commune's province in {month}")
     if np.any(hh.org[~act] != NO_ORG):
         raise InvariantError(f"an extinct household still belongs to an organisation in {month}")

@@ -1,6 +1,7 @@
 """The month, in order (MODEL.md §4; STYLE habit 5). This list is the one place the order lives.
 
-1. organising  - households join and leave mutual-aid teams (institutions)
+1. cooperatives - check-ups, withdrawals, enrolment to control figures, upgrading, communes
+   organising  - households join and leave mutual-aid teams (institutions)
 2. harvest     - in harvest months: production, then tax, purchase, seed and feed settled
 3. supply      - the State's granary: imports, towns, exports, resales to deficit households
 4. consumption - households eat from their stocks
@@ -13,13 +14,14 @@ from typing import Callable
 
 from hightide.economy import consumption, demography, harvest
 from hightide.engine.context import StepContext
-from hightide.institutions import mutual_aid
+from hightide.institutions import cooperatives, mutual_aid
 from hightide.state import granary
 from hightide.world.world import World
 
 Process = Callable[[World, StepContext], None]
 
 PROCESSES: tuple[tuple[str, Process], ...] = (
+    ("cooperatives", cooperatives.organise),
     ("organising", mutual_aid.organise),
     ("harvest", harvest.harvest),
     ("supply", granary.supply),

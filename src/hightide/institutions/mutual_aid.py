@@ -45,6 +45,7 @@ def organise(world: World, ctx: StepContext) -> None:
     is_mat = orgs.active & (orgs.form == MUTUAL_AID)
     member = hh.active & (hh.org != NO_ORG)
     member &= is_mat[np.maximum(hh.org, 0)]
+    free = hh.org == NO_ORG
     if not pol.mutual_aid_allowed:
         _leave(world, ctx, np.flatnonzero(member), counted_as="left")
         _dissolve_small(world, ctx, 1 << 30)
@@ -72,7 +73,7 @@ def organise(world: World, ctx: StepContext) -> None:
                         neighbours_share=(organised / total)[hh.village[idx]])
         is_member = member[idx]
         _leave(world, ctx, idx[is_member & (w < -p.exit_hysteresis)], counted_as="left")
-        _join(world, ctx, idx[~is_member & (hh.org[idx] == NO_ORG) & (w > 0)], u)
+        _join(world, ctx, idx[~is_member & free[idx] & (w > 0)], u)
     _dissolve_small(world, ctx, int(p.mutual_aid_min_size))
 
 
@@ -107,6 +108,7 @@ def _join(world: World, ctx: StepContext, joiners: np.ndarray, u: np.ndarray) ->
         orgs.township[ids] = hh.township[first_member]
         orgs.village[ids] = team_village
         orgs.founded_month[ids] = ctx.month
+        orgs.represents[ids] = 1.0
         hh.org[joiners[has]] = ids[team[has]]
         hh.joined_month[joiners[has]] = ctx.month
     joined = joiners[hh.org[joiners] != NO_ORG]

@@ -41,7 +41,7 @@ def stocks_of(world: World) -> np.ndarray:
     for name, form in FORMS:
         put(f"hh_{name}", (act & (org_form == form)).astype(np.float64))
         live = orgs.active & (orgs.form == form)
-        out[:, col[f"n_{name}"]] = np.bincount(orgs.province[live], minlength=n) * w
+        out[:, col[f"n_{name}"]] = np.bincount(orgs.province[live], weights=orgs.represents[live], minlength=n) * w
     put("draft_animals", hh.draft_animals * act)
     put("household_grain_kg", hh.grain_kg * act)
     put("land_mu", hh.land_mu * act)

@@ -56,6 +56,29 @@ class Policy(BaseModel):
     )
     grain_exports_mt_per_year: float = Field(0.0, ge=0.0, le=20.0, description="Grain exports, Mt/yr.")
     grain_imports_mt_per_year: float = Field(0.0, ge=0.0, le=20.0, description="Grain imports, Mt/yr.")
+    cooperatives_allowed: bool = Field(False, description="Agricultural producers' co-operatives may exist [001 §II].")
+    apc_control_figure: float = Field(
+        0.0, ge=0.0, le=1.0,
+        description="Centre's control figure: share of rural households to be in co-operatives (any form) "
+        "by the next check-up, allotted to provinces by capacity [003; 001 §XI].")
+    advanced_control_figure: float = Field(
+        0.0, ge=0.0, le=1.0, description="Control figure for the share of households in advanced APCs [001 §X; 003].")
+    pressure: float = Field(
+        0.0, ge=0.0, le=1.0,
+        description="Political pressure on cadres to fill control figures: lets them enrol reluctant "
+        "households (commandism) [003; 001 §V].")
+    margin: float = Field(
+        0.0, ge=0.0, le=3.0,
+        description="Margin each level adds to the figure it passes down, so the level below over-fulfils "
+        "([003] 'control figures should not be too high, so that the localities may surpass them').")
+    exit_allowed: bool = Field(True, description="Members may withdraw from co-operatives [001 §III]; false: no exit (Lin 1990).")
+    resolute_reduction: float = Field(
+        0.0, ge=0.0, le=1.0,
+        description="Share of poorly run (Class III) co-operatives dissolved at each check-up while in force [001 §III].")
+    commune_townships: float = Field(
+        0.0, ge=0.0, le=30.0,
+        description="When > 0, co-operatives merge into people's communes of this many 1952 townships "
+        "[002; 001 §II township basis]; 0 = no communes.")
 
 
 POLICY_FIELDS = tuple(Policy.model_fields)
@@ -75,6 +98,14 @@ class PolicyEvent(BaseModel):
     urban_net_migration_m_per_year: float | None = Field(None, ge=-30.0, le=30.0)
     grain_exports_mt_per_year: float | None = Field(None, ge=0.0, le=20.0)
     grain_imports_mt_per_year: float | None = Field(None, ge=0.0, le=20.0)
+    cooperatives_allowed: bool | None = None
+    apc_control_figure: float | None = Field(None, ge=0.0, le=1.0)
+    advanced_control_figure: float | None = Field(None, ge=0.0, le=1.0)
+    pressure: float | None = Field(None, ge=0.0, le=1.0)
+    margin: float | None = Field(None, ge=0.0, le=3.0)
+    exit_allowed: bool | None = None
+    resolute_reduction: float | None = Field(None, ge=0.0, le=1.0)
+    commune_townships: float | None = Field(None, ge=0.0, le=30.0)
 
     @field_validator("date")
     @classmethod

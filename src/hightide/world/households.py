@@ -35,6 +35,7 @@ HOUSEHOLD_SCHEMA: dict[str, tuple[str, str, str]] = {
     "org": ("int32", "id", "organisation the household belongs to, or -1"),
     "joined_month": ("int32", "month index", "month the household joined its organisation"),
     "food_ratio": ("float32", "ratio", "food eaten / need, 3-month moving mean"),
+    "coerced": ("bool", "-", "joined its co-operative under pressure, below its willingness threshold [001 §V]"),
 }
 
 

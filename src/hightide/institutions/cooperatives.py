@@ -1,0 +1,338 @@
+"""Agricultural producers' co-operatives and people's communes (MODEL.md §4.2; [001 §II-§XII]; [003]).
+
+Each month of the slack season cadres work toward their province's share of the centre's control
+figure: willing households are enrolled in the class order of [001 §V], and pressure lets cadres
+enrol reluctant ones (commandism). At check-ups members who want out withdraw by the rule of
+[001 §III]; a campaign of "resolute reduction" dissolves poorly run co-operatives. Elementary
+co-operatives of a village merge into an advanced one to meet the advanced figure; co-operatives
+of a group of townships merge into a commune when the policy says so.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from hightide.engine import streams
+from hightide.engine.calendar import SLACK_SEASON
+from hightide.engine.context import StepContext
+from hightide.institutions.membership import labour_shortage, willingness
+from hightide.institutions.mutual_aid import group_into_teams
+from hightide.world.households import LANDLORD, LOWER_MIDDLE, NO_ORG, POOR, RICH, UPPER_MIDDLE
+from hightide.world.organisations import ADVANCED_APC, COMMUNE, ELEMENTARY_APC, MUTUAL_AID
+from hightide.world.synthesis import labour_power
+from hightide.world.world import World
+
+COLLECTIVE_FORMS = (ELEMENTARY_APC, ADVANCED_APC, COMMUNE)
+CHECK_UP_MONTHS = (3, 7, 11)  # [001 §III] reorganisation two or three times a year
+BASICALLY_COMPLETE = 0.8  # share of all households in co-operatives at which co-operativisation counts as
+# basically complete and landlords and rich peasants (~7% [003]) may be admitted by stages [001 §V]
+CLASS_ORDER = np.array([0, 0, 1, 2, 2])  # poor and lower-middle first, upper-middle next, rich/landlord last
+
+
+def is_collective(form: np.ndarray) -> np.ndarray:
+    return np.isin(form, COLLECTIVE_FORMS)
+
+
+def provincial_targets(policy, liberated_early: np.ndarray, minority: np.ndarray, capacity_early: float) -> np.ndarray:
+    """Allot the centre's control figure (plus each level's margin) to provinces by capacity,
+    exempting minority areas while the figure is low ([003] allotment without compulsion, exemptions)."""
+    base = policy.apc_control_figure * (1.0 + policy.margin)
+    cap = np.where(liberated_early, capacity_early, 1.0)
+    cap = cap / cap.mean()
+    target = np.minimum(base * cap, 1.0)
+    target[minority & (policy.apc_control_figure < 0.5)] = 0.0
+    return target
+
+
+def withdrawal_outcome(org: np.ndarray, wants_out: np.ndarray, n_orgs: int, nearly_all: float,
+                       min_size: int) -> tuple[np.ndarray, np.ndarray]:
+    """The rule of [001 §III] for co-operatives given by member index ``org`` (0..n_orgs-1).
+
+    Those determined to quit withdraw and the rest carry on, whether they are a majority or a
+    minority; a co-operative is dissolved only when all or nearly all (>= ``nearly_all``) want to
+    quit, or when those who stay are too few to carry on (< ``min_size``).
+    Returns (member leaves, co-operative dissolved).
+    """
+    size = np.bincount(org, minlength=n_orgs)
+    out = np.bincount(org, weights=wants_out, minlength=n_orgs)
+    share = np.divide(out, size, out=np.zeros(n_orgs), where=size > 0)
+    dissolved = (size > 0) & ((share >= nearly_all) | (size - out < min_size))
+    leaves = wants_out | dissolved[org]
+    return leaves, dissolved
+
+
+def effort(params, size: np.ndarray, coerced_share: np.ndarray, exit_allowed: bool) -> np.ndarray:
+    """Effort of a collective unit: monitoring weakens with size (Lin 1990; Putterman 1987),
+    coerced members work less (MODEL.md §4.2), and without exit the discipline of withdrawal is
+    gone (Lin 1990)."""
+    e = 1.0 - params.monitoring_loss * (1.0 - np.sqrt(7.0 / np.maximum(size, 7.0)))
+    e *= 1.0 - (1.0 - params.coerced_effort) * coerced_share
+    return e * (1.0 if exit_allowed else params.no_exit_effort)
+
+
+def _willingness_apc(world: World, ctx: StepContext, idx: np.ndarray) -> np.ndarray:
+    """Willingness to join a co-operative: the mutual-aid terms, the local co-operatives' yield
+    advantage (demonstration, [001 §V]) and the cost of pooling animals at an unfair price."""
+    p, hh, orgs = ctx.params, world.households, world.organisations
+    n_prov = world.provinces.n
+    act = hh.active
+    lab_all = labour_power(p, hh.children, hh.adults, hh.elderly) * act
+    mean_lpm = (np.bincount(hh.province, weights=lab_all, minlength=n_prov)
+                / np.maximum(np.bincount(hh.province, weights=hh.land_mu * act, minlength=n_prov), 1e-9))
+    n_vill = int(hh.village.max()) + 1
+    in_coop = act & (hh.org != NO_ORG) & is_collective(orgs.form[np.maximum(hh.org, 0)])
+    share_v = (np.bincount(hh.village, weights=in_coop, minlength=n_vill)
+               / np.maximum(np.bincount(hh.village, weights=act, minlength=n_vill), 1))
+    live = orgs.active & is_collective(orgs.form)
+    adv_t = np.zeros(int(hh.township.max()) + 1)
+    cnt_t = np.zeros_like(adv_t)
+    np.add.at(adv_t, orgs.township[live], orgs.yield_advantage[live])
+    np.add.at(cnt_t, orgs.township[live], 1.0)
+    advantage = np.divide(adv_t, cnt_t, out=np.zeros_like(adv_t), where=cnt_t > 0)[hh.township[idx]]
+    labour = labour_power(p, hh.children[idx], hh.adults[idx], hh.elderly[idx]).astype(np.float64)
+    w = willingness(p, klass=hh.klass[idx], attitude=hh.attitude[idx],
+                    shortage=labour_shortage(labour, hh.land_mu[idx].astype(np.float64), mean_lpm[hh.province[idx]]),
+                    animals=hh.draft_animals[idx], promotion=ctx.policy.mutual_aid_promotion,
+                    neighbours_share=share_v[hh.village[idx]])
+    return (w + p.willingness_demonstration * advantage
+            - p.willingness_unfair_price * hh.draft_animals[idx] * (1.0 - p.animal_price_fairness))
+
+
+def organise(world: World, ctx: StepContext) -> None:
+    """The co-operative process of one month: dissolve if forbidden, withdrawals and reduction at
+    check-ups, enrolment toward the control figure, upgrading, communes."""
+    pol = ctx.policy
+    if not pol.cooperatives_allowed:
+        _dissolve(world, ctx, np.flatnonzero(world.organisations.active & is_collective(world.organisations.form)), count=True)
+        return
+    if ctx.cal_month in CHECK_UP_MONTHS:
+        _check_up(world, ctx)
+    if ctx.cal_month in SLACK_SEASON and pol.apc_control_figure > 0:
+        _enrol(world, ctx)
+    if pol.advanced_control_figure > 0:
+        _upgrade(world, ctx)
+    if pol.commune_townships > 0:
+        _communes(world, ctx)
+
+
+def _province_share(world: World, in_coop: np.ndarray) -> np.ndarray:
+    hh, n = world.households, world.provinces.n
+    act = hh.active
+    return (np.bincount(hh.province, weights=in_coop & act, minlength=n)
+            / np.maximum(np.bincount(hh.province, weights=act, minlength=n), 1))
+
+
+def _enrol(world: World, ctx: StepContext) -> None:
+    p, hh, orgs, pol = ctx.params, world.households, world.organisations, ctx.policy
+    act = hh.active
+    org_form = np.where(hh.org != NO_ORG, orgs.form[np.maximum(hh.org, 0)], -1)
+    in_coop = act & is_collective(org_form)
+    share = _province_share(world, in_coop)
+    target = provincial_targets(pol, world.provinces.liberated_early, world.provinces.minority_area, p.capacity_early_liberated)
+    gap = np.maximum(target - share, 0.0)
+    if not gap.any():
+        return
+    cand = np.flatnonzero(act & ~in_coop)
+    if cand.size == 0:
+        return
+    w = _willingness_apc(world, ctx, cand)
+    complete = share[hh.province[cand]] >= BASICALLY_COMPLETE
+    admissible = (hh.klass[cand] <= LOWER_MIDDLE) | ((hh.klass[cand] == UPPER_MIDDLE) & (w > 0)) | (
+        (hh.klass[cand] >= RICH) & complete)
+    threshold = -pol.pressure * p.pressure_reach
+    ok = admissible & (w > threshold)
+    cand, w = cand[ok], w[ok]
+    if cand.size == 0:
+        return
+    # per province: cadres work village by village ([001 §XII] planning with the xiang as the unit),
+    # the best-prepared villages (most households over the bar) first; within a village the class
+    # order of [001 §V] and the most willing first; up to speed x gap x households
+    n_hh = np.bincount(hh.province, weights=act, minlength=world.provinces.n)
+    quota = np.floor(gap * n_hh * p.campaign_speed + 0.5).astype(np.int64)
+    quota = np.where((quota < p.apc_min_size) & (gap * n_hh >= p.apc_min_size), int(p.apc_min_size), quota)
+    prov = hh.province[cand]
+    n_vill = int(hh.village.max()) + 1
+    ready = np.bincount(hh.village[cand], minlength=n_vill)
+    tie = streams.generator(ctx.seed, "enrolment_villages", 0, ctx.month).random(n_vill)
+    order = np.lexsort((-w, CLASS_ORDER[hh.klass[cand]], tie[hh.village[cand]], -ready[hh.village[cand]], prov))
+    cand, w, prov = cand[order], w[order], prov[order]
+    first = np.searchsorted(prov, np.arange(world.provinces.n))
+    rank = np.arange(cand.size) - first[prov]
+    take = rank < quota[prov]
+    joiners, w_j = cand[take], w[take]
+    if joiners.size == 0:
+        return
+    u = streams.uniform(ctx.seed, "enrolment", ctx.month, hh.block_start, hh.block_end)
+    team, team_village = group_into_teams(hh.village[joiners], u[joiners], p.apc_size_elementary, int(p.apc_min_size))
+    # too few in a village to found one: join an existing co-operative of the village, if any
+    live = np.flatnonzero(orgs.active & is_collective(orgs.form))
+    n_vill = int(hh.village.max()) + 1
+    existing = np.full(n_vill, -1, dtype=np.int64)
+    existing[orgs.village[live]] = live
+    alone = team < 0
+    tgt = existing[hh.village[joiners[alone]]]
+    has = tgt >= 0
+    _admit(world, ctx, joiners[alone][has], tgt[has], w_j[alone][has])
+    if team_village.size:
+        first_member = np.full(team_village.size, -1, dtype=np.int64)
+        founded = team >= 0
+        first_member[team[founded][::-1]] = joiners[founded][::-1]
+        ids = _new_orgs(world, ctx, first_member, team_village, ELEMENTARY_APC)
+        _admit(world, ctx, joiners[founded], ids[team[founded]], w_j[founded])
+
+
+def _new_orgs(world: World, ctx: StepContext, first_member: np.ndarray, village: np.ndarray, form: int) -> np.ndarray:
+    hh, orgs, p = world.households, world.organisations, ctx.params
+    prov = hh.province[first_member]
+    ids = np.empty(first_member.size, dtype=np.int64)
+    for pv in np.unique(prov):
+        sel = np.flatnonzero(prov == pv)
+        ids[sel] = orgs.claim(int(pv), sel.size)
+    g = streams.generator(ctx.seed, "cadres", 0, ctx.month)
+    orgs.active[ids] = True
+    orgs.form[ids] = form
+    orgs.province[ids] = prov
+    orgs.township[ids] = hh.township[first_member]
+    orgs.village[ids] = village
+    orgs.founded_month[ids] = ctx.month
+    orgs.cadre_competence[ids] = g.normal(0.0, 1.0, ids.size) - p.quality_pressure_penalty * ctx.policy.pressure
+    orgs.quality[ids] = 0
+    orgs.yield_advantage[ids] = 0.0
+    orgs.represents[ids] = 1.0
+    return ids
+
+
+def _admit(world: World, ctx: StepContext, members: np.ndarray, org_ids: np.ndarray, w: np.ndarray) -> None:
+    """Enrol households; those below their threshold join under pressure. Animal owners facing an
+    unfair price sell or slaughter part of their herd first (MODEL.md §4.2 pooling losses)."""
+    if members.size == 0:
+        return
+    p, hh = ctx.params, world.households
+    hh.org[members] = org_ids
+    hh.joined_month[members] = ctx.month
+    hh.coerced[members] = w <= 0
+    hh.draft_animals[members] *= np.float32(1.0 - p.slaughter_share_unfair * (1.0 - p.animal_price_fairness))
+    ctx.add("coop_joined", hh.province[members], np.ones(members.size), world.weight)
+
+
+def _dissolve(world: World, ctx: StepContext, ids: np.ndarray, count: bool) -> None:
+    if ids.size == 0:
+        return
+    hh, orgs = world.households, world.organisations
+    dead = np.zeros(orgs.capacity, dtype=bool)
+    dead[ids] = True
+    members = np.flatnonzero(hh.active & (hh.org != NO_ORG) & dead[np.maximum(hh.org, 0)])
+    hh.org[members] = NO_ORG
+    hh.joined_month[members] = -1
+    hh.coerced[members] = False
+    orgs.active[ids] = False
+    if count:
+        ctx.add("dissolved", orgs.province[ids], np.ones(ids.size), world.weight)
+        ctx.add("withdrawn", hh.province[members], np.ones(members.size), world.weight)
+
+
+def _check_up(world: World, ctx: StepContext) -> None:
+    """Quality classes, withdrawals by the rule of [001 §III] and resolute reduction."""
+    p, hh, orgs, pol = ctx.params, world.households, world.organisations, ctx.policy
+    live = np.flatnonzero(orgs.active & is_collective(orgs.form))
+    if live.size == 0:
+        return
+    q = orgs.cadre_competence[live] + 2.0 * orgs.yield_advantage[live]
+    orgs.quality[live] = np.where(q > 0.4, 1, np.where(q < -1.2, 3, 2))
+    if pol.exit_allowed:
+        members = np.flatnonzero(hh.active & (hh.org != NO_ORG) & np.isin(hh.org, live))
+        w = _willingness_apc(world, ctx, members)
+        wants_out = w < -p.exit_hysteresis - pol.pressure * p.pressure_reach
+        local = np.searchsorted(live, hh.org[members])
+        leaves, dissolved = withdrawal_outcome(local, wants_out, live.size, p.nearly_all_share, int(p.apc_min_size))
+        stay_dissolved = leaves & dissolved[local]
+        quit_ = members[leaves & ~stay_dissolved]
+        hh.org[quit_] = NO_ORG
+        hh.joined_month[quit_] = -1
+        hh.coerced[quit_] = False
+        ctx.add("withdrawn", hh.province[quit_], np.ones(quit_.size), world.weight)
+        _dissolve(world, ctx, live[dissolved], count=True)
+        live = live[~dissolved]
+    if pol.resolute_reduction > 0 and live.size:
+        u = streams.generator(ctx.seed, "reduction", 0, ctx.month).random(live.size)
+        poor = (orgs.quality[live] == 3) | ((orgs.quality[live] == 2) & (u < pol.resolute_reduction / 2))
+        _dissolve(world, ctx, live[poor & (u < pol.resolute_reduction)], count=True)
+
+
+def _upgrade(world: World, ctx: StepContext) -> None:
+    """Elementary co-operatives of a village merge, with the village's other households, into one
+    advanced co-operative, villages with the most members first, until the advanced figure is met."""
+    p, hh, orgs, pol = ctx.params, world.households, world.organisations, ctx.policy
+    act = hh.active
+    form = np.where(hh.org != NO_ORG, orgs.form[np.maximum(hh.org, 0)], -1)
+    adv = act & ((form == ADVANCED_APC) | (form == COMMUNE))
+    share = _province_share(world, adv)
+    target = pol.advanced_control_figure
+    gap = np.maximum(target - share, 0.0)
+    if not gap.any():
+        return
+    n_vill = int(hh.village.max()) + 1
+    elem_v = np.bincount(hh.village, weights=act & (form == ELEMENTARY_APC), minlength=n_vill)
+    size_v = np.bincount(hh.village, weights=act, minlength=n_vill)
+    adv_v = np.bincount(hh.village, weights=adv, minlength=n_vill)
+    vill_prov = np.full(n_vill, -1, dtype=np.int64)
+    vill_prov[hh.village[act]] = hh.province[act]
+    candidates = np.flatnonzero((elem_v > 0) & (adv_v == 0) & (vill_prov >= 0))
+    if candidates.size == 0:
+        return
+    n_hh = np.bincount(hh.province, weights=act, minlength=world.provinces.n)
+    budget = gap * n_hh * p.campaign_speed
+    order = candidates[np.lexsort((-elem_v[candidates] / size_v[candidates], vill_prov[candidates]))]
+    cum = np.zeros(order.size)
+    prov_o = vill_prov[order]
+    for pv in np.unique(prov_o):
+        sel = np.flatnonzero(prov_o == pv)
+        cum[sel] = np.cumsum(size_v[order[sel]])
+    chosen = order[cum - size_v[order] < budget[prov_o]]
+    if chosen.size == 0:
+        return
+    pick = np.zeros(n_vill, dtype=bool)
+    pick[chosen] = True
+    movers = np.flatnonzero(act & pick[hh.village] & ((form == -1) | (form == MUTUAL_AID) | (form == ELEMENTARY_APC)))
+    complete = _province_share(world, act & is_collective(form))[hh.province[movers]] >= BASICALLY_COMPLETE
+    movers = movers[(hh.klass[movers] < RICH) | complete]
+    old = np.unique(hh.org[movers][form[movers] == ELEMENTARY_APC])
+    first_member = np.full(n_vill, -1, dtype=np.int64)
+    first_member[hh.village[movers][::-1]] = movers[::-1]
+    villages = np.unique(hh.village[movers])
+    ids = _new_orgs(world, ctx, first_member[villages], villages, ADVANCED_APC)
+    vid = np.full(n_vill, -1, dtype=np.int64)
+    vid[villages] = ids
+    was_member = form[movers] == ELEMENTARY_APC
+    hh.coerced[movers[~was_member]] = True
+    hh.org[movers] = vid[hh.village[movers]]
+    hh.joined_month[movers] = ctx.month
+    orgs.active[old] = False
+
+
+def _communes(world: World, ctx: StepContext) -> None:
+    """Merge every household of each group of ``commune_townships`` townships (in a province) into
+    one commune: co-operatives, teams and those still outside ([002]; Aug-Oct 1958)."""
+    hh, orgs, pol = world.households, world.organisations, ctx.policy
+    act = hh.active
+    form = np.where(hh.org != NO_ORG, orgs.form[np.maximum(hh.org, 0)], -1)
+    if np.all(form[act] == COMMUNE):
+        return
+    k = max(int(round(pol.commune_townships)), 1)
+    outside = np.flatnonzero(act & (form != COMMUNE))
+    t_rank = np.zeros(int(hh.township.max()) + 1, dtype=np.int64)
+    for pv in range(world.provinces.n):
+        towns = np.unique(hh.township[act & (hh.province == pv)])
+        t_rank[towns] = np.arange(towns.size) // k
+    key = hh.province[outside].astype(np.int64) * 1_000_000 + t_rank[hh.township[outside]]
+    groups, inv = np.unique(key, return_inverse=True)
+    first_member = np.full(groups.size, -1, dtype=np.int64)
+    first_member[inv[::-1]] = outside[::-1]
+    ids = _new_orgs(world, ctx, first_member, hh.village[first_member], COMMUNE)
+    towns_in_group = np.array([np.unique(hh.township[outside][inv == g]).size for g in range(groups.size)])
+    orgs.represents[ids] = towns_in_group / k
+    old = np.unique(hh.org[outside][hh.org[outside] != NO_ORG])
+    hh.coerced[outside[form[outside] == -1]] = True
+    hh.org[outside] = ids[inv]
+    hh.joined_month[outside] = ctx.month
+    orgs.active[old] = False
