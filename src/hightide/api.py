@@ -1,9 +1,15 @@
-"""The Python front door: ``hightide.run(...)`` runs a scenario and returns its results."""
+"""The Python front door: ``hightide.run(...)`` runs a scenario and returns its results.
+
+A run with an output directory saves a checkpoint every ``checkpoint_every`` months; a run that was
+interrupted (Ctrl-C), killed or crashed continues with ``run(resume=DIR)`` / :func:`resume` and
+finishes with the same tables an uninterrupted run writes.
+"""
 
 from __future__ import annotations
 
 import datetime as _dt
 import platform
+import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -12,11 +18,28 @@ from typing import Callable
 import pandas as pd
 
 from hightide import __version__
-from hightide.engine.simulation import SimulationResult, simulate
+from hightide.engine import checkpoint as ckpt
+from hightide.engine import memory
+from hightide.engine.simulation import SimulationInterrupted, SimulationResult, StopOnInterrupt, simulate
+from hightide.errors import OutputError, ScenarioError
 from hightide.results import store
 from hightide.results.tables import build_tables
 from hightide.scenarios import load_scenario
 from hightide.scenarios.schema import Scenario
+
+DEFAULT_CHECKPOINT_EVERY = ckpt.DEFAULT_EVERY
+
+
+class RunInterrupted(KeyboardInterrupt):
+    """A run stopped on Ctrl-C; its manifest says ``interrupted`` and ``message`` says how to continue."""
+
+    def __init__(self, message: str, out: Path | None = None, months_done: int | None = None,
+                 checkpoint_months: int | None = None):
+        self.message = message
+        self.out = out
+        self.months_done = months_done
+        self.checkpoint_months = checkpoint_months
+        super().__init__(message)
 
 
 @dataclass
@@ -46,60 +69,235 @@ class Results:
         return cls(manifest=manifest, tables=tables, out=Path(out))
 
 
-def default_out(scenario: str, scale: float, seed: int) -> Path:
+def default_out(scenario: str | None, scale: float, seed: int) -> Path:
+    scenario = "historical" if scenario is None else scenario
     name = Path(scenario).stem if str(scenario).endswith(".toml") else str(scenario)
     return Path("runs") / f"{name}-scale{scale:g}-seed{seed}"
 
 
-def run(scenario: str | Path | Scenario = "historical", *, scale: float | None = None, seed: int | None = None,
+def _now() -> str:
+    return _dt.datetime.now(_dt.timezone.utc).isoformat()
+
+
+def _check_every(checkpoint_every: int | None) -> int:
+    if checkpoint_every is None:
+        return DEFAULT_CHECKPOINT_EVERY
+    if isinstance(checkpoint_every, bool) or not isinstance(checkpoint_every, int) or checkpoint_every < 0:
+        raise ScenarioError(f"checkpoint_every must be a whole number of months >= 0 (0 = never), "
+                            f"got {checkpoint_every!r}", field="checkpoint_every")
+    return checkpoint_every
+
+
+def run(scenario: str | Path | Scenario | None = None, *, scale: float | None = None, seed: int | None = None,
         out: str | Path | None = None, force: bool = False, check: bool = False,
-        on_month: Callable[[int, int], None] | None = None) -> Results:
-    """Run a scenario (bundled name, path or Scenario); write outputs to ``out`` when given."""
-    sc = scenario if isinstance(scenario, Scenario) else load_scenario(scenario)
+        on_month: Callable[[int, int], None] | None = None, checkpoint_every: int | None = None,
+        resume: str | Path | None = None, resource_check: bool = True) -> Results:
+    """Run a scenario (bundled name, path or Scenario; default ``historical``); write outputs to
+    ``out`` when given, with a checkpoint every ``checkpoint_every`` months (default 12; 0 = never).
+
+    ``resume=DIR`` continues the run in DIR from its last checkpoint instead (see :func:`resume`).
+    ``resource_check=False`` skips the memory and disk estimate.
+    """
+    if resume is not None:
+        given = [n for n, v in (("scenario", scenario), ("scale", scale), ("seed", seed), ("out", out)) if v is not None]
+        if force:
+            given.append("force")
+        if given:
+            raise OutputError(f"resume continues the run in {resume} with the scenario, scale and seed its manifest "
+                              f"records; do not also give {', '.join(given)}")
+        return _resume(Path(resume), check=check, on_month=on_month, checkpoint_every=checkpoint_every,
+                       resource_check=resource_check)
+    sc = scenario if isinstance(scenario, Scenario) else load_scenario("historical" if scenario is None else scenario)
     scale = sc.scenario.scale if scale is None else scale
     seed = sc.scenario.seed if seed is None else seed
     if not 0 < scale <= 1:
-        from hightide.errors import ScenarioError
         raise ScenarioError(f"scale must be in (0, 1], got {scale}", field="scale")
-    started = _dt.datetime.now(_dt.timezone.utc)
-    t0 = time.perf_counter()
+    every = _check_every(checkpoint_every)
+    out_path = Path(out) if out is not None else None
+    estimate = _resources(sc, scale, out_path, every, resuming=False, enabled=resource_check)
     manifest = {
-        "status": "running",
+        "status": store.RUNNING,
         "scenario": sc.name,
         "scenario_resolved": sc.model_dump(mode="json"),
         "seed": seed,
         "scale": scale,
         "version": __version__,
         "python": platform.python_version(),
-        "started": started.isoformat(),
+        "started": _now(),
+        "checkpoint_every": every if out_path is not None else 0,
+        "memory_estimate_bytes": estimate.memory_bytes if estimate else None,
+        "disk_estimate_bytes": estimate.disk_bytes if estimate else None,
     }
-    out_path = Path(out) if out is not None else None
-    if out_path is not None:
-        store.prepare_output(out_path, force)
+    if out_path is None:
+        return _execute(sc, scale, seed, None, manifest, check=check, on_month=on_month, every=0, state=None)
+    store.prepare_output(out_path, force)
+    with store.RunLock(out_path):
         store.write_json(out_path / store.MANIFEST, manifest)
-    try:
-        sim = simulate(sc, scale=scale, seed=seed, check=check, on_month=on_month)
-        tables = build_tables(sim.recorder, sim.world.provinces.name)
+        return _execute(sc, scale, seed, out_path, manifest, check=check, on_month=on_month, every=every, state=None)
+
+
+def resume(out: str | Path, *, check: bool = False, on_month: Callable[[int, int], None] | None = None,
+           checkpoint_every: int | None = None, resource_check: bool = True) -> Results:
+    """Continue the run in ``out`` from its last checkpoint, with the scenario, seed and scale its
+    manifest records, and write the same outputs an uninterrupted run would."""
+    return _resume(Path(out), check=check, on_month=on_month, checkpoint_every=checkpoint_every,
+                   resource_check=resource_check)
+
+
+def _resume(out_path: Path, *, check: bool, on_month, checkpoint_every: int | None, resource_check: bool) -> Results:
+    if not out_path.is_dir():
+        raise OutputError(f"cannot resume {out_path}: no such directory")
+    with store.RunLock(out_path):
+        manifest = store.read_manifest(out_path)
+        status = manifest.get("status")
+        if status == store.COMPLETE:
+            raise OutputError(f"the run in {out_path} is already complete: nothing to resume "
+                              f"(read it with hightide.Results.load, or start it again with --force)")
+        missing = [k for k in ("scenario_resolved", "seed", "scale") if k not in manifest]
+        if missing:
+            raise OutputError(f"cannot resume {out_path}: its {store.MANIFEST} lacks {', '.join(missing)}")
+        try:
+            sc = Scenario.model_validate(manifest["scenario_resolved"])
+        except Exception as exc:
+            raise OutputError(f"cannot resume {out_path}: the scenario recorded in its {store.MANIFEST} is not "
+                              f"valid for this version of hightide ({type(exc).__name__}: {exc})") from None
+        scale, seed = float(manifest["scale"]), int(manifest["seed"])
+        if ckpt.info(out_path) is None:
+            raise ckpt.CheckpointError(
+                f"cannot resume {out_path}: the run there ({status}) has no checkpoint (it stopped before its "
+                f"first one, or ran with --checkpoint-every 0); start it again with "
+                f"`hightide run ... --out {out_path} --force`")
+        every = _check_every(manifest.get("checkpoint_every", DEFAULT_CHECKPOINT_EVERY)
+                             if checkpoint_every is None else checkpoint_every)
+        estimate = _resources(sc, scale, out_path, every, resuming=True, enabled=resource_check)
+        identity = ckpt.Identity(manifest["scenario_resolved"], seed, scale)
+        state = ckpt.load(out_path, identity)
+        store.remove_stale_temporaries(out_path)  # tables half-written by the process that stopped
+        for key in ("error", "message", "finished"):
+            manifest.pop(key, None)
         manifest.update({
-            "parameters": sim.params.as_dict(),
-            "households_simulated": sim.households_simulated,
-            "months": sim.months,
-            "build_seconds": round(sim.build_seconds, 3),
-            "simulation_seconds": round(sim.simulation_seconds, 3),
-            "process_seconds": {k: round(v, 3) for k, v in sim.process_seconds.items()},
+            "status": store.RUNNING,
+            "checkpoint_every": every,
+            "memory_estimate_bytes": estimate.memory_bytes if estimate else manifest.get("memory_estimate_bytes"),
+            "disk_estimate_bytes": estimate.disk_bytes if estimate else manifest.get("disk_estimate_bytes"),
+            "resumed": list(manifest.get("resumed", [])) + [
+                {"at": _now(), "from_months_done": state.months_done, "previous_status": status}],
         })
-        if out_path is not None:
-            for name, df in tables.items():
-                store.write_table(out_path, name, df)
-        manifest.update({"status": "complete", "finished": _dt.datetime.now(_dt.timezone.utc).isoformat(),
-                         "wall_seconds": round(time.perf_counter() - t0, 3)})
-        if out_path is not None:
-            store.write_json(out_path / store.MANIFEST, manifest)
+        store.write_json(out_path / store.MANIFEST, manifest)
+        return _execute(sc, scale, seed, out_path, manifest, check=check, on_month=on_month, every=every, state=state)
+
+
+def _resources(sc: Scenario, scale: float, out: Path | None, every: int, *, resuming: bool,
+               enabled: bool) -> memory.ResourceEstimate | None:
+    from hightide.params import resolve
+
+    params = resolve(sc.parameters)
+    n_months = sc.end_month - sc.start_month + 1
+    if not enabled:
+        return memory.estimate_resources(params, scale, sc.start_month, n_months, outputs=out is not None,
+                                         checkpoints=every > 0, resuming=resuming)
+    return memory.check_resources(params, scale, sc.start_month, n_months, label=f"scenario {sc.name!r}",
+                                  out=out, checkpoints=every > 0, resuming=resuming)
+
+
+def _execute(sc: Scenario, scale: float, seed: int, out_path: Path | None, manifest: dict, *, check: bool,
+             on_month, every: int, state) -> Results:
+    """Simulate (from ``state`` when resuming), build and write the tables, keep the manifest true."""
+    t0 = time.perf_counter()
+    wall_before = float(manifest.get("wall_seconds", 0.0) or 0.0) if state is not None else 0.0
+    n_months = sc.end_month - sc.start_month + 1
+    identity = ckpt.Identity(manifest["scenario_resolved"], seed, scale)
+    checkpoint_note: dict = {}
+
+    def save_checkpoint(run_state) -> bool:
+        try:
+            info = ckpt.save(out_path, run_state, identity, start_month=sc.start_month, n_months=n_months)
+        except OSError as exc:  # e.g. disk full: keep running, the previous checkpoint is intact
+            checkpoint_note["checkpoint_error"] = f"{type(exc).__name__}: {exc}"
+            print(f"warning: could not write a checkpoint after {run_state.months_done} months "
+                  f"({type(exc).__name__}: {exc}); the run continues", file=sys.stderr)
+            return False
+        checkpoint_note.pop("checkpoint_error", None)
+        checkpoint_note["checkpoint_months_done"] = info["months_done"]
+        return True
+
+    use_checkpoints = out_path is not None
+    sim = None
+    stop = StopOnInterrupt() if use_checkpoints else None
+    try:
+        with (stop or _nullcontext()):
+            sim = simulate(sc, scale=scale, seed=seed, check=check, on_month=on_month, state=state,
+                           checkpoint=save_checkpoint if use_checkpoints else None,
+                           checkpoint_every=every, stop=stop)
+            tables = build_tables(sim.recorder, sim.world.provinces.name)
+            manifest.update({
+                "parameters": sim.params.as_dict(),
+                "households_simulated": sim.households_simulated,
+                "months": sim.months,
+                "build_seconds": round(sim.build_seconds, 3),
+                "simulation_seconds": round(sim.simulation_seconds, 3),
+                "process_seconds": {k: round(v, 3) for k, v in sim.process_seconds.items()},
+            })
+            if out_path is not None:
+                for name, df in tables.items():
+                    store.write_table(out_path, name, df)
+            manifest.pop("checkpoint_error", None)
+            manifest.update({"status": store.COMPLETE, "finished": _now(),
+                             "wall_seconds": round(wall_before + time.perf_counter() - t0, 3)})
+            if out_path is not None:
+                store.write_json(out_path / store.MANIFEST, manifest)
+                ckpt.remove(out_path)  # the run is complete: the checkpoint has done its job
         return Results(manifest=manifest, tables=tables, out=out_path, simulation=sim)
+    except KeyboardInterrupt as exc:
+        if out_path is None:
+            raise
+        done = exc.months_done if isinstance(exc, SimulationInterrupted) else (sim.months if sim else None)
+        saved = exc.checkpoint_months if isinstance(exc, SimulationInterrupted) else None
+        if saved is None:
+            current = ckpt.info(out_path)
+            saved = current.get("months_done") if current else None
+        if saved is not None:
+            where = "the start" if saved == 0 else f"month {saved} of {n_months}"
+            message = (f"interrupted after {done} of {n_months} months; the checkpoint holds the run up to {where}: "
+                       f"continue with `hightide run --resume {out_path}`")
+        else:
+            message = (f"interrupted before any checkpoint was written; nothing to resume: start again with "
+                       f"`hightide run ... --out {out_path} --force`")
+        manifest.update(checkpoint_note)
+        _finish(out_path, manifest, t0, wall_before, status=store.INTERRUPTED, message=message)
+        raise RunInterrupted(message, out_path, done, saved) from None
     except BaseException as exc:
         if out_path is not None:
-            manifest.update({"status": "failed", "error": f"{type(exc).__name__}: {exc}",
-                             "finished": _dt.datetime.now(_dt.timezone.utc).isoformat(),
-                             "wall_seconds": round(time.perf_counter() - t0, 3)})
-            store.write_json(out_path / store.MANIFEST, manifest)
+            manifest.update(checkpoint_note)
+            current = ckpt.info(out_path)
+            hint = None
+            if current:
+                hint = (f"the checkpoint holds {current.get('months_done')} of {n_months} months; if the cause is "
+                        f"fixed, continue with `hightide run --resume {out_path}`")
+            _finish(out_path, manifest, t0, wall_before, status=store.FAILED,
+                    error=f"{type(exc).__name__}: {exc}", message=hint)
         raise
+
+
+def _finish(out_path: Path, manifest: dict, t0: float, wall_before: float, *, status: str,
+            error: str | None = None, message: str | None = None) -> None:
+    """Record how the run ended; never hide the original exception behind a second one."""
+    manifest.update({"status": status, "finished": _now(),
+                     "wall_seconds": round(wall_before + time.perf_counter() - t0, 3)})
+    for key, value in (("error", error), ("message", message)):
+        if value:
+            manifest[key] = value
+        else:
+            manifest.pop(key, None)
+    try:
+        store.write_json(out_path / store.MANIFEST, manifest)
+    except BaseException as exc:  # noqa: BLE001 - e.g. disk full; the original error matters more
+        print(f"warning: could not record status {status!r} in {out_path / store.MANIFEST}: {exc}", file=sys.stderr)
+
+
+class _nullcontext:
+    def __enter__(self):
+        return None
+
+    def __exit__(self, *exc):
+        return None

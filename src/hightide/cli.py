@@ -38,42 +38,80 @@ def _progress(quiet: bool):
     return progress, on_month
 
 
-def _do_run(scenario: str, scale: Optional[float], seed: Optional[int], out: Optional[Path], force: bool,
-            quiet: bool, check: bool):
+def _interrupted(exc: KeyboardInterrupt) -> None:
+    message = getattr(exc, "message", None) or "interrupted"
+    err_console.print(f"[bold yellow]interrupted:[/] {message}", highlight=False, soft_wrap=True)
+    raise typer.Exit(code=130)
+
+
+def _do_run(scenario: Optional[str], scale: Optional[float], seed: Optional[int], out: Optional[Path], force: bool,
+            quiet: bool, check: bool, checkpoint_every: Optional[int] = None, resume: Optional[Path] = None,
+            resource_check: bool = True):
     from hightide import api
 
     progress, on_month = _progress(quiet)
+    kwargs = dict(check=check, checkpoint_every=checkpoint_every, resource_check=resource_check)
     try:
+        if resume is not None:
+            call = lambda **kw: api.resume(resume, **kw, **kwargs)  # noqa: E731
+        else:
+            call = lambda **kw: api.run(scenario, scale=scale, seed=seed, out=out, force=force, **kw, **kwargs)  # noqa: E731
         if progress:
             with progress:
-                return api.run(scenario, scale=scale, seed=seed, out=out, force=force, check=check, on_month=on_month)
-        return api.run(scenario, scale=scale, seed=seed, out=out, force=force, check=check)
+                return call(on_month=on_month)
+        return call()
     except HightideError as exc:
         _fail(exc)
+    except KeyboardInterrupt as exc:
+        _interrupted(exc)
+    except MemoryError as exc:
+        err_console.print(f"[bold red]error:[/] out of memory{': ' + str(exc) if str(exc) else ''}; "
+                          "try a smaller --scale", highlight=False, soft_wrap=True)
+        raise typer.Exit(code=1)
 
 
 @app.command()
 def run(
-    scenario: str = typer.Argument("historical", help="Bundled scenario name or path to a scenario .toml file."),
+    scenario: Optional[str] = typer.Argument(None, help="Bundled scenario name or path to a scenario .toml file (default: historical)."),
     scale: Optional[float] = typer.Option(None, "--scale", help="Share of townships simulated (default: the scenario's, 0.001)."),
     seed: Optional[int] = typer.Option(None, "--seed", help="Run seed (default: the scenario's, 0)."),
     out: Optional[Path] = typer.Option(None, "--out", help="Output directory (default: runs/SCENARIO-scaleS-seedN)."),
     force: bool = typer.Option(False, "--force", help="Replace an existing output directory."),
     check: bool = typer.Option(False, "--check", help="Verify conservation and state invariants after every month."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar or summary."),
+    checkpoint_every: Optional[int] = typer.Option(
+        None, "--checkpoint-every", metavar="MONTHS", min=0,
+        help="Save a checkpoint in OUT/checkpoint every MONTHS simulated months (default 12; 0 = never)."),
+    resume: Optional[Path] = typer.Option(
+        None, "--resume", metavar="DIR",
+        help="Continue the stopped run in DIR from its last checkpoint (scenario, scale and seed from its manifest)."),
+    no_resource_check: bool = typer.Option(
+        False, "--no-resource-check", help="Skip the memory and disk estimate made before the run starts."),
 ) -> None:
-    """Run a scenario and write its tables and manifest."""
+    """Run a scenario and write its tables and manifest (or continue a stopped run with --resume DIR)."""
     from hightide import api
     from hightide.scenarios import load_scenario
 
     try:
-        sc = load_scenario(scenario)
-    except HightideError as exc:
-        _fail(exc)
-    eff_scale = sc.scenario.scale if scale is None else scale
-    eff_seed = sc.scenario.seed if seed is None else seed
-    out = out or api.default_out(scenario, eff_scale, eff_seed)
-    res = _do_run(scenario, scale, seed, out, force, quiet, check)
+        if resume is not None:
+            given = [name for name, value in (("SCENARIO", scenario), ("--scale", scale), ("--seed", seed),
+                                              ("--out", out)) if value is not None] + (["--force"] if force else [])
+            if given:
+                _fail(HightideError(f"--resume continues the run in {resume} with the scenario, scale and seed its "
+                                    f"manifest records; do not also give {', '.join(given)}"))
+            out = resume
+        else:
+            try:
+                sc = load_scenario(scenario or "historical")
+            except HightideError as exc:
+                _fail(exc)
+            eff_scale = sc.scenario.scale if scale is None else scale
+            eff_seed = sc.scenario.seed if seed is None else seed
+            out = out or api.default_out(scenario, eff_scale, eff_seed)
+        res = _do_run(scenario, scale, seed, out, force, quiet, check, checkpoint_every, resume,
+                      not no_resource_check)
+    except KeyboardInterrupt as exc:  # before or after the run proper
+        _interrupted(exc)
     if not quiet:
         m = res.manifest
         console.print(f"[green]complete[/] {m['scenario']} scale {m['scale']:g} seed {m['seed']}: "

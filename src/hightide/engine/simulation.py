@@ -1,7 +1,17 @@
-"""The run loop: build the world, step month by month, record, optionally check invariants."""
+"""The run loop: build the world, step month by month, record, optionally check invariants.
+
+A run's whole state between two months is a :class:`RunState` (the World, the Recorder and how many
+months are done): random draws are keyed by (seed, process, province, month), never by generator
+state, so continuing from a saved RunState gives exactly the months an uninterrupted run would.
+``simulate`` can hand the state to a ``checkpoint`` callback every few months, start from a saved
+state, and stop cleanly at the end of a month when interrupted (:class:`StopOnInterrupt`).
+"""
 
 from __future__ import annotations
 
+import signal
+import sys
+import threading
 import time
 from dataclasses import dataclass, field
 from typing import Callable
@@ -19,6 +29,18 @@ from hightide.world.world import World
 
 
 @dataclass
+class RunState:
+    """Everything needed to continue a run after ``months_done`` months (what a checkpoint holds)."""
+
+    world: World
+    recorder: Recorder
+    months_done: int  # months completed since the scenario start; the next month is start + months_done
+    build_seconds: float = 0.0
+    simulation_seconds: float = 0.0  # summed over the sessions that produced this state
+    process_seconds: dict[str, float] = field(default_factory=dict)
+
+
+@dataclass
 class SimulationResult:
     scenario: Scenario
     params: ParameterSet
@@ -29,6 +51,7 @@ class SimulationResult:
     build_seconds: float
     simulation_seconds: float
     process_seconds: dict[str, float] = field(default_factory=dict)
+    resumed_from: int | None = None  # months done in the state the run continued from
 
     @property
     def households_simulated(self) -> int:
@@ -37,6 +60,62 @@ class SimulationResult:
     @property
     def months(self) -> int:
         return self.recorder.months_recorded
+
+    def state(self) -> RunState:
+        return RunState(world=self.world, recorder=self.recorder, months_done=self.months,
+                        build_seconds=self.build_seconds, simulation_seconds=self.simulation_seconds,
+                        process_seconds=dict(self.process_seconds))
+
+
+class ForcedInterrupt(KeyboardInterrupt):
+    """A second Ctrl-C: stop at once, wherever the run is (its state may be half a month on)."""
+
+
+class SimulationInterrupted(KeyboardInterrupt):
+    """The run stopped on an interrupt. ``months_done`` were complete; ``checkpoint_months`` is the
+    number of months the newest checkpoint holds (None: no checkpoint)."""
+
+    def __init__(self, months_done: int | None, checkpoint_months: int | None):
+        self.months_done = months_done
+        self.checkpoint_months = checkpoint_months
+        super().__init__(f"interrupted after {months_done} months" if months_done is not None
+                         else "interrupted while building the world")
+
+
+class StopOnInterrupt:
+    """While active (main thread only), the first SIGINT asks the run to stop at the end of the
+    current month; a second one stops it at once (:class:`ForcedInterrupt`)."""
+
+    def __init__(self, notice: str = "\ninterrupt: stopping at the end of this month and saving a checkpoint "
+                                     "(press Ctrl-C again to stop at once)\n"):
+        self.requested = False
+        self.notice = notice
+        self._previous = None
+        self._installed = False
+
+    def _handler(self, signum, frame):
+        if self.requested:
+            raise ForcedInterrupt()
+        self.requested = True
+        try:
+            sys.stderr.write(self.notice)
+            sys.stderr.flush()
+        except Exception:  # pragma: no cover - a closed stderr must not turn Ctrl-C into a crash
+            pass
+
+    def __enter__(self) -> "StopOnInterrupt":
+        if threading.current_thread() is threading.main_thread():
+            previous = signal.getsignal(signal.SIGINT)
+            if previous is signal.default_int_handler:  # leave custom handlers (and SIG_IGN) alone
+                self._previous = previous
+                signal.signal(signal.SIGINT, self._handler)
+                self._installed = True
+        return self
+
+    def __exit__(self, *exc) -> None:
+        if self._installed:
+            signal.signal(signal.SIGINT, self._previous)
+            self._installed = False
 
 
 def settle_initial_organisation(world: World, scenario: Scenario, schedule: PolicySchedule,
@@ -51,34 +130,92 @@ def settle_initial_organisation(world: World, scenario: Scenario, schedule: Poli
     mutual_aid.organise(world, ctx)
 
 
-def simulate(scenario: Scenario, *, scale: float | None = None, seed: int | None = None, check: bool = False,
-             on_month: Callable[[int, int], None] | None = None) -> SimulationResult:
-    """Run ``scenario`` (scale and seed default to the scenario's own) and return the recorded result."""
-    scale = scenario.scenario.scale if scale is None else scale
-    seed = scenario.scenario.seed if seed is None else seed
-    params = resolve(scenario.parameters)
-    tune_allocator()
+def initial_state(scenario: Scenario, params: ParameterSet, scale: float, seed: int,
+                  schedule: PolicySchedule | None = None) -> RunState:
+    """The world at the scenario start (teams settled, initial stocks recorded), no month done."""
+    schedule = schedule or PolicySchedule(scenario)
     t0 = time.perf_counter()
     world = build_world(params, scale, seed, scenario.start_month)
     build_seconds = time.perf_counter() - t0
-    schedule = PolicySchedule(scenario)
     n_months = scenario.end_month - scenario.start_month + 1
     recorder = Recorder(scenario.start_month, n_months, world.provinces.n)
     settle_initial_organisation(world, scenario, schedule, params, seed)
     recorder.record_initial(world)
-    timings: dict[str, float] = {}
+    return RunState(world=world, recorder=recorder, months_done=0, build_seconds=build_seconds)
+
+
+def simulate(scenario: Scenario, *, scale: float | None = None, seed: int | None = None, check: bool = False,
+             on_month: Callable[[int, int], None] | None = None, state: RunState | None = None,
+             checkpoint: Callable[[RunState], bool] | None = None, checkpoint_every: int = 0,
+             stop: StopOnInterrupt | None = None) -> SimulationResult:
+    """Run ``scenario`` (scale and seed default to the scenario's own) and return the recorded result.
+
+    ``state``: continue from this saved state instead of building the world. ``checkpoint(state)``
+    is called after every ``checkpoint_every`` months from the start (not after the last month) and
+    returns True when it saved. On an interrupt (KeyboardInterrupt, from a signal or a callback)
+    at the end of a month, or when ``stop.requested`` is set, the state of the last completed month
+    is handed to ``checkpoint`` and :class:`SimulationInterrupted` is raised.
+    """
+    scale = scenario.scenario.scale if scale is None else scale
+    seed = scenario.scenario.seed if seed is None else seed
+    params = resolve(scenario.parameters)
+    tune_allocator()
+    schedule = PolicySchedule(scenario)
+    n_months = scenario.end_month - scenario.start_month + 1
+    resumed_from = None if state is None else state.months_done
+    saved = state.months_done if state is not None else None  # a state we start from is on disk already
+    consistent = state is not None  # the state is at the end of a month (not half-way through one)
+    saving = False
     t1 = time.perf_counter()
-    for i, month in enumerate(range(scenario.start_month, scenario.end_month + 1)):
-        ctx = StepContext(month=month, start_month=scenario.start_month, policy=schedule.at(month),
-                          params=params, seed=seed, n_provinces=world.provinces.n)
-        before = invariants.Snapshot.take(world) if check else None
-        step(world, ctx, timings)
-        if check:
-            invariants.check(before, world, ctx)
-        recorder.record(world, ctx)
-        if on_month is not None:
-            on_month(i + 1, n_months)
-    simulation_seconds = time.perf_counter() - t1
-    return SimulationResult(scenario=scenario, params=params, scale=scale, seed=seed, world=world,
-                            recorder=recorder, build_seconds=build_seconds,
-                            simulation_seconds=simulation_seconds, process_seconds=timings)
+    sim_before = 0.0
+
+    def save() -> None:
+        nonlocal saving, saved
+        state.simulation_seconds = sim_before + time.perf_counter() - t1
+        saving = True  # stays True if the save itself is interrupted: no second attempt then
+        ok = checkpoint(state)
+        saving = False
+        if ok:
+            saved = state.months_done
+
+    try:
+        if state is None:
+            state = initial_state(scenario, params, scale, seed, schedule)
+            consistent = True
+        t1 = time.perf_counter()
+        sim_before = state.simulation_seconds
+        world, recorder, timings = state.world, state.recorder, state.process_seconds
+        if stop is not None and stop.requested and state.months_done < n_months:
+            raise KeyboardInterrupt
+        for i in range(state.months_done, n_months):
+            month = scenario.start_month + i
+            ctx = StepContext(month=month, start_month=scenario.start_month, policy=schedule.at(month),
+                              params=params, seed=seed, n_provinces=world.provinces.n)
+            consistent = False
+            before = invariants.Snapshot.take(world) if check else None
+            step(world, ctx, timings)
+            if check:
+                invariants.check(before, world, ctx)
+            recorder.record(world, ctx)
+            state.months_done = i + 1
+            consistent = True
+            if (checkpoint is not None and checkpoint_every > 0 and state.months_done % checkpoint_every == 0
+                    and state.months_done < n_months):
+                save()
+            if on_month is not None:
+                on_month(i + 1, n_months)
+            if stop is not None and stop.requested and state.months_done < n_months:
+                raise KeyboardInterrupt
+    except KeyboardInterrupt as exc:
+        if isinstance(exc, SimulationInterrupted):
+            raise
+        done = state.months_done if state is not None else None
+        if (consistent and done is not None and checkpoint is not None and not saving
+                and not isinstance(exc, ForcedInterrupt) and saved != done):
+            save()
+        raise SimulationInterrupted(done, saved) from None
+    state.simulation_seconds = sim_before + time.perf_counter() - t1
+    return SimulationResult(scenario=scenario, params=params, scale=scale, seed=seed, world=state.world,
+                            recorder=state.recorder, build_seconds=state.build_seconds,
+                            simulation_seconds=state.simulation_seconds, process_seconds=state.process_seconds,
+                            resumed_from=resumed_from)

@@ -86,8 +86,9 @@ def _willingness_apc(world: World, ctx: StepContext, idx: np.ndarray) -> np.ndar
     live = orgs.active & is_collective(orgs.form)
     adv_t = np.zeros(int(hh.township.max()) + 1)
     cnt_t = np.zeros_like(adv_t)
-    np.add.at(adv_t, orgs.township[live], orgs.yield_advantage[live])
-    np.add.at(cnt_t, orgs.township[live], 1.0)
+    seen = live & np.isfinite(orgs.yield_advantage)
+    np.add.at(adv_t, orgs.township[seen], orgs.yield_advantage[seen])
+    np.add.at(cnt_t, orgs.township[seen], 1.0)
     advantage = np.divide(adv_t, cnt_t, out=np.zeros_like(adv_t), where=cnt_t > 0)[hh.township[idx]]
     labour = labour_power(p, hh.children[idx], hh.adults[idx], hh.elderly[idx]).astype(np.float64)
     w = willingness(p, klass=hh.klass[idx], attitude=hh.attitude[idx],
@@ -197,7 +198,7 @@ def _new_orgs(world: World, ctx: StepContext, first_member: np.ndarray, village:
     orgs.founded_month[ids] = ctx.month
     orgs.cadre_competence[ids] = g.normal(0.0, 1.0, ids.size) - p.quality_pressure_penalty * ctx.policy.pressure
     orgs.quality[ids] = 0
-    orgs.yield_advantage[ids] = 0.0
+    orgs.yield_advantage[ids] = np.nan  # not assessed until its first harvest
     orgs.represents[ids] = 1.0
     return ids
 
@@ -237,7 +238,7 @@ def _check_up(world: World, ctx: StepContext) -> None:
     live = np.flatnonzero(orgs.active & is_collective(orgs.form))
     if live.size == 0:
         return
-    q = orgs.cadre_competence[live] + 2.0 * orgs.yield_advantage[live]
+    q = orgs.cadre_competence[live] + 2.0 * np.nan_to_num(orgs.yield_advantage[live])
     orgs.quality[live] = np.where(q > 0.4, 1, np.where(q < -1.2, 3, 2))
     if pol.exit_allowed:
         members = np.flatnonzero(hh.active & (hh.org != NO_ORG) & np.isin(hh.org, live))

@@ -17,7 +17,9 @@ STOCK_NAMES = (
     "rural_population", "rural_households", "hh_individual", "hh_mutual_aid", "hh_elementary_apc",
     "hh_advanced_apc", "hh_commune", "n_mutual_aid", "n_elementary_apc", "n_advanced_apc", "n_commune",
     "draft_animals", "household_grain_kg", "urban_population", "land_mu",
+    "n_class_1", "n_class_2", "n_class_3", "n_yield_raised", "n_yield_flat", "n_yield_fell", "hh_coerced",
 )
+YIELD_FLAT_BAND = 0.05  # a co-operative's yield within +-5% of going it alone counts as "flat" [001 §VIII]
 NATIONAL_NAMES = ("granary_kg", "imports_kg", "exports_kg", "state_loss_kg")
 FORMS = (("mutual_aid", MUTUAL_AID), ("elementary_apc", ELEMENTARY_APC), ("advanced_apc", ADVANCED_APC), ("commune", COMMUNE))
 
@@ -42,6 +44,17 @@ def stocks_of(world: World) -> np.ndarray:
         put(f"hh_{name}", (act & (org_form == form)).astype(np.float64))
         live = orgs.active & (orgs.form == form)
         out[:, col[f"n_{name}"]] = np.bincount(orgs.province[live], weights=orgs.represents[live], minlength=n) * w
+    coll = orgs.active & np.isin(orgs.form, (ELEMENTARY_APC, ADVANCED_APC, COMMUNE))
+    assessed = coll & (orgs.quality > 0) & np.isfinite(orgs.yield_advantage)
+    for c in (1, 2, 3):
+        sel = assessed & (orgs.quality == c)
+        out[:, col[f"n_class_{c}"]] = np.bincount(orgs.province[sel], weights=orgs.represents[sel], minlength=n) * w
+    adv = orgs.yield_advantage
+    for name, sel in (("n_yield_raised", assessed & (adv > YIELD_FLAT_BAND)),
+                      ("n_yield_flat", assessed & (np.abs(adv) <= YIELD_FLAT_BAND)),
+                      ("n_yield_fell", assessed & (adv < -YIELD_FLAT_BAND))):
+        out[:, col[name]] = np.bincount(orgs.province[sel], weights=orgs.represents[sel], minlength=n) * w
+    put("hh_coerced", (act & hh.coerced).astype(np.float64))
     put("draft_animals", hh.draft_animals * act)
     put("household_grain_kg", hh.grain_kg * act)
     put("land_mu", hh.land_mu * act)

@@ -25,7 +25,8 @@ EXTRA_COLUMNS = (
     "births_m", "deaths_m", "hunger_deaths_m", "state_purchase_mt", "state_grain_stock_mt",
     "household_grain_stock_mt", "grain_exports_mt", "grain_imports_mt", "urban_supply_mt",
     "seed_feed_mt", "rural_food_ratio", "migrants_m", "mutual_aid_joined", "mutual_aid_left",
-    "mutual_aid_dissolved",
+    "mutual_aid_dissolved", "coop_joined", "share_coerced_pct", "coop_class_1_pct", "coop_class_2_pct",
+    "coop_class_3_pct", "coop_yield_raised_pct", "coop_yield_flat_pct", "coop_yield_fell_pct", "accumulation_mt",
 )
 COLUMNS = CONTRACT_COLUMNS + EXTRA_COLUMNS
 PROVINCIAL_SKIP = ("state_grain_stock_mt", "grain_exports_mt", "grain_imports_mt")
@@ -86,6 +87,14 @@ def _derive(stock_end: pd.DataFrame, flow_sum: pd.DataFrame, mean_pop: pd.Series
     out["mutual_aid_joined"] = f["joined"]
     out["mutual_aid_left"] = f["left"]
     out["mutual_aid_dissolved"] = f["mat_dissolved"]
+    out["coop_joined"] = f["coop_joined"]
+    out["share_coerced_pct"] = 100 * s["hh_coerced"] / hh
+    assessed = (s["n_class_1"] + s["n_class_2"] + s["n_class_3"]).where(lambda x: x > 0)
+    for c in (1, 2, 3):
+        out[f"coop_class_{c}_pct"] = 100 * s[f"n_class_{c}"] / assessed
+    for k in ("raised", "flat", "fell"):
+        out[f"coop_yield_{k}_pct"] = 100 * s[f"n_yield_{k}"] / assessed
+    out["accumulation_mt"] = f["accumulation_kg"] / 1e9
     if national is not None:
         out["state_grain_stock_mt"] = national["granary_end"] / 1e9
         out["grain_exports_mt"] = national["exports_kg"] / 1e9
