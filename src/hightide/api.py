@@ -152,7 +152,7 @@ def _resume(out_path: Path, *, check: bool, on_month, checkpoint_every: int | No
         status = manifest.get("status")
         if status == store.COMPLETE:
             raise OutputError(f"the run in {out_path} is already complete: nothing to resume "
-                              f"(read it with hightide.Results.load, or start it again with --force)")
+                              f"(to run it again, start a new run with --force)")
         missing = [k for k in ("scenario_resolved", "seed", "scale") if k not in manifest]
         if missing:
             raise OutputError(f"cannot resume {out_path}: its {store.MANIFEST} lacks {', '.join(missing)}")
@@ -258,10 +258,10 @@ def _execute(sc: Scenario, scale: float, seed: int, out_path: Path | None, manif
             saved = current.get("months_done") if current else None
         if saved is not None:
             where = "the start" if saved == 0 else f"month {saved} of {n_months}"
-            message = (f"interrupted after {done} of {n_months} months; the checkpoint holds the run up to {where}: "
+            message = (f"stopped after {done} of {n_months} months; the checkpoint holds the run up to {where}: "
                        f"continue with `hightide run --resume {out_path}`")
         else:
-            message = (f"interrupted before any checkpoint was written; nothing to resume: start again with "
+            message = (f"stopped before any checkpoint was written; nothing to resume: start again with "
                        f"`hightide run ... --out {out_path} --force`")
         manifest.update(checkpoint_note)
         _finish(out_path, manifest, t0, wall_before, status=store.INTERRUPTED, message=message)

@@ -36,15 +36,23 @@ class CheckpointError(OutputError):
     """A checkpoint is missing, unreadable, or belongs to another run or another build of hightide."""
 
 
+#: plumbing that cannot change a run's numbers: editing these does not invalidate checkpoints
+_NOT_MODEL = {"api.py", "cli.py", "errors.py", "engine/checkpoint.py", "engine/memory.py", "results/store.py",
+              "results/validation.py"}
+_NOT_MODEL_DIRS = {"report", "experiments", "__pycache__"}
+
+
 @lru_cache(maxsize=1)
 def code_fingerprint() -> str:
-    """Hash of the installed package's code and data: a checkpoint only continues under the same model."""
+    """Hash of the installed model's code and data (rules, parameters, inputs, the loop, the recorder
+    and tables): a checkpoint only continues under the model that wrote it."""
     import hightide
 
     root = Path(hightide.__file__).parent
     h = hashlib.sha256()
     for path in sorted(p for p in root.rglob("*") if p.is_file() and p.suffix in (".py", ".toml", ".csv")
-                       and "__pycache__" not in p.parts):
+                       and p.relative_to(root).as_posix() not in _NOT_MODEL
+                       and not _NOT_MODEL_DIRS.intersection(p.relative_to(root).parts)):
         h.update(path.relative_to(root).as_posix().encode())
         h.update(b"\0")
         h.update(path.read_bytes())
