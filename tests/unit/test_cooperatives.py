@@ -1,0 +1,136 @@
+"""Rules of the co-operatives, on small hand-made cases ([001 §III, §V]; MODEL.md §4.2, §4.4)."""
+
+import numpy as np
+import pytest
+
+from hightide.economy import collective
+from hightide.institutions import cooperatives
+from hightide.params import resolve
+from hightide.scenarios.schema import Policy
+
+
+# --- withdrawal and dissolution [001 §III] ---------------------------------------------------
+def test_some_want_out_they_withdraw_the_rest_carry_on():
+    org = np.array([0, 0, 0, 0, 0, 0, 0, 0, 0, 0])
+    wants = np.array([1, 1, 0, 0, 0, 0, 0, 0, 0, 0], dtype=bool)
+    leaves, dissolved = cooperatives.withdrawal_outcome(org, wants, 1, nearly_all=0.9, min_size=3)
+    assert leaves.tolist() == wants.tolist()
+    assert not dissolved[0]
+
+
+def test_majority_wants_out_majority_withdraws_minority_carries_on():
+    # the six-household co-operative in Hebei: three old middle peasants quit, three poor stay
+    org = np.zeros(6, dtype=int)
+    wants = np.array([1, 1, 1, 0, 0, 0], dtype=bool)
+    leaves, dissolved = cooperatives.withdrawal_outcome(org, wants, 1, nearly_all=0.9, min_size=3)
+    assert leaves.tolist() == [True, True, True, False, False, False]
+    assert not dissolved[0]
+    wants = np.array([1, 1, 1, 1, 0, 0], dtype=bool)  # 4 of 6 out: still not "nearly all"
+    leaves, dissolved = cooperatives.withdrawal_outcome(org, wants, 1, nearly_all=0.9, min_size=2)
+    assert leaves.sum() == 4 and not dissolved[0]
+
+
+def test_dissolved_only_when_all_or_nearly_all_want_out():
+    org = np.zeros(10, dtype=int)
+    wants = np.ones(10, dtype=bool)
+    wants[0] = False  # 9 of 10 = nearly all
+    leaves, dissolved = cooperatives.withdrawal_outcome(org, wants, 1, nearly_all=0.9, min_size=2)
+    assert dissolved[0] and leaves.all()
+
+
+def test_too_few_left_to_carry_on_dissolves():
+    org = np.zeros(6, dtype=int)
+    wants = np.array([1, 1, 1, 1, 0, 0], dtype=bool)
+    _, dissolved = cooperatives.withdrawal_outcome(org, wants, 1, nearly_all=0.9, min_size=3)
+    assert dissolved[0]
+
+
+def test_withdrawal_rule_is_per_cooperative():
+    org = np.array([0, 0, 0, 1, 1, 1])
+    wants = np.array([1, 1, 1, 0, 0, 1], dtype=bool)
+    leaves, dissolved = cooperatives.withdrawal_outcome(org, wants, 2, nearly_all=0.9, min_size=2)
+    assert dissolved.tolist() == [True, False]
+    assert leaves.tolist() == [True, True, True, False, False, True]
+
+
+# --- distribution within the unit -------------------------------------------------------------
+def test_land_dividend_and_work_points_split_every_kilogram():
+    unit = np.array([0, 0, 1, 1, 1])
+    remainder = np.array([1000.0, 600.0])
+    land = np.array([10.0, 30.0, 5.0, 5.0, 0.0])
+    work = np.array([3.0, 1.0, 1.0, 1.0, 2.0])
+    got = collective.distribute_elementary(remainder, unit, land, work, dividend_share=0.3, n_units=2)
+    # unit 0: dividend 300 by land 10:30 -> 75, 225; labour 700 by 3:1 -> 525, 175
+    assert got[:2] == pytest.approx([600.0, 400.0])
+    # unit 1: dividend 180 by land 5:5:0 -> 90, 90, 0; labour 420 by 1:1:2 -> 105, 105, 210
+    assert got[2:] == pytest.approx([195.0, 195.0, 210.0])
+    assert np.bincount(unit, weights=got) == pytest.approx(remainder)
+
+
+def test_advanced_pays_basic_ration_first_then_work_points():
+    unit = np.zeros(3, dtype=int)
+    ration = np.array([100.0, 100.0, 200.0])
+    work = np.array([1.0, 0.0, 3.0])
+    got = collective.distribute_advanced(np.array([800.0]), unit, ration, work, 1)
+    assert got == pytest.approx([100 + 100, 100 + 0, 200 + 300])
+    short = collective.distribute_advanced(np.array([200.0]), unit, ration, work, 1)
+    assert short == pytest.approx([50.0, 50.0, 100.0])  # ration cut pro rata, nothing for work points
+
+
+def test_unit_claims_are_settled_in_order_and_conserve():
+    out = np.array([1000.0, 100.0])
+    paid = collective.unit_claims(out, tax=np.array([150.0, 80.0]), purchase=np.array([300.0, 50.0]),
+                                  seed=np.array([70.0, 7.0]), feed=np.array([20.0, 2.0]),
+                                  accumulation_share=0.04, welfare_share=0.02)
+    assert [p[0] for p in paid] == pytest.approx([150, 300, 70, 20, 40, 20])
+    assert [p[1] for p in paid] == pytest.approx([80, 20, 0, 0, 0, 0])  # tax first, purchase cut
+    assert sum(paid)[0] <= out[0] and sum(paid)[1] == pytest.approx(100.0)
+
+
+def test_share_by_with_zero_weights_shares_equally():
+    got = collective.share_by(np.zeros(4), np.array([0, 0, 0, 1]), np.array([90.0, 5.0]), 2)
+    assert got == pytest.approx([30.0, 30.0, 30.0, 5.0])
+
+
+# --- control figures, admission and effort ----------------------------------------------------
+def test_control_figures_allotted_by_capacity_with_minority_exemption():
+    pol = Policy(apc_control_figure=0.1, margin=0.5)
+    early = np.array([True, False, False, True])
+    minority = np.array([False, False, True, False])
+    t = cooperatives.provincial_targets(pol, early, minority, capacity_early=2.0)
+    assert t[0] == pytest.approx(t[3]) and t[0] == pytest.approx(2 * t[1])
+    assert t[2] == 0.0
+    assert t[0] == pytest.approx(0.15 * 2.0 / 1.5)
+
+
+def test_effort_falls_with_size_coercion_and_no_exit():
+    p = resolve()
+    e = cooperatives.effort(p, np.array([7.0, 26.0, 160.0, 5000.0]), np.zeros(4), exit_allowed=True)
+    assert e[0] == pytest.approx(1.0) and np.all(np.diff(e) < 0)
+    coerced = cooperatives.effort(p, np.array([26.0]), np.array([1.0]), exit_allowed=True)
+    no_exit = cooperatives.effort(p, np.array([26.0]), np.array([0.0]), exit_allowed=False)
+    assert coerced[0] == pytest.approx(e[1] * p.coerced_effort)
+    assert no_exit[0] == pytest.approx(e[1] * p.no_exit_effort)
+
+
+def test_admission_order_poor_first_rich_only_when_complete():
+    """Class line [001 §V]: at a low control figure only poor and lower-middle households (and
+    willing upper-middle ones) enter; landlords and rich peasants stay out until
+    co-operativisation is basically complete."""
+    from hightide.engine.context import StepContext
+    from hightide.world.households import LANDLORD, RICH, UPPER_MIDDLE
+    from hightide.world.synthesis import build_world
+
+    p = resolve({"townships_min_per_province": 1.0})
+    world = build_world(p, 0.0002, 0, 1955 * 12)
+    hh = world.households
+    pol = Policy(cooperatives_allowed=True, apc_control_figure=0.3, pressure=1.0, margin=0.0)
+    for month in (1955 * 12 + 10, 1955 * 12 + 11):
+        ctx = StepContext(month=month, start_month=1955 * 12, policy=pol, params=p, seed=0, n_provinces=world.provinces.n)
+        cooperatives.organise(world, ctx)
+    member = hh.active & (hh.org >= 0)
+    assert member.sum() > 0
+    assert not np.any(member & np.isin(hh.klass, (RICH, LANDLORD)))
+    share_poor = member[hh.active & (hh.klass <= 1)].mean()
+    share_upper = member[hh.active & (hh.klass == UPPER_MIDDLE)].mean()
+    assert share_poor > share_upper
