@@ -150,7 +150,12 @@ def _resume(out_path: Path, *, check: bool, on_month, checkpoint_every: int | No
     with store.RunLock(out_path):
         manifest = store.read_manifest(out_path)
         status = manifest.get("status")
+        # we hold the lock: temporaries here were left by a writer that was killed (a checkpoint
+        # half-written can be as large as the run's state)
+        store.remove_stale_temporaries(out_path)
+        store.remove_stale_temporaries(ckpt.directory(out_path))
         if status == store.COMPLETE:
+            ckpt.remove(out_path)  # left behind if the run was killed just after it completed
             raise OutputError(f"the run in {out_path} is already complete: nothing to resume "
                               f"(to run it again, start a new run with --force)")
         missing = [k for k in ("scenario_resolved", "seed", "scale") if k not in manifest]
@@ -163,8 +168,9 @@ def _resume(out_path: Path, *, check: bool, on_month, checkpoint_every: int | No
                               f"valid for this version of hightide ({type(exc).__name__}: {exc})") from None
         scale, seed = float(manifest["scale"]), int(manifest["seed"])
         if ckpt.info(out_path) is None:
+            how = "was killed or crashed" if status == store.RUNNING else f"is {status}"
             raise ckpt.CheckpointError(
-                f"cannot resume {out_path}: the run there ({status}) has no checkpoint (it stopped before its "
+                f"cannot resume {out_path}: the run there {how} but has no checkpoint (it stopped before its "
                 f"first one, or ran with --checkpoint-every 0); start it again with "
                 f"`hightide run ... --out {out_path} --force`")
         every = _check_every(manifest.get("checkpoint_every", DEFAULT_CHECKPOINT_EVERY)
@@ -172,7 +178,6 @@ def _resume(out_path: Path, *, check: bool, on_month, checkpoint_every: int | No
         estimate = _resources(sc, scale, out_path, every, resuming=True, enabled=resource_check)
         identity = ckpt.Identity(manifest["scenario_resolved"], seed, scale)
         state = ckpt.load(out_path, identity)
-        store.remove_stale_temporaries(out_path)  # tables half-written by the process that stopped
         for key in ("error", "message", "finished"):
             manifest.pop(key, None)
         manifest.update({

@@ -5,12 +5,12 @@ from __future__ import annotations
 import numpy as np
 
 from hightide.economy import collective, distribution, production
-from hightide.institutions import cooperatives
+from hightide.institutions import cooperatives, state_farms
 from hightide.institutions.cooperatives import is_collective
 from hightide.engine.calendar import harvest_season, months_to_next_harvest_by_zone
 from hightide.engine.context import StepContext
 from hightide.world.households import NO_ORG
-from hightide.world.organisations import ELEMENTARY_APC, MUTUAL_AID
+from hightide.world.organisations import COMMUNE, ELEMENTARY_APC, MUTUAL_AID
 from hightide.world.synthesis import adult_equivalents, expected_weather, labour_power
 from hightide.world.world import World
 
@@ -33,7 +33,7 @@ def harvest(world: World, ctx: StepContext) -> None:
     shares = season_shares(world, ctx)
     if not shares.any():
         return
-    p, hh, orgs = ctx.params, world.households, world.organisations
+    p, hh, orgs, pol = ctx.params, world.households, world.organisations, ctx.policy
     prov_in = shares > 0
     idx = np.flatnonzero(hh.active & prov_in[hh.province])
     if idx.size == 0:
@@ -46,30 +46,42 @@ def harvest(world: World, ctx: StepContext) -> None:
     tfp = world.productivity * (1.0 + p.tfp_growth_per_year) ** ctx.years_elapsed
     wx = production.weather(p, ctx.seed, ctx.year, world.provinces.n)
     scale = tfp[prov] * wx[prov] * share
+    own_output = scale * production.factor_index(p, land, labour, animals)
 
     org = hh.org[idx]
     form = np.where(org != NO_ORG, orgs.form[np.maximum(org, 0)], -1)
     in_team = form == MUTUAL_AID
     coll = is_collective(form)
-    pooled = in_team | coll
-    labour_used, animals_used = labour.copy(), animals.copy()
+    # private plots stay with the member [001 note 21]; the rest of its land and time is collective
+    plot = np.where(coll, pol.private_plot_share, 0.0)
+    plot_output = p.private_plot_yield_ratio * plot * own_output
+    c_land, c_labour = land * (1.0 - plot), labour * (1.0 - plot)
+
+    unit_key = np.full(idx.size, -1, dtype=np.int64)
+    if in_team.any():
+        unit_key[in_team] = org[in_team]
+    if coll.any():
+        acc = cooperatives.accounting_units(hh, orgs, idx[coll], pol, p.production_team_size)
+        unit_key[coll] = orgs.capacity + acc
+    pooled = unit_key >= 0
+    labour_used, animals_used = c_labour.copy(), animals.copy()
     if pooled.any():
-        unit_ids, unit = np.unique(org[pooled], return_inverse=True)
+        unit_ids, unit = np.unique(unit_key[pooled], return_inverse=True)
         labour_used[pooled], animals_used[pooled] = production.pooled_inputs(
-            unit, land[pooled], labour[pooled], animals[pooled], len(unit_ids))
+            unit, c_land[pooled], c_labour[pooled], animals[pooled], len(unit_ids))
     effort = np.ones(idx.size)
     bonus = np.ones(idx.size)
     bonus[in_team] += p.mutual_aid_pooling_bonus
     if coll.any():
-        cu_ids, cu = np.unique(org[coll], return_inverse=True)
+        acc_ids, cu = np.unique(unit_key[coll], return_inverse=True)
         size = np.bincount(cu).astype(np.float64)
         coerced_share = np.bincount(cu, weights=hh.coerced[idx][coll]) / size
-        effort[coll] = cooperatives.effort(p, size, coerced_share, ctx.policy.exit_allowed)[cu]
-        q = orgs.quality[cu_ids]
-        q_mult = 1.0 + p.quality_class_effect * ((q == 1).astype(float) - (q == 3).astype(float))
-        bonus[coll] *= (1.0 + p.apc_scale_bonus) * q_mult[cu]
-    output = scale * production.factor_index(p, land, labour_used * effort, animals_used) * bonus
-    own_output = scale * production.factor_index(p, land, labour, animals)
+        e = cooperatives.effort(p, size, coerced_share, pol.exit_allowed)
+        free = np.where(form[coll] == COMMUNE, pol.free_supply_share, 0.0)
+        effort[coll] = e[cu] * (1.0 - p.free_supply_effort_loss * free)
+        q = orgs.quality[org[coll]]
+        bonus[coll] *= (1.0 + p.apc_scale_bonus) * (1.0 + p.quality_class_effect * ((q == 1).astype(float) - (q == 3).astype(float)))
+    output = scale * production.factor_index(p, c_land, labour_used * effort, animals_used) * bonus
     income = output.copy()
     if in_team.any():
         team_ids, team = np.unique(org[in_team], return_inverse=True)
@@ -83,41 +95,43 @@ def harvest(world: World, ctx: StepContext) -> None:
     feed = p.feed_kg_per_animal_year * animals * share
     need_month = p.food_need_kg_per_adult_equivalent / 12 * adult_equivalents(p, hh.children[idx], hh.adults[idx], hh.elderly[idx])
     to_next = months_to_next_harvest_by_zone(world.provinces.zone[prov], ctx.cal_month)
-    regime = ctx.policy.procurement_regime
     w = world.weight
     n_prov = world.provinces.n
 
     own = ~coll  # households farming alone or in teams settle their own claims
     stock = hh.grain_kg[idx[own]]
     purchase = distribution.purchase_request(
-        regime, p, reported_output=income[own], normal_output=normal_output[own], tax=tax[own],
+        pol.procurement_regime, p, reported_output=income[own], normal_output=normal_output[own], tax=tax[own],
         retention=retention[own], stock=stock, need_to_next_harvest=need_month[own] * to_next[own],
         seed=seed[own], feed=feed[own])
     paid = distribution.settle(stock + income[own], [tax[own], purchase, seed[own], feed[own]])
     hh.grain_kg[idx[own]] = stock + income[own] - sum(paid)
-    flows = {"tax_kg": paid[0], "purchase_kg": paid[1], "seed_kg": paid[2], "feed_kg": paid[3]}
-    for name, values in flows.items():
+    for name, values in (("tax_kg", paid[0]), ("purchase_kg", paid[1]), ("seed_kg", paid[2]), ("feed_kg", paid[3])):
         ctx.add(name, prov[own], values, w)
     state_in = float((np.bincount(prov[own], weights=paid[0] + paid[1], minlength=n_prov) * w).sum())
 
     if coll.any():
-        state_in += _collective_shares(world, ctx, idx[coll], cu, cu_ids, output[coll], own_output[coll],
+        hh.grain_kg[idx[coll]] += plot_output[coll]
+        state_in += _collective_shares(world, ctx, idx[coll], cu, output[coll], own_output[coll],
                                        tax[coll], retention[coll], normal_output[coll], seed[coll], feed[coll],
-                                       need_month[coll] * to_next[coll], labour[coll], land[coll], share[coll])
-    ctx.add("production_kg", prov, output, w)
-    ctx.add("reported_production_kg", prov, output, w)  # exaggeration comes with reporting (issue 4)
+                                       need_month[coll] * to_next[coll], c_labour[coll], land[coll], share[coll],
+                                       plot_output[coll])
+    total = output + plot_output
+    state_farms.harvest(world, ctx, float((total * w[prov]).sum()), float((land * w[prov]).sum()))
+    ctx.add("production_kg", prov, total, w)
+    ctx.add("reported_production_kg", prov, total, w)  # exaggeration comes with reporting (issue 4)
     world.granary_kg += state_in
 
 
-def _collective_shares(world, ctx, members, cu, cu_ids, output, own_output, tax, retention, normal_output,
-                       seed, feed, need_to_next, labour, land, share) -> float:
-    """Settle claims at each co-operative or commune and share the rest among its members."""
-    p, hh, orgs = ctx.params, world.households, world.organisations
-    n = cu_ids.size
+def _collective_shares(world, ctx, members, cu, output, own_output, tax, retention, normal_output,
+                       seed, feed, need_to_next, labour, land, share, plot_output) -> float:
+    """Settle claims at each accounting unit and share the rest among its members."""
+    p, hh, orgs, pol = ctx.params, world.households, world.organisations, ctx.policy
+    n = int(cu.max()) + 1
     unit_sum = lambda x: np.bincount(cu, weights=x, minlength=n)
     y_u = unit_sum(output)
     purchase_u = distribution.purchase_request(
-        ctx.policy.procurement_regime, p, reported_output=y_u, normal_output=unit_sum(normal_output),
+        pol.procurement_regime, p, reported_output=y_u, normal_output=unit_sum(normal_output),
         tax=unit_sum(tax), retention=unit_sum(retention), stock=np.zeros(n), need_to_next_harvest=unit_sum(need_to_next),
         seed=unit_sum(seed), feed=unit_sum(feed))
     paid = collective.unit_claims(y_u, unit_sum(tax), purchase_u, unit_sum(seed), unit_sum(feed),
@@ -130,22 +144,31 @@ def _collective_shares(world, ctx, members, cu, cu_ids, output, own_output, tax,
     persons = hh.persons()[members].astype(np.float64)
     welfare_share = collective.share_by(persons * fg, cu, np.where(fg_count > 0, welfare, 0.0), n) * fg
     work_points = labour * np.where(hh.coerced[members], p.coerced_effort, 1.0)
-    form = orgs.form[cu_ids]
-    elementary = form[cu] == ELEMENTARY_APC
+    org = hh.org[members]
+    form = orgs.form[org]
     ration = p.retention_food_norm_kg_per_capita * persons * share
-    income = np.where(elementary,
-                      collective.distribute_elementary(remainder, cu, land, work_points, p.land_dividend_share, n),
-                      collective.distribute_advanced(remainder, cu, ration, work_points, n)) + welfare_share
+    free_share = np.zeros(n)
+    np.maximum.at(free_share, cu, np.where(form == COMMUNE, pol.free_supply_share, 0.0))
+    free = collective.share_by(persons, cu, remainder * free_share, n)
+    paid_rest = remainder * (1.0 - free_share)
+    income = free + welfare_share + np.where(
+        form == ELEMENTARY_APC,
+        collective.distribute_elementary(paid_rest, cu, land, work_points, p.land_dividend_share, n),
+        collective.distribute_advanced(paid_rest, cu, ration, work_points, n))
     hh.grain_kg[members] += income
     # experience: members compare what they got with what their own land and labour would have
     # yielded after the same claims ([001 §V] consciousness raised through their own experience)
-    own_u = unit_sum(own_output)
-    orgs.yield_advantage[cu_ids] = np.divide(y_u, own_u, out=np.ones(n), where=own_u > 0) - 1.0
+    org_ids, oi = np.unique(org, return_inverse=True)
+    y_o = np.bincount(oi, weights=output + plot_output)
+    own_o = np.bincount(oi, weights=own_output)
+    orgs.yield_advantage[org_ids] = np.divide(y_o, own_o, out=np.ones(org_ids.size), where=own_o > 0) - 1.0
     claim_rate = np.divide(y_u - remainder, y_u, out=np.zeros(n), where=y_u > 0)
     counterfactual = own_output * (1.0 - claim_rate[cu])
-    r = np.clip(np.divide(income, counterfactual, out=np.ones_like(income), where=counterfactual > 0) - 1.0, -1.0, 1.0)
+    received = income + plot_output
+    r = np.clip(np.divide(received, counterfactual, out=np.ones_like(received), where=counterfactual > 0) - 1.0, -1.0, 1.0)
     hh.attitude[members] += (p.learning_rate * r * share).astype(np.float32)
-    prov_u = hh.province[members][np.unique(cu, return_index=True)[1]]
+    prov_u = np.zeros(n, dtype=np.int64)
+    prov_u[cu] = hh.province[members]
     w = world.weight
     for name, values in (("tax_kg", paid[0]), ("purchase_kg", paid[1]), ("seed_kg", paid[2]), ("feed_kg", paid[3]),
                          ("accumulation_kg", paid[4]), ("welfare_kg", welfare)):

@@ -58,7 +58,7 @@ def check(before: Snapshot, world: World, ctx: StepContext) -> None:
     hh_grain = (f["production_kg"] - f["tax_kg"] - f["purchase_kg"] - f["seed_kg"] - f["feed_kg"] - f["accumulation_kg"]
                 + f["resale_kg"] - f["consumption_kg"] - f["household_loss_kg"] - f["estate_kg"])
     _close(after.household_grain - before.household_grain, hh_grain, "household grain", ctx.month, before.household_grain)
-    state = (f["tax_kg"] + f["purchase_kg"] + n.get("imports_kg", 0.0) + f["estate_kg"]
+    state = (f["tax_kg"] + f["purchase_kg"] + n.get("imports_kg", 0.0) + f["estate_kg"] + n.get("state_farm_kg", 0.0)
              - f["urban_supply_kg"] - n.get("exports_kg", 0.0) - f["resale_kg"] - n.get("state_loss_kg", 0.0))
     _close(after.granary - before.granary, state, "state granary", ctx.month, before.granary + f["production_kg"])
     _close(after.rural_people - before.rural_people, f["births"] - f["deaths"] - f["migrants"], "rural people", ctx.month, before.rural_people)

@@ -26,6 +26,7 @@ COLLECTIVE_FORMS = (ELEMENTARY_APC, ADVANCED_APC, COMMUNE)
 CHECK_UP_MONTHS = (3, 7, 11)  # [001 §III] reorganisation two or three times a year
 BASICALLY_COMPLETE = 0.8  # share of all households in co-operatives at which co-operativisation counts as
 # basically complete and landlords and rich peasants (~7% [003]) may be admitted by stages [001 §V]
+BADLY_OFF_LABOUR_PER_PERSON = 0.35  # labour power per member below which a household counts as badly off
 CLASS_ORDER = np.array([0, 0, 1, 2, 2])  # poor and lower-middle first, upper-middle next, rich/landlord last
 
 
@@ -140,6 +141,11 @@ def _enrol(world: World, ctx: StepContext) -> None:
     complete = share[hh.province[cand]] >= BASICALLY_COMPLETE
     admissible = (hh.klass[cand] <= LOWER_MIDDLE) | ((hh.klass[cand] == UPPER_MIDDLE) & (w > 0)) | (
         (hh.klass[cand] >= RICH) & complete)
+    if not pol.township_plan:
+        # no township-wide plan: "the strong seek out the strong, ostracising peasants who are
+        # badly off" [001 §XII]: households without labour power are left out
+        labour_pp = labour_power(p, hh.children[cand], hh.adults[cand], hh.elderly[cand]) / np.maximum(hh.persons()[cand], 1)
+        admissible &= ~hh.five_guarantee[cand] & (labour_pp >= BADLY_OFF_LABOUR_PER_PERSON)
     threshold = -pol.pressure * p.pressure_reach
     ok = admissible & (w > threshold)
     cand, w = cand[ok], w[ok]
@@ -337,3 +343,24 @@ def _communes(world: World, ctx: StepContext) -> None:
     hh.org[outside] = ids[inv]
     hh.joined_month[outside] = ctx.month
     orgs.active[old] = False
+
+
+def accounting_units(hh, orgs, members: np.ndarray, policy, team_size: float) -> np.ndarray:
+    """Key of the unit that shares the harvest, per member: the co-operative or commune itself,
+    its brigades (villages) or its production teams (sub-co-operatives [003]; Sixty Articles).
+    Elementary co-operatives always account as one unit."""
+    org = hh.org[members].astype(np.int64)
+    form = orgs.form[org]
+    level = policy.accounting_unit
+    down = (form != ELEMENTARY_APC) & (level != "unit")
+    village = np.where(down, hh.village[members], -1).astype(np.int64)
+    team = np.zeros(members.size, dtype=np.int64)
+    if level == "team" and down.any():
+        order = np.lexsort((members, village, org))
+        key = org[order] * (1 << 32) + village[order]
+        start = np.r_[0, np.flatnonzero(np.diff(key)) + 1]
+        rank = np.arange(order.size) - np.repeat(start, np.diff(np.r_[start, order.size]))
+        team[order] = rank // max(int(team_size), 1)
+    rows = np.stack([org, village, team], axis=1)
+    _, inv = np.unique(rows, axis=0, return_inverse=True)
+    return inv.ravel()

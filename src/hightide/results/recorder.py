@@ -20,7 +20,7 @@ STOCK_NAMES = (
     "n_class_1", "n_class_2", "n_class_3", "n_yield_raised", "n_yield_flat", "n_yield_fell", "hh_coerced",
 )
 YIELD_FLAT_BAND = 0.05  # a co-operative's yield within +-5% of going it alone counts as "flat" [001 §VIII]
-NATIONAL_NAMES = ("granary_kg", "imports_kg", "exports_kg", "state_loss_kg")
+NATIONAL_NAMES = ("granary_kg", "imports_kg", "exports_kg", "state_loss_kg", "state_farm_kg", "state_farms")
 FORMS = (("mutual_aid", MUTUAL_AID), ("elementary_apc", ELEMENTARY_APC), ("advanced_apc", ADVANCED_APC), ("commune", COMMUNE))
 
 
@@ -81,6 +81,7 @@ class Recorder:
         t = ctx.month - self.start_month
         self.stocks[t] = stocks_of(world)
         self.flows[t] = np.stack([ctx.flows[name] for name in FLOW_NAMES], axis=1)
+        ctx.national["state_farms"] = ctx.policy.state_farms
         self.national[t] = [world.granary_kg] + [ctx.national.get(k, 0.0) for k in NATIONAL_NAMES[1:]]
 
     @property

@@ -27,9 +27,10 @@ EXTRA_COLUMNS = (
     "seed_feed_mt", "rural_food_ratio", "migrants_m", "mutual_aid_joined", "mutual_aid_left",
     "mutual_aid_dissolved", "coop_joined", "share_coerced_pct", "coop_class_1_pct", "coop_class_2_pct",
     "coop_class_3_pct", "coop_yield_raised_pct", "coop_yield_flat_pct", "coop_yield_fell_pct", "accumulation_mt",
+    "state_farm_output_mt", "n_state_farms",
 )
 COLUMNS = CONTRACT_COLUMNS + EXTRA_COLUMNS
-PROVINCIAL_SKIP = ("state_grain_stock_mt", "grain_exports_mt", "grain_imports_mt")
+PROVINCIAL_SKIP = ("state_grain_stock_mt", "grain_exports_mt", "grain_imports_mt", "state_farm_output_mt", "n_state_farms")
 
 
 def _frames(rec: Recorder) -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -96,6 +97,10 @@ def _derive(stock_end: pd.DataFrame, flow_sum: pd.DataFrame, mean_pop: pd.Series
         out[f"coop_yield_{k}_pct"] = 100 * s[f"n_yield_{k}"] / assessed
     out["accumulation_mt"] = f["accumulation_kg"] / 1e9
     if national is not None:
+        out["state_farm_output_mt"] = national["state_farm_kg"] / 1e9
+        out["grain_output_mt"] = out["grain_output_mt"] + out["state_farm_output_mt"]
+        out["grain_output_reported_mt"] = out["grain_output_reported_mt"] + out["state_farm_output_mt"]
+        out["n_state_farms"] = national["state_farms"]
         out["state_grain_stock_mt"] = national["granary_end"] / 1e9
         out["grain_exports_mt"] = national["exports_kg"] / 1e9
         out["grain_imports_mt"] = national["imports_kg"] / 1e9
@@ -131,7 +136,8 @@ def build_tables(rec: Recorder, province_names) -> dict[str, pd.DataFrame]:
         f_sum = f_df.groupby(g).sum()
         return _derive(s_end, f_sum, pop_mean.groupby(g).mean(), rural_mean.groupby(g).mean(), 1.0, national)
 
-    nat_year = nat_arr.groupby(year_of_t.values).agg({"granary_end": "last", "exports_kg": "sum", "imports_kg": "sum"})
+    nat_year = nat_arr.groupby(year_of_t.values).agg({"granary_end": "last", "exports_kg": "sum", "imports_kg": "sum",
+                                                      "state_farm_kg": "sum", "state_farms": "last"})
     national_annual = annual(s_nat, f_nat, (pop + prev_pop) / 2, (s_nat["rural_population"] + prev_rural) / 2, nat_year)
     national_annual.index.name = "year"
     national_annual = national_annual.reset_index()

@@ -15,6 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 _MONTH = re.compile(r"^(\d{4})-(\d{2})$")
 
 ProcurementRegime = Literal["free_market", "unified_purchase", "three_fixes"]
+AccountingUnit = Literal["unit", "brigade", "team"]
 
 
 def parse_month(text: str) -> int:
@@ -79,6 +80,26 @@ class Policy(BaseModel):
         0.0, ge=0.0, le=30.0,
         description="When > 0, co-operatives merge into people's communes of this many 1952 townships "
         "[002; 001 §II township basis]; 0 = no communes.")
+    accounting_unit: AccountingUnit = Field(
+        "unit",
+        description="Level at which a co-operative or commune shares its harvest: the whole unit, the brigade "
+        "(village) or the production team (~25 households; sub-co-operatives [003]).")
+    private_plot_share: float = Field(
+        0.05, ge=0.0, le=0.15,
+        description="Share of a member's land kept as a private plot [001 note 21: abolished 1958, restored at <=5%].")
+    free_supply_share: float = Field(
+        0.0, ge=0.0, le=1.0,
+        description="Share of a commune's distributed grain given free by head (mess halls), the rest by wage "
+        "grades / work points [002].")
+    township_plan: bool = Field(
+        True,
+        description="Co-operatives organised by a township-wide plan; without one 'the strong seek out the strong, "
+        "ostracising peasants who are badly off' [001 §XII].")
+    state_farm_land_m_mu: float = Field(
+        0.0, ge=0.0, le=500.0, description="Land in state farms, million mu [001 §II: 16.87 M mu by 1957].")
+    state_farm_mechanised_share: float = Field(
+        0.0, ge=0.0, le=1.0, description="Share of state-farm land in mechanised farms [001 §II: 7.58 of 16.87 M mu].")
+    state_farms: float = Field(0.0, ge=0.0, le=100000.0, description="Number of state farms [001 §II: 3,038 by 1957].")
 
 
 POLICY_FIELDS = tuple(Policy.model_fields)
@@ -106,6 +127,13 @@ class PolicyEvent(BaseModel):
     exit_allowed: bool | None = None
     resolute_reduction: float | None = Field(None, ge=0.0, le=1.0)
     commune_townships: float | None = Field(None, ge=0.0, le=30.0)
+    accounting_unit: AccountingUnit | None = None
+    private_plot_share: float | None = Field(None, ge=0.0, le=0.15)
+    free_supply_share: float | None = Field(None, ge=0.0, le=1.0)
+    township_plan: bool | None = None
+    state_farm_land_m_mu: float | None = Field(None, ge=0.0, le=500.0)
+    state_farm_mechanised_share: float | None = Field(None, ge=0.0, le=1.0)
+    state_farms: float | None = Field(None, ge=0.0, le=100000.0)
 
     @field_validator("date")
     @classmethod
