@@ -78,7 +78,7 @@ def hightide_exe() -> str:
     return found
 
 
-@pytest.fixture
+@pytest.fixture(scope="session")
 def tiny_writer():
     """``write(directory, name='tiny.toml') -> Path``: the tiny scenario file, wherever a test wants it."""
     return write_tiny
@@ -94,3 +94,8 @@ def scenario_file(tmp_path):
         return path
 
     return make
+
+
+@pytest.fixture(scope="session")
+def tiny_scale() -> float:
+    return TINY_SCALE

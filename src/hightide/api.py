@@ -178,7 +178,7 @@ def _resume(out_path: Path, *, check: bool, on_month, checkpoint_every: int | No
         estimate = _resources(sc, scale, out_path, every, resuming=True, enabled=resource_check)
         identity = ckpt.Identity(manifest["scenario_resolved"], seed, scale)
         state = ckpt.load(out_path, identity)
-        for key in ("error", "message", "finished"):
+        for key in ("error", "message", "finished", "checkpoint_months_done", "checkpoint_error"):
             manifest.pop(key, None)
         manifest.update({
             "status": store.RUNNING,
@@ -217,7 +217,7 @@ def _execute(sc: Scenario, scale: float, seed: int, out_path: Path | None, manif
     def save_checkpoint(run_state) -> bool:
         try:
             info = ckpt.save(out_path, run_state, identity, start_month=sc.start_month, n_months=n_months)
-        except OSError as exc:  # e.g. disk full: keep running, the previous checkpoint is intact
+        except Exception as exc:  # e.g. disk full: keep running, the previous checkpoint is intact
             checkpoint_note["checkpoint_error"] = f"{type(exc).__name__}: {exc}"
             print(f"warning: could not write a checkpoint after {run_state.months_done} months "
                   f"({type(exc).__name__}: {exc}); the run continues", file=sys.stderr)
@@ -228,6 +228,7 @@ def _execute(sc: Scenario, scale: float, seed: int, out_path: Path | None, manif
 
     use_checkpoints = out_path is not None
     sim = None
+    completed = False  # the manifest says complete: nothing after that may change its status
     stop = StopOnInterrupt() if use_checkpoints else None
     try:
         with (stop or _nullcontext()):
@@ -251,10 +252,11 @@ def _execute(sc: Scenario, scale: float, seed: int, out_path: Path | None, manif
                              "wall_seconds": round(wall_before + time.perf_counter() - t0, 3)})
             if out_path is not None:
                 store.write_json(out_path / store.MANIFEST, manifest)
+                completed = True
                 ckpt.remove(out_path)  # the run is complete: the checkpoint has done its job
         return Results(manifest=manifest, tables=tables, out=out_path, simulation=sim)
     except KeyboardInterrupt as exc:
-        if out_path is None:
+        if out_path is None or completed:
             raise
         done = exc.months_done if isinstance(exc, SimulationInterrupted) else (sim.months if sim else None)
         saved = exc.checkpoint_months if isinstance(exc, SimulationInterrupted) else None
@@ -272,7 +274,7 @@ def _execute(sc: Scenario, scale: float, seed: int, out_path: Path | None, manif
         _finish(out_path, manifest, t0, wall_before, status=store.INTERRUPTED, message=message)
         raise RunInterrupted(message, out_path, done, saved) from None
     except BaseException as exc:
-        if out_path is not None:
+        if out_path is not None and not completed:
             manifest.update(checkpoint_note)
             current = ckpt.info(out_path)
             hint = None
@@ -281,6 +283,8 @@ def _execute(sc: Scenario, scale: float, seed: int, out_path: Path | None, manif
                         f"fixed, continue with `hightide run --resume {out_path}`")
             _finish(out_path, manifest, t0, wall_before, status=store.FAILED,
                     error=f"{type(exc).__name__}: {exc}", message=hint)
+            if hint and isinstance(exc, Exception):
+                exc.add_note(hint)
         raise
 
 

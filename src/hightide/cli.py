@@ -8,6 +8,7 @@ from typing import Optional
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from hightide.errors import HightideError
@@ -40,7 +41,7 @@ def _progress(quiet: bool):
 
 def _interrupted(exc: KeyboardInterrupt) -> None:
     message = getattr(exc, "message", None) or "interrupted"
-    err_console.print(f"[bold yellow]interrupted:[/] {message}", highlight=False, soft_wrap=True)
+    err_console.print(f"[bold yellow]interrupted:[/] {escape(message)}", highlight=False, soft_wrap=True)
     raise typer.Exit(code=130)
 
 
@@ -64,8 +65,12 @@ def _do_run(scenario: Optional[str], scale: Optional[float], seed: Optional[int]
         _fail(exc)
     except KeyboardInterrupt as exc:
         _interrupted(exc)
+    except OSError as exc:  # disk full, permissions: the manifest already says failed (and how to resume)
+        text = "; ".join([str(exc)] + list(getattr(exc, "__notes__", [])))
+        err_console.print(f"[bold red]error:[/] {escape(text)}", highlight=False, soft_wrap=True)
+        raise typer.Exit(code=1)
     except MemoryError as exc:
-        err_console.print(f"[bold red]error:[/] out of memory{': ' + str(exc) if str(exc) else ''}; "
+        err_console.print(f"[bold red]error:[/] out of memory{': ' + escape(str(exc)) if str(exc) else ''}; "
                           "try a smaller --scale", highlight=False, soft_wrap=True)
         raise typer.Exit(code=1)
 

@@ -159,15 +159,16 @@ def partition(world: World, ctx: StepContext) -> None:
     for pv in np.unique(prov):
         sel = np.flatnonzero(prov == pv)
         slots[sel] = hh.claim_slots(int(pv), sel.size)
-    for name in ("active", "province", "county", "township", "village", "klass", "attitude", "org", "joined_month", "food_ratio"):
+    for name in ("active", "province", "county", "township", "village", "klass", "attitude", "org", "joined_month", "food_ratio", "effort"):
         hh.arrays[name][slots] = hh.arrays[name][parents]
     hh.five_guarantee[slots] = False
+    hh.coerced[slots] = hh.coerced[parents]
     hh.adults[slots] = new_adults
     hh.children[slots] = new_children
     hh.elderly[slots] = 0
     hh.adults[parents] -= new_adults
     hh.children[parents] -= new_children
-    for name in ("land_mu", "draft_animals", "grain_kg"):
+    for name in ("land_mu", "draft_animals", "grain_kg", "reported_this_year_kg", "reported_last_year_kg"):
         arr = hh.arrays[name]
         moved = (arr[parents] * frac).astype(arr.dtype)
         arr[slots] = moved

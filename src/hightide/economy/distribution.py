@@ -39,15 +39,19 @@ def retention_norm(params: ParameterSet, persons: np.ndarray, land: np.ndarray, 
 
 
 def purchase_request(regime: str, params: ParameterSet, *, reported_output, normal_output, tax,
-                     retention, stock, need_to_next_harvest, seed, feed) -> np.ndarray:
+                     retention, stock, need_to_next_harvest, seed, feed, planned_gross=None) -> np.ndarray:
     """What the State (or the market) takes beyond the tax after a harvest.
 
     - free_market (before Nov 1953): households sell a share of their surplus above their own
       needs to the next harvest, and hoard the rest [003];
     - unified_purchase (from Nov 1953): quota = rate x (reported output - tax - retention norms)
       ([003] planned purchase and supply of grain; MODEL.md §4.4 (2));
-    - three_fixes (from Aug 1955): the same on the fixed normal output, not this year's report.
+    - three_fixes (from Aug 1955): the same on the fixed normal output, not this year's report;
+    - planned_share (the Leap): the plan's gross quota less the tax, whatever the harvest
+      (Meng, Qian & Yared 2015).
     """
+    if regime == "planned_share":
+        return np.maximum(planned_gross - tax, 0.0)
     if regime == "free_market":
         surplus = stock + reported_output - tax - seed - feed - need_to_next_harvest
         return params.free_market_sale_share * np.maximum(surplus, 0.0)

@@ -6,6 +6,7 @@ import numpy as np
 
 from hightide.economy import collective, distribution, production
 from hightide.institutions import cooperatives, state_farms
+from hightide.state import planning
 from hightide.institutions.cooperatives import is_collective
 from hightide.engine.calendar import harvest_season, months_to_next_harvest_by_zone
 from hightide.engine.context import StepContext
@@ -29,6 +30,18 @@ def season_shares(world: World, ctx: StepContext) -> np.ndarray:
     return out
 
 
+def labour_diverted_share(world: World, ctx: StepContext) -> float:
+    """Share of rural working-age labour away from the fields this month: backyard furnaces
+    (persons per Mt of steel demanded beyond modern plants, [002; 004]) and water-conservancy works."""
+    pol = ctx.policy
+    if pol.backyard_steel_mt <= 0 and pol.water_conservancy_share <= 0:
+        return 0.0
+    hh = world.households
+    adults = float(np.sum(hh.adults * hh.active * world.household_weight()))
+    steel = pol.backyard_steel_mt * ctx.params.persons_per_backyard_mt * 1e6 / max(adults, 1.0)
+    return float(min(steel + pol.water_conservancy_share, 0.9))
+
+
 def harvest(world: World, ctx: StepContext) -> None:
     shares = season_shares(world, ctx)
     if not shares.any():
@@ -44,9 +57,15 @@ def harvest(world: World, ctx: StepContext) -> None:
     land = hh.land_mu[idx].astype(np.float64)
     animals = hh.draft_animals[idx].astype(np.float64)
     tfp = world.productivity * (1.0 + p.tfp_growth_per_year) ** ctx.years_elapsed
-    wx = production.weather(p, ctx.seed, ctx.year, world.provinces.n)
+    wx = production.weather(p, ctx.seed, ctx.year, world.provinces.n, pol.weather_source)
     scale = tfp[prov] * wx[prov] * share
     own_output = scale * production.factor_index(p, land, labour, animals)
+    # hands away on the furnaces at harvest time lose part of the crop; land taken out of grain;
+    # hungry people work less (MODEL.md §4.3, §4.6)
+    away = labour_diverted_share(world, ctx)
+    sown = land * pol.sown_area_factor
+    fed = np.minimum(hh.food_ratio[idx].astype(np.float64) / p.hunger_threshold, 1.0)
+    labour = labour * fed ** p.hunger_labour_elasticity
 
     org = hh.org[idx]
     form = np.where(org != NO_ORG, orgs.form[np.maximum(org, 0)], -1)
@@ -55,7 +74,7 @@ def harvest(world: World, ctx: StepContext) -> None:
     # private plots stay with the member [001 note 21]; the rest of its land and time is collective
     plot = np.where(coll, pol.private_plot_share, 0.0)
     plot_output = p.private_plot_yield_ratio * plot * own_output
-    c_land, c_labour = land * (1.0 - plot), labour * (1.0 - plot)
+    c_land, c_labour = sown * (1.0 - plot), labour * (1.0 - plot)
 
     unit_key = np.full(idx.size, -1, dtype=np.int64)
     if in_team.any():
@@ -69,19 +88,15 @@ def harvest(world: World, ctx: StepContext) -> None:
         unit_ids, unit = np.unique(unit_key[pooled], return_inverse=True)
         labour_used[pooled], animals_used[pooled] = production.pooled_inputs(
             unit, c_land[pooled], c_labour[pooled], animals[pooled], len(unit_ids))
-    effort = np.ones(idx.size)
+    effort = hh.effort[idx].astype(np.float64)
     bonus = np.ones(idx.size)
     bonus[in_team] += p.mutual_aid_pooling_bonus
     if coll.any():
         acc_ids, cu = np.unique(unit_key[coll], return_inverse=True)
-        size = np.bincount(cu).astype(np.float64)
-        coerced_share = np.bincount(cu, weights=hh.coerced[idx][coll]) / size
-        e = cooperatives.effort(p, size, coerced_share, pol.exit_allowed)
-        free = np.where(form[coll] == COMMUNE, pol.free_supply_share, 0.0)
-        effort[coll] = e[cu] * (1.0 - p.free_supply_effort_loss * free)
         q = orgs.quality[org[coll]]
         bonus[coll] *= (1.0 + p.apc_scale_bonus) * (1.0 + p.quality_class_effect * ((q == 1).astype(float) - (q == 3).astype(float)))
-    output = scale * production.factor_index(p, c_land, labour_used * effort, animals_used) * bonus
+    output = (scale * production.factor_index(p, c_land, labour_used * effort, animals_used) * bonus
+              * (1.0 - min(p.harvest_loss_per_diverted * away, 1.0)))
     income = output.copy()
     if in_team.any():
         team_ids, team = np.unique(org[in_team], return_inverse=True)
@@ -91,20 +106,30 @@ def harvest(world: World, ctx: StepContext) -> None:
     persons = hh.persons()[idx].astype(np.float64)
     tax = distribution.tax_due(p, land, world.normal_yield_per_mu[prov], share)
     retention = distribution.retention_norm(p, persons, land, animals, share)
-    seed = p.seed_kg_per_mu * land * share
+    seed = p.seed_kg_per_mu * sown * share
     feed = p.feed_kg_per_animal_year * animals * share
     need_month = p.food_need_kg_per_adult_equivalent / 12 * adult_equivalents(p, hh.children[idx], hh.adults[idx], hh.elderly[idx])
     to_next = months_to_next_harvest_by_zone(world.provinces.zone[prov], ctx.cal_month)
     w = world.weight
     n_prov = world.provinces.n
 
+    rad = world.radicalism(p)[prov]
+    exag = world.exaggeration[prov]
+    total_true = output + plot_output
+    reported = total_true * (1.0 + exag)
+    hh.reported_this_year_kg[idx] += reported.astype(np.float32)
+    basis = total_true / np.maximum(share, 1e-9) if pol.procurement_on_true_output else hh.reported_last_year_kg[idx].astype(np.float64)
+    gross = planning.planned_gross_quota(p, basis, rad, share)
+
     own = ~coll  # households farming alone or in teams settle their own claims
     stock = hh.grain_kg[idx[own]]
     purchase = distribution.purchase_request(
-        pol.procurement_regime, p, reported_output=income[own], normal_output=normal_output[own], tax=tax[own],
-        retention=retention[own], stock=stock, need_to_next_harvest=need_month[own] * to_next[own],
-        seed=seed[own], feed=feed[own])
+        pol.procurement_regime, p, reported_output=income[own] * (1.0 + exag[own]), normal_output=normal_output[own],
+        tax=tax[own], retention=retention[own], stock=stock, need_to_next_harvest=need_month[own] * to_next[own],
+        seed=seed[own], feed=feed[own], planned_gross=gross[own])
+    purchase = purchase * planning.procurement_adjustment(p, world, pol)
     paid = distribution.settle(stock + income[own], [tax[own], purchase, seed[own], feed[own]])
+    _starve_animals(p, hh, idx[own], feed[own], paid[3])
     hh.grain_kg[idx[own]] = stock + income[own] - sum(paid)
     for name, values in (("tax_kg", paid[0]), ("purchase_kg", paid[1]), ("seed_kg", paid[2]), ("feed_kg", paid[3])):
         ctx.add(name, prov[own], values, w)
@@ -115,27 +140,30 @@ def harvest(world: World, ctx: StepContext) -> None:
         state_in += _collective_shares(world, ctx, idx[coll], cu, output[coll], own_output[coll],
                                        tax[coll], retention[coll], normal_output[coll], seed[coll], feed[coll],
                                        need_month[coll] * to_next[coll], c_labour[coll], land[coll], share[coll],
-                                       plot_output[coll])
-    total = output + plot_output
-    state_farms.harvest(world, ctx, float((total * w[prov]).sum()), float((land * w[prov]).sum()))
-    ctx.add("production_kg", prov, total, w)
-    ctx.add("reported_production_kg", prov, total, w)  # exaggeration comes with reporting (issue 4)
+                                       plot_output[coll], exag[coll], gross[coll])
+    state_farms.harvest(world, ctx, float((total_true * w[prov]).sum()), float((sown * w[prov]).sum()))
+    ctx.add("production_kg", prov, total_true, w)
+    ctx.add("reported_production_kg", prov, reported, w)
     world.granary_kg += state_in
 
 
 def _collective_shares(world, ctx, members, cu, output, own_output, tax, retention, normal_output,
-                       seed, feed, need_to_next, labour, land, share, plot_output) -> float:
+                       seed, feed, need_to_next, labour, land, share, plot_output, exag, gross) -> float:
     """Settle claims at each accounting unit and share the rest among its members."""
     p, hh, orgs, pol = ctx.params, world.households, world.organisations, ctx.policy
     n = int(cu.max()) + 1
     unit_sum = lambda x: np.bincount(cu, weights=x, minlength=n)
     y_u = unit_sum(output)
     purchase_u = distribution.purchase_request(
-        pol.procurement_regime, p, reported_output=y_u, normal_output=unit_sum(normal_output),
+        pol.procurement_regime, p, reported_output=unit_sum(output * (1.0 + exag)), normal_output=unit_sum(normal_output),
         tax=unit_sum(tax), retention=unit_sum(retention), stock=np.zeros(n), need_to_next_harvest=unit_sum(need_to_next),
-        seed=unit_sum(seed), feed=unit_sum(feed))
-    paid = collective.unit_claims(y_u, unit_sum(tax), purchase_u, unit_sum(seed), unit_sum(feed),
+        seed=unit_sum(seed), feed=unit_sum(feed), planned_gross=unit_sum(gross))
+    purchase_u = purchase_u * planning.procurement_adjustment(p, world, pol)
+    feed_u = unit_sum(feed)
+    paid = collective.unit_claims(y_u, unit_sum(tax), purchase_u, unit_sum(seed), feed_u,
                                   p.accumulation_fund_share, p.welfare_fund_share)
+    fed_share = np.divide(paid[3], feed_u, out=np.ones(n), where=feed_u > 0)
+    _starve_animals(p, hh, members, feed, feed * fed_share[cu])
     remainder = y_u - sum(paid)
     welfare = paid[5]
     fg = hh.five_guarantee[members]
@@ -174,3 +202,9 @@ def _collective_shares(world, ctx, members, cu, output, own_output, tax, retenti
                          ("accumulation_kg", paid[4]), ("welfare_kg", welfare)):
         ctx.add(name, prov_u, values, w)
     return float((np.bincount(prov_u, weights=paid[0] + paid[1], minlength=world.provinces.n) * w).sum())
+
+
+def _starve_animals(params, hh, members: np.ndarray, feed_due: np.ndarray, feed_paid: np.ndarray) -> None:
+    """Animals whose feed grain could not be kept back die or are slaughtered (Walker 1984)."""
+    short = np.divide(feed_due - feed_paid, feed_due, out=np.zeros_like(feed_due), where=feed_due > 0)
+    hh.draft_animals[members] *= (1.0 - params.animal_starvation * np.clip(short, 0.0, 1.0)).astype(np.float32)

@@ -23,11 +23,47 @@ def factor_index(params: ParameterSet, land, labour, animals) -> np.ndarray:
             * np.power(1.0 + np.maximum(animals, 0.0), params.elasticity_animals))
 
 
-def weather(params: ParameterSet, seed: int, year: int, n_provinces: int) -> np.ndarray:
+def disaster_shock(params: ParameterSet, year: int) -> float | None:
+    """National log yield shock from the official disaster series, or None where it is blank:
+    loss on the area affected beyond the 1950-59 mean (disasters_national.csv; an upper bound,
+    since 1960-61 figures may include policy-made losses)."""
+    table = _disasters()
+    if year not in table:
+        return None
+    excess = table[year] - NORMAL_AFFECTED_SHARE
+    return float(np.log(max(1.0 - params.disaster_loss_per_affected * excess, 0.05)))
+
+
+NORMAL_AFFECTED_SHARE = 22.26 / 150.0  # 1950-59 mean affected area over ~150 M ha sown (disasters_national.csv)
+_DISASTERS: dict[int, float] | None = None
+
+
+def _disasters() -> dict[int, float]:
+    """Affected share of total sown area by year (sown area ~150 M ha: the 1960 ratio 43.47% given there)."""
+    global _DISASTERS
+    if _DISASTERS is None:
+        from importlib import resources
+
+        import pandas as pd
+
+        with resources.files("hightide.data").joinpath("inputs/disasters_national.csv").open("r", encoding="utf-8") as fh:
+            df = pd.read_csv(fh)
+        df = df[df["affected_m_ha"].notna()]
+        _DISASTERS = {int(y): float(a) / 150.0 for y, a in zip(df["year"], df["affected_m_ha"])}
+    return _DISASTERS
+
+
+def weather(params: ParameterSet, seed: int, year: int, n_provinces: int, source: str = "random") -> np.ndarray:
     """Yield multiplier per province for a crop year: national and provincial lognormal shocks
-    less the mean disaster loss ([001 §VI] frequent calamities; disasters_national.csv mean)."""
+    less the mean disaster loss ([001 §VI] frequent calamities; disasters_national.csv mean).
+    With ``source="disasters"`` the national shock comes from the official disaster series where
+    it has the year."""
     g_nat = generator(seed, "weather", NATIONAL, year)
     national = g_nat.normal(0.0, params.weather_sd_national)
+    if source == "disasters":
+        shock = disaster_shock(params, year)
+        if shock is not None:
+            national = shock + params.weather_sd_national**2 / 2
     prov = np.array([generator(seed, "weather", p, year).normal(0.0, params.weather_sd_province)
                      for p in range(n_provinces)])
     sd2 = params.weather_sd_national**2 + params.weather_sd_province**2

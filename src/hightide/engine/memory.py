@@ -7,10 +7,11 @@ thresholds keeps them in the heap. Harmless elsewhere: only applied on glibc.
 The estimate: a run's state is its household and organisation slots (bytes per slot from
 ``HOUSEHOLD_SCHEMA`` and ``ORG_SCHEMA``; slots = initial households x ``household_capacity_factor``,
 with the minimum-townships floor, exactly as :func:`hightide.world.synthesis.build_world` sizes
-them); the month's NumPy temporaries peak at about three times the state; Python, NumPy, pandas
-and Arrow take a fixed baseline. Measured peaks (1952-54, scales 0.0002-0.02) are 75-90% of the
-estimate. Disk: the tables, plus a checkpoint (the state, pickled) twice over while a new one
-replaces the old.
+them); NumPy temporaries (the month's processes, and building the world) peak at about three
+times the state, counted as four for margin as the model grows; Python, NumPy, pandas and Arrow
+take a fixed baseline. Measured peak resident memory (1952-54, scales 0.002-0.03, Nov 2026 model:
+baseline + ~4.0x the state) is 70-80% of the estimate. Disk: the tables, plus a checkpoint (the
+state, pickled) twice over while a new one replaces the old.
 """
 
 from __future__ import annotations
@@ -32,8 +33,8 @@ _M_TRIM_THRESHOLD = -1
 _M_MMAP_THRESHOLD = -3
 _done = False
 
-#: temporaries at the month's peak, as a multiple of the state (measured ~2.3x; kept with margin)
-TEMPORARIES_FACTOR = 3.0
+#: temporaries at the peak, as a multiple of the state (measured ~3.0x; counted as 4 for margin)
+TEMPORARIES_FACTOR = 4.0
 #: interpreter, NumPy, pandas and Arrow (measured ~115 MB), with room for building the tables
 BASELINE_BYTES = 160 * 2**20
 #: tables and manifest: small and independent of scale

@@ -61,11 +61,6 @@ class SimulationResult:
     def months(self) -> int:
         return self.recorder.months_recorded
 
-    def state(self) -> RunState:
-        return RunState(world=self.world, recorder=self.recorder, months_done=self.months,
-                        build_seconds=self.build_seconds, simulation_seconds=self.simulation_seconds,
-                        process_seconds=dict(self.process_seconds))
-
 
 class ForcedInterrupt(KeyboardInterrupt):
     """A second Ctrl-C: stop at once, wherever the run is (its state may be half a month on)."""

@@ -1,7 +1,9 @@
 """The month, in order (MODEL.md §4; STYLE habit 5). This list is the one place the order lives.
 
+0. planning    - reports roll over, zeal and radicalism, this month's exaggeration (the State)
 1. cooperatives - check-ups, withdrawals, enrolment to control figures, upgrading, communes
    organising  - households join and leave mutual-aid teams (institutions)
+   incentives  - effort: growing-season mean of each unit's incentive
 2. harvest     - in harvest months: production, then tax, purchase, seed and feed settled
 3. supply      - the State's granary: imports, towns, exports, resales to deficit households
 4. consumption - households eat from their stocks
@@ -14,15 +16,17 @@ from typing import Callable
 
 from hightide.economy import consumption, demography, harvest
 from hightide.engine.context import StepContext
-from hightide.institutions import cooperatives, mutual_aid
-from hightide.state import granary
+from hightide.institutions import cooperatives, incentives, mutual_aid
+from hightide.state import granary, planning
 from hightide.world.world import World
 
 Process = Callable[[World, StepContext], None]
 
 PROCESSES: tuple[tuple[str, Process], ...] = (
+    ("planning", planning.update),
     ("cooperatives", cooperatives.organise),
     ("organising", mutual_aid.organise),
+    ("incentives", incentives.update_effort),
     ("harvest", harvest.harvest),
     ("supply", granary.supply),
     ("consumption", consumption.eat),

@@ -361,6 +361,6 @@ def accounting_units(hh, orgs, members: np.ndarray, policy, team_size: float) ->
         start = np.r_[0, np.flatnonzero(np.diff(key)) + 1]
         rank = np.arange(order.size) - np.repeat(start, np.diff(np.r_[start, order.size]))
         team[order] = rank // max(int(team_size), 1)
-    rows = np.stack([org, village, team], axis=1)
-    _, inv = np.unique(rows, axis=0, return_inverse=True)
+    key = (org << 40) | ((village + 1) << 12) | team  # org < 2^23, village < 2^28, team < 2^12
+    _, inv = np.unique(key, return_inverse=True)
     return inv.ravel()

@@ -22,7 +22,8 @@ def class_bonus(params: ParameterSet, klass: np.ndarray) -> np.ndarray:
 def labour_shortage(labour: np.ndarray, land: np.ndarray, mean_labour_per_mu: np.ndarray) -> np.ndarray:
     """1 - (labour per mu / provincial mean), floored at 0: households short of hands [001 §V]."""
     per_mu = np.divide(labour, land, out=np.zeros_like(labour, dtype=np.float64), where=land > 0)
-    return np.clip(1.0 - per_mu / mean_labour_per_mu, 0.0, 1.0)
+    short = np.clip(1.0 - per_mu / mean_labour_per_mu, 0.0, 1.0)
+    return np.where(land > 0, short, 0.0)  # no land, no shortage of hands for it
 
 
 def willingness(params: ParameterSet, *, klass, attitude, shortage, animals, promotion: float,

@@ -29,7 +29,8 @@ def group_into_teams(village: np.ndarray, rank_key: np.ndarray, team_size: float
     order = np.lexsort((rank_key, village))
     v_sorted = village[order]
     uniq, start, counts = np.unique(v_sorted, return_index=True, return_counts=True)
-    n_teams = np.where(counts >= min_size, np.maximum(np.rint(counts / team_size), 1), 0).astype(np.int64)
+    n_teams = np.where(counts >= min_size,
+                       np.maximum(np.minimum(np.rint(counts / team_size), counts // max(min_size, 1)), 1), 0).astype(np.int64)
     rank = np.arange(len(order)) - np.repeat(start, counts)
     team_offset = np.cumsum(n_teams) - n_teams
     per = np.repeat(n_teams, counts)

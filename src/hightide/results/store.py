@@ -164,7 +164,10 @@ def prepare_output(out: Path, force: bool) -> None:
             raise OutputError(f"output directory {out} already exists and is not empty; "
                               f"choose another --out or pass --force to replace it{hint}")
         shutil.rmtree(out)
-    out.mkdir(parents=True, exist_ok=True)
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise OutputError(f"cannot create output directory {out}: {exc.strerror or exc}") from None
 
 
 def _status_of(out: Path) -> str | None:

@@ -31,8 +31,14 @@ def bundled_scenarios() -> dict[str, str]:
 
 def _locate(name_or_path: str | Path) -> tuple[str, str]:
     """Return (label, text) for a bundled name or a file path."""
+    if not isinstance(name_or_path, (str, Path)):
+        raise ScenarioError(f"expected a scenario name or path, got {name_or_path!r}")
     path = Path(name_or_path)
-    if path.suffix == ".toml" or path.exists():
+    try:
+        is_file_like = path.suffix == ".toml" or path.exists()
+    except OSError as exc:
+        raise ScenarioError(f"cannot use {str(name_or_path)[:80]!r} as a scenario: {exc.strerror}") from None
+    if is_file_like:
         if not path.is_file():
             raise ScenarioError(f"no such scenario file: {path}")
         return str(path), path.read_text("utf-8")
@@ -124,12 +130,24 @@ def load_scenario(name_or_path: str | Path, *, _chain: tuple[str, ...] = ()) -> 
             if not isinstance(meta_raw, dict):
                 raise ScenarioError("[scenario] must be a table", field="scenario")
             base = None
-            if meta_raw.get("base"):
-                base = load_scenario(meta_raw["base"], _chain=_chain + (label,))
+            if meta_raw.get("base") is not None:
+                if not isinstance(meta_raw["base"], str) or not meta_raw["base"]:
+                    raise ScenarioError(f"expected the name of a bundled scenario or a path, got {meta_raw['base']!r}",
+                                        field="scenario.base")
+                try:
+                    base = load_scenario(meta_raw["base"], _chain=_chain + (label,))
+                except ScenarioError as exc:
+                    if exc.field is None:
+                        raise ScenarioError(exc.message, field="scenario.base") from None
+                    raise
                 meta_raw = {**base.scenario.model_dump(exclude={"name", "description", "base", "sources"}), **meta_raw}
             meta = ScenarioMeta.model_validate(meta_raw)
         except ValidationError as exc:
             raise _from_validation(exc, ("scenario",)) from None
+        if not isinstance(raw.get("timeline", []), list):
+            raise ScenarioError("[[timeline]] must be a list of tables (one per dated event)", field="timeline")
+        if not isinstance(raw.get("policy", {}), dict):
+            raise ScenarioError("[policy] must be a table of lever = value", field="policy")
         try:
             own_events = [PolicyEvent.model_validate(e) if isinstance(e, dict) else PolicyEvent.model_validate({"date": e})
                           for e in raw.get("timeline", [])]

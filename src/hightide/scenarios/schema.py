@@ -12,9 +12,9 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-_MONTH = re.compile(r"^(\d{4})-(\d{2})$")
+_MONTH = re.compile(r"^([0-9]{4})-([0-9]{2})$")
 
-ProcurementRegime = Literal["free_market", "unified_purchase", "three_fixes"]
+ProcurementRegime = Literal["free_market", "unified_purchase", "three_fixes", "planned_share"]
 AccountingUnit = Literal["unit", "brigade", "team"]
 
 
@@ -48,7 +48,9 @@ class Policy(BaseModel):
     procurement_regime: ProcurementRegime = Field(
         "free_market",
         description="free_market (to Nov 1953), unified_purchase (planned purchase and supply, "
-        "from Nov 1953 [003]) or three_fixes (quotas fixed on normal output, Aug 1955).",
+        "from Nov 1953 [003]), three_fixes (quotas fixed on normal output, Aug 1955) or planned_share "
+        "(the Leap: quota a fixed share of last year's reported output, rigid to the harvest; "
+        "Meng, Qian & Yared 2015).",
     )
     urban_net_migration_m_per_year: float = Field(
         0.0, ge=-30.0, le=30.0,
@@ -100,6 +102,24 @@ class Policy(BaseModel):
     state_farm_mechanised_share: float = Field(
         0.0, ge=0.0, le=1.0, description="Share of state-farm land in mechanised farms [001 §II: 7.58 of 16.87 M mu].")
     state_farms: float = Field(0.0, ge=0.0, le=100000.0, description="Number of state farms [001 §II: 3,038 by 1957].")
+    leap_pressure: float = Field(
+        0.0, ge=0.0, le=1.0,
+        description="Pressure on cadres to report output targets met (the Great Leap, the anti-right-opportunist "
+        "campaign): drives exaggerated reports and the concealment of hunger [002; 004].")
+    procurement_on_true_output: bool = Field(
+        False, description="Counterfactual: quotas set on the true current harvest, not on reports (flexible procurement).")
+    mess_halls: bool = Field(False, description="Commune members eat in mess halls from pooled stocks [002].")
+    backyard_steel_mt: float = Field(
+        0.0, ge=0.0, le=50.0,
+        description="Steel and iron demanded of rural backyard furnaces, Mt per year beyond modern plants "
+        "(1958 target 10.7 Mt vs 5.35 Mt in 1957 [002; 004]).")
+    water_conservancy_share: float = Field(
+        0.0, ge=0.0, le=0.8, description="Share of rural labour on water-conservancy works (slack season campaigns).")
+    sown_area_factor: float = Field(
+        1.0, ge=0.3, le=1.2, description="Grain sown area relative to normal (the 1959 cut in sown area; Kueh 1984).")
+    weather_source: Literal["random", "disasters"] = Field(
+        "random", description="Weather input: random shocks, or the official disaster series where it has the year "
+        "(an upper bound on weather shocks: data/inputs/disasters_national.csv).")
 
 
 POLICY_FIELDS = tuple(Policy.model_fields)
@@ -134,6 +154,13 @@ class PolicyEvent(BaseModel):
     state_farm_land_m_mu: float | None = Field(None, ge=0.0, le=500.0)
     state_farm_mechanised_share: float | None = Field(None, ge=0.0, le=1.0)
     state_farms: float | None = Field(None, ge=0.0, le=100000.0)
+    leap_pressure: float | None = Field(None, ge=0.0, le=1.0)
+    procurement_on_true_output: bool | None = None
+    mess_halls: bool | None = None
+    backyard_steel_mt: float | None = Field(None, ge=0.0, le=50.0)
+    water_conservancy_share: float | None = Field(None, ge=0.0, le=0.8)
+    sown_area_factor: float | None = Field(None, ge=0.3, le=1.2)
+    weather_source: Literal["random", "disasters"] | None = None
 
     @field_validator("date")
     @classmethod
@@ -171,7 +198,6 @@ class ScenarioMeta(BaseModel):
     scale: float = Field(0.001, gt=0.0, le=1.0)
     seed: int = Field(0, ge=0, lt=2**63)
     sources: list[str] = Field(default_factory=list)
-
     @field_validator("start", "end")
     @classmethod
     def _month(cls, v: str) -> str:

@@ -18,7 +18,8 @@ from hightide.world.world import World
 
 def resale_request(params, stock: np.ndarray, need_month: np.ndarray, months_left: np.ndarray) -> np.ndarray:
     """Grain a deficit household is sold: enough to bring its stock to the target share of its need
-    to the next harvest ([003] relief grain and resale to the ~10% grain-deficient households)."""
+    to the next harvest ([003] relief grain and resale to the ~10% grain-deficient households).
+    Under the Leap's pressure part of the need is never reported upward (hunger_concealment)."""
     target = params.resale_target_share * need_month * months_left
     return np.maximum(target - stock, 0.0)
 
@@ -51,6 +52,7 @@ def supply(world: World, ctx: StepContext) -> None:
         np.array([world.granary_kg]),
         [np.array([urban_need.sum()]), np.array([exports]), np.array([resale_real.sum()])])
     paid_resale = np.minimum(paid_resale, max(world.granary_kg - reserve - paid_export[0], 0.0))
+    paid_resale = paid_resale * (1.0 - p.hunger_concealment * pol.leap_pressure)
     u_frac = float(paid_urban[0] / urban_need.sum()) if urban_need.sum() > 0 else 1.0
     r_frac = float(paid_resale[0] / resale_real.sum()) if resale_real.sum() > 0 else 1.0
     urban_paid = urban_need * u_frac

@@ -35,6 +35,9 @@ HOUSEHOLD_SCHEMA: dict[str, tuple[str, str, str]] = {
     "org": ("int32", "id", "organisation the household belongs to, or -1"),
     "joined_month": ("int32", "month index", "month the household joined its organisation"),
     "food_ratio": ("float32", "ratio", "food eaten / need, 3-month moving mean"),
+    "reported_this_year_kg": ("float32", "kg", "output the household (its share of its unit) was reported to produce this year"),
+    "reported_last_year_kg": ("float32", "kg", "output reported last year: the basis of the Leap's procurement plan"),
+    "effort": ("float32", "ratio", "effort in the fields, growing-season mean of the unit's incentive (MODEL.md §4.3)"),
     "coerced": ("bool", "-", "joined its co-operative under pressure, below its willingness threshold [001 §V]"),
 }
 
@@ -60,6 +63,7 @@ class Households:
         arrays["org"][:] = NO_ORG
         arrays["joined_month"][:] = -1
         arrays["food_ratio"][:] = 1.0
+        arrays["effort"][:] = 1.0
         hh = cls(block_start=start, block_end=end, used=np.zeros(len(cap), dtype=np.int64), arrays=arrays)
         return hh
 

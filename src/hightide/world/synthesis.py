@@ -150,6 +150,7 @@ def build_world(params: ParameterSet, scale: float, seed: int, start_month: int)
                              * (1 + params.tfp_growth_per_year) ** years_from_ref)
         persons = hh.persons()[idx].sum()
         productivity[p] = target_per_person * persons / (f.sum() * expected_weather(params))
+        hh.reported_last_year_kg[idx] = productivity[p] * f * expected_weather(params)
         normal_yield[p] = (params.normal_yield_ratio * productivity[p] * f.sum() * expected_weather(params)
                            / hh.land_mu[idx].sum())
     return World(
@@ -158,6 +159,9 @@ def build_world(params: ParameterSet, scale: float, seed: int, start_month: int)
         urban_population=provinces.urban_population.copy(), urban_food_ratio=np.ones(provinces.n),
         granary_kg=float(provinces.urban_population.sum() * params.urban_ration_kg_per_capita / 12 * params.state_initial_stock_months),
         n_townships_sampled=t_sampled, n_townships_total=t_total,
+        radicalism_trait=np.array([generator(seed, "radicalism", p).normal(0.0, params.radicalism_sd)
+                                   for p in range(provinces.n)]),
+        zeal=np.zeros(provinces.n), exaggeration=np.zeros(provinces.n),
     )
 
 

@@ -24,6 +24,13 @@ class World:
     granary_kg: float  # the State's grain stock, real kg (national)
     n_townships_sampled: np.ndarray  # int per province
     n_townships_total: np.ndarray  # int per province (full scale)
+    radicalism_trait: np.ndarray  # float64 per province: leadership radicalism drawn at the start (Kung & Chen 2011)
+    zeal: np.ndarray  # float64 per province: how far it ran ahead of the nation under high pressure (MODEL.md §4.1)
+    exaggeration: np.ndarray  # float64 per province: reported/true - 1 this month
+
+    def radicalism(self, params) -> np.ndarray:
+        """Radicalism of each province's leadership: trait plus zeal built from its own history."""
+        return self.radicalism_trait + params.radicalism_zeal_weight * self.zeal
 
     def household_weight(self) -> np.ndarray:
         """Weight per household slot (by province block)."""

@@ -1,0 +1,61 @@
+"""Planning, pressure and reporting (MODEL.md §4.1; [003]; [002]; [004]).
+
+Each province's leadership has a radicalism trait drawn at the start (Kung & Chen 2011 give the
+spread) and builds zeal from its own history: running ahead of the nation in the co-operative
+campaigns under high pressure. Under the Leap's pressure cadres report output inflated by
+(1 + exaggeration), more so in radical provinces; the centre plans on what it is told.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from hightide.engine.context import StepContext
+from hightide.institutions.cooperatives import is_collective
+from hightide.world.households import NO_ORG
+from hightide.world.world import World
+
+HIGH_PRESSURE = 0.5
+
+
+def exaggeration(params, leap_pressure: float, radicalism: np.ndarray) -> np.ndarray:
+    """Reported/true - 1 per province: grows with pressure and the leadership's radicalism
+    (MODEL.md §4.1 two faces of pressure; Fan, Xiong & Zhou 2016 for the 1958 peak ~0.9)."""
+    return params.exaggeration_scale * leap_pressure * np.maximum(1.0 + radicalism, 0.0)
+
+
+def update(world: World, ctx: StepContext) -> None:
+    """Roll reports over at the new year, build zeal, and set this month's exaggeration."""
+    hh, orgs, pol = world.households, world.organisations, ctx.policy
+    if ctx.cal_month == 1:
+        hh.reported_last_year_kg[:] = hh.reported_this_year_kg
+        hh.reported_this_year_kg[:] = 0.0
+    if pol.pressure >= HIGH_PRESSURE:
+        act = hh.active
+        coop = act & (hh.org != NO_ORG) & is_collective(orgs.form[np.maximum(hh.org, 0)])
+        n = world.provinces.n
+        w = world.weight
+        total = np.bincount(hh.province, weights=act, minlength=n)
+        share = np.bincount(hh.province, weights=coop, minlength=n) / np.maximum(total, 1)
+        national = float((share * total * w).sum() / max((total * w).sum(), 1))
+        world.zeal += np.maximum(share - national, 0.0) / 12.0
+    world.exaggeration = exaggeration(ctx.params, pol.leap_pressure, world.radicalism(ctx.params))
+
+
+def planned_gross_quota(params, basis: np.ndarray, radicalism: np.ndarray, season_share: np.ndarray) -> np.ndarray:
+    """The Leap's quota (tax + purchase) for a harvest: a share of the basis output (last year's
+    report, or the true harvest under flexible procurement), higher in radical provinces
+    (Meng, Qian & Yared 2015: rigid quotas; Kung & Chen 2011: +3 points under radical leaders)."""
+    share = params.planned_procurement_share + params.radicalism_procurement * np.maximum(radicalism, 0.0)
+    return share * basis * season_share
+
+
+def procurement_adjustment(params, world: World, policy) -> float:
+    """Purchase quotas of the ordinary regimes cut when the granary is above the State's target
+    stock (Walker 1984); never raised above the rule's quota to refill it: in the crisis the State
+    imported instead (MODEL.md §5). The Leap's plan ignores the stock."""
+    if policy.procurement_regime not in ("unified_purchase", "three_fixes"):
+        return 1.0
+    target = world.urban_population.sum() * params.urban_ration_kg_per_capita / 12 * params.state_stock_target_months
+    gap = (target - world.granary_kg) / max(target, 1.0)
+    return float(np.clip(1.0 + params.procurement_feedback * gap, 0.25, 1.0))

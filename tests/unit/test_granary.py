@@ -1,0 +1,27 @@
+"""state/granary.py: resale to deficit households."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from hightide.params import resolve
+from hightide.state.granary import resale_request
+
+
+def test_resale_tops_stock_up_to_target_share_of_need_to_next_harvest():
+    p = resolve({"resale_target_share": 0.5})
+    # need 20/month, 4 months -> target 0.5 x 80 = 40: stock 10 gets 30; stock 40 or more gets nothing
+    got = resale_request(p, np.array([10.0, 40.0, 100.0, 0.0]), np.full(4, 20.0), np.array([4, 4, 4, 1]))
+    np.testing.assert_allclose(got, [30.0, 0.0, 0.0, 10.0])
+
+
+def test_no_resale_when_target_share_is_zero():
+    p = resolve({"resale_target_share": 0.0})
+    assert resale_request(p, np.array([0.0]), np.array([20.0]), np.array([5])).tolist() == [0.0]
+
+
+def test_resale_never_negative(params):
+    got = resale_request(params, np.array([1e6, -3.0]), np.array([20.0, 20.0]), np.array([6, 1]))
+    assert got[0] == 0.0
+    assert got[1] == pytest.approx(params.resale_target_share * 20.0 + 3.0)

@@ -1,0 +1,78 @@
+"""institutions/mutual_aid.py: grouping joiners into teams within villages."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from hightide.institutions.mutual_aid import group_into_teams
+
+
+def test_paper_example():
+    # village 5: 2 joiners (< min 3) -> -1; village 9: 4 joiners -> one team; village 2: 14 joiners, size 7 -> 2 teams
+    village = np.array([5, 9, 9, 5, 9, 9] + [2] * 14)
+    rank = np.arange(village.size, dtype=float)
+    team, team_village = group_into_teams(village, rank, 7.0, 3)
+    assert team[village == 5].tolist() == [-1, -1]
+    assert len(set(team[village == 9])) == 1
+    assert len(set(team[village == 2])) == 2
+    assert sorted(team_village.tolist()) == [2, 2, 9]
+    np.testing.assert_array_equal(team_village[team[team >= 0]], village[team >= 0])
+    assert np.bincount(team[village == 2]).max() == 7
+
+
+def test_members_are_dealt_out_in_rank_order():
+    village = np.zeros(6, dtype=int)
+    rank = np.array([0.6, 0.1, 0.5, 0.2, 0.4, 0.3])
+    team, _ = group_into_teams(village, rank, 3.0, 2)  # two teams, dealt alternately by rank
+    order = np.argsort(rank)
+    assert team[order].tolist() == [0, 1, 0, 1, 0, 1]
+
+
+@st.composite
+def _joiners(draw):
+    n = draw(st.integers(0, 120))
+    village = np.array(draw(st.lists(st.integers(0, 15), min_size=n, max_size=n)), dtype=np.int64)
+    rank = np.array(draw(st.lists(st.floats(0, 1), min_size=n, max_size=n)))
+    team_size = draw(st.sampled_from([3.0, 5.0, 7.0, 10.0, 20.0]))
+    min_size = draw(st.integers(2, 10))
+    return village, rank, team_size, min_size
+
+
+@given(_joiners())
+def test_grouping_rules(case):
+    village, rank, team_size, min_size = case
+    team, team_village = group_into_teams(village, rank, team_size, min_size)
+    assert team.shape == village.shape
+    counts = {v: int((village == v).sum()) for v in np.unique(village)}
+    for v, c in counts.items():
+        mine = team[village == v]
+        if c < min_size:
+            assert np.all(mine == -1)  # too few joiners: no team
+        else:
+            assert np.all(mine >= 0)  # every joiner of a qualifying village is assigned
+            expected = max(min(int(np.rint(c / team_size)), c // min_size), 1)
+            assert len(set(mine.tolist())) == expected
+            assert min(np.bincount(mine)[np.unique(mine)]) >= min_size  # no team below the minimum
+    assigned = team >= 0
+    # teams never span villages, and ids index team_village
+    if assigned.any():
+        np.testing.assert_array_equal(team_village[team[assigned]], village[assigned])
+        assert set(team[assigned].tolist()) == set(range(len(team_village)))
+    else:
+        assert len(team_village) == 0
+
+
+@given(st.lists(st.integers(0, 30), min_size=0, max_size=300))
+def test_default_sizes_never_make_a_team_below_the_minimum(villages):
+    village = np.array(villages, dtype=np.int64)
+    team, team_village = group_into_teams(village, np.zeros(village.size), 7.0, 3)
+    if team_village.size:
+        assert np.bincount(team[team >= 0], minlength=team_village.size).min() >= 3
+
+
+def test_no_team_below_minimum_when_team_size_is_at_least_the_minimum():
+    team, team_village = group_into_teams(np.zeros(5, dtype=np.int64), np.arange(5.0), 3.0, 3)
+    assert np.bincount(team, minlength=team_village.size).min() >= 3

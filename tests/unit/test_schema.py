@@ -1,0 +1,58 @@
+"""scenarios/schema.py: months, policy events and the policy schedule."""
+
+from __future__ import annotations
+
+import pytest
+from pydantic import ValidationError
+
+from hightide.scenarios.schema import Policy, PolicyEvent, Scenario, ScenarioMeta, format_month, parse_month
+
+
+@pytest.mark.parametrize("text, index", [("1952-01", 1952 * 12), ("1953-11", 1953 * 12 + 10), ("1966-12", 1966 * 12 + 11)])
+def test_parse_and_format_month(text, index):
+    assert parse_month(text) == index
+    assert format_month(index) == text
+
+
+@pytest.mark.parametrize("text", ["1953/11", "1953-1", "1953-13", "1953-00", "53-11", "1953-11-01", "", "1800-01"])
+def test_parse_month_rejects(text):
+    with pytest.raises(ValueError):
+        parse_month(text)
+
+
+def test_parse_month_rejects_non_ascii_digits():
+    with pytest.raises(ValueError):
+        parse_month("\u0661\u0669\u0665\u0663-\u0661\u0662")
+
+
+def test_policy_event_must_change_something():
+    with pytest.raises(ValidationError):
+        PolicyEvent(date="1953-01", note="nothing")
+    ev = PolicyEvent(date="1953-01", mutual_aid_promotion=0.3)
+    assert ev.changes() == {"mutual_aid_promotion": 0.3}
+    assert ev.month == 1953 * 12
+
+
+def test_policy_schedule_carries_changes_forward():
+    sc = Scenario(
+        scenario=ScenarioMeta(name="s", description="d", start="1952-01", end="1956-12"),
+        policy=Policy(procurement_regime="free_market", mutual_aid_promotion=0.5),
+        timeline=[PolicyEvent(date="1955-08", procurement_regime="three_fixes"),
+                  PolicyEvent(date="1953-11", procurement_regime="unified_purchase", mutual_aid_promotion=0.7)],
+    )
+    sched = sc.policy_schedule()
+    assert sorted(sched) == [1952 * 12, 1953 * 12 + 10, 1955 * 12 + 7]
+    assert sched[1953 * 12 + 10].procurement_regime == "unified_purchase"
+    assert sched[1955 * 12 + 7].procurement_regime == "three_fixes"
+    assert sched[1955 * 12 + 7].mutual_aid_promotion == 0.7  # carried forward
+
+
+def test_policy_state_lookup():
+    from hightide.state.policy import PolicySchedule
+
+    sc = Scenario(scenario=ScenarioMeta(name="s", description="d", end="1955-12"),
+                  timeline=[PolicyEvent(date="1953-11", procurement_regime="unified_purchase")])
+    ps = PolicySchedule(sc)
+    assert ps.at(1953 * 12 + 9).procurement_regime == "free_market"
+    assert ps.at(1953 * 12 + 10).procurement_regime == "unified_purchase"
+    assert ps.at(1955 * 12 + 11).procurement_regime == "unified_purchase"
