@@ -103,14 +103,19 @@ def test_control_figures_allotted_by_capacity_with_minority_exemption():
     assert t[0] == pytest.approx(0.15 * 2.0 / 1.5)
 
 
-def test_effort_falls_with_size_coercion_and_no_exit():
+def test_effort_falls_with_size_and_coercion():
     p = resolve()
-    e = cooperatives.effort(p, np.array([7.0, 26.0, 160.0, 5000.0]), np.zeros(4), exit_allowed=True)
+    e = cooperatives.effort(p, np.array([7.0, 26.0, 160.0, 5000.0]), np.zeros(4))
     assert e[0] == pytest.approx(1.0) and np.all(np.diff(e) < 0)
-    coerced = cooperatives.effort(p, np.array([26.0]), np.array([1.0]), exit_allowed=True)
-    no_exit = cooperatives.effort(p, np.array([26.0]), np.array([0.0]), exit_allowed=False)
+    coerced = cooperatives.effort(p, np.array([26.0]), np.array([1.0]))
     assert coerced[0] == pytest.approx(e[1] * p.coerced_effort)
-    assert no_exit[0] == pytest.approx(e[1] * p.no_exit_effort)
+
+
+def test_losing_the_exit_right_steps_productivity_down_over_a_year():
+    p = resolve()
+    assert cooperatives.no_exit_factor(p, 0) == 1.0
+    assert cooperatives.no_exit_factor(p, 6) == pytest.approx(1 - p.no_exit_tfp_loss / 2)
+    assert cooperatives.no_exit_factor(p, 12) == cooperatives.no_exit_factor(p, 40) == pytest.approx(1 - p.no_exit_tfp_loss)
 
 
 def test_admission_order_poor_first_rich_only_when_complete():

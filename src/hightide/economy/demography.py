@@ -14,6 +14,7 @@ from hightide.engine.calendar import LUNAR_NEW_YEAR
 from hightide.engine.context import StepContext
 from hightide.params import ParameterSet
 from hightide.world.households import NO_ORG
+from hightide.world.organisations import ADVANCED_APC, COMMUNE, ELEMENTARY_APC
 from hightide.world.world import World
 
 
@@ -168,7 +169,8 @@ def partition(world: World, ctx: StepContext) -> None:
     hh.elderly[slots] = 0
     hh.adults[parents] -= new_adults
     hh.children[parents] -= new_children
-    for name in ("land_mu", "draft_animals", "grain_kg", "reported_this_year_kg", "reported_last_year_kg"):
+    for name in ("land_mu", "draft_animals", "grain_kg", "reported_this_year_kg", "reported_last_year_kg",
+                 "true_this_year_kg", "true_last_year_kg"):
         arr = hh.arrays[name]
         moved = (arr[parents] * frac).astype(arr.dtype)
         arr[slots] = moved
@@ -202,7 +204,20 @@ def migration(world: World, ctx: StepContext) -> None:
     ctx.flows["migrants"] += real
 
 
+def herd_rate(params, effort: np.ndarray, pooled: np.ndarray, shortfall: np.ndarray) -> np.ndarray:
+    """Annual net growth of a household's herd: the natural increase, less neglect where animals
+    are pooled and cared for by nobody in particular (as effort falls), less slaughter by the
+    hungry (Walker 1984; approx.)."""
+    return (params.draft_animal_growth_per_year
+            - params.collective_herd_neglect * pooled * np.clip(1.0 - effort, 0.0, 1.0)
+            - params.hunger_slaughter * shortfall)
+
+
 def herd_growth(world: World, ctx: StepContext) -> None:
-    """Draft animals breed and age: net natural increase of the herd (SSB 1952-57 trend)."""
-    hh = world.households
-    hh.draft_animals[:] *= np.float32((1.0 + ctx.params.draft_animal_growth_per_year) ** (1 / 12))
+    """Draft animals breed, age, are neglected or slaughtered (MODEL.md §4.2-§4.3)."""
+    p, hh, orgs = ctx.params, world.households, world.organisations
+    idx = np.flatnonzero(hh.active & (hh.draft_animals > 0))
+    org = hh.org[idx]
+    pooled = (org != NO_ORG) & np.isin(orgs.form[np.maximum(org, 0)], (ELEMENTARY_APC, ADVANCED_APC, COMMUNE))
+    rate = herd_rate(p, hh.effort[idx].astype(np.float64), pooled, hunger_shortfall(p, hh.food_ratio[idx].astype(np.float64)))
+    hh.draft_animals[idx] *= np.power(1.0 + np.maximum(rate, -0.99), 1 / 12).astype(np.float32)

@@ -94,7 +94,8 @@ def harvest(world: World, ctx: StepContext) -> None:
     if coll.any():
         acc_ids, cu = np.unique(unit_key[coll], return_inverse=True)
         q = orgs.quality[org[coll]]
-        bonus[coll] *= (1.0 + p.apc_scale_bonus) * (1.0 + p.quality_class_effect * ((q == 1).astype(float) - (q == 3).astype(float)))
+        bonus[coll] *= ((1.0 + p.apc_scale_bonus) * (1.0 + p.quality_class_effect * ((q == 1).astype(float) - (q == 3).astype(float)))
+                        * cooperatives.no_exit_factor(p, world.months_without_exit))
     output = (scale * production.factor_index(p, c_land, labour_used * effort, animals_used) * bonus
               * (1.0 - min(p.harvest_loss_per_diverted * away, 1.0)))
     income = output.copy()
@@ -118,7 +119,12 @@ def harvest(world: World, ctx: StepContext) -> None:
     total_true = output + plot_output
     reported = total_true * (1.0 + exag)
     hh.reported_this_year_kg[idx] += reported.astype(np.float32)
-    basis = total_true / np.maximum(share, 1e-9) if pol.procurement_on_true_output else hh.reported_last_year_kg[idx].astype(np.float64)
+    hh.true_this_year_kg[idx] += total_true.astype(np.float32)
+    if pol.procurement_on_true_output:
+        basis = total_true / np.maximum(share, 1e-9)
+    else:
+        basis = planning.believed_output(hh.true_last_year_kg[idx].astype(np.float64),
+                                         hh.reported_last_year_kg[idx].astype(np.float64), pol.report_credence)
     gross = planning.planned_gross_quota(p, basis, rad, share)
 
     own = ~coll  # households farming alone or in teams settle their own claims

@@ -62,13 +62,18 @@ def withdrawal_outcome(org: np.ndarray, wants_out: np.ndarray, n_orgs: int, near
     return leaves, dissolved
 
 
-def effort(params, size: np.ndarray, coerced_share: np.ndarray, exit_allowed: bool) -> np.ndarray:
-    """Effort of a collective unit: monitoring weakens with size (Lin 1990; Putterman 1987),
-    coerced members work less (MODEL.md §4.2), and without exit the discipline of withdrawal is
-    gone (Lin 1990)."""
+def effort(params, size: np.ndarray, coerced_share: np.ndarray) -> np.ndarray:
+    """Effort of a collective unit: monitoring weakens with the size of the unit that shares the
+    harvest (Lin 1990; Putterman 1987) and coerced members work less (MODEL.md §4.2). The loss of
+    the exit right acts on productivity instead (``no_exit_factor``)."""
     e = 1.0 - params.monitoring_loss * (1.0 - np.sqrt(7.0 / np.maximum(size, 7.0)))
-    e *= 1.0 - (1.0 - params.coerced_effort) * coerced_share
-    return e * (1.0 if exit_allowed else params.no_exit_effort)
+    return e * (1.0 - (1.0 - params.coerced_effort) * coerced_share)
+
+
+def no_exit_factor(params, months_without_exit: int) -> float:
+    """Productivity of collective farming once withdrawal is forbidden: the repeated game becomes a
+    one-shot one and productivity steps down over a year (Lin 1990; contested)."""
+    return 1.0 - params.no_exit_tfp_loss * min(max(months_without_exit, 0) / 12.0, 1.0)
 
 
 def _willingness_apc(world: World, ctx: StepContext, idx: np.ndarray) -> np.ndarray:

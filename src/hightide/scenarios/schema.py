@@ -117,6 +117,14 @@ class Policy(BaseModel):
         0.0, ge=0.0, le=0.8, description="Share of rural labour on water-conservancy works (slack season campaigns).")
     sown_area_factor: float = Field(
         1.0, ge=0.3, le=1.2, description="Grain sown area relative to normal (the 1959 cut in sown area; Kueh 1984).")
+    report_credence: float = Field(
+        1.0, ge=0.0, le=1.0,
+        description="Share of the exaggeration in last year's reports that planners believe when they set the "
+        "Leap's quotas (1 = all of it; the Lushan revision of Aug 1959 implies ~0.3).")
+    rural_industry_share: float = Field(
+        0.0, ge=0.0, le=0.6,
+        description="Share of rural labour drawn all year into commune industry, transport and works "
+        "(1958-60; Li & Yang 2005).")
     weather_source: Literal["random", "disasters"] = Field(
         "random", description="Weather input: random shocks, or the official disaster series where it has the year "
         "(an upper bound on weather shocks: data/inputs/disasters_national.csv).")
@@ -160,6 +168,8 @@ class PolicyEvent(BaseModel):
     backyard_steel_mt: float | None = Field(None, ge=0.0, le=50.0)
     water_conservancy_share: float | None = Field(None, ge=0.0, le=0.8)
     sown_area_factor: float | None = Field(None, ge=0.3, le=1.2)
+    rural_industry_share: float | None = Field(None, ge=0.0, le=0.6)
+    report_credence: float | None = Field(None, ge=0.0, le=1.0)
     weather_source: Literal["random", "disasters"] | None = None
 
     @field_validator("date")

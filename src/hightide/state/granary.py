@@ -24,10 +24,10 @@ def resale_request(params, stock: np.ndarray, need_month: np.ndarray, months_lef
     return np.maximum(target - stock, 0.0)
 
 
-def urban_reserve(urban_need_month: np.ndarray, zones: np.ndarray, cal_month: int) -> float:
-    """Grain the State keeps for the towns until the next harvest before it resells to villages:
-    urban supply came first (Lin & Yang 2000, urban bias; Walker 1984)."""
-    months = months_to_next_harvest_by_zone(zones, cal_month).min()
+def urban_reserve(urban_need_month: np.ndarray, zones: np.ndarray, cal_month: int, max_months: float) -> float:
+    """Grain the State keeps for the towns (to the next harvest, at most ``max_months``) before it
+    resells to villages: urban supply came first (Lin & Yang 2000, urban bias; Walker 1984)."""
+    months = min(float(months_to_next_harvest_by_zone(zones, cal_month).min()), max_months)
     return float(urban_need_month.sum() * months)
 
 
@@ -44,10 +44,13 @@ def supply(world: World, ctx: StepContext) -> None:
     prov = hh.province[idx]
     need = monthly_need(p, hh, idx)
     months_left = months_to_next_harvest_by_zone(world.provinces.zone[prov], ctx.cal_month)
-    request = resale_request(p, hh.grain_kg[idx], need, months_left)
+    # the State judges deficits on what was reported: phantom grain from inflated reports hides
+    # real shortages (MODEL.md §4.1 the centre plans on what it is told)
+    phantom = np.maximum(hh.reported_this_year_kg[idx] - hh.true_this_year_kg[idx], 0.0) * pol.report_credence
+    request = resale_request(p, hh.grain_kg[idx] + phantom, need, months_left)
     resale_real = request * world.weight[prov]
 
-    reserve = urban_reserve(urban_need, world.provinces.zone, ctx.cal_month)
+    reserve = urban_reserve(urban_need, world.provinces.zone, ctx.cal_month, p.urban_reserve_months)
     paid_urban, paid_export, paid_resale = settle(
         np.array([world.granary_kg]),
         [np.array([urban_need.sum()]), np.array([exports]), np.array([resale_real.sum()])])

@@ -30,6 +30,8 @@ def update(world: World, ctx: StepContext) -> None:
     if ctx.cal_month == 1:
         hh.reported_last_year_kg[:] = hh.reported_this_year_kg
         hh.reported_this_year_kg[:] = 0.0
+        hh.true_last_year_kg[:] = hh.true_this_year_kg
+        hh.true_this_year_kg[:] = 0.0
     if pol.pressure >= HIGH_PRESSURE:
         act = hh.active
         coop = act & (hh.org != NO_ORG) & is_collective(orgs.form[np.maximum(hh.org, 0)])
@@ -40,6 +42,7 @@ def update(world: World, ctx: StepContext) -> None:
         national = float((share * total * w).sum() / max((total * w).sum(), 1))
         world.zeal += np.maximum(share - national, 0.0) / 12.0
     world.exaggeration = exaggeration(ctx.params, pol.leap_pressure, world.radicalism(ctx.params))
+    world.months_without_exit = 0 if pol.exit_allowed else world.months_without_exit + 1
 
 
 def planned_gross_quota(params, basis: np.ndarray, radicalism: np.ndarray, season_share: np.ndarray) -> np.ndarray:
@@ -59,3 +62,10 @@ def procurement_adjustment(params, world: World, policy) -> float:
     target = world.urban_population.sum() * params.urban_ration_kg_per_capita / 12 * params.state_stock_target_months
     gap = (target - world.granary_kg) / max(target, 1.0)
     return float(np.clip(1.0 + params.procurement_feedback * gap, 0.25, 1.0))
+
+
+def believed_output(true_kg: np.ndarray, reported_kg: np.ndarray, credence: float) -> np.ndarray:
+    """What the planners take last year's output to have been: the claim, discounted as far as the
+    centre has stopped believing it (the Lushan revision of Aug 1959 cut the 1958 claim from 375
+    to 250 Mt against ~200 true: credence ~0.3)."""
+    return true_kg + credence * (reported_kg - true_kg)

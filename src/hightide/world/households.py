@@ -37,6 +37,8 @@ HOUSEHOLD_SCHEMA: dict[str, tuple[str, str, str]] = {
     "food_ratio": ("float32", "ratio", "food eaten / need, 3-month moving mean"),
     "reported_this_year_kg": ("float32", "kg", "output the household (its share of its unit) was reported to produce this year"),
     "reported_last_year_kg": ("float32", "kg", "output reported last year: the basis of the Leap's procurement plan"),
+    "true_this_year_kg": ("float32", "kg", "output the household (its share of its unit) truly produced this year"),
+    "true_last_year_kg": ("float32", "kg", "output truly produced last year"),
     "effort": ("float32", "ratio", "effort in the fields, growing-season mean of the unit's incentive (MODEL.md §4.3)"),
     "coerced": ("bool", "-", "joined its co-operative under pressure, below its willingness threshold [001 §V]"),
 }

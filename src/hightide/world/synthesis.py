@@ -151,6 +151,7 @@ def build_world(params: ParameterSet, scale: float, seed: int, start_month: int)
         persons = hh.persons()[idx].sum()
         productivity[p] = target_per_person * persons / (f.sum() * expected_weather(params))
         hh.reported_last_year_kg[idx] = productivity[p] * f * expected_weather(params)
+        hh.true_last_year_kg[idx] = hh.reported_last_year_kg[idx]
         normal_yield[p] = (params.normal_yield_ratio * productivity[p] * f.sum() * expected_weather(params)
                            / hh.land_mu[idx].sum())
     return World(

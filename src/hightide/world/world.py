@@ -27,6 +27,7 @@ class World:
     radicalism_trait: np.ndarray  # float64 per province: leadership radicalism drawn at the start (Kung & Chen 2011)
     zeal: np.ndarray  # float64 per province: how far it ran ahead of the nation under high pressure (MODEL.md §4.1)
     exaggeration: np.ndarray  # float64 per province: reported/true - 1 this month
+    months_without_exit: int = 0  # months since members lost the right to withdraw (Lin 1990)
 
     def radicalism(self, params) -> np.ndarray:
         """Radicalism of each province's leadership: trait plus zeal built from its own history."""
