@@ -112,6 +112,8 @@ def run(scenario: str | Path | Scenario | None = None, *, scale: float | None = 
     seed = sc.scenario.seed if seed is None else seed
     if not 0 < scale <= 1:
         raise ScenarioError(f"scale must be in (0, 1], got {scale}", field="scale")
+    if isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed < 2**63:
+        raise ScenarioError(f"seed must be a whole number from 0 to 2^63-1, got {seed!r}", field="seed")
     every = _check_every(checkpoint_every)
     out_path = Path(out) if out is not None else None
     estimate = _resources(sc, scale, out_path, every, resuming=False, enabled=resource_check)

@@ -197,10 +197,6 @@ def test_parameters_not_a_table_is_a_scenario_error(scenario_file):
     assert info.value.field == "parameters"
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "BUG cli.py _fail: the error is printed with Rich markup enabled, so bracketed words in messages are "
-    "eaten as style tags: 'missing [scenario] table' prints as 'missing  table' (also '[policy]', "
-    "'[parameters]'); needs rich.markup.escape(str(exc))"))
 def test_cli_error_keeps_bracketed_section_names(scenario_file, tmp_path):
     path = scenario_file('[policy]\nmutual_aid_allowed = true\n')
     result = runner.invoke(app, ["run", str(path), "--out", str(tmp_path / "never"), "--quiet"])
@@ -208,10 +204,6 @@ def test_cli_error_keeps_bracketed_section_names(scenario_file, tmp_path):
     assert "missing [scenario] table" in result.output
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "BUG cli.py _fail: an error message containing a Rich closing tag (here an unknown section named "
-    "'[/x]', echoed in the message) makes err_console.print raise rich.errors.MarkupError: the CLI crashes "
-    "with a traceback and exit code 1 instead of exit 2; needs rich.markup.escape(str(exc))"))
 def test_cli_error_with_markup_like_text_does_not_crash(scenario_file, tmp_path):
     path = scenario_file('["[/x]"]\na = 1\n' + HEAD)
     with pytest.raises(ScenarioError):  # the loader itself is right

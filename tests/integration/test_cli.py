@@ -172,10 +172,6 @@ def test_run_rejects_scale_outside_zero_one(run_dir, tmp_path, scale):
     assert not out.exists()  # nothing written for a rejected run
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "BUG api.py run(): the seed override is not validated (the scenario file's seed is, ge=0); "
-    "`hightide run ... --seed -1` crashes in numpy SeedSequence with ValueError 'expected non-negative "
-    "integer' and a traceback (exit 1, manifest status failed) instead of a ScenarioError and exit 2"))
 def test_run_rejects_a_negative_seed(run_dir, tmp_path, tiny_scale):
     scenario, _, _ = run_dir
     result = invoke("run", scenario, "--scale", tiny_scale, "--seed", "-1", "--out", tmp_path / "neg", "--quiet")
