@@ -211,3 +211,18 @@ def test_cli_error_with_markup_like_text_does_not_crash(scenario_file, tmp_path)
     result = runner.invoke(app, ["run", str(path), "--out", str(tmp_path / "never"), "--quiet"])
     assert result.exit_code == 2
     assert "[/x]" in result.output
+
+
+def test_class_share_ranges_always_leave_poor_peasants():
+    """Within the registry's ranges the class shares can never reach 100%, so poor peasants (the
+    remainder, [001 §VI]) always exist; the cross-check guards against a range being widened."""
+    from hightide.errors import ScenarioError
+    from hightide.params import load_registry
+    from hightide.params.registry import CLASS_SHARES, _check_shares
+
+    reg = load_registry()
+    assert sum(reg[k].range[1] for k in CLASS_SHARES) < 1.0
+    with pytest.raises(ScenarioError) as err:
+        _check_shares({"class_share_lower_middle": 0.5, "class_share_upper_middle": 0.3,
+                       "class_share_rich": 0.1, "class_share_landlord": 0.1}, "parameters")
+    assert err.value.field == "parameters.class_share_*" and "100%" in err.value.message

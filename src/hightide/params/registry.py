@@ -88,4 +88,19 @@ def resolve(overrides: Mapping[str, float] | None = None, *, where: str = "param
                 field=f"{where}.{name}",
             )
         values[name] = float(value)
+    _check_shares(values, where)
     return ParameterSet(values)
+
+
+#: Shares that must leave a positive remainder (the poor peasants) within 100% of households.
+CLASS_SHARES = ("class_share_lower_middle", "class_share_upper_middle", "class_share_rich", "class_share_landlord")
+
+
+def _check_shares(values: Mapping[str, float], where: str) -> None:
+    total = sum(values[k] for k in CLASS_SHARES)
+    if total >= 1.0:
+        raise ScenarioError(
+            f"class shares add up to {total:.0%} of households, leaving none for poor peasants; "
+            f"{' + '.join(CLASS_SHARES)} must be below 100% ([001 §VI]: poor and not well-off 60-70%)",
+            field=f"{where}.class_share_*",
+        )

@@ -8,9 +8,9 @@ mechanisms. Unknown keys are errors.
 from __future__ import annotations
 
 import re
-from typing import Literal
+from typing import Annotated, Literal, Optional
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, create_model, field_validator, model_validator
 
 _MONTH = re.compile(r"^([0-9]{4})-([0-9]{2})$")
 
@@ -133,7 +133,7 @@ class Policy(BaseModel):
 POLICY_FIELDS = tuple(Policy.model_fields)
 
 
-class PolicyEvent(BaseModel):
+class _EventBase(BaseModel):
     """A dated change of policy: the fields it sets stay in force until changed again."""
 
     model_config = ConfigDict(extra="forbid")
@@ -141,36 +141,6 @@ class PolicyEvent(BaseModel):
     date: str
     note: str = ""
     source: str = ""
-    mutual_aid_allowed: bool | None = None
-    mutual_aid_promotion: float | None = Field(None, ge=0.0, le=1.0)
-    procurement_regime: ProcurementRegime | None = None
-    urban_net_migration_m_per_year: float | None = Field(None, ge=-30.0, le=30.0)
-    grain_exports_mt_per_year: float | None = Field(None, ge=0.0, le=20.0)
-    grain_imports_mt_per_year: float | None = Field(None, ge=0.0, le=20.0)
-    cooperatives_allowed: bool | None = None
-    apc_control_figure: float | None = Field(None, ge=0.0, le=1.0)
-    advanced_control_figure: float | None = Field(None, ge=0.0, le=1.0)
-    pressure: float | None = Field(None, ge=0.0, le=1.0)
-    margin: float | None = Field(None, ge=0.0, le=3.0)
-    exit_allowed: bool | None = None
-    resolute_reduction: float | None = Field(None, ge=0.0, le=1.0)
-    commune_townships: float | None = Field(None, ge=0.0, le=30.0)
-    accounting_unit: AccountingUnit | None = None
-    private_plot_share: float | None = Field(None, ge=0.0, le=0.15)
-    free_supply_share: float | None = Field(None, ge=0.0, le=1.0)
-    township_plan: bool | None = None
-    state_farm_land_m_mu: float | None = Field(None, ge=0.0, le=500.0)
-    state_farm_mechanised_share: float | None = Field(None, ge=0.0, le=1.0)
-    state_farms: float | None = Field(None, ge=0.0, le=100000.0)
-    leap_pressure: float | None = Field(None, ge=0.0, le=1.0)
-    procurement_on_true_output: bool | None = None
-    mess_halls: bool | None = None
-    backyard_steel_mt: float | None = Field(None, ge=0.0, le=50.0)
-    water_conservancy_share: float | None = Field(None, ge=0.0, le=0.8)
-    sown_area_factor: float | None = Field(None, ge=0.3, le=1.2)
-    rural_industry_share: float | None = Field(None, ge=0.0, le=0.6)
-    report_credence: float | None = Field(None, ge=0.0, le=1.0)
-    weather_source: Literal["random", "disasters"] | None = None
 
     @field_validator("date")
     @classmethod
@@ -187,12 +157,23 @@ class PolicyEvent(BaseModel):
         return {k: getattr(self, k) for k in POLICY_FIELDS if getattr(self, k) is not None}
 
     @model_validator(mode="after")
-    def _sets_something(self) -> "PolicyEvent":
+    def _sets_something(self) -> "_EventBase":
         if not self.changes():
             raise ValueError(
                 f"event on {self.date} changes no policy field; allowed: {', '.join(POLICY_FIELDS)}"
             )
         return self
+
+
+def _optional(name: str):
+    """A Policy field as an optional event field with the same type and bounds."""
+    info = Policy.model_fields[name]
+    inner = Annotated[info.annotation, *info.metadata] if info.metadata else info.annotation
+    return (Optional[inner], Field(None, description=info.description))
+
+
+#: Every Policy lever, optional, on a dated event (generated so the two can never disagree).
+PolicyEvent = create_model("PolicyEvent", __base__=_EventBase, **{name: _optional(name) for name in POLICY_FIELDS})
 
 
 class ScenarioMeta(BaseModel):

@@ -6,9 +6,9 @@ by family division. A household that dies out is flagged inactive, never removed
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-
 import numpy as np
+
+from hightide.world.slots import SlotArrays
 
 # class after land reform [001 §V-§VI; 003]
 POOR, LOWER_MIDDLE, UPPER_MIDDLE, RICH, LANDLORD = range(5)
@@ -44,53 +44,20 @@ HOUSEHOLD_SCHEMA: dict[str, tuple[str, str, str]] = {
 }
 
 
-@dataclass
-class Households:
-    """Struct of arrays plus the per-province slot blocks."""
+class Households(SlotArrays):
+    """Households: the struct of arrays of HOUSEHOLD_SCHEMA plus the per-province slot blocks."""
 
-    block_start: np.ndarray  # int64 per province
-    block_end: np.ndarray  # int64 per province (exclusive capacity end)
-    used: np.ndarray  # int64 per province: slots used so far (from block_start)
-    arrays: dict[str, np.ndarray] = field(default_factory=dict)
+    SCHEMA = HOUSEHOLD_SCHEMA
+    WHAT = "household"
 
-    @classmethod
-    def allocate(cls, capacity_per_province: np.ndarray) -> "Households":
-        cap = np.asarray(capacity_per_province, dtype=np.int64)
-        end = np.cumsum(cap)
-        start = end - cap
-        total = int(end[-1]) if len(end) else 0
-        arrays = {}
-        for name, (dtype, _, _) in HOUSEHOLD_SCHEMA.items():
-            arrays[name] = np.zeros(total, dtype=dtype)
-        arrays["org"][:] = NO_ORG
-        arrays["joined_month"][:] = -1
-        arrays["food_ratio"][:] = 1.0
-        arrays["effort"][:] = 1.0
-        hh = cls(block_start=start, block_end=end, used=np.zeros(len(cap), dtype=np.int64), arrays=arrays)
-        return hh
-
-    def __getattr__(self, name: str) -> np.ndarray:
-        arrays = self.__dict__.get("arrays")
-        if arrays is not None and name in arrays:
-            return arrays[name]
-        raise AttributeError(name)
-
-    @property
-    def capacity(self) -> int:
-        return len(self.arrays["active"])
+    def _initialise(self) -> None:
+        self.arrays["org"][:] = NO_ORG
+        self.arrays["joined_month"][:] = -1
+        self.arrays["food_ratio"][:] = 1.0
+        self.arrays["effort"][:] = 1.0
 
     def persons(self) -> np.ndarray:
         return (self.children.astype(np.int32) + self.adults + self.elderly)
 
     def claim_slots(self, province: int, count: int) -> np.ndarray:
-        """Reserve ``count`` new slots in a province's block; error when the block is full."""
-        first = self.block_start[province] + self.used[province]
-        if first + count > self.block_end[province]:
-            raise MemoryError(
-                f"household capacity exhausted in province {province}; raise household_capacity_factor"
-            )
-        self.used[province] += count
-        return np.arange(first, first + count, dtype=np.int64)
-
-    def nbytes(self) -> int:
-        return sum(a.nbytes for a in self.arrays.values())
+        return self.claim(province, count)

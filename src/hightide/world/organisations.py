@@ -6,9 +6,7 @@ Organisations are groups over households: a household's ``org`` is an index here
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-
-import numpy as np
+from hightide.world.slots import SlotArrays
 
 # forms of the ladder [001 §VIII; 003; 002], MODEL.md §2.2
 INDIVIDUAL, MUTUAL_AID, ELEMENTARY_APC, ADVANCED_APC, COMMUNE, STATE_FARM = range(6)
@@ -28,38 +26,8 @@ ORG_SCHEMA: dict[str, tuple[str, str, str]] = {
 }
 
 
-@dataclass
-class Organisations:
-    block_start: np.ndarray
-    block_end: np.ndarray
-    used: np.ndarray
-    arrays: dict[str, np.ndarray] = field(default_factory=dict)
+class Organisations(SlotArrays):
+    """Organisations: the struct of arrays of ORG_SCHEMA plus the per-province slot blocks."""
 
-    @classmethod
-    def allocate(cls, capacity_per_province: np.ndarray) -> "Organisations":
-        cap = np.asarray(capacity_per_province, dtype=np.int64)
-        end = np.cumsum(cap)
-        start = end - cap
-        total = int(end[-1]) if len(end) else 0
-        arrays = {name: np.zeros(total, dtype=dt) for name, (dt, _, _) in ORG_SCHEMA.items()}
-        return cls(block_start=start, block_end=end, used=np.zeros(len(cap), dtype=np.int64), arrays=arrays)
-
-    def __getattr__(self, name: str) -> np.ndarray:
-        arrays = self.__dict__.get("arrays")
-        if arrays is not None and name in arrays:
-            return arrays[name]
-        raise AttributeError(name)
-
-    @property
-    def capacity(self) -> int:
-        return len(self.arrays["active"])
-
-    def claim(self, province: int, count: int) -> np.ndarray:
-        first = self.block_start[province] + self.used[province]
-        if first + count > self.block_end[province]:
-            raise MemoryError(f"organisation capacity exhausted in province {province}")
-        self.used[province] += count
-        return np.arange(first, first + count, dtype=np.int64)
-
-    def nbytes(self) -> int:
-        return sum(a.nbytes for a in self.arrays.values())
+    SCHEMA = ORG_SCHEMA
+    WHAT = "organisation"

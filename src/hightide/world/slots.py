@@ -1,0 +1,58 @@
+"""Struct-of-arrays storage with one contiguous block of slots per province (STYLE habit 1).
+
+Arrays are allocated once from a schema (name -> dtype, unit, meaning); each province owns a block
+so that new slots (households formed, organisations founded) stay with their province and a
+province's draws never depend on another's.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+
+@dataclass
+class SlotArrays:
+    block_start: np.ndarray  # int64 per province
+    block_end: np.ndarray  # int64 per province (exclusive capacity end)
+    used: np.ndarray  # int64 per province: slots used so far (from block_start)
+    arrays: dict[str, np.ndarray] = field(default_factory=dict)
+
+    SCHEMA: dict[str, tuple[str, str, str]] = None  # set by subclasses
+    WHAT = "slot"
+
+    @classmethod
+    def allocate(cls, capacity_per_province: np.ndarray):
+        cap = np.asarray(capacity_per_province, dtype=np.int64)
+        end = np.cumsum(cap)
+        start = end - cap
+        total = int(end[-1]) if len(end) else 0
+        arrays = {name: np.zeros(total, dtype=dtype) for name, (dtype, _, _) in cls.SCHEMA.items()}
+        obj = cls(block_start=start, block_end=end, used=np.zeros(len(cap), dtype=np.int64), arrays=arrays)
+        obj._initialise()
+        return obj
+
+    def _initialise(self) -> None:
+        """Non-zero defaults (subclasses)."""
+
+    def __getattr__(self, name: str) -> np.ndarray:
+        arrays = self.__dict__.get("arrays")
+        if arrays is not None and name in arrays:
+            return arrays[name]
+        raise AttributeError(name)
+
+    @property
+    def capacity(self) -> int:
+        return len(self.arrays["active"])
+
+    def claim(self, province: int, count: int) -> np.ndarray:
+        """Reserve ``count`` new slots in a province's block; error when the block is full."""
+        first = self.block_start[province] + self.used[province]
+        if first + count > self.block_end[province]:
+            raise MemoryError(f"{self.WHAT} capacity exhausted in province {province}; raise household_capacity_factor")
+        self.used[province] += count
+        return np.arange(first, first + count, dtype=np.int64)
+
+    def nbytes(self) -> int:
+        return sum(a.nbytes for a in self.arrays.values())
