@@ -30,6 +30,19 @@ def season_shares(world: World, ctx: StepContext) -> np.ndarray:
     return out
 
 
+def management_luck(params, seed: int, year: int, orgs) -> np.ndarray:
+    """Each collective unit's management luck for a crop year, lognormal with mean 1 ([003]: some
+    co-operatives fall through poor management). One draw per organisation slot, by province stream."""
+    from hightide.engine.streams import by_province
+
+    sd = params.unit_management_sd
+    out = np.ones(orgs.capacity)
+    if sd <= 0:
+        return out
+    return by_province(seed, "management_luck", year, orgs.block_start, orgs.block_end,
+                       lambda g, sl: np.exp(g.normal(-sd**2 / 2, sd, sl.stop - sl.start)), out)
+
+
 def labour_diverted_share(world: World, ctx: StepContext) -> float:
     """Share of rural working-age labour away from the fields this month: backyard furnaces
     (persons per Mt of steel demanded beyond modern plants, [002; 004]) and water-conservancy works."""
@@ -94,6 +107,8 @@ def harvest(world: World, ctx: StepContext) -> None:
     if coll.any():
         acc_ids, cu = np.unique(unit_key[coll], return_inverse=True)
         q = orgs.quality[org[coll]]
+        luck = management_luck(p, ctx.seed, ctx.year, orgs)
+        bonus[coll] *= luck[org[coll]]
         bonus[coll] *= ((1.0 + p.apc_scale_bonus) * (1.0 + p.quality_class_effect * ((q == 1).astype(float) - (q == 3).astype(float)))
                         * cooperatives.no_exit_factor(p, world.months_without_exit))
     output = (scale * production.factor_index(p, c_land, labour_used * effort, animals_used) * bonus

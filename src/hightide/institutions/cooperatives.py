@@ -165,7 +165,7 @@ def _enrol(world: World, ctx: StepContext) -> None:
     prov = hh.province[cand]
     n_vill = int(hh.village.max()) + 1
     ready = np.bincount(hh.village[cand], minlength=n_vill)
-    tie = streams.generator(ctx.seed, "enrolment_villages", 0, ctx.month).random(n_vill)
+    tie = _village_draws(world, ctx.seed, "enrolment_villages", ctx.month, n_vill)
     order = np.lexsort((-w, CLASS_ORDER[hh.klass[cand]], tie[hh.village[cand]], -ready[hh.village[cand]], prov))
     cand, w, prov = cand[order], w[order], prov[order]
     first = np.searchsorted(prov, np.arange(world.provinces.n))
@@ -200,14 +200,17 @@ def _new_orgs(world: World, ctx: StepContext, first_member: np.ndarray, village:
     for pv in np.unique(prov):
         sel = np.flatnonzero(prov == pv)
         ids[sel] = orgs.claim(int(pv), sel.size)
-    g = streams.generator(ctx.seed, "cadres", 0, ctx.month)
+    competence = np.empty(ids.size)
+    for pv in np.unique(prov):
+        sel = np.flatnonzero(prov == pv)
+        competence[sel] = streams.generator(ctx.seed, "cadres", int(pv), ctx.month).normal(0.0, 1.0, sel.size)
     orgs.active[ids] = True
     orgs.form[ids] = form
     orgs.province[ids] = prov
     orgs.township[ids] = hh.township[first_member]
     orgs.village[ids] = village
     orgs.founded_month[ids] = ctx.month
-    orgs.cadre_competence[ids] = g.normal(0.0, 1.0, ids.size) - p.quality_pressure_penalty * ctx.policy.pressure
+    orgs.cadre_competence[ids] = competence - p.quality_pressure_penalty * ctx.policy.pressure
     orgs.quality[ids] = 0
     orgs.yield_advantage[ids] = np.nan  # not assessed until its first harvest
     orgs.represents[ids] = 1.0
@@ -266,7 +269,7 @@ def _check_up(world: World, ctx: StepContext) -> None:
         _dissolve(world, ctx, live[dissolved], count=True)
         live = live[~dissolved]
     if pol.resolute_reduction > 0 and live.size:
-        u = streams.generator(ctx.seed, "reduction", 0, ctx.month).random(live.size)
+        u = streams.uniform(ctx.seed, "reduction", ctx.month, orgs.block_start, orgs.block_end)[live]
         poor = (orgs.quality[live] == 3) | ((orgs.quality[live] == 2) & (u < pol.resolute_reduction / 2))
         _dissolve(world, ctx, live[poor & (u < pol.resolute_reduction)], count=True)
 
@@ -324,14 +327,16 @@ def _upgrade(world: World, ctx: StepContext) -> None:
 
 def _communes(world: World, ctx: StepContext) -> None:
     """Merge every household of each group of ``commune_townships`` townships (in a province) into
-    one commune: co-operatives, teams and those still outside ([002]; Aug-Oct 1958)."""
+    one commune: co-operatives, teams and those still outside ([002]; Aug-Oct 1958). This happens
+    once per province; afterwards households outside (e.g. who withdrew) join only by enrolment."""
     hh, orgs, pol = world.households, world.organisations, ctx.policy
     act = hh.active
     form = np.where(hh.org != NO_ORG, orgs.form[np.maximum(hh.org, 0)], -1)
-    if np.all(form[act] == COMMUNE):
-        return
+    has_commune = np.bincount(orgs.province[orgs.active & (orgs.form == COMMUNE)], minlength=world.provinces.n) > 0
+    outside = np.flatnonzero(act & (form != COMMUNE) & ~has_commune[hh.province])
+    if outside.size == 0:
+        return  # later entrants join through enrolment; withdrawers stay out
     k = max(int(round(pol.commune_townships)), 1)
-    outside = np.flatnonzero(act & (form != COMMUNE))
     t_rank = np.zeros(int(hh.township.max()) + 1, dtype=np.int64)
     for pv in range(world.provinces.n):
         towns = np.unique(hh.township[act & (hh.province == pv)])
@@ -369,3 +374,18 @@ def accounting_units(hh, orgs, members: np.ndarray, policy, team_size: float) ->
     key = (org << 40) | ((village + 1) << 12) | team  # org < 2^23, village < 2^28, team < 2^12
     _, inv = np.unique(key, return_inverse=True)
     return inv.ravel()
+
+
+def _village_draws(world: World, seed: int, process: str, month: int, n_villages: int) -> np.ndarray:
+    """One U(0,1) per village, from its province's stream (village ids are contiguous per province)."""
+    hh = world.households
+    lo = np.full(world.provinces.n, np.iinfo(np.int64).max)
+    hi = np.full(world.provinces.n, -1)
+    used = hh.village >= 0
+    np.minimum.at(lo, hh.province[used], hh.village[used])
+    np.maximum.at(hi, hh.province[used], hh.village[used])
+    out = np.zeros(n_villages)
+    for pv in range(world.provinces.n):
+        if hi[pv] >= lo[pv]:
+            out[lo[pv]:hi[pv] + 1] = streams.generator(seed, process, pv, month).random(int(hi[pv] - lo[pv] + 1))
+    return out
