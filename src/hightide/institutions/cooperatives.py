@@ -377,15 +377,13 @@ def accounting_units(hh, orgs, members: np.ndarray, policy, team_size: float) ->
 
 
 def _village_draws(world: World, seed: int, process: str, month: int, n_villages: int) -> np.ndarray:
-    """One U(0,1) per village, from its province's stream (village ids are contiguous per province)."""
+    """One U(0,1) per village, from its province's stream. Village ids are numbered contiguously
+    province by province at synthesis, and a province's first slot holds its first village."""
     hh = world.households
-    lo = np.full(world.provinces.n, np.iinfo(np.int64).max)
-    hi = np.full(world.provinces.n, -1)
-    used = hh.village >= 0
-    np.minimum.at(lo, hh.province[used], hh.village[used])
-    np.maximum.at(hi, hh.province[used], hh.village[used])
+    lo = hh.village[hh.block_start].astype(np.int64)
+    hi = np.append(lo[1:], n_villages)
     out = np.zeros(n_villages)
     for pv in range(world.provinces.n):
-        if hi[pv] >= lo[pv]:
-            out[lo[pv]:hi[pv] + 1] = streams.generator(seed, process, pv, month).random(int(hi[pv] - lo[pv] + 1))
+        if hi[pv] > lo[pv]:
+            out[lo[pv]:hi[pv]] = streams.generator(seed, process, pv, month).random(int(hi[pv] - lo[pv]))
     return out

@@ -33,8 +33,11 @@ def stocks_of(world: World) -> np.ndarray:
     out = np.zeros((n, len(STOCK_NAMES)))
     col = {name: i for i, name in enumerate(STOCK_NAMES)}
 
+    starts = hh.block_start
+
     def put(name, values):
-        out[:, col[name]] = np.bincount(prov, weights=values, minlength=n) * w
+        # households of a province occupy one contiguous block: block sums are province sums
+        out[:, col[name]] = np.add.reduceat(np.asarray(values, dtype=np.float64), starts) * w
 
     put("rural_population", hh.persons() * act)
     put("rural_households", act.astype(np.float64))
