@@ -15,7 +15,7 @@ import numpy as np
 from hightide.engine import streams
 from hightide.engine.calendar import SLACK_SEASON
 from hightide.engine.context import StepContext
-from hightide.institutions.membership import labour_shortage, willingness
+from hightide.institutions.membership import found, labour_shortage, willingness
 from hightide.institutions.mutual_aid import group_into_teams
 from hightide.world.households import LANDLORD, LOWER_MIDDLE, NO_ORG, POOR, RICH, UPPER_MIDDLE
 from hightide.world.organisations import ADVANCED_APC, COMMUNE, ELEMENTARY_APC, MUTUAL_AID
@@ -194,26 +194,15 @@ def _enrol(world: World, ctx: StepContext) -> None:
 
 
 def _new_orgs(world: World, ctx: StepContext, first_member: np.ndarray, village: np.ndarray, form: int) -> np.ndarray:
-    hh, orgs, p = world.households, world.organisations, ctx.params
-    prov = hh.province[first_member]
-    ids = np.empty(first_member.size, dtype=np.int64)
-    for pv in np.unique(prov):
-        sel = np.flatnonzero(prov == pv)
-        ids[sel] = orgs.claim(int(pv), sel.size)
+    """Found co-operatives or communes; each gets cadres of drawn competence, worse when founded
+    under pressure ([003] fair-mindedness and competence; [001 §IV] preparation)."""
+    ids = found(world, ctx.month, first_member, village, form)
+    prov = world.organisations.province[ids]
     competence = np.empty(ids.size)
     for pv in np.unique(prov):
         sel = np.flatnonzero(prov == pv)
         competence[sel] = streams.generator(ctx.seed, "cadres", int(pv), ctx.month).normal(0.0, 1.0, sel.size)
-    orgs.active[ids] = True
-    orgs.form[ids] = form
-    orgs.province[ids] = prov
-    orgs.township[ids] = hh.township[first_member]
-    orgs.village[ids] = village
-    orgs.founded_month[ids] = ctx.month
-    orgs.cadre_competence[ids] = competence - p.quality_pressure_penalty * ctx.policy.pressure
-    orgs.quality[ids] = 0
-    orgs.yield_advantage[ids] = np.nan  # not assessed until its first harvest
-    orgs.represents[ids] = 1.0
+    world.organisations.cadre_competence[ids] = competence - ctx.params.quality_pressure_penalty * ctx.policy.pressure
     return ids
 
 

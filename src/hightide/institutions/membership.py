@@ -34,3 +34,24 @@ def willingness(params: ParameterSet, *, klass, attitude, shortage, animals, pro
             + params.willingness_no_animals * (animals < 0.5)
             + params.willingness_promotion * promotion
             + params.willingness_neighbours * neighbours_share)
+
+
+def found(world, month: int, first_member: np.ndarray, village: np.ndarray, form: int) -> np.ndarray:
+    """Create organisations of ``form``, one per founding household, in the founders' provinces'
+    slot blocks, township and ``village``. Returns their ids."""
+    hh, orgs = world.households, world.organisations
+    prov = hh.province[first_member]
+    ids = np.empty(first_member.size, dtype=np.int64)
+    for pv in np.unique(prov):
+        sel = np.flatnonzero(prov == pv)
+        ids[sel] = orgs.claim(int(pv), sel.size)
+    orgs.active[ids] = True
+    orgs.form[ids] = form
+    orgs.province[ids] = prov
+    orgs.township[ids] = hh.township[first_member]
+    orgs.village[ids] = village
+    orgs.founded_month[ids] = month
+    orgs.quality[ids] = 0
+    orgs.yield_advantage[ids] = np.nan  # not assessed until its first harvest
+    orgs.represents[ids] = 1.0
+    return ids

@@ -12,7 +12,7 @@ import numpy as np
 from hightide.engine import streams
 from hightide.engine.calendar import SLACK_SEASON
 from hightide.engine.context import StepContext
-from hightide.institutions.membership import labour_shortage, willingness
+from hightide.institutions.membership import found, labour_shortage, willingness
 from hightide.world.households import LANDLORD, NO_ORG
 from hightide.world.organisations import MUTUAL_AID
 from hightide.world.synthesis import labour_power
@@ -98,18 +98,7 @@ def _join(world: World, ctx: StepContext, joiners: np.ndarray, u: np.ndarray) ->
         first_member = np.full(team_village.size, -1, dtype=np.int64)
         has = team >= 0
         first_member[team[has][::-1]] = joiners[has][::-1]
-        team_prov = hh.province[first_member]
-        ids = np.empty(team_village.size, dtype=np.int64)
-        for pv in np.unique(team_prov):
-            sel = np.flatnonzero(team_prov == pv)
-            ids[sel] = orgs.claim(int(pv), sel.size)
-        orgs.active[ids] = True
-        orgs.form[ids] = MUTUAL_AID
-        orgs.province[ids] = team_prov
-        orgs.township[ids] = hh.township[first_member]
-        orgs.village[ids] = team_village
-        orgs.founded_month[ids] = ctx.month
-        orgs.represents[ids] = 1.0
+        ids = found(world, ctx.month, first_member, team_village, MUTUAL_AID)
         hh.org[joiners[has]] = ids[team[has]]
         hh.joined_month[joiners[has]] = ctx.month
     joined = joiners[hh.org[joiners] != NO_ORG]
