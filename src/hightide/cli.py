@@ -129,9 +129,13 @@ def run(
 
 def _summary(df) -> None:
     table = Table(title="national, year end")
-    cols = ["year", "population_m", "grain_output_mt", "procurement_mt", "death_rate_permille", "share_mutual_aid_pct"]
-    for c in cols:
-        table.add_column(c, justify="right")
+    df = df.assign(share_apc_pct=df["share_elementary_apc_pct"] + df["share_advanced_apc_pct"])
+    cols = {"year": "year", "population_m": "population M", "grain_output_mt": "grain Mt",
+            "grain_output_reported_mt": "reported Mt", "procurement_mt": "procurement Mt",
+            "death_rate_permille": "deaths ‰", "share_mutual_aid_pct": "teams %", "share_apc_pct": "APCs %",
+            "share_commune_pct": "communes %"}
+    for label in cols.values():
+        table.add_column(label, justify="right")
     for _, r in df.iterrows():
         table.add_row(*[f"{int(r[c])}" if c == "year" else f"{r[c]:.1f}" for c in cols])
     console.print(table)
