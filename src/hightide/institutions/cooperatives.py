@@ -17,7 +17,7 @@ from hightide.engine.calendar import SLACK_SEASON
 from hightide.engine.context import StepContext
 from hightide.institutions.membership import found, labour_shortage, willingness
 from hightide.institutions.mutual_aid import group_into_teams
-from hightide.world.households import LANDLORD, LOWER_MIDDLE, NO_ORG, POOR, RICH, UPPER_MIDDLE
+from hightide.world.households import LOWER_MIDDLE, NO_ORG, RICH, UPPER_MIDDLE
 from hightide.world.organisations import ADVANCED_APC, COMMUNE, ELEMENTARY_APC, MUTUAL_AID
 from hightide.world.synthesis import labour_power
 from hightide.world.world import World

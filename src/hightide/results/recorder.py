@@ -29,7 +29,6 @@ def stocks_of(world: World) -> np.ndarray:
     hh, orgs, n = world.households, world.organisations, world.provinces.n
     w = world.weight
     act = hh.active
-    prov = hh.province
     out = np.zeros((n, len(STOCK_NAMES)))
     col = {name: i for i, name in enumerate(STOCK_NAMES)}
 

@@ -11,7 +11,7 @@ import numpy as np
 from hightide.engine.streams import generator
 from hightide.params import ParameterSet
 from hightide.world.households import (
-    LANDLORD, LOWER_MIDDLE, POOR, RICH, UPPER_MIDDLE, Households,
+    POOR, Households,
 )
 from hightide.world.organisations import Organisations
 from hightide.world.provinces import ZONE_RICE, ProvinceTable, build_provinces
