@@ -206,5 +206,99 @@ def params(group: Optional[str] = typer.Option(None, "--group", help="Only this 
     console.print(t)
 
 
+# --------------------------------------------------------------------------------------------------
+# Experiments (issue 5): ensemble, compare, calibrate, sensitivity. Thin over hightide.experiments.
+# --------------------------------------------------------------------------------------------------
+
+
+def _member_progress(quiet: bool, label: str = "members"):
+    """A rich progress bar over finished members (None when quiet or not on a terminal)."""
+    if quiet or not sys.stderr.isatty():
+        return None, None
+    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+
+    progress = Progress(TextColumn("[bold]{task.description}"), BarColumn(),
+                        TextColumn("{task.completed}/{task.total} " + label), TextColumn("{task.fields[note]}"),
+                        TimeElapsedColumn(), TimeRemainingColumn(), console=err_console, transient=True)
+    task = progress.add_task("running", total=None, note="")
+    failed = []
+
+    def on_member(done: int, total: int, member, status: str) -> None:
+        if status == "failed":
+            failed.append(member.index)
+        note = f"[red]{len(failed)} failed[/]" if failed else ""
+        progress.update(task, completed=done, total=total, note=note)
+
+    return progress, on_member
+
+
+def _experiment_errors(call):
+    """Run ``call()`` turning hightide errors and Ctrl-C into clean CLI exits."""
+    try:
+        return call()
+    except HightideError as exc:
+        _fail(exc)
+    except KeyboardInterrupt:
+        err_console.print("[bold yellow]interrupted:[/] finished members are stored; run the same command "
+                          "again to continue", highlight=False, soft_wrap=True)
+        raise typer.Exit(code=130)
+
+
+@app.command()
+def ensemble(
+    scenario: Optional[str] = typer.Argument(None, help="Bundled scenario name or path to a .toml (default: historical)."),
+    runs: int = typer.Option(32, "--runs", min=1, help="Number of members."),
+    scale: Optional[float] = typer.Option(None, "--scale", help="Scale of every member (default: the scenario's)."),
+    seed: Optional[int] = typer.Option(None, "--seed", help="Base seed the member seeds are spawned from."),
+    scheduler: Optional[str] = typer.Option(None, "--scheduler", metavar="ADDRESS",
+                                            help="Address of a running Dask scheduler (default: a local cluster)."),
+    workers: int = typer.Option(2, "--workers", min=0,
+                                help="Processes in the local cluster (0: run members in this process, no Dask)."),
+    out: Optional[Path] = typer.Option(None, "--out", help="Output directory (default: runs/SCENARIO-ensemble-scaleS-seedN)."),
+    sample_params: Optional[str] = typer.Option(
+        None, "--sample-params", metavar="SPEC",
+        help="Draw parameters per member: 'calibrated', 'all', 'group:NAME', names a,b,c, or a .csv/.parquet of draws."),
+    params: Optional[Path] = typer.Option(None, "--params", metavar="FILE",
+                                          help="Parameter file ([parameters] TOML, e.g. from `hightide calibrate`)."),
+    end: Optional[str] = typer.Option(None, "--end", metavar="YYYY-MM", help="End the runs early."),
+    force: bool = typer.Option(False, "--force", help="Replace an existing output directory instead of resuming it."),
+    quiet: bool = typer.Option(False, "--quiet", "-q"),
+) -> None:
+    """Run an ensemble of seeds (and sampled parameters) on Dask; write members and quantile bands.
+
+    Running the same command again on the same --out resumes: finished members are kept."""
+    from hightide.experiments import ensemble as run_ensemble
+
+    progress, on_member = _member_progress(quiet)
+
+    def call():
+        kwargs = dict(runs=runs, scale=scale, seed=seed, out=out, workers=workers, scheduler=scheduler,
+                      sample_params=sample_params, params=params, end=end, force=force, on_member=on_member)
+        if progress:
+            with progress:
+                return run_ensemble(scenario, **kwargs)
+        return run_ensemble(scenario, **kwargs)
+
+    ens = _experiment_errors(call)
+    if quiet:
+        return
+    m = ens.manifest
+    s = m.get("last_session", {})
+    console.print(f"[green]complete[/] ensemble of {m['runs']} x {m['scenario']} at scale {m['scale']:g}, base seed "
+                  f"{m['base_seed']}: {s.get('ran', 0)} members run, {s.get('reused', 0)} reused, in "
+                  f"{s.get('wall_seconds', 0):.1f} s -> {ens.out}")
+    t = Table(title="national, year end: median [5%, 95%] across members")
+    cols = {"grain_output_mt": "grain Mt", "procurement_mt": "procurement Mt", "death_rate_permille": "deaths ‰",
+            "population_m": "population M"}
+    t.add_column("year", justify="right")
+    for label in cols.values():
+        t.add_column(label, justify="right")
+    bands = {c: ens.band(c).set_index("year") for c in cols}
+    for year in bands["grain_output_mt"].index:
+        t.add_row(str(int(year)), *[f"{b.loc[year, 'q50']:.1f} [{b.loc[year, 'q05']:.1f}, {b.loc[year, 'q95']:.1f}]"
+                                    for b in bands.values()])
+    console.print(t)
+
+
 if __name__ == "__main__":  # pragma: no cover
     app()
