@@ -47,9 +47,10 @@ def _interrupted(exc: KeyboardInterrupt) -> None:
     raise typer.Exit(code=130)
 
 
-def _do_run(scenario: Optional[str], scale: Optional[float], seed: Optional[int], out: Optional[Path], force: bool,
+def _do_run(scenario, scale: Optional[float], seed: Optional[int], out: Optional[Path], force: bool,
             quiet: bool, check: bool, checkpoint_every: Optional[int] = None, resume: Optional[Path] = None,
-            resource_check: bool = True):
+            resource_check: bool = True, keep_checkpoints: Optional[str] = None,
+            branch_from: Optional[Path] = None, at: Optional[str] = None):
     from hightide import api
 
     progress, on_month = _progress(quiet)
@@ -57,8 +58,15 @@ def _do_run(scenario: Optional[str], scale: Optional[float], seed: Optional[int]
     try:
         if resume is not None:
             call = lambda **kw: api.resume(resume, **kw, **kwargs)  # noqa: E731
+        elif branch_from is not None:
+            from hightide.experiments.branching import branch
+
+            call = lambda **kw: branch(scenario, branch_from, at, out=out, force=force, check=check,  # noqa: E731
+                                       checkpoint_every=checkpoint_every, keep_checkpoints=keep_checkpoints,
+                                       seed=seed, scale=scale, **kw)
         else:
-            call = lambda **kw: api.run(scenario, scale=scale, seed=seed, out=out, force=force, **kw, **kwargs)  # noqa: E731
+            call = lambda **kw: api.run(scenario, scale=scale, seed=seed, out=out, force=force,  # noqa: E731
+                                        keep_checkpoints=keep_checkpoints, **kw, **kwargs)
         if progress:
             with progress:
                 return call(on_month=on_month)
@@ -94,15 +102,29 @@ def run(
         help="Continue the stopped run in DIR from its last checkpoint (scenario, scale and seed from its manifest)."),
     no_resource_check: bool = typer.Option(
         False, "--no-resource-check", help="Skip the memory and disk estimate made before the run starts."),
+    params: Optional[Path] = typer.Option(
+        None, "--params", metavar="FILE", help="Parameter file ([parameters] TOML, e.g. from `hightide calibrate`)."),
+    keep_checkpoints: Optional[str] = typer.Option(
+        None, "--keep-checkpoints", metavar="MONTHS",
+        help="Keep the state at the start of these months ('1958-07,1960-01' or 'yearly') in OUT/checkpoints/, "
+             "to branch counterfactuals from."),
+    branch_from: Optional[Path] = typer.Option(
+        None, "--branch-from", metavar="RUN_DIR",
+        help="Start from the checkpoint RUN_DIR kept at --at instead of re-running the shared past."),
+    at: Optional[str] = typer.Option(None, "--at", metavar="YYYY-MM", help="Branch date (with --branch-from)."),
 ) -> None:
     """Run a scenario and write its tables and manifest (or continue a stopped run with --resume DIR)."""
     from hightide import api
     from hightide.scenarios import load_scenario
 
     try:
+        if (branch_from is None) != (at is None):
+            _fail(HightideError("--branch-from RUN_DIR and --at YYYY-MM go together"))
         if resume is not None:
             given = [name for name, value in (("SCENARIO", scenario), ("--scale", scale), ("--seed", seed),
-                                              ("--out", out)) if value is not None] + (["--force"] if force else [])
+                                              ("--out", out), ("--params", params), ("--branch-from", branch_from),
+                                              ("--keep-checkpoints", keep_checkpoints))
+                     if value is not None] + (["--force"] if force else [])
             if given:
                 _fail(HightideError(f"--resume continues the run in {resume} with the scenario, scale and seed its "
                                     f"manifest records; do not also give {', '.join(given)}"))
@@ -114,9 +136,28 @@ def run(
                 _fail(exc)
             eff_scale = sc.scenario.scale if scale is None else scale
             eff_seed = sc.scenario.seed if seed is None else seed
-            out = out or api.default_out(scenario, eff_scale, eff_seed)
+            if params is not None or branch_from is not None:
+                from hightide.experiments.scenario_tools import prepare, read_params_file
+
+                try:
+                    sc = prepare(sc, parameters=read_params_file(params) if params is not None else None)
+                except HightideError as exc:
+                    _fail(exc)
+            if branch_from is not None:
+                from hightide.experiments.branching import default_out as branch_out
+                from hightide.results import store
+
+                try:
+                    src = store.read_manifest(branch_from)
+                except HightideError as exc:
+                    _fail(exc)
+                out = out or branch_out(sc.name, at, float(src.get("scale", eff_scale)), int(src.get("seed", eff_seed)))
+            else:
+                out = out or api.default_out(scenario, eff_scale, eff_seed)
+            if params is not None or branch_from is not None:
+                scenario = sc
         res = _do_run(scenario, scale, seed, out, force, quiet, check, checkpoint_every, resume,
-                      not no_resource_check)
+                      not no_resource_check, keep_checkpoints, branch_from, at)
     except KeyboardInterrupt as exc:  # before or after the run proper
         _interrupted(exc)
     if not quiet:

@@ -10,7 +10,6 @@ import os
 import signal
 import subprocess
 import time
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -18,7 +17,12 @@ import pytest
 
 from hightide.errors import OutputError
 from hightide.experiments import ensemble
-from hightide.experiments.ensembles import BAND_COLUMNS, Ensemble, EnsembleIncomplete, quantile_bands
+from hightide.experiments.ensembles import (
+    BAND_COLUMNS,
+    Ensemble,
+    EnsembleIncomplete,
+    quantile_bands,
+)
 from hightide.experiments.members import Member, simulate_member
 from hightide.experiments.seeds import member_seed
 from hightide.results import store

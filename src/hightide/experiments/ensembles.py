@@ -16,9 +16,9 @@ import datetime as _dt
 import hashlib
 import json
 import shutil
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 import pandas as pd
@@ -27,7 +27,12 @@ from hightide import __version__
 from hightide.engine import memory
 from hightide.engine.checkpoint import code_fingerprint
 from hightide.errors import HightideError, OutputError, ScenarioError
-from hightide.experiments.members import DEFAULT_RETRIES, Member, MemberStore, run_members
+from hightide.experiments.members import (
+    DEFAULT_RETRIES,
+    Member,
+    MemberStore,
+    run_members,
+)
 from hightide.experiments.sampling import ParameterSampler
 from hightide.experiments.scenario_tools import prepare, read_params_file
 from hightide.experiments.seeds import member_seed
@@ -53,7 +58,7 @@ def default_out(name: str, scale: float, seed: int) -> Path:
 
 
 def _now() -> str:
-    return _dt.datetime.now(_dt.timezone.utc).isoformat()
+    return _dt.datetime.now(_dt.UTC).isoformat()
 
 
 def _sample_identity(sample_params: str | None) -> dict | None:
@@ -100,7 +105,7 @@ class Ensemble:
     provincial_bands: pd.DataFrame
 
     @classmethod
-    def load(cls, out: str | Path) -> "Ensemble":
+    def load(cls, out: str | Path) -> Ensemble:
         out = Path(out)
         manifest = read_manifest(out)
         if manifest.get("status") != store.COMPLETE:

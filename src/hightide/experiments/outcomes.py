@@ -8,8 +8,8 @@ is measured against its own pre-famine mortality, not the record's.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 import numpy as np
 import pandas as pd

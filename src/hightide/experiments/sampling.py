@@ -16,7 +16,6 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 
 from hightide.errors import ScenarioError
@@ -38,7 +37,7 @@ class ParameterSampler:
     draws: pd.DataFrame | None = None
 
     @classmethod
-    def from_spec(cls, spec: str, fixed: dict[str, float] | None = None) -> "ParameterSampler":
+    def from_spec(cls, spec: str, fixed: dict[str, float] | None = None) -> ParameterSampler:
         """Parse ``spec``; ``fixed`` overrides (the scenario's own) are never sampled."""
         registry = load_registry()
         fixed = fixed or {}

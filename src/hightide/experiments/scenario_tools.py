@@ -4,8 +4,10 @@ parameter files (``[parameters]`` TOML written by ``hightide calibrate``, read b
 from __future__ import annotations
 
 import tomllib
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Mapping
+
+from pydantic import ValidationError
 
 from hightide.errors import ScenarioError
 from hightide.params import resolve
@@ -31,7 +33,7 @@ def prepare(scenario: str | Path | Scenario | None, *, end: str | None = None,
     if end is not None:
         try:
             ScenarioMeta.model_validate({**data["scenario"], "end": end})
-        except Exception as exc:  # pydantic's message names the problem
+        except ValidationError as exc:
             raise ScenarioError(f"cannot end the run at {end!r}: {exc}", field="end") from None
         data["scenario"]["end"] = end
         data["timeline"] = [e for e in data["timeline"] if parse_month(e["date"]) <= parse_month(end)]
