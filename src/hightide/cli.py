@@ -6,6 +6,7 @@ import sys
 from pathlib import Path
 from typing import Optional
 
+import numpy as np
 import typer
 from rich.console import Console
 from rich.markup import escape
@@ -339,6 +340,167 @@ def ensemble(
         t.add_row(str(int(year)), *[f"{b.loc[year, 'q50']:.1f} [{b.loc[year, 'q05']:.1f}, {b.loc[year, 'q95']:.1f}]"
                                     for b in bands.values()])
     console.print(t)
+
+
+@app.command()
+def compare(
+    subjects: list[str] = typer.Argument(..., help="Scenarios (run now), run directories or ensemble directories; "
+                                                   "the first is the reference for differences."),
+    scale: Optional[float] = typer.Option(None, "--scale", help="Scale for scenarios run here."),
+    seed: Optional[int] = typer.Option(None, "--seed", help="Seed for scenarios run here."),
+    end: Optional[str] = typer.Option(None, "--end", metavar="YYYY-MM", help="End scenarios run here early."),
+    params: Optional[Path] = typer.Option(None, "--params", metavar="FILE", help="Parameter file for scenarios run here."),
+    out: Path = typer.Option(Path("runs/compare"), "--out", help="Directory for compare.csv and compare.png."),
+    quiet: bool = typer.Option(False, "--quiet", "-q"),
+) -> None:
+    """Compare scenarios, runs and ensembles side by side: outcomes with 5-95% bands and a figure.
+
+    Differences from the first subject are taken member by member when two ensembles share their
+    seeds (common random numbers)."""
+    from hightide.experiments.compare import compare as do_compare
+    from hightide.experiments.scenario_tools import read_params_file
+
+    def call():
+        overrides = read_params_file(params) if params is not None else None
+        return do_compare(subjects, scale=scale, seed=seed, end=end, params=overrides, out=out)
+
+    comp = _experiment_errors(call)
+    if quiet:
+        return
+    t = Table(title="outcomes: value, or median [5%, 95%] across members; Δ vs " + comp.subjects[0].label)
+    t.add_column("outcome")
+    for i, sub in enumerate(comp.subjects):
+        t.add_column(f"{sub.label}\n({sub.kind}, {len(sub.annual)})", justify="right")
+        if i:
+            t.add_column("Δ" + (" paired" if comp.table.loc[comp.table["subject"] == sub.label, "paired"].any()
+                                else ""), justify="right")
+
+    def fmt(mid, lo, hi):
+        if np.isnan(mid):
+            return "–"
+        return f"{mid:.2f}" if np.isnan(lo) else f"{mid:.2f} [{lo:.2f}, {hi:.2f}]"
+
+    for name, rows in comp.table.groupby("outcome", sort=False):
+        cells = [f"{rows['label'].iloc[0]} ({rows['unit'].iloc[0]})"]
+        for i, (_, r) in enumerate(rows.iterrows()):
+            cells.append(fmt(r["q50"], r["q05"], r["q95"]))
+            if i:
+                cells.append(fmt(r["diff_q50"], r["diff_q05"], r["diff_q95"]))
+        t.add_row(*cells)
+    console.print(t)
+    console.print(f"written {out / 'compare.csv'} and {out / 'compare.png'}")
+
+
+@app.command()
+def calibrate(
+    scenario: Optional[str] = typer.Argument(None, help="Scenario to fit (default: historical)."),
+    trials: int = typer.Option(80, "--trials", min=1, help="Optuna trials (the first is the registry defaults)."),
+    scale: float = typer.Option(0.0002, "--scale", help="Scale of every trial run."),
+    seed: int = typer.Option(0, "--seed", help="Seed of the runs (the same for every trial) and of the sampler."),
+    seeds: int = typer.Option(1, "--seeds", min=1, help="Runs per trial (member seeds of --seed), averaged."),
+    only: Optional[str] = typer.Option(None, "--only", metavar="NAMES",
+                                       help="Fit these parameters (comma-separated) instead of the calibrated ones."),
+    validation_end: str = typer.Option("1966-12", "--validation-end", metavar="YYYY-MM",
+                                       help="End of the out-of-sample runs."),
+    timeout: Optional[float] = typer.Option(None, "--timeout", metavar="SECONDS", help="Stop starting trials after this."),
+    out: Path = typer.Option(Path("runs/calibration"), "--out", help="Output directory (running again continues it)."),
+    quiet: bool = typer.Option(False, "--quiet", "-q"),
+) -> None:
+    """Fit the registry's calibrated parameters to the 1952-57 targets (optuna); report fit and
+    out-of-sample errors; write OUT/calibrated.toml for `hightide run --params`."""
+    from hightide.experiments.calibration import calibrate as do_calibrate
+
+    progress = None
+    on_trial = None
+    if not quiet and sys.stderr.isatty():
+        from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
+        progress = Progress(TextColumn("[bold]calibrating"), BarColumn(), TextColumn("{task.completed}/{task.total} trials"),
+                            TextColumn("best loss {task.fields[best]}"), TimeElapsedColumn(), console=err_console,
+                            transient=True)
+        task = progress.add_task("", total=trials, best="–")
+
+        def on_trial(done, total, loss, best):
+            progress.update(task, completed=done, best=f"{best:.4g}")
+
+    def call():
+        names = [n.strip() for n in only.split(",") if n.strip()] if only else None
+        kwargs = dict(trials=trials, scale=scale, seed=seed, seeds=seeds, names=names, out=out,
+                      validation_end=validation_end, timeout=timeout, on_trial=on_trial)
+        if progress:
+            with progress:
+                return do_calibrate(scenario or "historical", **kwargs)
+        return do_calibrate(scenario or "historical", **kwargs)
+
+    cal = _experiment_errors(call)
+    if quiet:
+        return
+    s = cal.summary
+    t = Table(title=f"calibration of {len(s['parameters'])} parameters, {s['trials']} trials")
+    for c in ("parameter", "default", "calibrated", "range"):
+        t.add_column(c, justify="left" if c == "parameter" else "right")
+    from hightide.params import load_registry
+
+    reg = load_registry()
+    for n in s["parameters"]:
+        t.add_row(n, f"{s['defaults'][n]:.4g}", f"{s['best'][n]:.4g}", f"{reg[n].range[0]:g}..{reg[n].range[1]:g}")
+    console.print(t)
+    f = Table(title="fit per target: model error (default -> calibrated)")
+    for c in ("target", "when", "window", "record", "default", "calibrated", "tolerance"):
+        f.add_column(c, justify="right" if c in ("record", "default", "calibrated") else "left")
+    for _, r in cal.fit.iterrows():
+        mark = lambda ok, e: f"[green]{e}[/]" if ok else f"[red]{e}[/]"  # noqa: E731
+        f.add_row(r["target"], r["when"], r["window"], f"{r['record']:.2f}", mark(r["pass_default"], r["error_default"]),
+                  mark(r["pass_calibrated"], r["error_calibrated"]), r["tolerance"])
+    console.print(f)
+    for w in ("in_sample", "out_of_sample"):
+        d, c = s[w]["default"], s[w]["calibrated"]
+        console.print(f"{w.replace('_', '-')}: RMS error in tolerances {d['rms_normalised_error']:.3f} -> "
+                      f"{c['rms_normalised_error']:.3f}; passing {d['passing']} -> {c['passing']} of {d['targets']}")
+    console.print(f"loss {s['loss_default']:.4g} (defaults) -> {s['loss_best']:.4g}; written {cal.out / 'calibrated.toml'}")
+
+
+@app.command()
+def sensitivity(
+    scenario: Optional[str] = typer.Argument(None, help="Scenario (default: historical)."),
+    parameters: Optional[str] = typer.Option(None, "--parameters", metavar="NAMES",
+                                             help="Comma-separated parameters to vary over their registry ranges."),
+    outcomes: Optional[str] = typer.Option(None, "--outcomes", metavar="NAMES", help="Comma-separated outcomes."),
+    trajectories: int = typer.Option(6, "--trajectories", min=2, help="Morris trajectories (runs = r x (k + 1))."),
+    scale: float = typer.Option(0.0002, "--scale"),
+    seed: int = typer.Option(0, "--seed", help="Seed of every run (common random numbers) and of the design."),
+    workers: int = typer.Option(1, "--workers", min=0, help="Local Dask workers (0: in this process)."),
+    scheduler: Optional[str] = typer.Option(None, "--scheduler", metavar="ADDRESS"),
+    out: Path = typer.Option(Path("runs/sensitivity"), "--out", help="Output directory (running again resumes it)."),
+    quiet: bool = typer.Option(False, "--quiet", "-q"),
+) -> None:
+    """Morris sensitivity indices (SALib) of outcomes over the registry ranges; table and figure."""
+    from hightide.experiments.sensitivity import sensitivity as do_sensitivity
+
+    progress, on_member = _member_progress(quiet, "runs")
+
+    def call():
+        kwargs = dict(parameters=[n.strip() for n in parameters.split(",")] if parameters else None,
+                      outcomes=[n.strip() for n in outcomes.split(",")] if outcomes else None,
+                      trajectories=trajectories, scale=scale, seed=seed, out=out, workers=workers,
+                      scheduler=scheduler, on_member=on_member)
+        if progress:
+            with progress:
+                return do_sensitivity(scenario or "historical", **kwargs)
+        return do_sensitivity(scenario or "historical", **kwargs)
+
+    res = _experiment_errors(call)
+    if quiet:
+        return
+    for o, d in res.indices.groupby("outcome", sort=False):
+        t = Table(title=f"{d['label'].iloc[0]} ({d['unit'].iloc[0]}): Morris indices")
+        for c in ("rank", "parameter", "μ*", "μ* 95% ±", "σ", "μ"):
+            t.add_column(c, justify="left" if c == "parameter" else "right")
+        for _, r in d.sort_values("rank").iterrows():
+            t.add_row(str(r["rank"]), r["parameter"], f"{r['mu_star']:.3g}", f"{r['mu_star_conf']:.2g}",
+                      f"{r['sigma']:.3g}", f"{r['mu']:.3g}")
+        console.print(t)
+    console.print(f"written {res.out / 'sensitivity.csv'} and {res.out / 'sensitivity.png'}")
 
 
 if __name__ == "__main__":  # pragma: no cover

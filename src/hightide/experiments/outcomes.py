@@ -59,6 +59,7 @@ class Outcome:
 OUTCOMES: dict[str, Outcome] = {o.name: o for o in (
     Outcome("excess_deaths_1959_61_m", "excess deaths 1959-61", "million", 1961,
             lambda a, m: excess_deaths_m(a)),
+    Outcome("apc_share_1955_12_pct", "households in APCs, Dec 1955", "%", 1955, _apc_share(1955, 12)),
     Outcome("apc_share_1956_12_pct", "households in APCs, Dec 1956", "%", 1956, _apc_share(1956, 12)),
     Outcome("grain_output_1960_mt", "grain output 1960", "Mt", 1960, _annual("grain_output_mt", 1960)),
     Outcome("grain_output_1958_mt", "grain output 1958", "Mt", 1958, _annual("grain_output_mt", 1958)),

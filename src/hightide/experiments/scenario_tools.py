@@ -35,6 +35,9 @@ def prepare(scenario: str | Path | Scenario | None, *, end: str | None = None,
             ScenarioMeta.model_validate({**data["scenario"], "end": end})
         except ValidationError as exc:
             raise ScenarioError(f"cannot end the run at {end!r}: {exc}", field="end") from None
+        if parse_month(end) > sc.end_month:
+            raise ScenarioError(f"cannot end the run at {end}, after the scenario's own end {sc.scenario.end} "
+                                "(its timeline stops there)", field="end")
         data["scenario"]["end"] = end
         data["timeline"] = [e for e in data["timeline"] if parse_month(e["date"]) <= parse_month(end)]
     if parameters:
