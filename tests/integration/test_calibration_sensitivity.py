@@ -46,7 +46,7 @@ def calibrated(tmp_path_factory):
 
 
 def test_calibration_writes_a_usable_parameter_file(calibrated):
-    path, cal, _ = calibrated
+    _path, cal, _ = calibrated
     values = read_params_file(cal.out / "calibrated.toml")
     assert values == pytest.approx(cal.best, rel=1e-12) and set(values) == set(NAMES)
     reg = load_registry()

@@ -174,3 +174,38 @@ def test_quantile_bands_are_order_free():
 
 def test_member_names():
     assert Member(3, 1).name == "m00003"
+
+
+def test_sampled_parameters_are_drawn_per_member_and_recorded(short_path, tmp_path):
+    ens = ensemble(short_path, runs=2, scale=SCALE, seed=5, workers=0, out=tmp_path / "sampled",
+                   sample_params="tfp_growth_per_year,weather_sd_national")
+    members = ens.members
+    assert list(members.columns) == ["member", "seed", "status", "tfp_growth_per_year", "weather_sd_national"]
+    assert members["tfp_growth_per_year"].nunique() == 2
+    for m in ens.member_list():
+        manifest = store.read_manifest(ens.out / "members" / m.name)
+        assert manifest["sampled_parameters"] == m.parameters
+        for name, value in m.parameters.items():
+            assert manifest["parameters"][name] == value  # the run used them
+    assert ens.manifest["sample_params"] == {"spec": "tfp_growth_per_year,weather_sd_national"}
+
+
+def test_compare_ensembles_runs_and_paired_differences(one_worker, short_path, tmp_path):
+    from hightide import api
+    from hightide.experiments.compare import compare
+
+    twin = ensemble(short_path, runs=RUNS, scale=SCALE, seed=7, workers=0, out=tmp_path / "twin")
+    run_dir = tmp_path / "run"
+    api.run(short_path, scale=SCALE, seed=member_seed(7, 0), out=run_dir)
+    comp = compare([one_worker.out, twin.out, run_dir], out=tmp_path / "cmp")
+    t = comp.table
+    assert [s.kind for s in comp.subjects] == ["ensemble", "ensemble", "run"]
+    twin_rows = t[t["subject"] == comp.subjects[1].label]
+    assert twin_rows["paired"].all()  # same seeds member by member: differences are paired, and here zero
+    assert (twin_rows[["diff_q05", "diff_q50", "diff_q95"]] == 0.0).all().all()
+    grain = t[(t["subject"] == comp.subjects[0].label) & (t["outcome"] == "grain_output_mt@1952")].iloc[0]
+    assert grain["q05"] <= grain["q50"] <= grain["q95"] and grain["members"] == RUNS
+    run_row = t[(t["subject"] == comp.subjects[2].label) & (t["outcome"] == "grain_output_mt@1952")].iloc[0]
+    member0 = one_worker.member_tables("national_annual")[0]
+    assert run_row["q50"] == member0["grain_output_mt"].iloc[0] and not run_row["paired"]
+    assert (tmp_path / "cmp" / "compare.csv").is_file() and (tmp_path / "cmp" / "compare.png").stat().st_size > 10_000

@@ -26,6 +26,11 @@ FIGURE_SERIES = (("grain_output_mt", "grain output, Mt"), ("death_rate_permille"
                  ("population_m", "population, million"), ("collectivised_pct", "households in APCs or communes, %"))
 
 
+#: columns also compared in the last year all subjects reach (column, label, unit)
+FINAL_COLUMNS = (("population_m", "population", "million"), ("grain_output_mt", "grain output", "Mt"),
+                 ("procurement_mt", "procurement", "Mt"), ("death_rate_permille", "death rate", "per 1000"))
+
+
 @dataclass
 class Subject:
     """One thing compared: its label, kind and the tables of its run(s)."""
@@ -38,10 +43,17 @@ class Subject:
     scale: float | None = None
     source: str = ""
 
-    @property
-    def outcomes(self) -> pd.DataFrame:
-        """One row per member, one column per outcome."""
-        return pd.DataFrame([evaluate(a, m) for a, m in zip(self.annual, self.monthly)])
+    def outcomes(self, final_year: int | None = None) -> pd.DataFrame:
+        """One row per member, one column per outcome (and the FINAL_COLUMNS in ``final_year``)."""
+        rows = []
+        for a, m in zip(self.annual, self.monthly):
+            row = evaluate(a, m)
+            if final_year is not None:
+                last = a.loc[a["year"] == final_year]
+                row.update({f"{c}@{final_year}": float(last[c].iloc[0]) if len(last) else np.nan
+                            for c, _, _ in FINAL_COLUMNS})
+            rows.append(row)
+        return pd.DataFrame(rows)
 
 
 @dataclass
@@ -112,12 +124,17 @@ def compare(subjects: list[str | Path | Subject], *, scale: float | None = None,
         if seen[s.label] > 1:
             s.label = f"{s.label} ({seen[s.label]})"
     base = subs[0]
-    base_out = base.outcomes
+    final_year = int(min(a["year"].max() for s in subs for a in s.annual))
+    labels = {name: (o.label, o.unit) for name, o in OUTCOMES.items()}
+    labels.update({f"{c}@{final_year}": (f"{label} {final_year}", unit) for c, label, unit in FINAL_COLUMNS})
+    base_out = base.outcomes(final_year)
     rows = []
     for s in subs:
-        o = s.outcomes
+        o = s.outcomes(final_year)
         pair = s is not base and paired(base, s)
-        for name in OUTCOMES:
+        for name in labels:
+            if o[name].isna().all() and base_out[name].isna().all():
+                continue  # the runs end before this outcome
             q05, q50, q95 = _quantiles(o[name].to_numpy(dtype=float))
             if s is base:
                 d = (np.nan, np.nan, np.nan)
@@ -126,7 +143,7 @@ def compare(subjects: list[str | Path | Subject], *, scale: float | None = None,
             else:  # unpaired: difference of medians only
                 d = (np.nan, q50 - _quantiles(base_out[name].to_numpy(dtype=float))[1], np.nan)
             rows.append({"subject": s.label, "kind": s.kind, "members": len(s.annual), "outcome": name,
-                         "label": OUTCOMES[name].label, "unit": OUTCOMES[name].unit, "q05": q05, "q50": q50,
+                         "label": labels[name][0], "unit": labels[name][1], "q05": q05, "q50": q50,
                          "q95": q95, "diff_q05": d[0], "diff_q50": d[1], "diff_q95": d[2], "paired": pair})
     comp = Comparison(subs, pd.DataFrame(rows), Path(out) if out is not None else None)
     if out is not None:

@@ -47,7 +47,7 @@ def measure(counterfactual: str, *, reference: str = "historical", runs: int = 8
             on_member=None) -> pd.DataFrame:
     """Run (or resume) the three ensembles under ``out`` and return :func:`spread_table`."""
     out = Path(out)
-    common = dict(runs=runs, scale=scale, end=end, workers=workers, on_member=on_member)
+    common = {"runs": runs, "scale": scale, "end": end, "workers": workers, "on_member": on_member}
     ref = ensemble(reference, seed=0, out=out / f"{reference}-seed0", **common)
     crn = ensemble(counterfactual, seed=0, out=out / f"{counterfactual}-seed0", **common)
     ind = ensemble(counterfactual, seed=1, out=out / f"{counterfactual}-seed1", **common)

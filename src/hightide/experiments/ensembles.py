@@ -241,7 +241,7 @@ def _write_members_csv(out: Path, members: list[Member], report) -> None:
             pass
         rows.append({"member": m.index, "seed": m.seed, "status": status, **m.parameters})
     df = pd.DataFrame(rows)
-    store.atomic_write(out / MEMBERS_CSV, lambda tmp: df.to_csv(tmp, index=False, float_format="%.10g"))
+    store.atomic_write(out / MEMBERS_CSV, lambda tmp: df.to_csv(tmp, index=False))  # full precision: members are re-read from it
 
 
 def _prepare_dir(out: Path, manifest: dict, force: bool) -> dict | None:
