@@ -61,8 +61,14 @@ def test_one_and_two_workers_give_identical_tables_even_when_a_worker_dies(one_w
             os._exit(1)  # the worker process dies mid-member: the scheduler reruns the member elsewhere
         return simulate_member(data, scale, seed)
 
-    two = ensemble(short_path, runs=RUNS, scale=SCALE, seed=7, workers=2, out=tmp_path / "w2", task=dies_once)
+    # two workers of a cluster reached by its scheduler's address, as a real cluster would be
+    from distributed import LocalCluster
+
+    with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=":0") as cluster:
+        two = ensemble(short_path, runs=RUNS, scale=SCALE, seed=7, scheduler=cluster.scheduler_address,
+                       out=tmp_path / "w2", task=dies_once)
     assert marker.exists()
+    assert two.manifest["scheduler"] == cluster.scheduler_address
     _same_ensemble(one_worker, two)
     assert two.manifest["last_session"]["ran"] == RUNS
 
