@@ -307,8 +307,9 @@ def grain_chart(data: ReportData) -> Chart | None:
     """The grain balance: output true and reported, tax, procurement, resales; rural food per head."""
     years = _years(data)
     flows = Panel("Grain balance", "Mt per year")
+    # reported first: where reports are honest the true line is drawn over it and stays visible
+    flows.series += _model_series(data, "grain_output_reported_mt", "output (reported)", REPORTED)
     flows.series += _model_series(data, "grain_output_mt", "output (true)", MODEL)
-    flows.series += _model_series(data, "grain_output_reported_mt", "output (reported)", REPORTED, kind="line")
     flows.series += _model_series(data, "procurement_mt", "procurement (gross)", PROCUREMENT)
     flows.series += _model_series(data, "agricultural_tax_mt", "agricultural tax", TAX)
     flows.series += _model_series(data, "resales_mt", "resales to the countryside", RESALES)
@@ -502,9 +503,11 @@ def comparison_chart(runs: dict[str, ReportData]) -> Chart | None:
         y = _years(d)
         if y is not None:
             years = y if years is None else years.union(y)
+    colors = dict(zip(runs, RUN_COLORS * 4))
     for column, title, unit, record in COMPARE_SERIES:
         panel = Panel(title, unit)
-        for (label, d), color in zip(runs.items(), RUN_COLORS * 4):
+        for label, d in reversed(runs.items()):  # the first run drawn last, on top
+            color = colors[label]
             if column == "share_collective_pct":
                 s = _collective(d)
                 if s is not None:

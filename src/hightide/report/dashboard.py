@@ -130,6 +130,8 @@ def main() -> None:
                                        timeline=table.to_dict("records")))
             res = _run(sc, float(scale), int(seed), name)
             same = same_inputs(sc, _historical_scenario(sc.scenario.end))
+            if same:  # this is the historical run: keep it as the comparison for later runs
+                st.session_state.setdefault("historical_runs", {})[(sc.scenario.end, float(scale), int(seed))] = res
             hist = res if same else _historical(sc.scenario.end, float(scale), int(seed))
         except HightideError as exc:
             st.error(str(exc))

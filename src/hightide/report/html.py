@@ -126,6 +126,14 @@ def _timeline_rows(scenario: dict) -> str:
             "</details>")
 
 
+def _fact(key: str, value) -> str:
+    if isinstance(value, (int, float)) and not isinstance(value, bool) and key.endswith("_bytes"):
+        return f"{value / 1e6:,.0f} MB"
+    if isinstance(value, int) and not isinstance(value, bool) and key == "households_simulated":
+        return f"{value:,}"
+    return _fmt(value)
+
+
 def _manifest_section(data: ReportData) -> str:
     m = data.manifest
     if not m:
@@ -133,7 +141,7 @@ def _manifest_section(data: ReportData) -> str:
     keys = ("scenario", "status", "seed", "scale", "version", "python", "started", "finished", "wall_seconds",
             "build_seconds", "simulation_seconds", "households_simulated", "months", "checkpoint_every",
             "memory_estimate_bytes", "disk_estimate_bytes")
-    facts = "".join(f"<tr><th>{_e(k)}</th><td>{_e(_fmt(m[k]))}</td></tr>" for k in keys if k in m)
+    facts = "".join(f"<tr><th>{_e(k)}</th><td>{_e(_fact(k, m[k]))}</td></tr>" for k in keys if k in m)
     extra = [k for k, v in m.items() if k not in keys and not isinstance(v, (dict, list))]
     facts += "".join(f"<tr><th>{_e(k)}</th><td>{_e(_fmt(m[k]))}</td></tr>" for k in extra)
     sc = m.get("scenario_resolved") or {}

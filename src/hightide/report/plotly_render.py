@@ -10,6 +10,8 @@ import numpy as np
 
 from hightide.report.charts import Chart, Series
 
+FEW_POINTS = 3
+
 
 def _values(a) -> list:
     """A JSON-ready list: NaN and inf become null (a gap in the line)."""
@@ -42,10 +44,14 @@ def _traces(s: Series, axis: int, panel_index: int, show_legend: bool) -> list[d
                  "fill": "tonexty", "fillcolor": _rgba(s.color, 0.2), "hoverinfo": "skip", **common}
         return [lower, upper]
     trace = {"type": "scatter", "x": _values(s.x), "y": _values(s.y), **common}
-    if s.kind in ("line", "dash"):
-        trace["mode"] = "lines"
-        trace["line"] = {"color": s.color, "width": 2 if s.kind == "line" else 1.5,
-                         **({"dash": "dash"} if s.kind == "dash" else {})}
+    if s.kind == "line":  # with markers when there are too few points for a line to show (short runs)
+        trace["mode"] = "lines+markers" if np.isfinite(s.y).sum() <= FEW_POINTS else "lines"
+        trace["line"] = {"color": s.color, "width": 2}
+        trace["marker"] = {"color": s.color, "size": 6}
+    elif s.kind == "dash":  # the record: markers too, as some series have only a few years
+        trace["mode"] = "lines+markers"
+        trace["line"] = {"color": s.color, "width": 1.5, "dash": "dash"}
+        trace["marker"] = {"color": s.color, "size": 4}
     elif s.kind == "area":
         trace["mode"] = "lines"
         trace["stackgroup"] = f"stack{panel_index}"
@@ -73,6 +79,14 @@ def _traces(s: Series, axis: int, panel_index: int, show_legend: bool) -> list[d
     if s.kind != "interval_h":
         _hover(s, trace)
     return [trace]
+
+
+def _year_step(panel) -> int:
+    xs = [np.asarray(s.x, dtype=float) for s in panel.series if len(s.x)]
+    x = np.concatenate(xs) if xs else np.array([])
+    x = x[np.isfinite(x)]
+    span = float(x.max() - x.min()) if x.size else 0.0
+    return 1 if span <= 8 else (2 if span <= 16 else 5)
 
 
 def to_plotly(chart: Chart) -> dict:
@@ -106,8 +120,9 @@ def to_plotly(chart: Chart) -> dict:
               "zeroline": False}
         if panel.x_title:
             xa["title"] = {"text": panel.x_title}
-        else:
+        else:  # a time axis in years: whole-year ticks, never '1952 1952 1952'
             xa["tickformat"] = "d"
+            xa["dtick"] = _year_step(panel)
         if panel.log_y:
             ya["type"] = "log"
         if panel.y_ticks:

@@ -6,6 +6,7 @@ serving, a headless server (it never opens a browser or asks questions on the te
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -27,12 +28,18 @@ def command(host: str = "127.0.0.1", port: int = DEFAULT_PORT) -> list[str]:
 
 
 def serve(host: str = "127.0.0.1", port: int = DEFAULT_PORT) -> int:
-    """Run the dashboard until interrupted; returns Streamlit's exit code."""
+    """Run the dashboard until interrupted. On POSIX this process becomes the Streamlit server
+    (exec), so a signal to it stops the server and leaves no orphan; elsewhere it waits for it."""
     try:
         import streamlit  # noqa: F401
     except ImportError as exc:  # pragma: no cover - a dependency of hightide
         raise RuntimeError("the dashboard needs streamlit (pip install streamlit)") from exc
-    try:
-        return subprocess.call(command(host, port))
-    except KeyboardInterrupt:
+    argv = command(host, port)
+    sys.stdout.flush()
+    sys.stderr.flush()
+    if os.name == "posix":
+        os.execv(argv[0], argv)  # does not return
+    try:  # pragma: no cover - not POSIX
+        return subprocess.call(argv)
+    except KeyboardInterrupt:  # pragma: no cover
         return 130

@@ -25,9 +25,11 @@ def _draw_series(ax, s: Series, stack: list[np.ndarray], handles: dict) -> None:
     if not s.has_data:
         return
     label = s.label if s.legend else None
-    if s.kind in ("line", "dash"):
-        (h,) = ax.plot(s.x, s.y, color=s.color, lw=1.8 if s.kind == "line" else 1.2,
-                       ls="-" if s.kind == "line" else "--", label=label)
+    if s.kind == "line":  # with markers when there are too few points for a line to show (short runs)
+        few = np.isfinite(s.y).sum() <= 3
+        (h,) = ax.plot(s.x, s.y, color=s.color, lw=1.8, label=label, marker="o" if few else None, ms=4)
+    elif s.kind == "dash":  # the record: markers too, as some series have only a few years
+        (h,) = ax.plot(s.x, s.y, color=s.color, lw=1.2, ls="--", marker="o", ms=2.5, label=label)
     elif s.kind == "band":
         h = ax.fill_between(s.x, s.lo, s.hi, color=s.color, alpha=0.2, lw=0, label=label)
     elif s.kind == "area":
@@ -84,25 +86,23 @@ def render(chart: Chart):
         size = (8.5, max(4.0, 0.16 * len(chart.panels[0].y_ticks[0]) + 1.2))
     else:
         size = (4.2 * cols if cols > 1 else 9.0, 2.9 * rows + 0.9)
-    fig, axes = plt.subplots(rows, cols, figsize=size, squeeze=False)
-    used = set()
+    fig = plt.figure(figsize=size)
+    grid = fig.add_gridspec(rows, cols)
+    axes = []  # only the cells that hold a panel: a tile map leaves half its grid empty
     handles: dict = {}
     for i, panel in enumerate(chart.panels):
         r, c = chart.position(i)
-        used.add((r, c))
-        _draw_panel(axes[r][c], panel, handles, small=tiles)
-    for r in range(rows):
-        for c in range(cols):
-            if (r, c) not in used:
-                axes[r][c].set_axis_off()
+        ax = fig.add_subplot(grid[r, c])
+        axes.append(ax)
+        _draw_panel(ax, panel, handles, small=tiles)
     if tiles:  # one scale for every tile, so provinces compare at a glance
         ys = [np.asarray(s.y, dtype=float) for p in chart.panels for s in p.series]
         y = np.concatenate(ys) if ys else np.array([])
         y = y[np.isfinite(y)]
         if y.size:
             lo, hi = min(0.0, float(y.min())), float(y.max())
-            for r, c in used:
-                axes[r][c].set_ylim(lo, hi + 0.05 * (hi - lo or 1.0))
+            for ax in axes:
+                ax.set_ylim(lo, hi + 0.05 * (hi - lo or 1.0))
     fig.suptitle(chart.title, fontsize=12)
     if handles:
         fig.legend(list(handles.values()), list(handles), loc="lower center", ncol=min(len(handles), 5), fontsize=8,
