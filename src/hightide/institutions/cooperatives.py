@@ -372,7 +372,4 @@ def _village_draws(world: World, seed: int, process: str, month: int, n_villages
     lo = hh.village[hh.block_start].astype(np.int64)
     hi = np.append(lo[1:], n_villages)
     out = np.zeros(n_villages)
-    for pv in range(world.provinces.n):
-        if hi[pv] > lo[pv]:
-            out[lo[pv]:hi[pv]] = streams.generator(seed, process, pv, month).random(int(hi[pv] - lo[pv]))
-    return out
+    return streams.ranges_uniform(seed, process, month, lo, np.maximum(hi - lo, 0), out)
