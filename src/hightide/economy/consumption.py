@@ -47,8 +47,7 @@ def eat(world: World, ctx: StepContext) -> None:
         hall = _mess_hall_members(world, idx)
         if hall.any():
             m = idx[hall]
-            unit = accounting_units(hh, world.organisations, m, ctx.policy.model_copy(update={"accounting_unit": "team"}),
-                                    p.production_team_size)
+            unit = accounting_units(hh, world.organisations, m, ctx.policy, p.production_team_size, level="team")
             n = int(unit.max()) + 1
             s_u = np.bincount(unit, weights=stock[hall], minlength=n)
             n_u = np.bincount(unit, weights=need[hall], minlength=n)
