@@ -52,3 +52,10 @@ def test_group_sum_is_bincount():
     for values in (g.normal(size=1000), g.random(1000).astype(np.float32), g.random(1000) < 0.5):
         np.testing.assert_array_equal(kernels.group_sum(keys, values, 9), np.bincount(keys, weights=values, minlength=9))
     np.testing.assert_array_equal(kernels.group_count(keys, 9), np.bincount(keys, minlength=9).astype(float))
+
+
+@pytest.mark.parametrize("n", [0, 1, 7, 8, 9, 15, 16, 127, 128, 129, 130, 255, 256, 257, 1000, 8193, 146_172, 1_000_003])
+def test_streamed_pairwise_sum_is_numpy_sum(n):
+    g = np.random.default_rng(n)
+    a = g.normal(size=n) * 10.0 ** g.uniform(-4, 4, n)
+    assert kernels.pairwise_sum(a) == a.sum()

@@ -207,3 +207,20 @@ def fill_events(entropy_head, province_words, month_word, starts, counts, n, p, 
         if not filled[i]:
             nf = np.float64(n[i])
             out[i] = np.int64(min(np.floor(nf * p[i] + 1.0), nf))
+
+
+@nb.njit(cache=True)
+def stream_start(head, province, month_word):
+    """PCG64 state of the stream (head words, province, month word): (state_hi, state_lo, inc_hi, inc_lo)."""
+    entropy = np.empty(head.size + 2, dtype=np.uint32)
+    entropy[:head.size] = head
+    entropy[head.size] = np.uint32(province)
+    entropy[head.size + 1] = month_word
+    return pcg64_seed(entropy)
+
+
+@nb.njit(cache=True, inline="always")
+def next_double(s_hi, s_lo, i_hi, i_lo):
+    """Advance a stream one step: (new state_hi, new state_lo, U(0,1) double as Generator.random)."""
+    s_hi, s_lo = _step(s_hi, s_lo, i_hi, i_lo)
+    return s_hi, s_lo, np.float64(_output(s_hi, s_lo) >> _U64(11)) * TO_DOUBLE

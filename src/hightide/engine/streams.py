@@ -22,9 +22,19 @@ def process_key(process: str) -> int:
     return zlib.crc32(process.encode("utf-8"))
 
 
+def stream_heads(seed: int, *processes: str) -> np.ndarray:
+    """Entropy words shared by each process's streams (the seed, padded, and the process key), one
+    row per process: with a province and ``month_word`` they key one stream (``rng.stream_start``)."""
+    return np.stack([rng.entropy_words(int(seed), (process_key(p),)) for p in processes])
+
+
+def month_word(month: int) -> np.uint32:
+    """The month's word in a stream key (month + 1, so that month 0 is not the zero word)."""
+    return np.uint32(int(month) + 1)
+
+
 def _head(seed: int, process: str) -> np.ndarray:
-    """Entropy words shared by a process's streams: the seed (padded) and the process key."""
-    return rng.entropy_words(int(seed), (process_key(process),))
+    return stream_heads(seed, process)[0]
 
 
 def _blocks(block_start, block_end, month: int):
