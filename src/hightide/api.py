@@ -68,6 +68,61 @@ class Results:
         manifest, tables = store.read_complete_run(Path(out))
         return cls(manifest=manifest, tables=tables, out=Path(out))
 
+    # -- for notebooks (hightide.report.notebook) ----------------------------------------------
+    def annual(self, column: str | None = None):
+        """National annual table indexed by year (or one column as a Series)."""
+        from hightide.report import notebook
+
+        return notebook.annual(self, column)
+
+    def monthly(self, column: str | None = None):
+        """National monthly table on a DatetimeIndex (or one column as a Series)."""
+        from hightide.report import notebook
+
+        return notebook.monthly(self, column)
+
+    def provinces(self, column: str) -> pd.DataFrame:
+        """One provincial column, wide: year x province."""
+        from hightide.report import notebook
+
+        return notebook.provinces(self, column)
+
+    def compare(self, column: str) -> pd.DataFrame:
+        """Model and record by year with the relative error."""
+        from hightide.report import notebook
+
+        return notebook.compare(self, column)
+
+    def validation(self) -> pd.DataFrame:
+        """The validation checks within the run's period: model, record, tolerance, pass."""
+        from hightide.report import notebook
+
+        return notebook.validation(self)
+
+    def to_xarray(self, table: str = "provincial_annual"):
+        """An xarray Dataset of a table (provincial_annual, national_annual or national_monthly)."""
+        from hightide.report import notebook
+
+        return notebook.to_xarray(self, table)
+
+    def plot(self, name: str = "targets"):
+        """A matplotlib Figure: a named figure (`hightide plot --list`) or a national column vs the record."""
+        from hightide.report import notebook
+
+        return notebook.plot(self, name)
+
+    def plotly(self, name: str = "targets"):
+        """The same figure as an interactive plotly Figure."""
+        from hightide.report import notebook
+
+        return notebook.plotly(self, name)
+
+    def report(self, path: str | Path | None = None) -> Path:
+        """Write the self-contained HTML report; returns its path."""
+        from hightide.report import notebook
+
+        return notebook.report(self, path)
+
 
 def default_out(scenario: str | None, scale: float, seed: int) -> Path:
     scenario = "historical" if scenario is None else scenario
@@ -91,7 +146,7 @@ def _check_every(checkpoint_every: int | None) -> int:
 def run(scenario: str | Path | Scenario | None = None, *, scale: float | None = None, seed: int | None = None,
         out: str | Path | None = None, force: bool = False, check: bool = False,
         on_month: Callable[[int, int], None] | None = None, checkpoint_every: int | None = None,
-        resume: str | Path | None = None, resource_check: bool = True,
+        resume: str | Path | None = None, resource_check: bool = True, report: bool = True,
         keep_checkpoints: str | list[str] | None = None) -> Results:
     """Run a scenario (bundled name, path or Scenario; default ``historical``); write outputs to
     ``out`` when given, with a checkpoint every ``checkpoint_every`` months (default 12; 0 = never).
@@ -99,7 +154,8 @@ def run(scenario: str | Path | Scenario | None = None, *, scale: float | None = 
     in ``out/checkpoints/`` after the run completes, for branching (:func:`hightide.experiments.branch`).
 
     ``resume=DIR`` continues the run in DIR from its last checkpoint instead (see :func:`resume`).
-    ``resource_check=False`` skips the memory and disk estimate.
+    ``resource_check=False`` skips the memory and disk estimate. With ``out``, the run ends by
+    writing ``out/report.html`` unless ``report=False`` (see :mod:`hightide.report`).
     """
     if resume is not None:
         given = [n for n, v in (("scenario", scenario), ("scale", scale), ("seed", seed), ("out", out)) if v is not None]
@@ -111,7 +167,7 @@ def run(scenario: str | Path | Scenario | None = None, *, scale: float | None = 
             raise OutputError(f"resume continues the run in {resume} with the scenario, scale and seed its manifest "
                               f"records; do not also give {', '.join(given)}")
         return _resume(Path(resume), check=check, on_month=on_month, checkpoint_every=checkpoint_every,
-                       resource_check=resource_check)
+                       resource_check=resource_check, report=report)
     sc = scenario if isinstance(scenario, Scenario) else load_scenario("historical" if scenario is None else scenario)
     scale = sc.scenario.scale if scale is None else scale
     seed = sc.scenario.seed if seed is None else seed
@@ -144,18 +200,20 @@ def run(scenario: str | Path | Scenario | None = None, *, scale: float | None = 
     store.prepare_output(out_path, force)
     with store.RunLock(out_path):
         store.write_json(out_path / store.MANIFEST, manifest)
-        return _execute(sc, scale, seed, out_path, manifest, check=check, on_month=on_month, every=every, state=None)
+        return _execute(sc, scale, seed, out_path, manifest, check=check, on_month=on_month, every=every, state=None,
+                        report=report)
 
 
 def resume(out: str | Path, *, check: bool = False, on_month: Callable[[int, int], None] | None = None,
-           checkpoint_every: int | None = None, resource_check: bool = True) -> Results:
+           checkpoint_every: int | None = None, resource_check: bool = True, report: bool = True) -> Results:
     """Continue the run in ``out`` from its last checkpoint, with the scenario, seed and scale its
     manifest records, and write the same outputs an uninterrupted run would."""
     return _resume(Path(out), check=check, on_month=on_month, checkpoint_every=checkpoint_every,
-                   resource_check=resource_check)
+                   resource_check=resource_check, report=report)
 
 
-def _resume(out_path: Path, *, check: bool, on_month, checkpoint_every: int | None, resource_check: bool) -> Results:
+def _resume(out_path: Path, *, check: bool, on_month, checkpoint_every: int | None, resource_check: bool,
+            report: bool = True) -> Results:
     if not out_path.is_dir():
         raise OutputError(f"cannot resume {out_path}: no such directory")
     with store.RunLock(out_path):
@@ -200,7 +258,8 @@ def _resume(out_path: Path, *, check: bool, on_month, checkpoint_every: int | No
                 {"at": _now(), "from_months_done": state.months_done, "previous_status": status}],
         })
         store.write_json(out_path / store.MANIFEST, manifest)
-        return _execute(sc, scale, seed, out_path, manifest, check=check, on_month=on_month, every=every, state=state)
+        return _execute(sc, scale, seed, out_path, manifest, check=check, on_month=on_month, every=every, state=state,
+                        report=report)
 
 
 def _resources(sc: Scenario, scale: float, out: Path | None, every: int, *, resuming: bool,
@@ -217,7 +276,7 @@ def _resources(sc: Scenario, scale: float, out: Path | None, every: int, *, resu
 
 
 def _execute(sc: Scenario, scale: float, seed: int, out_path: Path | None, manifest: dict, *, check: bool,
-             on_month, every: int, state) -> Results:
+             on_month, every: int, state, report: bool = False) -> Results:
     """Simulate (from ``state`` when resuming), build and write the tables, keep the manifest true."""
     t0 = time.perf_counter()
     wall_before = float(manifest.get("wall_seconds", 0.0) or 0.0) if state is not None else 0.0
@@ -266,6 +325,8 @@ def _execute(sc: Scenario, scale: float, seed: int, out_path: Path | None, manif
                 store.write_json(out_path / store.MANIFEST, manifest)
                 completed = True
                 ckpt.remove(out_path)  # the run is complete: the checkpoint has done its job
+                if report:
+                    _write_report(out_path, manifest, tables)
         return Results(manifest=manifest, tables=tables, out=out_path, simulation=sim)
     except KeyboardInterrupt as exc:
         if out_path is None or completed:
@@ -298,6 +359,18 @@ def _execute(sc: Scenario, scale: float, seed: int, out_path: Path | None, manif
             if hint and isinstance(exc, Exception):
                 exc.add_note(hint)
         raise
+
+
+def _write_report(out_path: Path, manifest: dict, tables: dict[str, pd.DataFrame]) -> None:
+    """Write ``report.html`` after the tables and the complete manifest, so a failing report costs
+    the run nothing: it is a warning, and ``hightide report DIR`` rebuilds it."""
+    try:
+        from hightide.report import ReportData, write_report
+
+        write_report(out_path, data=ReportData(directory=out_path, manifest=manifest, tables=tables))
+    except Exception as exc:  # noqa: BLE001 - the tables are safe; say what went wrong and go on
+        print(f"warning: could not write {out_path / 'report.html'} ({type(exc).__name__}: {exc}); the run's "
+              f"tables are complete; rebuild the report with `hightide report {out_path}`", file=sys.stderr)
 
 
 def _dated_saver(out_path: Path, identity, sc: Scenario, keep: list[str] | None):

@@ -50,12 +50,12 @@ def _interrupted(exc: KeyboardInterrupt) -> None:
 
 def _do_run(scenario, scale: Optional[float], seed: Optional[int], out: Optional[Path], force: bool,
             quiet: bool, check: bool, checkpoint_every: Optional[int] = None, resume: Optional[Path] = None,
-            resource_check: bool = True, keep_checkpoints: Optional[str] = None,
+            resource_check: bool = True, report: bool = True, keep_checkpoints: Optional[str] = None,
             branch_from: Optional[Path] = None, at: Optional[str] = None):
     from hightide import api
 
     progress, on_month = _progress(quiet)
-    kwargs = dict(check=check, checkpoint_every=checkpoint_every, resource_check=resource_check)
+    kwargs = dict(check=check, checkpoint_every=checkpoint_every, resource_check=resource_check, report=report)
     try:
         if resume is not None:
             call = lambda **kw: api.resume(resume, **kw, **kwargs)  # noqa: E731
@@ -103,6 +103,8 @@ def run(
         help="Continue the stopped run in DIR from its last checkpoint (scenario, scale and seed from its manifest)."),
     no_resource_check: bool = typer.Option(
         False, "--no-resource-check", help="Skip the memory and disk estimate made before the run starts."),
+    no_report: bool = typer.Option(False, "--no-report", help="Do not write OUT/report.html (`hightide report OUT` "
+                                   "writes it later)."),
     params: Optional[Path] = typer.Option(
         None, "--params", metavar="FILE", help="Parameter file ([parameters] TOML, e.g. from `hightide calibrate`)."),
     keep_checkpoints: Optional[str] = typer.Option(
@@ -158,7 +160,7 @@ def run(
             if params is not None or branch_from is not None:
                 scenario = sc
         res = _do_run(scenario, scale, seed, out, force, quiet, check, checkpoint_every, resume,
-                      not no_resource_check, keep_checkpoints, branch_from, at)
+                      not no_resource_check, not no_report, keep_checkpoints, branch_from, at)
     except KeyboardInterrupt as exc:  # before or after the run proper
         _interrupted(exc)
     if not quiet:
@@ -167,6 +169,8 @@ def run(
                       f"{m['households_simulated']:,} households x {m['months']} months in "
                       f"{m['simulation_seconds']:.1f} s (wall {m['wall_seconds']:.1f} s) -> {out}")
         _summary(res.national_annual)
+        if (out / "report.html").is_file() and not no_report:
+            console.print(f"report: {out / 'report.html'}", highlight=False, soft_wrap=True)
 
 
 def _summary(df) -> None:
@@ -247,6 +251,114 @@ def params(group: Optional[str] = typer.Option(None, "--group", help="Only this 
                   "yes" if p.calibrated else "", p.source)
     console.print(t)
 
+
+# ===================================================================================================
+# Reports and interfaces (issue 8): report, plot, serve, docs. Thin over hightide.report.
+# ===================================================================================================
+
+
+@app.command()
+def report(
+    directory: Path = typer.Argument(..., help="A finished run (or an ensemble/comparison directory with bands)."),
+    out: Optional[Path] = typer.Option(None, "--out", help="Write the report here instead of DIR/report.html."),
+) -> None:
+    """(Re)build the self-contained HTML report of a run: model vs record, forms, grain, people, provinces,
+    validation and manifest."""
+    from hightide.report import write_report
+
+    try:
+        path = write_report(directory, out=out)
+    except HightideError as exc:
+        _fail(exc)
+    console.print(f"report: {path}", highlight=False, soft_wrap=True)
+
+
+@app.command()
+def plot(
+    directory: Optional[Path] = typer.Argument(None, help="A finished run (or an ensemble directory with bands)."),
+    figure: list[str] = typer.Option([], "--figure", "-f", metavar="NAME",
+                                     help="Figure to draw (repeat for several; 'all' for every one); see --list."),
+    fmt: str = typer.Option("png", "--format", help="png, svg or pdf."),
+    out: Optional[Path] = typer.Option(None, "--out", help="Output file (one figure) or directory (several); "
+                                       "default DIR/figures/NAME.FORMAT."),
+    dpi: int = typer.Option(150, "--dpi", min=30, max=1200, help="Resolution of PNG figures."),
+    list_figures: bool = typer.Option(False, "--list", help="List the figures and exit."),
+) -> None:
+    """Draw static figures (PNG/SVG/PDF) of a run for papers."""
+    from hightide.report import charts, static
+    from hightide.report.data import ReportData
+
+    if list_figures:
+        t = Table(title="figures")
+        t.add_column("name")
+        t.add_column("shows")
+        for f in charts.FIGURES.values():
+            t.add_row(f.name, f.description)
+        console.print(t)
+        return
+    if directory is None:
+        _fail(HightideError("give a run directory (or --list for the figures)"))
+    if not figure:
+        _fail(HightideError(f"name a figure with --figure; figures: {', '.join(charts.FIGURES)} (or all)"))
+    fmt = fmt.lower()
+    if fmt not in static.FORMATS:
+        _fail(HightideError(f"unknown --format {fmt!r}; formats: {', '.join(static.FORMATS)}"))
+    names = list(charts.FIGURES) if "all" in figure else list(dict.fromkeys(figure))
+    unknown = [n for n in names if n not in charts.FIGURES]
+    if unknown:
+        _fail(HightideError(f"unknown figure {unknown[0]!r}; figures: {', '.join(charts.FIGURES)} (or all)"))
+    try:
+        data = ReportData.load(directory)
+    except HightideError as exc:
+        _fail(exc)
+    single = len(names) == 1 and out is not None and out.suffix != ""
+    for name in names:
+        chart = charts.build(name, data)
+        if chart is None or not chart.has_data:
+            err_console.print(f"[yellow]skipped[/] {name}: nothing to draw in {escape(str(directory))}",
+                              highlight=False, soft_wrap=True)
+            continue
+        target = out if single else (out or directory / "figures") / f"{name}.{fmt}"
+        static.save(chart, target, fmt=fmt if not single else None, dpi=dpi)
+        console.print(f"{name}: {target}", highlight=False, soft_wrap=True)
+
+
+@app.command()
+def serve(
+    port: int = typer.Option(8501, "--port", min=1, max=65535, help="Port to listen on."),
+    host: str = typer.Option("127.0.0.1", "--host", help="Address to bind (default: this machine only)."),
+) -> None:
+    """Start the interactive dashboard (Streamlit) at http://HOST:PORT: edit a scenario, run it small, compare."""
+    from hightide.report.serve import serve as do_serve
+
+    console.print(f"dashboard: http://{host}:{port}  (Ctrl-C stops it)", highlight=False, soft_wrap=True)
+    raise typer.Exit(code=do_serve(host=host, port=port))
+
+
+@app.command()
+def docs(
+    out: Path = typer.Option(Path("docs"), "--out", help="Directory of the generated references."),
+    check: bool = typer.Option(False, "--check", help="Only check that the files there are up to date (exit 1 if not)."),
+) -> None:
+    """Generate docs/scenarios.md (from the scenario schema) and docs/parameters.md (from the registry)."""
+    from hightide.report.docs import generate
+
+    stale = []
+    for name, text in generate().items():
+        path = out / name
+        current = path.read_text("utf-8") if path.is_file() else None
+        if current == text:
+            continue
+        if check:
+            stale.append(str(path))
+        else:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(text, "utf-8")
+            console.print(f"wrote {path}", highlight=False, soft_wrap=True)
+    if stale:
+        err_console.print(f"out of date: {', '.join(stale)}; run `hightide docs --out {out}`", highlight=False,
+                          soft_wrap=True)
+        raise typer.Exit(code=1)
 
 # --------------------------------------------------------------------------------------------------
 # Experiments (issue 5): ensemble, compare, calibrate, sensitivity. Thin over hightide.experiments.
