@@ -86,7 +86,8 @@ def test_mao_july_1955_holds_the_speech_targets():
     s = PolicySchedule(load_scenario("mao_july_1955"))
     at = lambda m: s.at(parse_month(m))
     assert at("1956-06").apc_control_figure == pytest.approx(0.3) and at("1956-06").margin == 0.0
-    assert at("1957-06").apc_control_figure == 0.5 and at("1960-06").apc_control_figure == 1.0
+    assert at("1957-06").apc_control_figure == 0.4 and at("1958-06").apc_control_figure == 0.5
+    assert at("1960-06").apc_control_figure == 1.0
     assert at("1959-01").commune_townships == 0.0 and at("1959-01").private_plot_share == 0.05
     assert at("1958-01").advanced_control_figure <= 0.05 < at("1961-01").advanced_control_figure
 
