@@ -146,7 +146,7 @@ def _manifest_section(data: ReportData) -> str:
     facts += "".join(f"<tr><th>{_e(k)}</th><td>{_e(_fmt(m[k]))}</td></tr>" for k in extra)
     sc = m.get("scenario_resolved") or {}
     desc = (sc.get("scenario") or {}).get("description", "")
-    parts = [f"<section id='manifest'><h2>Manifest</h2>"]
+    parts = ["<section id='manifest'><h2>Manifest</h2>"]
     if desc:
         parts.append(f"<p class='caption'>{_e(desc)}</p>")
     parts.append(f"<table>{facts}</table>")
