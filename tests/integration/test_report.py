@@ -44,7 +44,7 @@ def quarter(tmp_path_factory) -> Path:
 
 
 def _figures(html: str) -> dict:
-    m = re.search(r"const FIGURES=(\{.*?\});const CONFIG=", html, re.S)
+    m = re.search(r"const FIGURES=(\{.*?\});const CONFIG=", html, re.DOTALL)
     assert m, "no figure data in the page"
     return json.loads(m.group(1).replace("<\\/", "</"))
 

@@ -10,8 +10,9 @@ nothing to draw for it (a bands-only ensemble has no provinces, say).
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Callable, Literal
+from typing import Literal
 
 import numpy as np
 import pandas as pd
@@ -423,7 +424,7 @@ def _tiles_chart(data: ReportData, name: str, column: str, title: str, unit: str
                                        legend=False))
         panels.append(p)
         tiles.append(pos)
-    return Chart(name, title, caption, panels, tiles=tiles, panel_height=120)
+    return Chart(name, title, caption, panels, tiles=tiles, panel_height=130)
 
 
 def provinces_chart(data: ReportData) -> Chart | None:

@@ -98,7 +98,7 @@ class ReportData:
 
     # ------------------------------------------------------------------ loading
     @classmethod
-    def load(cls, directory: str | Path) -> "ReportData":
+    def load(cls, directory: str | Path) -> ReportData:
         """Read whatever a run, ensemble or comparison directory holds; refuse an incomplete run."""
         d = Path(directory)
         if not d.is_dir():
@@ -127,7 +127,7 @@ class ReportData:
         return cls(directory=d, manifest=manifest, tables=tables, bands=bands)
 
     @classmethod
-    def from_results(cls, results) -> "ReportData":
+    def from_results(cls, results) -> ReportData:
         """From an in-memory :class:`hightide.api.Results`."""
         return cls(directory=results.out, manifest=dict(results.manifest), tables=dict(results.tables))
 
@@ -150,22 +150,25 @@ class ReportData:
         return ", ".join(bits)
 
     def _derived_table(self, name: str) -> pd.DataFrame | None:
+        """The table with its derived columns, indexed for lookups: annual by year, monthly by
+        x = year + month/12 (built once; reports ask for dozens of columns)."""
         if name not in self._derived:
             t = self.tables.get(name)
-            self._derived[name] = derived_columns(t) if t is not None else None
+            if t is not None:
+                t = derived_columns(t)
+                if name == "national_monthly":
+                    x = t["year"].astype(float) + t["month"].astype(float) / 12
+                    t = t.set_index(pd.Index(x.to_numpy(), name="x"))
+                else:
+                    t = t.set_index("year")
+            self._derived[name] = t
         return self._derived[name]
-
-    def _annual_table(self) -> pd.DataFrame | None:
-        return self._derived_table("national_annual")
-
-    def _monthly_table(self) -> pd.DataFrame | None:
-        return self._derived_table("national_monthly")
 
     def annual(self, column: str) -> pd.Series | None:
         """The run's annual value by year, else the ensemble median; None when neither has it."""
-        t = self._annual_table()
+        t = self._derived_table("national_annual")
         if t is not None and column in t.columns:
-            s = t.set_index("year")[column].astype(float)
+            s = t[column].astype(float)
             return s if s.notna().any() else None
         b = self.band(column)
         if b is not None:
@@ -183,11 +186,10 @@ class ReportData:
 
     def monthly(self, column: str) -> pd.Series | None:
         """Month-end (stocks) or within-month (flows) values indexed by x = year + month/12."""
-        t = self._monthly_table()
+        t = self._derived_table("national_monthly")
         if t is None or column not in t.columns:
             return None
-        x = t["year"].astype(float) + t["month"].astype(float) / 12
-        s = pd.Series(t[column].astype(float).to_numpy(), index=x.to_numpy())
+        s = t[column].astype(float)
         return s if s.notna().any() else None
 
     def provincial(self, column: str) -> pd.DataFrame | None:
