@@ -146,9 +146,12 @@ def _check_every(checkpoint_every: int | None) -> int:
 def run(scenario: str | Path | Scenario | None = None, *, scale: float | None = None, seed: int | None = None,
         out: str | Path | None = None, force: bool = False, check: bool = False,
         on_month: Callable[[int, int], None] | None = None, checkpoint_every: int | None = None,
-        resume: str | Path | None = None, resource_check: bool = True, report: bool = True) -> Results:
+        resume: str | Path | None = None, resource_check: bool = True, report: bool = True,
+        keep_checkpoints: str | list[str] | None = None) -> Results:
     """Run a scenario (bundled name, path or Scenario; default ``historical``); write outputs to
     ``out`` when given, with a checkpoint every ``checkpoint_every`` months (default 12; 0 = never).
+    ``keep_checkpoints`` ('1958-07,1960-01' or 'yearly') keeps the state at the start of those months
+    in ``out/checkpoints/`` after the run completes, for branching (:func:`hightide.experiments.branch`).
 
     ``resume=DIR`` continues the run in DIR from its last checkpoint instead (see :func:`resume`).
     ``resource_check=False`` skips the memory and disk estimate. With ``out``, the run ends by
@@ -158,6 +161,8 @@ def run(scenario: str | Path | Scenario | None = None, *, scale: float | None = 
         given = [n for n, v in (("scenario", scenario), ("scale", scale), ("seed", seed), ("out", out)) if v is not None]
         if force:
             given.append("force")
+        if keep_checkpoints:
+            given.append("keep_checkpoints")
         if given:
             raise OutputError(f"resume continues the run in {resume} with the scenario, scale and seed its manifest "
                               f"records; do not also give {', '.join(given)}")
@@ -172,6 +177,9 @@ def run(scenario: str | Path | Scenario | None = None, *, scale: float | None = 
         raise ScenarioError(f"seed must be a whole number from 0 to 2^63-1, got {seed!r}", field="seed")
     every = _check_every(checkpoint_every)
     out_path = Path(out) if out is not None else None
+    keep = ckpt.parse_keep(keep_checkpoints, sc.start_month, sc.end_month)
+    if keep and out_path is None:
+        raise OutputError("keep_checkpoints needs an output directory (out) to keep them in")
     estimate = _resources(sc, scale, out_path, every, resuming=False, enabled=resource_check)
     manifest = {
         "status": store.RUNNING,
@@ -183,6 +191,7 @@ def run(scenario: str | Path | Scenario | None = None, *, scale: float | None = 
         "python": platform.python_version(),
         "started": _now(),
         "checkpoint_every": every if out_path is not None else 0,
+        **({"keep_checkpoints": keep} if keep else {}),
         "memory_estimate_bytes": estimate.memory_bytes if estimate else None,
         "disk_estimate_bytes": estimate.disk_bytes if estimate else None,
     }
@@ -288,6 +297,7 @@ def _execute(sc: Scenario, scale: float, seed: int, out_path: Path | None, manif
         return True
 
     use_checkpoints = out_path is not None
+    after_month = _dated_saver(out_path, identity, sc, manifest.get("keep_checkpoints")) if use_checkpoints else None
     sim = None
     completed = False  # the manifest says complete: nothing after that may change its status
     stop = StopOnInterrupt() if use_checkpoints else None
@@ -295,7 +305,7 @@ def _execute(sc: Scenario, scale: float, seed: int, out_path: Path | None, manif
         with (stop or _nullcontext()):
             sim = simulate(sc, scale=scale, seed=seed, check=check, on_month=on_month, state=state,
                            checkpoint=save_checkpoint if use_checkpoints else None,
-                           checkpoint_every=every, stop=stop)
+                           checkpoint_every=every, stop=stop, after_month=after_month)
             tables = build_tables(sim.recorder, sim.world.provinces.name)
             manifest.update({
                 "parameters": sim.params.as_dict(),
@@ -361,6 +371,24 @@ def _write_report(out_path: Path, manifest: dict, tables: dict[str, pd.DataFrame
     except Exception as exc:  # noqa: BLE001 - the tables are safe; say what went wrong and go on
         print(f"warning: could not write {out_path / 'report.html'} ({type(exc).__name__}: {exc}); the run's "
               f"tables are complete; rebuild the report with `hightide report {out_path}`", file=sys.stderr)
+
+
+def _dated_saver(out_path: Path, identity, sc: Scenario, keep: list[str] | None):
+    """``after_month`` hook keeping the state at the start of each month in ``keep``."""
+    if not keep:
+        return None
+    from hightide.scenarios.schema import format_month
+
+    wanted = set(keep)
+    n_months = sc.end_month - sc.start_month + 1
+
+    def after_month(state) -> None:
+        label = format_month(sc.start_month + state.months_done)
+        if label in wanted:
+            ckpt.save(out_path, state, identity, start_month=sc.start_month, n_months=n_months,
+                      ckdir=ckpt.dated_directory(out_path, label))
+
+    return after_month
 
 
 def _finish(out_path: Path, manifest: dict, t0: float, wall_before: float, *, status: str,

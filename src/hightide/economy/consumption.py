@@ -6,10 +6,12 @@ the stock allows, otherwise stock / months left. Stocks lose a little to pests a
 
 from __future__ import annotations
 
+import numba as nb
 import numpy as np
 
 from hightide.engine.calendar import months_to_next_harvest_by_zone
 from hightide.engine.context import StepContext
+from hightide.engine.kernels import group_sum, members_of_forms
 from hightide.world.synthesis import adult_equivalents
 from hightide.institutions.cooperatives import accounting_units
 from hightide.world.households import NO_ORG
@@ -35,42 +37,71 @@ def mess_hall_ration(stock_u: np.ndarray, need_u: np.ndarray, months_left_u: np.
     return np.minimum(served, np.maximum(stock_u, 0.0))
 
 
+@nb.njit(cache=True)
+def _eat(starts, used, active, province, children, adults, elderly, grain, food_ratio, need_per_ae, ae_child,
+         ae_elderly, months_left_p, storage_loss, members, units, served_u, flows):
+    """One month of eating, household by household, as the rules above say: need by adult
+    equivalents (``monthly_need``), ``ration`` from the own stock, or the mess hall's serving split
+    by need; storage loss; the 3-month mean food ratio. ``flows[p]`` gets (eaten, loss, need)."""
+    n_units = served_u.size
+    stock_u = np.zeros(n_units)
+    need_u = np.zeros(n_units)
+    for j in range(members.size):
+        i = members[j]
+        need = need_per_ae * (adults[i] + ae_child * children[i] + ae_elderly * elderly[i])
+        stock_u[units[j]] += grain[i]
+        need_u[units[j]] += need
+    j = 0
+    for p in range(starts.size):
+        months_left = months_left_p[p]
+        for i in range(starts[p], starts[p] + used[p]):
+            if not active[i]:
+                continue
+            need = need_per_ae * (adults[i] + ae_child * children[i] + ae_elderly * elderly[i])
+            stock = grain[i]
+            if j < members.size and members[j] == i:
+                u = units[j]
+                frac = need / need_u[u] if need_u[u] > 0 else 0.0
+                eaten = served_u[u] * frac
+                stock = (stock_u[u] - served_u[u]) * frac + eaten
+                j += 1
+            else:
+                eaten = min(need, max(stock, 0.0) / max(months_left, 1))
+            stock = stock - eaten
+            loss = stock * storage_loss
+            grain[i] = stock - loss
+            ratio = min(eaten / need if need > 0 else 1.0, 1.0)
+            food_ratio[i] = np.float32((2.0 * np.float64(food_ratio[i]) + ratio) / 3.0)
+            pv = province[i]
+            flows[pv, 0] += eaten
+            flows[pv, 1] += loss
+            flows[pv, 2] += need
+
+
 def eat(world: World, ctx: StepContext) -> None:
+    """Households eat from their stocks (``ration``); commune members eat in mess halls (one per
+    production team) while the policy keeps them open (``mess_hall_ration``, shares by need)."""
     p, hh = ctx.params, world.households
-    idx = np.flatnonzero(hh.active)
-    prov = hh.province[idx]
-    need = monthly_need(p, hh, idx)
-    months_left = months_to_next_harvest_by_zone(world.provinces.zone[prov], ctx.cal_month)
-    stock = hh.grain_kg[idx]
-    eaten = ration(stock, need, months_left)
+    months_left = months_to_next_harvest_by_zone(world.provinces.zone, ctx.cal_month)
+    members = np.zeros(0, dtype=np.int64)
+    units = np.zeros(0, dtype=np.int64)
+    served = np.zeros(0)
     if ctx.policy.mess_halls:
-        hall = _mess_hall_members(world, idx)
-        if hall.any():
-            m = idx[hall]
-            unit = accounting_units(hh, world.organisations, m, ctx.policy.model_copy(update={"accounting_unit": "team"}),
-                                    p.production_team_size)
-            n = int(unit.max()) + 1
-            s_u = np.bincount(unit, weights=stock[hall], minlength=n)
-            n_u = np.bincount(unit, weights=need[hall], minlength=n)
+        members = members_of_forms(hh, world.organisations, (COMMUNE,))
+        if members.size:
+            units = accounting_units(hh, world.organisations, members, ctx.policy, p.production_team_size, level="team")
+            n = int(units.max()) + 1
+            need = monthly_need(p, hh, members)
+            s_u = group_sum(units, hh.grain_kg[members], n)
+            n_u = group_sum(units, need, n)
             ml_u = np.zeros(n)
-            ml_u[unit] = months_left[hall]
+            ml_u[units] = months_left[hh.province[members]]
             served = mess_hall_ration(s_u, n_u, ml_u, p.mess_hall_overeating)
-            frac = np.divide(need[hall], n_u[unit], out=np.zeros(hall.sum()), where=n_u[unit] > 0)
-            eaten[hall] = served[unit] * frac
-            stock[hall] = (s_u[unit] - served[unit]) * frac + eaten[hall]  # pooled: stocks shared by need
-    stock = stock - eaten
-    loss = stock * p.household_storage_loss_per_month
-    hh.grain_kg[idx] = stock - loss
-    ratio = np.divide(eaten, need, out=np.ones_like(need), where=need > 0)
-    ratio = np.minimum(ratio, 1.0)  # eating above need does not bank health
-    hh.food_ratio[idx] = (2.0 * hh.food_ratio[idx] + ratio) / 3.0
+    flows = np.zeros((world.provinces.n, 3))
+    _eat(hh.block_start, hh.used, hh.active, hh.province, hh.children, hh.adults, hh.elderly, hh.grain_kg,
+         hh.food_ratio, p.food_need_kg_per_adult_equivalent / 12, p.adult_equivalent_child, p.adult_equivalent_elderly,
+         months_left, p.household_storage_loss_per_month, members, units, served, flows)
     w = world.weight
-    ctx.add("consumption_kg", prov, eaten, w)
-    ctx.add("household_loss_kg", prov, loss, w)
-    ctx.add("food_need_kg", prov, need, w)
-
-
-def _mess_hall_members(world: World, idx: np.ndarray) -> np.ndarray:
-    hh, orgs = world.households, world.organisations
-    org = hh.org[idx]
-    return (org != NO_ORG) & (orgs.form[np.maximum(org, 0)] == COMMUNE)
+    ctx.flows["consumption_kg"] += flows[:, 0] * w
+    ctx.flows["household_loss_kg"] += flows[:, 1] * w
+    ctx.flows["food_need_kg"] += flows[:, 2] * w

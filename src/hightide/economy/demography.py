@@ -7,9 +7,10 @@ towns (or are sent down) as the policy says; every person is accounted for.
 
 from __future__ import annotations
 
+import numba as nb
 import numpy as np
 
-from hightide.engine import streams
+from hightide.engine import rng, streams
 from hightide.engine.calendar import LUNAR_NEW_YEAR
 from hightide.engine.context import StepContext
 from hightide.params import ParameterSet
@@ -45,13 +46,6 @@ def monthly_probability(annual_rate, hazard_multiplier=1.0):
     return -np.expm1(-hazard / 12.0)
 
 
-def _band_probability(annual_rate: float, base: float, hungry: np.ndarray, multiplier: np.ndarray, size: int) -> np.ndarray:
-    """Monthly death probability per slot: a scalar for the fed, hazard x multiplier for the hungry."""
-    p = np.full(size, monthly_probability(annual_rate * base))
-    p[hungry] = monthly_probability(annual_rate * base, multiplier)
-    return p
-
-
 def crude_baseline_rate(params: ParameterSet) -> float:
     """1952 crude death rate implied by the age structure at the start (for the towns)."""
     return (params.share_children * params.mortality_child
@@ -59,42 +53,88 @@ def crude_baseline_rate(params: ParameterSet) -> float:
             + params.share_elderly * params.mortality_elderly)
 
 
+#: the streams of vital events, one draw each per household and month, in the order they are used
+VITAL_STREAMS = ("deaths_child", "deaths_adult", "deaths_elderly", "births", "ageing_child", "ageing_adult")
+
+
+@nb.njit(cache=True)
+def _vital(heads, month_word, starts, used, active, children, adults, elderly, hungry, p_hungry, p_fed,
+           p_grow_up, p_grow_old, flows):
+    """Deaths by age band, births, then ageing, household by household: each event count is
+    min(floor(n p + U), n) (``streams.events``) with U from the province's stream of that event.
+    ``p_fed`` holds the fed probabilities (child, adult, elderly deaths, births); ``p_hungry[:, k]``
+    those of the k-th hungry household (``hungry``, ascending). ``flows[p]`` gets (births, deaths)."""
+    j = 0
+    for pv in range(starts.size):
+        c0, c1, c2, c3 = rng.stream_start(heads[0], pv, month_word)
+        d0, d1, d2, d3 = rng.stream_start(heads[1], pv, month_word)
+        e0, e1, e2, e3 = rng.stream_start(heads[2], pv, month_word)
+        b0, b1, b2, b3 = rng.stream_start(heads[3], pv, month_word)
+        g0, g1, g2, g3 = rng.stream_start(heads[4], pv, month_word)
+        h0, h1, h2, h3 = rng.stream_start(heads[5], pv, month_word)
+        births_p = 0.0
+        deaths_p = 0.0
+        for i in range(starts[pv], starts[pv] + used[pv]):
+            c0, c1, u_child = rng.next_double(c0, c1, c2, c3)
+            d0, d1, u_adult = rng.next_double(d0, d1, d2, d3)
+            e0, e1, u_old = rng.next_double(e0, e1, e2, e3)
+            b0, b1, u_birth = rng.next_double(b0, b1, b2, b3)
+            g0, g1, u_up = rng.next_double(g0, g1, g2, g3)
+            h0, h1, u_older = rng.next_double(h0, h1, h2, h3)
+            if j < hungry.size and hungry[j] == i:
+                pc, pa, po, pb = p_hungry[j, 0], p_hungry[j, 1], p_hungry[j, 2], p_hungry[j, 3]
+                j += 1
+            else:
+                pc, pa, po, pb = p_fed[0], p_fed[1], p_fed[2], p_fed[3]
+            live = active[i]
+            nc = np.float64(children[i] * live)
+            na = np.float64(adults[i] * live)
+            ne = np.float64(elderly[i] * live)
+            d_child = min(np.floor(nc * pc + u_child), nc)
+            d_adult = min(np.floor(na * pa + u_adult), na)
+            d_old = min(np.floor(ne * po + u_old), ne)
+            born = min(np.floor(na * pb + u_birth), na)
+            nc -= d_child
+            na -= d_adult
+            ne -= d_old
+            up = min(np.floor(nc * p_grow_up + u_up), nc)
+            older = min(np.floor(na * p_grow_old + u_older), na)
+            children[i] = np.int16(nc - up + born)
+            adults[i] = np.int16(na + up - older)
+            elderly[i] = np.int16(ne + older)
+            births_p += born
+            deaths_p += d_child + d_adult + d_old
+        flows[pv, 0] = births_p
+        flows[pv, 1] = deaths_p
+
+
 def vital_events(world: World, ctx: StepContext) -> None:
     p, hh = ctx.params, world.households
-    bs, used, size = hh.block_start, hh.used, hh.capacity
     active = hh.active
     base = baseline_factor(p, ctx.month / 12 - 1952)
     hungry = np.flatnonzero(active & (hh.food_ratio < p.hunger_threshold))
     short = hunger_shortfall(p, hh.food_ratio[hungry].astype(np.float64))
     hm = hunger_multiplier(p, short)
-    m = ctx.month
-    children, adults, elderly = hh.children * active, hh.adults * active, hh.elderly * active
-    p_child = _band_probability(p.mortality_child, base, hungry, 1.0 + (hm - 1.0) * p.hunger_vulnerability_child, size)
-    p_adult = _band_probability(p.mortality_adult, base, hungry, hm, size)
-    p_old = _band_probability(p.mortality_elderly, base, hungry, 1.0 + (hm - 1.0) * p.hunger_vulnerability_elderly, size)
-    d_child = streams.events(ctx.seed, "deaths_child", m, bs, used, children, p_child)
-    d_adult = streams.events(ctx.seed, "deaths_adult", m, bs, used, adults, p_adult)
-    d_old = streams.events(ctx.seed, "deaths_elderly", m, bs, used, elderly, p_old)
-    fert = np.full(size, monthly_probability(p.fertility_per_working_adult))
-    fert[hungry] = monthly_probability(p.fertility_per_working_adult * fertility_multiplier(p, short))
-    births = streams.events(ctx.seed, "births", m, bs, used, adults, fert)
+    p_hungry = np.stack([
+        monthly_probability(p.mortality_child * base, 1.0 + (hm - 1.0) * p.hunger_vulnerability_child),
+        monthly_probability(p.mortality_adult * base, hm),
+        monthly_probability(p.mortality_elderly * base, 1.0 + (hm - 1.0) * p.hunger_vulnerability_elderly),
+        monthly_probability(p.fertility_per_working_adult * fertility_multiplier(p, short)),
+    ], axis=1).reshape(hungry.size, 4)
+    p_fed = np.array([monthly_probability(p.mortality_child * base), monthly_probability(p.mortality_adult * base),
+                      monthly_probability(p.mortality_elderly * base), monthly_probability(p.fertility_per_working_adult)])
     # deaths beyond the baseline among the hungry, in expectation, are counted as hunger deaths
-    excess = (children[hungry] * (p_child[hungry] - monthly_probability(p.mortality_child * base))
-              + adults[hungry] * (p_adult[hungry] - monthly_probability(p.mortality_adult * base))
-              + elderly[hungry] * (p_old[hungry] - monthly_probability(p.mortality_elderly * base)))
-    hh.children[:] = children - d_child
-    hh.adults[:] = adults - d_adult
-    hh.elderly[:] = elderly - d_old
-    grow_up = streams.events(ctx.seed, "ageing_child", m, bs, used, hh.children, np.full(size, 1 / (12 * p.years_as_child)))
-    grow_old = streams.events(ctx.seed, "ageing_adult", m, bs, used, hh.adults, np.full(size, 1 / (12 * p.years_working_age)))
-    hh.children[:] = hh.children - grow_up + births
-    hh.adults[:] = hh.adults + grow_up - grow_old
-    hh.elderly[:] = hh.elderly + grow_old
-    prov = hh.province
+    excess = (hh.children[hungry] * (p_hungry[:, 0] - p_fed[0])
+              + hh.adults[hungry] * (p_hungry[:, 1] - p_fed[1])
+              + hh.elderly[hungry] * (p_hungry[:, 2] - p_fed[2]))
+    flows = np.zeros((world.provinces.n, 2))
+    _vital(streams.stream_heads(ctx.seed, *VITAL_STREAMS), streams.month_word(ctx.month), hh.block_start, hh.used,
+           active, hh.children, hh.adults, hh.elderly, hungry, np.ascontiguousarray(p_hungry), p_fed,
+           1 / (12 * p.years_as_child), 1 / (12 * p.years_working_age), flows)
     w = world.weight
-    ctx.add("births", prov, births.astype(np.float64), w)
-    ctx.add("deaths", prov, (d_child + d_adult + d_old).astype(np.float64), w)
-    ctx.add("hunger_deaths", prov[hungry], excess, w)
+    ctx.flows["births"] += flows[:, 0] * w
+    ctx.flows["deaths"] += flows[:, 1] * w
+    ctx.add("hunger_deaths", hh.province[hungry], excess, w)
     _urban_vital(world, ctx, base)
 
 

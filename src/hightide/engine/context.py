@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from hightide.engine.kernels import group_count, group_sum
 from hightide.params import ParameterSet
 from hightide.scenarios.schema import Policy
 
@@ -51,5 +52,9 @@ class StepContext:
 
     def add(self, name: str, province: np.ndarray, values: np.ndarray, weight: np.ndarray) -> None:
         """Add per-household ``values`` (simulated units) to a flow, weighted to real units by province."""
-        sums = np.bincount(province, weights=values, minlength=self.n_provinces)
+        sums = group_sum(province, values, self.n_provinces)
         self.flows[name] += sums * weight
+
+    def add_count(self, name: str, province: np.ndarray, weight: np.ndarray) -> None:
+        """Add one (simulated) per entry of ``province`` to a flow, weighted to real units."""
+        self.flows[name] += group_count(province, self.n_provinces) * weight

@@ -14,10 +14,33 @@ from typing import Callable
 
 import numpy as np
 
+from hightide.engine import rng
+
 
 def process_key(process: str) -> int:
     """Stable integer for a process name (never Python's salted ``hash``)."""
     return zlib.crc32(process.encode("utf-8"))
+
+
+def stream_heads(seed: int, *processes: str) -> np.ndarray:
+    """Entropy words shared by each process's streams (the seed, padded, and the process key), one
+    row per process: with a province and ``month_word`` they key one stream (``rng.stream_start``)."""
+    return np.stack([rng.entropy_words(int(seed), (process_key(p),)) for p in processes])
+
+
+def month_word(month: int) -> np.uint32:
+    """The month's word in a stream key (month + 1, so that month 0 is not the zero word)."""
+    return np.uint32(int(month) + 1)
+
+
+def _head(seed: int, process: str) -> np.ndarray:
+    return stream_heads(seed, process)[0]
+
+
+def _blocks(block_start, block_end, month: int):
+    starts = np.asarray(block_start, dtype=np.int64)
+    counts = np.asarray(block_end, dtype=np.int64) - starts
+    return starts, counts, np.arange(starts.size, dtype=np.uint32), np.uint32(int(month) + 1)
 
 
 def generator(seed: int, process: str, province: int = 0, month: int = 0) -> np.random.Generator:
@@ -38,8 +61,9 @@ def by_province(seed: int, process: str, month: int, block_start: np.ndarray, bl
 def uniform(seed: int, process: str, month: int, block_start, block_end) -> np.ndarray:
     """One U(0,1) per household slot (whole capacity), by province stream."""
     out = np.empty(int(block_end[-1]), dtype=np.float64)
-    return by_province(seed, process, month, block_start, block_end,
-                       lambda g, sl: g.random(sl.stop - sl.start), out)
+    starts, counts, pw, mw = _blocks(block_start, block_end, month)
+    rng.fill_blocks(_head(seed, process), pw, mw, starts, counts, out)
+    return out
 
 
 def binomial(seed: int, process: str, month: int, block_start, block_end, n: np.ndarray, p: np.ndarray) -> np.ndarray:
@@ -49,13 +73,20 @@ def binomial(seed: int, process: str, month: int, block_start, block_end, n: np.
                        lambda g, sl: g.binomial(n[sl], p[sl]), out)
 
 
+def ranges_uniform(seed: int, process: str, month: int, starts, counts, out: np.ndarray) -> np.ndarray:
+    """Fill out[starts[p]:starts[p]+counts[p]] from province p's stream; returns ``out``."""
+    starts = np.asarray(starts, dtype=np.int64)
+    _, _, pw, mw = _blocks(starts, starts, month)
+    rng.fill_blocks(_head(seed, process), pw, mw, starts, np.asarray(counts, dtype=np.int64), out)
+    return out
+
+
 def used_uniform(seed: int, process: str, month: int, block_start, used, capacity: int) -> np.ndarray:
     """One U(0,1) per used household slot (unused slots get 1.0), by province stream."""
     out = np.ones(capacity, dtype=np.float64)
-    for p in range(len(block_start)):
-        a, n = int(block_start[p]), int(used[p])
-        if n:
-            out[a:a + n] = generator(seed, process, p, month).random(n)
+    starts = np.asarray(block_start, dtype=np.int64)
+    _, _, pw, mw = _blocks(starts, starts, month)
+    rng.fill_blocks(_head(seed, process), pw, mw, starts, np.asarray(used, dtype=np.int64), out)
     return out
 
 
@@ -65,5 +96,9 @@ def events(seed: int, process: str, month: int, block_start, used, n: np.ndarray
     The mean is exact and, for the rare events of one household in one month (n p << 1), the
     distribution is Binomial(n, p) to first order; it costs one uniform per household.
     """
-    u = used_uniform(seed, process, month, block_start, used, len(n))
-    return np.minimum(np.floor(n * p + u), n).astype(np.int64)
+    out = np.empty(len(n), dtype=np.int64)
+    starts = np.asarray(block_start, dtype=np.int64)
+    _, _, pw, mw = _blocks(starts, starts, month)
+    rng.fill_events(_head(seed, process), pw, mw, starts, np.asarray(used, dtype=np.int64),
+                    np.ascontiguousarray(n), np.ascontiguousarray(p, dtype=np.float64), out)
+    return out

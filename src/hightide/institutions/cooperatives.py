@@ -15,6 +15,7 @@ import numpy as np
 from hightide.engine import streams
 from hightide.engine.calendar import SLACK_SEASON
 from hightide.engine.context import StepContext
+from hightide.engine.kernels import unit_index
 from hightide.institutions.membership import found, labour_shortage, willingness
 from hightide.institutions.mutual_aid import group_into_teams
 from hightide.world.households import LOWER_MIDDLE, NO_ORG, RICH, UPPER_MIDDLE
@@ -235,14 +236,19 @@ def _dissolve(world: World, ctx: StepContext, ids: np.ndarray, count: bool) -> N
         ctx.add("withdrawn", hh.province[members], np.ones(members.size), world.weight)
 
 
+def quality_class(score: np.ndarray) -> np.ndarray:
+    """Class I (good), II or III (poor) of a co-operative from a score in units of cadre
+    competence ([001 §V]: >80% raised yields, a few % fell; [003] fair-minded, competent cadres)."""
+    return np.where(score > 0.4, 1, np.where(score < -1.2, 3, 2))
+
+
 def _check_up(world: World, ctx: StepContext) -> None:
     """Quality classes, withdrawals by the rule of [001 §III] and resolute reduction."""
     p, hh, orgs, pol = ctx.params, world.households, world.organisations, ctx.policy
     live = np.flatnonzero(orgs.active & is_collective(orgs.form))
     if live.size == 0:
         return
-    q = orgs.cadre_competence[live] + 2.0 * np.nan_to_num(orgs.yield_advantage[live])
-    orgs.quality[live] = np.where(q > 0.4, 1, np.where(q < -1.2, 3, 2))
+    orgs.quality[live] = quality_class(orgs.cadre_competence[live] + 2.0 * np.nan_to_num(orgs.yield_advantage[live]))
     if pol.exit_allowed:
         members = np.flatnonzero(hh.active & (hh.org != NO_ORG) & np.isin(hh.org, live))
         w = _willingness_apc(world, ctx, members)
@@ -344,25 +350,32 @@ def _communes(world: World, ctx: StepContext) -> None:
     orgs.active[old] = False
 
 
-def accounting_units(hh, orgs, members: np.ndarray, policy, team_size: float) -> np.ndarray:
+def accounting_units(hh, orgs, members: np.ndarray, policy, team_size: float, level: str | None = None) -> np.ndarray:
     """Key of the unit that shares the harvest, per member: the co-operative or commune itself,
     its brigades (villages) or its production teams (sub-co-operatives [003]; Sixty Articles).
-    Elementary co-operatives always account as one unit."""
-    org = hh.org[members].astype(np.int64)
-    form = orgs.form[org]
-    level = policy.accounting_unit
-    down = (form != ELEMENTARY_APC) & (level != "unit")
-    village = np.where(down, hh.village[members], -1).astype(np.int64)
-    team = np.zeros(members.size, dtype=np.int64)
-    if level == "team" and down.any():
-        order = np.lexsort((members, village, org))
-        key = org[order] * (1 << 32) + village[order]
-        start = np.r_[0, np.flatnonzero(np.diff(key)) + 1]
-        rank = np.arange(order.size) - np.repeat(start, np.diff(np.r_[start, order.size]))
-        team[order] = rank // max(int(team_size), 1)
-    key = (org << 40) | ((village + 1) << 12) | team  # org < 2^23, village < 2^28, team < 2^12
-    _, inv = np.unique(key, return_inverse=True)
-    return inv.ravel()
+    Elementary co-operatives account as one unit at the unit and brigade levels; at the team level
+    every co-operative's members (an elementary one's: all together) are dealt into teams of
+    ``team_size`` in slot order. ``level`` overrides ``policy.accounting_unit``. Members must be in
+    ascending slot order (as from ``np.flatnonzero``); units are numbered in (org, village, team) order."""
+    level = policy.accounting_unit if level is None else level
+    org = hh.org[members]
+    down = orgs.form[org] != ELEMENTARY_APC
+    if level == "unit":
+        down[:] = False
+    ts = max(int(team_size), 1) if level == "team" else 0
+    units = unit_index(org, hh.village[members], hh.province[members], down, ts)
+    if units is None:  # organisations not numbered province by province: sort the packed key
+        org64 = org.astype(np.int64)
+        village = np.where(down, hh.village[members], -1).astype(np.int64)
+        team = np.zeros(members.size, dtype=np.int64)
+        if ts:
+            order = np.lexsort((members, village, org64))
+            key = org64[order] * (1 << 32) + village[order]
+            start = np.r_[0, np.flatnonzero(np.diff(key)) + 1]
+            rank = np.arange(order.size) - np.repeat(start, np.diff(np.r_[start, order.size]))
+            team[order] = rank // ts
+        _, units = np.unique(np.stack([org64, village, team]), axis=1, return_inverse=True)
+    return units.ravel()
 
 
 def _village_draws(world: World, seed: int, process: str, month: int, n_villages: int) -> np.ndarray:
@@ -372,7 +385,4 @@ def _village_draws(world: World, seed: int, process: str, month: int, n_villages
     lo = hh.village[hh.block_start].astype(np.int64)
     hi = np.append(lo[1:], n_villages)
     out = np.zeros(n_villages)
-    for pv in range(world.provinces.n):
-        if hi[pv] > lo[pv]:
-            out[lo[pv]:hi[pv]] = streams.generator(seed, process, pv, month).random(int(hi[pv] - lo[pv]))
-    return out
+    return streams.ranges_uniform(seed, process, month, lo, np.maximum(hi - lo, 0), out)

@@ -10,35 +10,48 @@ August moves the autumn harvest only a little.
 
 from __future__ import annotations
 
+import numba as nb
 import numpy as np
 
 from hightide.engine.context import StepContext
+from hightide.engine.kernels import group_count, group_sum, members_of_forms
 from hightide.institutions import cooperatives
-from hightide.institutions.cooperatives import is_collective
-from hightide.world.households import NO_ORG
+from hightide.institutions.cooperatives import COLLECTIVE_FORMS
 from hightide.world.organisations import COMMUNE
 from hightide.world.world import World
 
 GROWING_SEASON_MONTHS = 6.0  # April-September for the autumn crop (MODEL.md §3)
 
 
-def current_effort(world: World, ctx: StepContext, idx: np.ndarray) -> np.ndarray:
-    p, hh, orgs, pol = ctx.params, world.households, world.organisations, ctx.policy
-    e = np.ones(idx.size)
-    org = hh.org[idx]
-    form = np.where(org != NO_ORG, orgs.form[np.maximum(org, 0)], -1)
-    coll = is_collective(form)
-    if coll.any():
-        acc = cooperatives.accounting_units(hh, orgs, idx[coll], pol, p.production_team_size)
-        size = np.bincount(acc).astype(np.float64)
-        coerced = np.bincount(acc, weights=hh.coerced[idx[coll]]) / size
-        free = np.where(form[coll] == COMMUNE, pol.free_supply_share, 0.0)
-        e[coll] = cooperatives.effort(p, size, coerced)[acc] * (1.0 - p.free_supply_effort_loss * free)
-    return e * (1.0 - pol.rural_industry_share)
+@nb.njit(cache=True)
+def _move_toward(starts, used, active, effort, members, member_effort, outside, season):
+    """Move each active household's effort a 1/season step toward this month's incentive:
+    ``member_effort[j]`` for the j-th collective member, ``outside`` for everyone else."""
+    j = 0
+    for p in range(starts.size):
+        for i in range(starts[p], starts[p] + used[p]):
+            if not active[i]:
+                continue
+            if j < members.size and members[j] == i:
+                cur = member_effort[j]
+                j += 1
+            else:
+                cur = outside
+            effort[i] = effort[i] + np.float32((cur - np.float64(effort[i])) / season)
 
 
 def update_effort(world: World, ctx: StepContext) -> None:
-    hh = world.households
-    idx = np.flatnonzero(hh.active)
-    cur = current_effort(world, ctx, idx)
-    hh.effort[idx] += ((cur - hh.effort[idx]) / GROWING_SEASON_MONTHS).astype(np.float32)
+    """Members of a collective: their unit's effort (``cooperatives.effort`` of its size and
+    coerced share), less the free-supply loss in communes; everyone: less the labour drawn into
+    rural industry."""
+    p, hh, orgs, pol = ctx.params, world.households, world.organisations, ctx.policy
+    members = members_of_forms(hh, orgs, COLLECTIVE_FORMS)
+    units = cooperatives.accounting_units(hh, orgs, members, pol, p.production_team_size)
+    n = int(units.max()) + 1 if units.size else 0
+    size = group_count(units, n)
+    coerced = group_sum(units, hh.coerced[members], n) / size
+    free = np.where(orgs.form[hh.org[members]] == COMMUNE, pol.free_supply_share, 0.0)
+    member_effort = cooperatives.effort(p, size, coerced)[units] * (1.0 - p.free_supply_effort_loss * free)
+    member_effort *= 1.0 - pol.rural_industry_share
+    _move_toward(hh.block_start, hh.used, hh.active, hh.effort, members, member_effort,
+                 1.0 * (1.0 - pol.rural_industry_share), GROWING_SEASON_MONTHS)

@@ -1,18 +1,22 @@
 """The State's granary and unified supply (MODEL.md §4.4 (6), §4.5).
 
-Each month the granary takes imports, feeds the towns at their ration, ships exports, and sells
-back (resale) to rural households whose stock will not carry them to the next harvest. When grain
-is short the claims are cut in that order of priority: towns, exports, rural resales.
+Each month the granary takes imports, feeds the towns at their ration, ships exports, meets the
+State's other non-farm uses (industry, army, brewing) and sells back (resale) to rural households
+whose stock will not carry them to the next harvest. When grain is short the claims are cut in
+that order of priority: the towns' food ration, exports, other uses, rural resales (Lin & Yang
+2000: urban residents had a legally protected ration, villagers only what was left).
 """
 
 from __future__ import annotations
 
+import numba as nb
 import numpy as np
 
 from hightide.economy.consumption import monthly_need
 from hightide.economy.distribution import settle
 from hightide.engine.calendar import months_to_next_harvest_by_zone
 from hightide.engine.context import StepContext
+from hightide.engine.kernels import PW_BLOCK, PW_STACK, active_count, pairwise_close, pairwise_plan
 from hightide.world.world import World
 
 
@@ -31,6 +35,19 @@ def urban_reserve(urban_need_month: np.ndarray, zones: np.ndarray, cal_month: in
     return float(urban_need_month.sum() * months)
 
 
+def allocate(stock: float, food: float, exports: float, other: float, resales: float,
+             reserve: float) -> tuple[float, float, float, float]:
+    """Split the granary between the month's claims in order of priority: the towns' food ration,
+    exports, the State's other uses, rural resales; other uses and resales wait while the stock
+    left would not carry the towns' ration ahead (``reserve``) (Lin & Yang 2000, urban bias)."""
+    paid_food, paid_export, paid_other, paid_resale = (
+        float(x[0]) for x in settle(np.array([stock]), [np.array([v]) for v in (food, exports, other, resales)]))
+    free = max(stock - paid_food - paid_export - reserve, 0.0)
+    paid_other = min(paid_other, free)
+    paid_resale = min(paid_resale, free - paid_other)
+    return paid_food, paid_export, paid_other, paid_resale
+
+
 def supply(world: World, ctx: StepContext) -> None:
     p, hh, pol = ctx.params, world.households, ctx.policy
     n_prov = world.provinces.n
@@ -38,34 +55,88 @@ def supply(world: World, ctx: StepContext) -> None:
     world.granary_kg += imports
     ctx.national["imports_kg"] = imports
 
-    urban_need = world.urban_population * p.urban_ration_kg_per_capita / 12
+    urban_food = world.urban_population * p.urban_food_ration_kg_per_capita / 12
+    urban_other = world.urban_population * max(p.urban_ration_kg_per_capita - p.urban_food_ration_kg_per_capita, 0.0) / 12
     exports = pol.grain_exports_mt_per_year * 1e9 / 12
-    idx = np.flatnonzero(hh.active)
-    prov = hh.province[idx]
-    need = monthly_need(p, hh, idx)
-    months_left = months_to_next_harvest_by_zone(world.provinces.zone[prov], ctx.cal_month)
     # the State judges deficits on what was reported: phantom grain from inflated reports hides
     # real shortages (MODEL.md §4.1 the centre plans on what it is told)
-    phantom = np.maximum(hh.reported_this_year_kg[idx] - hh.true_this_year_kg[idx], 0.0) * pol.report_credence
-    request = resale_request(p, hh.grain_kg[idx] + phantom, need, months_left)
-    resale_real = request * world.weight[prov]
+    resale = _Resale(world, ctx)
+    resale_total = resale.total_request()  # real kg
 
-    reserve = urban_reserve(urban_need, world.provinces.zone, ctx.cal_month, p.urban_reserve_months)
-    paid_urban, paid_export, paid_resale = settle(
-        np.array([world.granary_kg]),
-        [np.array([urban_need.sum()]), np.array([exports]), np.array([resale_real.sum()])])
-    paid_resale = np.minimum(paid_resale, max(world.granary_kg - reserve - paid_export[0], 0.0))
+    reserve = max(urban_reserve(urban_food, world.provinces.zone, ctx.cal_month, p.urban_reserve_months) - urban_food.sum(), 0.0)
+    paid_food, paid_export, paid_other, paid_resale = allocate(
+        world.granary_kg, float(urban_food.sum()), exports, float(urban_other.sum()), resale_total, reserve)
     paid_resale = paid_resale * (1.0 - p.hunger_concealment * pol.leap_pressure)
-    u_frac = float(paid_urban[0] / urban_need.sum()) if urban_need.sum() > 0 else 1.0
-    r_frac = float(paid_resale[0] / resale_real.sum()) if resale_real.sum() > 0 else 1.0
-    urban_paid = urban_need * u_frac
-    resold = request * r_frac
-    hh.grain_kg[idx] += resold
+    u_frac = paid_food / urban_food.sum() if urban_food.sum() > 0 else 1.0
+    o_frac = paid_other / urban_other.sum() if urban_other.sum() > 0 else 1.0
+    r_frac = paid_resale / resale_total if resale_total > 0 else 1.0
+    urban_paid = urban_food * u_frac + urban_other * o_frac
+    resold_total = resale.sell(r_frac)  # households get request x r_frac; real kg
     world.urban_food_ratio = np.full(n_prov, u_frac)
-    world.granary_kg -= float(urban_paid.sum() + paid_export[0] + (resold * world.weight[prov]).sum())
+    world.granary_kg -= float(urban_paid.sum() + paid_export + resold_total)
     loss = world.granary_kg * p.state_storage_loss_per_month
     world.granary_kg -= loss
     ctx.flows["urban_supply_kg"] += urban_paid
-    ctx.add("resale_kg", prov, resold, world.weight)
-    ctx.national["exports_kg"] = float(paid_export[0])
+    ctx.flows["resale_kg"] += resale.by_province * world.weight
+    ctx.national["exports_kg"] = float(paid_export)
     ctx.national["state_loss_kg"] = float(loss)
+
+
+@nb.njit(cache=True)
+def _resale(starts, used, active, province, children, adults, elderly, grain, reported, true, credence,
+            need_per_ae, ae_child, ae_elderly, target_share, months_left_p, weight, n_active, sell, frac, by_province):
+    """``resale_request`` for every active household (stock plus believed phantom grain against
+    the target share of its need to the next harvest). Not ``sell``: returns the total request in
+    real kg; ``sell``: sells request x frac to each, adds it to ``by_province`` (simulated kg) and
+    returns the real kg sold. Totals are summed as ``np.sum`` sums (pairwise, in slot order)."""
+    leaf_len, leaf_join = pairwise_plan(n_active)
+    buf = np.empty(PW_BLOCK)
+    stack = np.empty(PW_STACK)
+    pos = leaf = depth = 0
+    zero32 = np.float32(0.0)
+    for p in range(starts.size):
+        months_left = months_left_p[p]
+        for i in range(starts[p], starts[p] + used[p]):
+            if not active[i]:
+                continue
+            need = need_per_ae * (adults[i] + ae_child * children[i] + ae_elderly * elderly[i])
+            phantom = max(reported[i] - true[i], zero32) * credence
+            request = max(target_share * need * months_left - (grain[i] + phantom), 0.0)
+            pv = province[i]
+            if sell:
+                resold = request * frac
+                grain[i] += resold
+                by_province[pv] += resold
+                buf[pos] = resold * weight[pv]
+            else:
+                buf[pos] = request * weight[pv]
+            pos += 1
+            if pos == leaf_len[leaf]:
+                depth = pairwise_close(buf, pos, stack, depth, leaf_join[leaf])
+                leaf += 1
+                pos = 0
+    return stack[0] if leaf_len.size else 0.0
+
+
+class _Resale:
+    """The month's resale requests of every active household, computed in one compiled pass."""
+
+    def __init__(self, world: World, ctx: StepContext):
+        self.world, self.ctx = world, ctx
+        self.by_province = np.zeros(world.provinces.n)
+        self.n_active = active_count(world.households)
+
+    def total_request(self) -> float:
+        return self._run(False, 0.0)
+
+    def sell(self, frac: float) -> float:
+        return self._run(True, frac)
+
+    def _run(self, sell: bool, frac: float) -> float:
+        p, hh, pol = self.ctx.params, self.world.households, self.ctx.policy
+        months_left = months_to_next_harvest_by_zone(self.world.provinces.zone, self.ctx.cal_month).astype(np.float64)
+        return float(_resale(hh.block_start, hh.used, hh.active, hh.province, hh.children, hh.adults, hh.elderly,
+                             hh.grain_kg, hh.reported_this_year_kg, hh.true_this_year_kg, np.float32(pol.report_credence),
+                             p.food_need_kg_per_adult_equivalent / 12, p.adult_equivalent_child, p.adult_equivalent_elderly,
+                             p.resale_target_share, months_left, self.world.weight, self.n_active, sell, float(frac),
+                             self.by_province))

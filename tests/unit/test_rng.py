@@ -1,0 +1,41 @@
+"""engine/rng.py: the compiled SeedSequence + PCG64 give NumPy's numbers bit for bit."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from hightide.engine import rng, streams
+
+
+@pytest.mark.parametrize("seed", [0, 1, 977, 2**32 + 5, 2**140 + 3])
+@pytest.mark.parametrize("key", [(0, 0, 1), (streams.process_key("births"), 27, 181), (2**32 - 1, 3, 2**31)])
+def test_pool_and_doubles_match_numpy(seed, key):
+    ss = np.random.SeedSequence(entropy=seed, spawn_key=key)
+    words = rng.entropy_words(seed, key)
+    np.testing.assert_array_equal(rng.seed_pool(words), ss.pool)
+    np.testing.assert_array_equal(rng.generate_state64(ss.pool, 4), ss.generate_state(4, np.uint64))
+    out = np.full(2000, -1.0)
+    rng.fill_random(words, out, 0, 2000)
+    np.testing.assert_array_equal(out, np.random.Generator(np.random.PCG64(ss)).random(2000))
+
+
+def test_block_streams_match_generator_per_province():
+    starts, ends = np.array([0, 10, 10, 25]), np.array([10, 10, 25, 40])
+    used = np.array([7, 0, 15, 3])
+    u = streams.uniform(5, "organising", 700, starts, ends)
+    uu = streams.used_uniform(5, "organising", 700, starts, used, 40)
+    for p in range(4):
+        ref = streams.generator(5, "organising", p, 700).random(int(ends[p] - starts[p]))
+        np.testing.assert_array_equal(u[starts[p]:ends[p]], ref)
+        np.testing.assert_array_equal(uu[starts[p]:starts[p] + used[p]], ref[:used[p]])
+        assert (uu[starts[p] + used[p]:ends[p]] == 1.0).all()
+
+
+def test_events_are_floor_np_plus_u():
+    starts, used = np.array([0, 50]), np.array([40, 45])
+    n = np.arange(100, dtype=np.int16) % 7
+    p = np.linspace(0.0, 0.9, 100)
+    u = streams.used_uniform(1, "births", 3, starts, used, 100)
+    expected = np.minimum(np.floor(n * p + u), n).astype(np.int64)
+    np.testing.assert_array_equal(streams.events(1, "births", 3, starts, used, n, p), expected)
