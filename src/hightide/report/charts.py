@@ -10,8 +10,9 @@ nothing to draw for it (a bands-only ensemble has no provinces, say).
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Callable, Literal
+from typing import Literal
 
 import numpy as np
 import pandas as pd
@@ -247,7 +248,8 @@ def targets_chart(data: ReportData) -> Chart | None:
                     hover=[f"{w}: model {m:.4g} vs record {r:.4g} ({e}, tol {tol}): {'pass' if ok else 'FAIL'}"
                            for w, m, r, e, tol, ok in zip(rows["when"], rows["model"], rows["record"], rows["error"],
                                                            rows["tolerance"], rows["pass"])]))
-        if panel.has_data:
+        # a panel is about the model: without it (a derived count an ensemble has no band of) leave it out
+        if any(s.label.startswith("model") and s.has_data for s in panel.series):
             panels.append(panel)
     if not panels:
         return None
@@ -404,6 +406,9 @@ def _tiles_chart(data: ReportData, name: str, column: str, title: str, unit: str
     wide = data.provincial(column)
     if wide is None:
         return None
+    # an ensemble without a run's provincial table: its median with the 5-95% band
+    banded = "provincial_annual" not in data.tables and data.provincial_bands is not None
+    lo, hi = (data.provincial(column, "q05"), data.provincial(column, "q95")) if banded else (None, None)
     record = _province_record(column)
     positions = tile_positions(list(wide.columns))
     national = data.annual(column)
@@ -412,6 +417,10 @@ def _tiles_chart(data: ReportData, name: str, column: str, title: str, unit: str
         p = Panel(province, unit)
         if national is not None:
             p.series.append(Series("national", national.index, national.to_numpy(), color="#BBBBBB",
+                                   legend=len(panels) == 0))
+        if lo is not None and hi is not None and province in lo.columns:
+            p.series.append(Series("province 5-95%", wide.index, wide[province].to_numpy(), kind="band",
+                                   color=MODEL, lo=lo[province].to_numpy(), hi=hi[province].to_numpy(),
                                    legend=len(panels) == 0))
         p.series.append(Series("province", wide.index, wide[province].to_numpy(), color=MODEL,
                                legend=len(panels) == 0))
@@ -423,7 +432,7 @@ def _tiles_chart(data: ReportData, name: str, column: str, title: str, unit: str
                                        legend=False))
         panels.append(p)
         tiles.append(pos)
-    return Chart(name, title, caption, panels, tiles=tiles, panel_height=120)
+    return Chart(name, title, caption, panels, tiles=tiles, panel_height=130)
 
 
 def provinces_chart(data: ReportData) -> Chart | None:

@@ -203,7 +203,7 @@ def render(data: ReportData) -> str:
     sections.append(val_html)
     nav += ["<a href='#validation'>Validation</a>", "<a href='#manifest'>Manifest</a>"]
     sections.append(_manifest_section(data))
-    made = _dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    made = _dt.datetime.now(_dt.UTC).strftime("%Y-%m-%d %H:%M UTC")
     # one chart per task, so the page paints and scrolls while the rest are drawn; <body
     # data-rendered="N"> says when all N are done (the browser tests wait for it)
     script = (f"const FIGURES={_json_for_script(figures)};const CONFIG={_json_for_script(PLOTLY_CONFIG)};"
