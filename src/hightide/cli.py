@@ -584,6 +584,7 @@ def sensitivity(
     workers: int = typer.Option(1, "--workers", min=0, help="Local Dask workers (0: in this process)."),
     scheduler: Optional[str] = typer.Option(None, "--scheduler", metavar="ADDRESS"),
     out: Path = typer.Option(Path("runs/sensitivity"), "--out", help="Output directory (running again resumes it)."),
+    force: bool = typer.Option(False, "--force", help="Discard the runs already in OUT instead of reusing them."),
     quiet: bool = typer.Option(False, "--quiet", "-q"),
 ) -> None:
     """Morris sensitivity indices (SALib) of outcomes over the registry ranges; table and figure."""
@@ -595,7 +596,7 @@ def sensitivity(
         kwargs = dict(parameters=[n.strip() for n in parameters.split(",")] if parameters else None,
                       outcomes=[n.strip() for n in outcomes.split(",")] if outcomes else None,
                       trajectories=trajectories, scale=scale, seed=seed, out=out, workers=workers,
-                      scheduler=scheduler, on_member=on_member)
+                      scheduler=scheduler, force=force, on_member=on_member)
         if progress:
             with progress:
                 return do_sensitivity(scenario or "historical", **kwargs)

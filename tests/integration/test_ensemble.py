@@ -61,8 +61,14 @@ def test_one_and_two_workers_give_identical_tables_even_when_a_worker_dies(one_w
             os._exit(1)  # the worker process dies mid-member: the scheduler reruns the member elsewhere
         return simulate_member(data, scale, seed)
 
-    two = ensemble(short_path, runs=RUNS, scale=SCALE, seed=7, workers=2, out=tmp_path / "w2", task=dies_once)
+    # two workers of a cluster reached by its scheduler's address, as a real cluster would be
+    from distributed import LocalCluster
+
+    with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=":0") as cluster:
+        two = ensemble(short_path, runs=RUNS, scale=SCALE, seed=7, scheduler=cluster.scheduler_address,
+                       out=tmp_path / "w2", task=dies_once)
     assert marker.exists()
+    assert two.manifest["scheduler"] == cluster.scheduler_address
     _same_ensemble(one_worker, two)
     assert two.manifest["last_session"]["ran"] == RUNS
 
@@ -209,3 +215,22 @@ def test_compare_ensembles_runs_and_paired_differences(one_worker, short_path, t
     member0 = one_worker.member_tables("national_annual")[0]
     assert run_row["q50"] == member0["grain_output_mt"].iloc[0] and not run_row["paired"]
     assert (tmp_path / "cmp" / "compare.csv").is_file() and (tmp_path / "cmp" / "compare.png").stat().st_size > 10_000
+
+
+def test_cli_compare_and_experiment_errors(one_worker, tmp_path):
+    from typer.testing import CliRunner
+
+    from hightide.cli import app
+
+    runner = CliRunner()
+    r = runner.invoke(app, ["compare", str(one_worker.out), str(one_worker.out), "--out", str(tmp_path / "c")],
+                      env={"COLUMNS": "250"})
+    assert r.exit_code == 0, r.output
+    assert "Δ paired" in r.output and "grain output 1952" in r.output
+    for args, message in ((["sensitivity", "--parameters", "no_such_parameter"], "unknown parameter"),
+                          (["calibrate", "--only", "no_such_parameter"], "unknown parameter"),
+                          (["ensemble", "--sample-params", "group:nope", "--out", str(tmp_path / "e")],
+                           "no parameter group"),
+                          (["compare", str(tmp_path)], "neither a run directory")):
+        r = runner.invoke(app, args)
+        assert r.exit_code == 2 and message in r.output, (args, r.output)

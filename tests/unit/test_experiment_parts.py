@@ -9,7 +9,11 @@ from hightide.errors import ScenarioError
 from hightide.experiments.branching import shared_past_differences
 from hightide.experiments.outcomes import excess_deaths_m
 from hightide.experiments.sampling import NOT_SAMPLED, ParameterSampler
-from hightide.experiments.scenario_tools import prepare, read_params_file, write_params_file
+from hightide.experiments.scenario_tools import (
+    prepare,
+    read_params_file,
+    write_params_file,
+)
 from hightide.params import load_registry, resolve
 from hightide.scenarios import bundled_scenarios, load_scenario
 from hightide.scenarios.schema import parse_month
@@ -80,7 +84,7 @@ def test_mao_july_1955_holds_the_speech_targets():
     from hightide.state.policy import PolicySchedule
 
     s = PolicySchedule(load_scenario("mao_july_1955"))
-    at = lambda m: s.at(parse_month(m))  # noqa: E731
+    at = lambda m: s.at(parse_month(m))
     assert at("1956-06").apc_control_figure == pytest.approx(0.3) and at("1956-06").margin == 0.0
     assert at("1957-06").apc_control_figure == 0.5 and at("1960-06").apc_control_figure == 1.0
     assert at("1959-01").commune_townships == 0.0 and at("1959-01").private_plot_share == 0.05

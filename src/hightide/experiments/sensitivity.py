@@ -13,6 +13,7 @@ design is resumable and runs on Dask like an ensemble.
 from __future__ import annotations
 
 from collections.abc import Callable
+import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -50,10 +51,11 @@ def problem(names: list[str]) -> dict:
 
 def sensitivity(scenario="historical", *, parameters: list[str] | None = None, outcomes: list[str] | None = None,
                 trajectories: int = 6, scale: float = 0.0002, seed: int = 0, out: str | Path = "runs/sensitivity",
-                workers: int = 1, scheduler: str | None = None,
+                workers: int = 1, scheduler: str | None = None, force: bool = False,
                 on_member: Callable | None = None) -> Sensitivity:
     """Morris indices of ``outcomes`` over the registry ranges of ``parameters``; writes
-    ``sensitivity.csv``, ``design.csv`` and ``sensitivity.png`` into ``out``."""
+    ``sensitivity.csv``, ``design.csv`` and ``sensitivity.png`` into ``out``. Runs already in
+    ``out/members`` are reused (resume); ``force`` discards them first."""
     from SALib.analyze import morris as analyze
     from SALib.sample import morris as sample
 
@@ -70,6 +72,8 @@ def sensitivity(scenario="historical", *, parameters: list[str] | None = None, o
     X = sample.sample(prob, N=trajectories, num_levels=NUM_LEVELS, seed=seed)
     members = [Member(i, seed, {n: float(x) for n, x in zip(names, row)}) for i, row in enumerate(X)]
     out = Path(out)
+    if force and (out / "members").exists():
+        shutil.rmtree(out / "members")
     report = run_members(sc, members, scale=scale, root=out, workers=workers, scheduler=scheduler,
                          on_member=on_member)
     if report.failed:
