@@ -10,6 +10,7 @@ from hightide.state import planning
 from hightide.institutions.cooperatives import is_collective
 from hightide.engine.calendar import harvest_season, months_to_next_harvest_by_zone
 from hightide.engine.context import StepContext
+from hightide.engine.kernels import dense_index
 from hightide.world.households import NO_ORG
 from hightide.world.organisations import COMMUNE, ELEMENTARY_APC, MUTUAL_AID
 from hightide.world.synthesis import adult_equivalents, expected_weather, labour_power
@@ -39,7 +40,10 @@ def management_luck(params, seed: int, year: int, orgs) -> np.ndarray:
     out = np.ones(orgs.capacity)
     if sd <= 0:
         return out
-    return by_province(seed, "management_luck", year, orgs.block_start, orgs.block_end,
+    # a province's stream gives its organisations' draws in slot order: the slots in use are a
+    # prefix of its block, and slots beyond it (not yet founded) keep 1
+    used_end = orgs.block_start + getattr(orgs, "used", orgs.block_end - orgs.block_start)
+    return by_province(seed, "management_luck", year, orgs.block_start, used_end,
                        lambda g, sl: np.exp(g.normal(-sd**2 / 2, sd, sl.stop - sl.start)), out)
 
 
@@ -89,23 +93,28 @@ def harvest(world: World, ctx: StepContext) -> None:
     plot_output = p.private_plot_yield_ratio * plot * own_output
     c_land, c_labour = sown * (1.0 - plot), labour * (1.0 - plot)
 
-    unit_key = np.full(idx.size, -1, dtype=np.int64)
+    # the unit that pools inputs: the team, or the collective's accounting unit (index order does
+    # not matter: everything below is per unit)
+    n_teams = 0
     if in_team.any():
-        unit_key[in_team] = org[in_team]
+        team, n_teams = dense_index(org[in_team], prov[in_team])
     if coll.any():
-        acc = cooperatives.accounting_units(hh, orgs, idx[coll], pol, p.production_team_size)
-        unit_key[coll] = orgs.capacity + acc
-    pooled = unit_key >= 0
+        cu = cooperatives.accounting_units(hh, orgs, idx[coll], pol, p.production_team_size)
+    pooled = in_team | coll
     labour_used, animals_used = c_labour.copy(), animals.copy()
     if pooled.any():
-        unit_ids, unit = np.unique(unit_key[pooled], return_inverse=True)
+        unit = np.empty(idx.size, dtype=np.int64)
+        if n_teams:
+            unit[in_team] = team
+        if coll.any():
+            unit[coll] = n_teams + cu
+        unit = unit[pooled]
         labour_used[pooled], animals_used[pooled] = production.pooled_inputs(
-            unit, c_land[pooled], c_labour[pooled], animals[pooled], len(unit_ids))
+            unit, c_land[pooled], c_labour[pooled], animals[pooled], int(unit.max()) + 1)
     effort = hh.effort[idx].astype(np.float64)
     bonus = np.ones(idx.size)
     bonus[in_team] += p.mutual_aid_pooling_bonus
     if coll.any():
-        acc_ids, cu = np.unique(unit_key[coll], return_inverse=True)
         q = orgs.quality[org[coll]]
         luck = management_luck(p, ctx.seed, ctx.year, orgs)
         bonus[coll] *= luck[org[coll]]
@@ -115,8 +124,7 @@ def harvest(world: World, ctx: StepContext) -> None:
               * (1.0 - min(p.harvest_loss_per_diverted * away, 1.0)))
     income = output.copy()
     if in_team.any():
-        team_ids, team = np.unique(org[in_team], return_inverse=True)
-        income[in_team] += production.labour_exchange(p, team, output[in_team], labour[in_team], labour_used[in_team], len(team_ids))
+        income[in_team] += production.labour_exchange(p, team, output[in_team], labour[in_team], labour_used[in_team], n_teams)
 
     normal_output = tfp[prov] * expected_weather(p) * share * production.factor_index(p, land, labour, animals)
     persons = hh.persons()[idx].astype(np.float64)
@@ -207,9 +215,11 @@ def _collective_shares(world, ctx, members, cu, output, own_output, tax, retenti
     hh.grain_kg[members] += income
     # experience: members compare what they got with what their own land and labour would have
     # yielded after the same claims ([001 §V] consciousness raised through their own experience)
-    org_ids, oi = np.unique(org, return_inverse=True)
-    y_o = np.bincount(oi, weights=output + plot_output)
-    own_o = np.bincount(oi, weights=own_output)
+    oi, n_orgs = dense_index(org, hh.province[members])
+    org_ids = np.empty(n_orgs, dtype=np.int64)
+    org_ids[oi] = org
+    y_o = np.bincount(oi, weights=output + plot_output, minlength=n_orgs)
+    own_o = np.bincount(oi, weights=own_output, minlength=n_orgs)
     orgs.yield_advantage[org_ids] = np.divide(y_o, own_o, out=np.ones(org_ids.size), where=own_o > 0) - 1.0
     claim_rate = np.divide(y_u - remainder, y_u, out=np.zeros(n), where=y_u > 0)
     counterfactual = own_output * (1.0 - claim_rate[cu])
