@@ -3,5 +3,6 @@
 __version__ = "0.1.0"
 
 from hightide.api import Results, run  # noqa: E402
+from hightide.experiments import ensemble  # noqa: E402
 
-__all__ = ["Results", "run", "__version__"]
+__all__ = ["Results", "run", "ensemble", "__version__"]

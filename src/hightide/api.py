@@ -68,6 +68,61 @@ class Results:
         manifest, tables = store.read_complete_run(Path(out))
         return cls(manifest=manifest, tables=tables, out=Path(out))
 
+    # -- for notebooks (hightide.report.notebook) ----------------------------------------------
+    def annual(self, column: str | None = None):
+        """National annual table indexed by year (or one column as a Series)."""
+        from hightide.report import notebook
+
+        return notebook.annual(self, column)
+
+    def monthly(self, column: str | None = None):
+        """National monthly table on a DatetimeIndex (or one column as a Series)."""
+        from hightide.report import notebook
+
+        return notebook.monthly(self, column)
+
+    def provinces(self, column: str) -> pd.DataFrame:
+        """One provincial column, wide: year x province."""
+        from hightide.report import notebook
+
+        return notebook.provinces(self, column)
+
+    def compare(self, column: str) -> pd.DataFrame:
+        """Model and record by year with the relative error."""
+        from hightide.report import notebook
+
+        return notebook.compare(self, column)
+
+    def validation(self) -> pd.DataFrame:
+        """The validation checks within the run's period: model, record, tolerance, pass."""
+        from hightide.report import notebook
+
+        return notebook.validation(self)
+
+    def to_xarray(self, table: str = "provincial_annual"):
+        """An xarray Dataset of a table (provincial_annual, national_annual or national_monthly)."""
+        from hightide.report import notebook
+
+        return notebook.to_xarray(self, table)
+
+    def plot(self, name: str = "targets"):
+        """A matplotlib Figure: a named figure (`hightide plot --list`) or a national column vs the record."""
+        from hightide.report import notebook
+
+        return notebook.plot(self, name)
+
+    def plotly(self, name: str = "targets"):
+        """The same figure as an interactive plotly Figure."""
+        from hightide.report import notebook
+
+        return notebook.plotly(self, name)
+
+    def report(self, path: str | Path | None = None) -> Path:
+        """Write the self-contained HTML report; returns its path."""
+        from hightide.report import notebook
+
+        return notebook.report(self, path)
+
 
 def default_out(scenario: str | None, scale: float, seed: int) -> Path:
     scenario = "historical" if scenario is None else scenario
@@ -91,22 +146,28 @@ def _check_every(checkpoint_every: int | None) -> int:
 def run(scenario: str | Path | Scenario | None = None, *, scale: float | None = None, seed: int | None = None,
         out: str | Path | None = None, force: bool = False, check: bool = False,
         on_month: Callable[[int, int], None] | None = None, checkpoint_every: int | None = None,
-        resume: str | Path | None = None, resource_check: bool = True) -> Results:
+        resume: str | Path | None = None, resource_check: bool = True, report: bool = True,
+        keep_checkpoints: str | list[str] | None = None) -> Results:
     """Run a scenario (bundled name, path or Scenario; default ``historical``); write outputs to
     ``out`` when given, with a checkpoint every ``checkpoint_every`` months (default 12; 0 = never).
+    ``keep_checkpoints`` ('1958-07,1960-01' or 'yearly') keeps the state at the start of those months
+    in ``out/checkpoints/`` after the run completes, for branching (:func:`hightide.experiments.branch`).
 
     ``resume=DIR`` continues the run in DIR from its last checkpoint instead (see :func:`resume`).
-    ``resource_check=False`` skips the memory and disk estimate.
+    ``resource_check=False`` skips the memory and disk estimate. With ``out``, the run ends by
+    writing ``out/report.html`` unless ``report=False`` (see :mod:`hightide.report`).
     """
     if resume is not None:
         given = [n for n, v in (("scenario", scenario), ("scale", scale), ("seed", seed), ("out", out)) if v is not None]
         if force:
             given.append("force")
+        if keep_checkpoints:
+            given.append("keep_checkpoints")
         if given:
             raise OutputError(f"resume continues the run in {resume} with the scenario, scale and seed its manifest "
                               f"records; do not also give {', '.join(given)}")
         return _resume(Path(resume), check=check, on_month=on_month, checkpoint_every=checkpoint_every,
-                       resource_check=resource_check)
+                       resource_check=resource_check, report=report)
     sc = scenario if isinstance(scenario, Scenario) else load_scenario("historical" if scenario is None else scenario)
     scale = sc.scenario.scale if scale is None else scale
     seed = sc.scenario.seed if seed is None else seed
@@ -116,6 +177,9 @@ def run(scenario: str | Path | Scenario | None = None, *, scale: float | None = 
         raise ScenarioError(f"seed must be a whole number from 0 to 2^63-1, got {seed!r}", field="seed")
     every = _check_every(checkpoint_every)
     out_path = Path(out) if out is not None else None
+    keep = ckpt.parse_keep(keep_checkpoints, sc.start_month, sc.end_month)
+    if keep and out_path is None:
+        raise OutputError("keep_checkpoints needs an output directory (out) to keep them in")
     estimate = _resources(sc, scale, out_path, every, resuming=False, enabled=resource_check)
     manifest = {
         "status": store.RUNNING,
@@ -127,6 +191,7 @@ def run(scenario: str | Path | Scenario | None = None, *, scale: float | None = 
         "python": platform.python_version(),
         "started": _now(),
         "checkpoint_every": every if out_path is not None else 0,
+        **({"keep_checkpoints": keep} if keep else {}),
         "memory_estimate_bytes": estimate.memory_bytes if estimate else None,
         "disk_estimate_bytes": estimate.disk_bytes if estimate else None,
     }
@@ -135,18 +200,20 @@ def run(scenario: str | Path | Scenario | None = None, *, scale: float | None = 
     store.prepare_output(out_path, force)
     with store.RunLock(out_path):
         store.write_json(out_path / store.MANIFEST, manifest)
-        return _execute(sc, scale, seed, out_path, manifest, check=check, on_month=on_month, every=every, state=None)
+        return _execute(sc, scale, seed, out_path, manifest, check=check, on_month=on_month, every=every, state=None,
+                        report=report)
 
 
 def resume(out: str | Path, *, check: bool = False, on_month: Callable[[int, int], None] | None = None,
-           checkpoint_every: int | None = None, resource_check: bool = True) -> Results:
+           checkpoint_every: int | None = None, resource_check: bool = True, report: bool = True) -> Results:
     """Continue the run in ``out`` from its last checkpoint, with the scenario, seed and scale its
     manifest records, and write the same outputs an uninterrupted run would."""
     return _resume(Path(out), check=check, on_month=on_month, checkpoint_every=checkpoint_every,
-                   resource_check=resource_check)
+                   resource_check=resource_check, report=report)
 
 
-def _resume(out_path: Path, *, check: bool, on_month, checkpoint_every: int | None, resource_check: bool) -> Results:
+def _resume(out_path: Path, *, check: bool, on_month, checkpoint_every: int | None, resource_check: bool,
+            report: bool = True) -> Results:
     if not out_path.is_dir():
         raise OutputError(f"cannot resume {out_path}: no such directory")
     with store.RunLock(out_path):
@@ -191,7 +258,8 @@ def _resume(out_path: Path, *, check: bool, on_month, checkpoint_every: int | No
                 {"at": _now(), "from_months_done": state.months_done, "previous_status": status}],
         })
         store.write_json(out_path / store.MANIFEST, manifest)
-        return _execute(sc, scale, seed, out_path, manifest, check=check, on_month=on_month, every=every, state=state)
+        return _execute(sc, scale, seed, out_path, manifest, check=check, on_month=on_month, every=every, state=state,
+                        report=report)
 
 
 def _resources(sc: Scenario, scale: float, out: Path | None, every: int, *, resuming: bool,
@@ -208,7 +276,7 @@ def _resources(sc: Scenario, scale: float, out: Path | None, every: int, *, resu
 
 
 def _execute(sc: Scenario, scale: float, seed: int, out_path: Path | None, manifest: dict, *, check: bool,
-             on_month, every: int, state) -> Results:
+             on_month, every: int, state, report: bool = False) -> Results:
     """Simulate (from ``state`` when resuming), build and write the tables, keep the manifest true."""
     t0 = time.perf_counter()
     wall_before = float(manifest.get("wall_seconds", 0.0) or 0.0) if state is not None else 0.0
@@ -229,6 +297,7 @@ def _execute(sc: Scenario, scale: float, seed: int, out_path: Path | None, manif
         return True
 
     use_checkpoints = out_path is not None
+    after_month = _dated_saver(out_path, identity, sc, manifest.get("keep_checkpoints")) if use_checkpoints else None
     sim = None
     completed = False  # the manifest says complete: nothing after that may change its status
     stop = StopOnInterrupt() if use_checkpoints else None
@@ -236,7 +305,7 @@ def _execute(sc: Scenario, scale: float, seed: int, out_path: Path | None, manif
         with (stop or _nullcontext()):
             sim = simulate(sc, scale=scale, seed=seed, check=check, on_month=on_month, state=state,
                            checkpoint=save_checkpoint if use_checkpoints else None,
-                           checkpoint_every=every, stop=stop)
+                           checkpoint_every=every, stop=stop, after_month=after_month)
             tables = build_tables(sim.recorder, sim.world.provinces.name)
             manifest.update({
                 "parameters": sim.params.as_dict(),
@@ -256,6 +325,8 @@ def _execute(sc: Scenario, scale: float, seed: int, out_path: Path | None, manif
                 store.write_json(out_path / store.MANIFEST, manifest)
                 completed = True
                 ckpt.remove(out_path)  # the run is complete: the checkpoint has done its job
+                if report:
+                    _write_report(out_path, manifest, tables)
         return Results(manifest=manifest, tables=tables, out=out_path, simulation=sim)
     except KeyboardInterrupt as exc:
         if out_path is None or completed:
@@ -288,6 +359,36 @@ def _execute(sc: Scenario, scale: float, seed: int, out_path: Path | None, manif
             if hint and isinstance(exc, Exception):
                 exc.add_note(hint)
         raise
+
+
+def _write_report(out_path: Path, manifest: dict, tables: dict[str, pd.DataFrame]) -> None:
+    """Write ``report.html`` after the tables and the complete manifest, so a failing report costs
+    the run nothing: it is a warning, and ``hightide report DIR`` rebuilds it."""
+    try:
+        from hightide.report import ReportData, write_report
+
+        write_report(out_path, data=ReportData(directory=out_path, manifest=manifest, tables=tables))
+    except Exception as exc:  # noqa: BLE001 - the tables are safe; say what went wrong and go on
+        print(f"warning: could not write {out_path / 'report.html'} ({type(exc).__name__}: {exc}); the run's "
+              f"tables are complete; rebuild the report with `hightide report {out_path}`", file=sys.stderr)
+
+
+def _dated_saver(out_path: Path, identity, sc: Scenario, keep: list[str] | None):
+    """``after_month`` hook keeping the state at the start of each month in ``keep``."""
+    if not keep:
+        return None
+    from hightide.scenarios.schema import format_month
+
+    wanted = set(keep)
+    n_months = sc.end_month - sc.start_month + 1
+
+    def after_month(state) -> None:
+        label = format_month(sc.start_month + state.months_done)
+        if label in wanted:
+            ckpt.save(out_path, state, identity, start_month=sc.start_month, n_months=n_months,
+                      ckdir=ckpt.dated_directory(out_path, label))
+
+    return after_month
 
 
 def _finish(out_path: Path, manifest: dict, t0: float, wall_before: float, *, status: str,

@@ -6,6 +6,7 @@ import sys
 from pathlib import Path
 from typing import Optional
 
+import numpy as np
 import typer
 from rich.console import Console
 from rich.markup import escape
@@ -47,18 +48,26 @@ def _interrupted(exc: KeyboardInterrupt) -> None:
     raise typer.Exit(code=130)
 
 
-def _do_run(scenario: Optional[str], scale: Optional[float], seed: Optional[int], out: Optional[Path], force: bool,
+def _do_run(scenario, scale: Optional[float], seed: Optional[int], out: Optional[Path], force: bool,
             quiet: bool, check: bool, checkpoint_every: Optional[int] = None, resume: Optional[Path] = None,
-            resource_check: bool = True):
+            resource_check: bool = True, report: bool = True, keep_checkpoints: Optional[str] = None,
+            branch_from: Optional[Path] = None, at: Optional[str] = None):
     from hightide import api
 
     progress, on_month = _progress(quiet)
-    kwargs = dict(check=check, checkpoint_every=checkpoint_every, resource_check=resource_check)
+    kwargs = dict(check=check, checkpoint_every=checkpoint_every, resource_check=resource_check, report=report)
     try:
         if resume is not None:
             call = lambda **kw: api.resume(resume, **kw, **kwargs)  # noqa: E731
+        elif branch_from is not None:
+            from hightide.experiments.branching import branch
+
+            call = lambda **kw: branch(scenario, branch_from, at, out=out, force=force, check=check,  # noqa: E731
+                                       checkpoint_every=checkpoint_every, keep_checkpoints=keep_checkpoints,
+                                       seed=seed, scale=scale, **kw)
         else:
-            call = lambda **kw: api.run(scenario, scale=scale, seed=seed, out=out, force=force, **kw, **kwargs)  # noqa: E731
+            call = lambda **kw: api.run(scenario, scale=scale, seed=seed, out=out, force=force,  # noqa: E731
+                                        keep_checkpoints=keep_checkpoints, **kw, **kwargs)
         if progress:
             with progress:
                 return call(on_month=on_month)
@@ -94,15 +103,31 @@ def run(
         help="Continue the stopped run in DIR from its last checkpoint (scenario, scale and seed from its manifest)."),
     no_resource_check: bool = typer.Option(
         False, "--no-resource-check", help="Skip the memory and disk estimate made before the run starts."),
+    no_report: bool = typer.Option(False, "--no-report", help="Do not write OUT/report.html (`hightide report OUT` "
+                                   "writes it later)."),
+    params: Optional[Path] = typer.Option(
+        None, "--params", metavar="FILE", help="Parameter file ([parameters] TOML, e.g. from `hightide calibrate`)."),
+    keep_checkpoints: Optional[str] = typer.Option(
+        None, "--keep-checkpoints", metavar="MONTHS",
+        help="Keep the state at the start of these months ('1958-07,1960-01' or 'yearly') in OUT/checkpoints/, "
+             "to branch counterfactuals from."),
+    branch_from: Optional[Path] = typer.Option(
+        None, "--branch-from", metavar="RUN_DIR",
+        help="Start from the checkpoint RUN_DIR kept at --at instead of re-running the shared past."),
+    at: Optional[str] = typer.Option(None, "--at", metavar="YYYY-MM", help="Branch date (with --branch-from)."),
 ) -> None:
     """Run a scenario and write its tables and manifest (or continue a stopped run with --resume DIR)."""
     from hightide import api
     from hightide.scenarios import load_scenario
 
     try:
+        if (branch_from is None) != (at is None):
+            _fail(HightideError("--branch-from RUN_DIR and --at YYYY-MM go together"))
         if resume is not None:
             given = [name for name, value in (("SCENARIO", scenario), ("--scale", scale), ("--seed", seed),
-                                              ("--out", out)) if value is not None] + (["--force"] if force else [])
+                                              ("--out", out), ("--params", params), ("--branch-from", branch_from),
+                                              ("--keep-checkpoints", keep_checkpoints))
+                     if value is not None] + (["--force"] if force else [])
             if given:
                 _fail(HightideError(f"--resume continues the run in {resume} with the scenario, scale and seed its "
                                     f"manifest records; do not also give {', '.join(given)}"))
@@ -114,9 +139,28 @@ def run(
                 _fail(exc)
             eff_scale = sc.scenario.scale if scale is None else scale
             eff_seed = sc.scenario.seed if seed is None else seed
-            out = out or api.default_out(scenario, eff_scale, eff_seed)
+            if params is not None or branch_from is not None:
+                from hightide.experiments.scenario_tools import prepare, read_params_file
+
+                try:
+                    sc = prepare(sc, parameters=read_params_file(params) if params is not None else None)
+                except HightideError as exc:
+                    _fail(exc)
+            if branch_from is not None:
+                from hightide.experiments.branching import default_out as branch_out
+                from hightide.results import store
+
+                try:
+                    src = store.read_manifest(branch_from)
+                except HightideError as exc:
+                    _fail(exc)
+                out = out or branch_out(sc.name, at, float(src.get("scale", eff_scale)), int(src.get("seed", eff_seed)))
+            else:
+                out = out or api.default_out(scenario, eff_scale, eff_seed)
+            if params is not None or branch_from is not None:
+                scenario = sc
         res = _do_run(scenario, scale, seed, out, force, quiet, check, checkpoint_every, resume,
-                      not no_resource_check)
+                      not no_resource_check, not no_report, keep_checkpoints, branch_from, at)
     except KeyboardInterrupt as exc:  # before or after the run proper
         _interrupted(exc)
     if not quiet:
@@ -125,6 +169,8 @@ def run(
                       f"{m['households_simulated']:,} households x {m['months']} months in "
                       f"{m['simulation_seconds']:.1f} s (wall {m['wall_seconds']:.1f} s) -> {out}")
         _summary(res.national_annual)
+        if (out / "report.html").is_file() and not no_report:
+            console.print(f"report: {out / 'report.html'}", highlight=False, soft_wrap=True)
 
 
 def _summary(df) -> None:
@@ -204,6 +250,369 @@ def params(group: Optional[str] = typer.Option(None, "--group", help="Only this 
         t.add_row(p.name, p.group, f"{p.default:g}", f"{p.range[0]:g}..{p.range[1]:g}", p.unit,
                   "yes" if p.calibrated else "", p.source)
     console.print(t)
+
+
+# ===================================================================================================
+# Reports and interfaces (issue 8): report, plot, serve, docs. Thin over hightide.report.
+# ===================================================================================================
+
+
+@app.command()
+def report(
+    directory: Path = typer.Argument(..., help="A finished run (or an ensemble/comparison directory with bands)."),
+    out: Optional[Path] = typer.Option(None, "--out", help="Write the report here instead of DIR/report.html."),
+) -> None:
+    """(Re)build the self-contained HTML report of a run: model vs record, forms, grain, people, provinces,
+    validation and manifest."""
+    from hightide.report import write_report
+
+    try:
+        path = write_report(directory, out=out)
+    except HightideError as exc:
+        _fail(exc)
+    console.print(f"report: {path}", highlight=False, soft_wrap=True)
+
+
+@app.command()
+def plot(
+    directory: Optional[Path] = typer.Argument(None, help="A finished run (or an ensemble directory with bands)."),
+    figure: list[str] = typer.Option([], "--figure", "-f", metavar="NAME",
+                                     help="Figure to draw (repeat for several; 'all' for every one); see --list."),
+    fmt: str = typer.Option("png", "--format", help="png, svg or pdf."),
+    out: Optional[Path] = typer.Option(None, "--out", help="Output file (one figure) or directory (several); "
+                                       "default DIR/figures/NAME.FORMAT."),
+    dpi: int = typer.Option(150, "--dpi", min=30, max=1200, help="Resolution of PNG figures."),
+    list_figures: bool = typer.Option(False, "--list", help="List the figures and exit."),
+) -> None:
+    """Draw static figures (PNG/SVG/PDF) of a run for papers."""
+    from hightide.report import charts, static
+    from hightide.report.data import ReportData
+
+    if list_figures:
+        t = Table(title="figures")
+        t.add_column("name")
+        t.add_column("shows")
+        for f in charts.FIGURES.values():
+            t.add_row(f.name, f.description)
+        console.print(t)
+        return
+    if directory is None:
+        _fail(HightideError("give a run directory (or --list for the figures)"))
+    if not figure:
+        _fail(HightideError(f"name a figure with --figure; figures: {', '.join(charts.FIGURES)} (or all)"))
+    fmt = fmt.lower()
+    if fmt not in static.FORMATS:
+        _fail(HightideError(f"unknown --format {fmt!r}; formats: {', '.join(static.FORMATS)}"))
+    names = list(charts.FIGURES) if "all" in figure else list(dict.fromkeys(figure))
+    unknown = [n for n in names if n not in charts.FIGURES]
+    if unknown:
+        _fail(HightideError(f"unknown figure {unknown[0]!r}; figures: {', '.join(charts.FIGURES)} (or all)"))
+    try:
+        data = ReportData.load(directory)
+    except HightideError as exc:
+        _fail(exc)
+    single = len(names) == 1 and out is not None and out.suffix != ""
+    for name in names:
+        chart = charts.build(name, data)
+        if chart is None or not chart.has_data:
+            err_console.print(f"[yellow]skipped[/] {name}: nothing to draw in {escape(str(directory))}",
+                              highlight=False, soft_wrap=True)
+            continue
+        target = out if single else (out or directory / "figures") / f"{name}.{fmt}"
+        static.save(chart, target, fmt=fmt if not single else None, dpi=dpi)
+        console.print(f"{name}: {target}", highlight=False, soft_wrap=True)
+
+
+@app.command()
+def serve(
+    port: int = typer.Option(8501, "--port", min=1, max=65535, help="Port to listen on."),
+    host: str = typer.Option("127.0.0.1", "--host", help="Address to bind (default: this machine only)."),
+) -> None:
+    """Start the interactive dashboard (Streamlit) at http://HOST:PORT: edit a scenario, run it small, compare."""
+    from hightide.report.serve import serve as do_serve
+
+    console.print(f"dashboard: http://{host}:{port}  (Ctrl-C stops it)", highlight=False, soft_wrap=True)
+    raise typer.Exit(code=do_serve(host=host, port=port))
+
+
+@app.command()
+def docs(
+    out: Path = typer.Option(Path("docs"), "--out", help="Directory of the generated references."),
+    check: bool = typer.Option(False, "--check", help="Only check that the files there are up to date (exit 1 if not)."),
+) -> None:
+    """Generate docs/scenarios.md (from the scenario schema) and docs/parameters.md (from the registry)."""
+    from hightide.report.docs import generate
+
+    stale = []
+    for name, text in generate().items():
+        path = out / name
+        current = path.read_text("utf-8") if path.is_file() else None
+        if current == text:
+            continue
+        if check:
+            stale.append(str(path))
+        else:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(text, "utf-8")
+            console.print(f"wrote {path}", highlight=False, soft_wrap=True)
+    if stale:
+        err_console.print(f"out of date: {', '.join(stale)}; run `hightide docs --out {out}`", highlight=False,
+                          soft_wrap=True)
+        raise typer.Exit(code=1)
+
+# --------------------------------------------------------------------------------------------------
+# Experiments (issue 5): ensemble, compare, calibrate, sensitivity. Thin over hightide.experiments.
+# --------------------------------------------------------------------------------------------------
+
+
+def _member_progress(quiet: bool, label: str = "members"):
+    """A rich progress bar over finished members (None when quiet or not on a terminal)."""
+    if quiet or not sys.stderr.isatty():
+        return None, None
+    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+
+    progress = Progress(TextColumn("[bold]{task.description}"), BarColumn(),
+                        TextColumn("{task.completed}/{task.total} " + label), TextColumn("{task.fields[note]}"),
+                        TimeElapsedColumn(), TimeRemainingColumn(), console=err_console, transient=True)
+    task = progress.add_task("running", total=None, note="")
+    failed = []
+
+    def on_member(done: int, total: int, member, status: str) -> None:
+        if status == "failed":
+            failed.append(member.index)
+        note = f"[red]{len(failed)} failed[/]" if failed else ""
+        progress.update(task, completed=done, total=total, note=note)
+
+    return progress, on_member
+
+
+def _experiment_errors(call):
+    """Run ``call()`` turning hightide errors and Ctrl-C into clean CLI exits."""
+    try:
+        return call()
+    except HightideError as exc:
+        _fail(exc)
+    except KeyboardInterrupt:
+        err_console.print("[bold yellow]interrupted:[/] finished members are stored; run the same command "
+                          "again to continue", highlight=False, soft_wrap=True)
+        raise typer.Exit(code=130)
+
+
+@app.command()
+def ensemble(
+    scenario: Optional[str] = typer.Argument(None, help="Bundled scenario name or path to a .toml (default: historical)."),
+    runs: int = typer.Option(32, "--runs", min=1, help="Number of members."),
+    scale: Optional[float] = typer.Option(None, "--scale", help="Scale of every member (default: the scenario's)."),
+    seed: Optional[int] = typer.Option(None, "--seed", help="Base seed the member seeds are spawned from."),
+    scheduler: Optional[str] = typer.Option(None, "--scheduler", metavar="ADDRESS",
+                                            help="Address of a running Dask scheduler (default: a local cluster)."),
+    workers: int = typer.Option(2, "--workers", min=0,
+                                help="Processes in the local cluster (0: run members in this process, no Dask)."),
+    out: Optional[Path] = typer.Option(None, "--out", help="Output directory (default: runs/SCENARIO-ensemble-scaleS-seedN)."),
+    sample_params: Optional[str] = typer.Option(
+        None, "--sample-params", metavar="SPEC",
+        help="Draw parameters per member: 'calibrated', 'all', 'group:NAME', names a,b,c, or a .csv/.parquet of draws."),
+    params: Optional[Path] = typer.Option(None, "--params", metavar="FILE",
+                                          help="Parameter file ([parameters] TOML, e.g. from `hightide calibrate`)."),
+    end: Optional[str] = typer.Option(None, "--end", metavar="YYYY-MM", help="End the runs early."),
+    force: bool = typer.Option(False, "--force", help="Replace an existing output directory instead of resuming it."),
+    quiet: bool = typer.Option(False, "--quiet", "-q"),
+) -> None:
+    """Run an ensemble of seeds (and sampled parameters) on Dask; write members and quantile bands.
+
+    Running the same command again on the same --out resumes: finished members are kept."""
+    from hightide.experiments import ensemble as run_ensemble
+
+    progress, on_member = _member_progress(quiet)
+
+    def call():
+        kwargs = dict(runs=runs, scale=scale, seed=seed, out=out, workers=workers, scheduler=scheduler,
+                      sample_params=sample_params, params=params, end=end, force=force, on_member=on_member)
+        if progress:
+            with progress:
+                return run_ensemble(scenario, **kwargs)
+        return run_ensemble(scenario, **kwargs)
+
+    ens = _experiment_errors(call)
+    if quiet:
+        return
+    m = ens.manifest
+    s = m.get("last_session", {})
+    console.print(f"[green]complete[/] ensemble of {m['runs']} x {m['scenario']} at scale {m['scale']:g}, base seed "
+                  f"{m['base_seed']}: {s.get('ran', 0)} members run, {s.get('reused', 0)} reused, in "
+                  f"{s.get('wall_seconds', 0):.1f} s -> {ens.out}")
+    t = Table(title="national, year end: median [5%, 95%] across members")
+    cols = {"grain_output_mt": "grain Mt", "procurement_mt": "procurement Mt", "death_rate_permille": "deaths ‰",
+            "population_m": "population M"}
+    t.add_column("year", justify="right")
+    for label in cols.values():
+        t.add_column(label, justify="right")
+    bands = {c: ens.band(c).set_index("year") for c in cols}
+    for year in bands["grain_output_mt"].index:
+        t.add_row(str(int(year)), *[f"{b.loc[year, 'q50']:.1f} [{b.loc[year, 'q05']:.1f}, {b.loc[year, 'q95']:.1f}]"
+                                    for b in bands.values()])
+    console.print(t)
+
+
+@app.command()
+def compare(
+    subjects: list[str] = typer.Argument(..., help="Scenarios (run now), run directories or ensemble directories; "
+                                                   "the first is the reference for differences."),
+    scale: Optional[float] = typer.Option(None, "--scale", help="Scale for scenarios run here."),
+    seed: Optional[int] = typer.Option(None, "--seed", help="Seed for scenarios run here."),
+    end: Optional[str] = typer.Option(None, "--end", metavar="YYYY-MM", help="End scenarios run here early."),
+    params: Optional[Path] = typer.Option(None, "--params", metavar="FILE", help="Parameter file for scenarios run here."),
+    out: Path = typer.Option(Path("runs/compare"), "--out", help="Directory for compare.csv and compare.png."),
+    quiet: bool = typer.Option(False, "--quiet", "-q"),
+) -> None:
+    """Compare scenarios, runs and ensembles side by side: outcomes with 5-95% bands and a figure.
+
+    Differences from the first subject are taken member by member when two ensembles share their
+    seeds (common random numbers)."""
+    from hightide.experiments.compare import compare as do_compare
+    from hightide.experiments.scenario_tools import read_params_file
+
+    def call():
+        overrides = read_params_file(params) if params is not None else None
+        return do_compare(subjects, scale=scale, seed=seed, end=end, params=overrides, out=out)
+
+    comp = _experiment_errors(call)
+    if quiet:
+        return
+    t = Table(title="outcomes: value, or median [5%, 95%] across members; Δ vs " + comp.subjects[0].label)
+    t.add_column("outcome")
+    for i, sub in enumerate(comp.subjects):
+        t.add_column(f"{sub.label}\n({sub.kind}, {len(sub.annual)})", justify="right")
+        if i:
+            t.add_column("Δ" + (" paired" if comp.table.loc[comp.table["subject"] == sub.label, "paired"].any()
+                                else ""), justify="right")
+
+    def fmt(mid, lo, hi):
+        if np.isnan(mid):
+            return "–"
+        return f"{mid:.2f}" if np.isnan(lo) else f"{mid:.2f} [{lo:.2f}, {hi:.2f}]"
+
+    for name, rows in comp.table.groupby("outcome", sort=False):
+        cells = [f"{rows['label'].iloc[0]} ({rows['unit'].iloc[0]})"]
+        for i, (_, r) in enumerate(rows.iterrows()):
+            cells.append(fmt(r["q50"], r["q05"], r["q95"]))
+            if i:
+                cells.append(fmt(r["diff_q50"], r["diff_q05"], r["diff_q95"]))
+        t.add_row(*cells)
+    console.print(t)
+    console.print(f"written {out / 'compare.csv'} and {out / 'compare.png'}")
+
+
+@app.command()
+def calibrate(
+    scenario: Optional[str] = typer.Argument(None, help="Scenario to fit (default: historical)."),
+    trials: int = typer.Option(80, "--trials", min=1, help="Optuna trials (the first is the registry defaults)."),
+    scale: float = typer.Option(0.0002, "--scale", help="Scale of every trial run."),
+    seed: int = typer.Option(0, "--seed", help="Seed of the runs (the same for every trial) and of the sampler."),
+    seeds: int = typer.Option(1, "--seeds", min=1, help="Runs per trial (member seeds of --seed), averaged."),
+    only: Optional[str] = typer.Option(None, "--only", metavar="NAMES",
+                                       help="Fit these parameters (comma-separated) instead of the calibrated ones."),
+    validation_end: str = typer.Option("1966-12", "--validation-end", metavar="YYYY-MM",
+                                       help="End of the out-of-sample runs."),
+    timeout: Optional[float] = typer.Option(None, "--timeout", metavar="SECONDS", help="Stop starting trials after this."),
+    out: Path = typer.Option(Path("runs/calibration"), "--out", help="Output directory (running again continues it)."),
+    quiet: bool = typer.Option(False, "--quiet", "-q"),
+) -> None:
+    """Fit the registry's calibrated parameters to the 1952-57 targets (optuna); report fit and
+    out-of-sample errors; write OUT/calibrated.toml for `hightide run --params`."""
+    from hightide.experiments.calibration import calibrate as do_calibrate
+
+    progress = None
+    on_trial = None
+    if not quiet and sys.stderr.isatty():
+        from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
+        progress = Progress(TextColumn("[bold]calibrating"), BarColumn(), TextColumn("{task.completed}/{task.total} trials"),
+                            TextColumn("best loss {task.fields[best]}"), TimeElapsedColumn(), console=err_console,
+                            transient=True)
+        task = progress.add_task("", total=trials, best="–")
+
+        def on_trial(done, total, loss, best):
+            progress.update(task, completed=done, best=f"{best:.4g}")
+
+    def call():
+        names = [n.strip() for n in only.split(",") if n.strip()] if only else None
+        kwargs = dict(trials=trials, scale=scale, seed=seed, seeds=seeds, names=names, out=out,
+                      validation_end=validation_end, timeout=timeout, on_trial=on_trial)
+        if progress:
+            with progress:
+                return do_calibrate(scenario or "historical", **kwargs)
+        return do_calibrate(scenario or "historical", **kwargs)
+
+    cal = _experiment_errors(call)
+    if quiet:
+        return
+    s = cal.summary
+    t = Table(title=f"calibration of {len(s['parameters'])} parameters, {s['trials']} trials")
+    for c in ("parameter", "default", "calibrated", "range"):
+        t.add_column(c, justify="left" if c == "parameter" else "right")
+    from hightide.params import load_registry
+
+    reg = load_registry()
+    for n in s["parameters"]:
+        t.add_row(n, f"{s['defaults'][n]:.4g}", f"{s['best'][n]:.4g}", f"{reg[n].range[0]:g}..{reg[n].range[1]:g}")
+    console.print(t)
+    f = Table(title="fit per target: model error (default -> calibrated)")
+    for c in ("target", "when", "window", "record", "default", "calibrated", "tolerance"):
+        f.add_column(c, justify="right" if c in ("record", "default", "calibrated") else "left")
+    for _, r in cal.fit.iterrows():
+        mark = lambda ok, e: f"[green]{e}[/]" if ok else f"[red]{e}[/]"  # noqa: E731
+        f.add_row(r["target"], r["when"], r["window"], f"{r['record']:.2f}", mark(r["pass_default"], r["error_default"]),
+                  mark(r["pass_calibrated"], r["error_calibrated"]), r["tolerance"])
+    console.print(f)
+    for w in ("in_sample", "out_of_sample"):
+        d, c = s[w]["default"], s[w]["calibrated"]
+        console.print(f"{w.replace('_', '-')}: RMS error in tolerances {d['rms_normalised_error']:.3f} -> "
+                      f"{c['rms_normalised_error']:.3f}; passing {d['passing']} -> {c['passing']} of {d['targets']}")
+    console.print(f"loss {s['loss_default']:.4g} (defaults) -> {s['loss_best']:.4g}; written {cal.out / 'calibrated.toml'}")
+
+
+@app.command()
+def sensitivity(
+    scenario: Optional[str] = typer.Argument(None, help="Scenario (default: historical)."),
+    parameters: Optional[str] = typer.Option(None, "--parameters", metavar="NAMES",
+                                             help="Comma-separated parameters to vary over their registry ranges."),
+    outcomes: Optional[str] = typer.Option(None, "--outcomes", metavar="NAMES", help="Comma-separated outcomes."),
+    trajectories: int = typer.Option(6, "--trajectories", min=2, help="Morris trajectories (runs = r x (k + 1))."),
+    scale: float = typer.Option(0.0002, "--scale"),
+    seed: int = typer.Option(0, "--seed", help="Seed of every run (common random numbers) and of the design."),
+    workers: int = typer.Option(1, "--workers", min=0, help="Local Dask workers (0: in this process)."),
+    scheduler: Optional[str] = typer.Option(None, "--scheduler", metavar="ADDRESS"),
+    out: Path = typer.Option(Path("runs/sensitivity"), "--out", help="Output directory (running again resumes it)."),
+    quiet: bool = typer.Option(False, "--quiet", "-q"),
+) -> None:
+    """Morris sensitivity indices (SALib) of outcomes over the registry ranges; table and figure."""
+    from hightide.experiments.sensitivity import sensitivity as do_sensitivity
+
+    progress, on_member = _member_progress(quiet, "runs")
+
+    def call():
+        kwargs = dict(parameters=[n.strip() for n in parameters.split(",")] if parameters else None,
+                      outcomes=[n.strip() for n in outcomes.split(",")] if outcomes else None,
+                      trajectories=trajectories, scale=scale, seed=seed, out=out, workers=workers,
+                      scheduler=scheduler, on_member=on_member)
+        if progress:
+            with progress:
+                return do_sensitivity(scenario or "historical", **kwargs)
+        return do_sensitivity(scenario or "historical", **kwargs)
+
+    res = _experiment_errors(call)
+    if quiet:
+        return
+    for o, d in res.indices.groupby("outcome", sort=False):
+        t = Table(title=f"{d['label'].iloc[0]} ({d['unit'].iloc[0]}): Morris indices")
+        for c in ("rank", "parameter", "μ*", "μ* 95% ±", "σ", "μ"):
+            t.add_column(c, justify="left" if c == "parameter" else "right")
+        for _, r in d.sort_values("rank").iterrows():
+            t.add_row(str(r["rank"]), r["parameter"], f"{r['mu_star']:.3g}", f"{r['mu_star_conf']:.2g}",
+                      f"{r['sigma']:.3g}", f"{r['mu']:.3g}")
+        console.print(t)
+    console.print(f"written {res.out / 'sensitivity.csv'} and {res.out / 'sensitivity.png'}")
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -139,3 +139,13 @@ def test_admission_order_poor_first_rich_only_when_complete():
     share_poor = member[hh.active & (hh.klass <= 1)].mean()
     share_upper = member[hh.active & (hh.klass == UPPER_MIDDLE)].mean()
     assert share_poor > share_upper
+
+
+def test_quality_class_thresholds_and_output_class_from_cadres_alone():
+    from hightide.institutions.cooperatives import quality_class
+
+    assert quality_class(np.array([1.0, 0.41, 0.4, 0.0, -1.2, -1.21, -3.0])).tolist() == [1, 1, 2, 2, 2, 3, 3]
+    # standard-normal competence gives roughly the seeds' split (about a third good, a tenth poor)
+    c = np.random.default_rng(0).normal(size=200_000)
+    shares = np.bincount(quality_class(c), minlength=4)[1:] / c.size
+    assert 0.30 < shares[0] < 0.38 and 0.08 < shares[2] < 0.15

@@ -25,3 +25,19 @@ def test_resale_never_negative(params):
     got = resale_request(params, np.array([1e6, -3.0]), np.array([20.0, 20.0]), np.array([6, 1]))
     assert got[0] == 0.0
     assert got[1] == pytest.approx(params.resale_target_share * 20.0 + 3.0)
+
+
+def test_allocate_pays_the_towns_ration_first_then_exports_then_other_uses_then_resales():
+    from hightide.state.granary import allocate
+
+    # plenty: everything paid, reserve untouched
+    assert allocate(1000.0, 100.0, 10.0, 50.0, 40.0, reserve=300.0) == (100.0, 10.0, 50.0, 40.0)
+    # short: the ration is paid in full before exports; nothing left for other uses or resales
+    assert allocate(105.0, 100.0, 10.0, 50.0, 40.0, reserve=0.0) == (100.0, 5.0, 0.0, 0.0)
+    # the reserve for the coming months holds back other uses first, then resales
+    food, exp, other, resale = allocate(500.0, 100.0, 10.0, 50.0, 40.0, reserve=360.0)
+    assert (food, exp, other, resale) == (100.0, 10.0, 30.0, 0.0)
+    food, exp, other, resale = allocate(540.0, 100.0, 10.0, 50.0, 40.0, reserve=360.0)
+    assert (other, resale) == (50.0, 20.0)
+    # never more than the stock
+    assert sum(allocate(60.0, 100.0, 10.0, 50.0, 40.0, reserve=0.0)) == 60.0

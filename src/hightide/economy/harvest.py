@@ -115,7 +115,8 @@ def harvest(world: World, ctx: StepContext) -> None:
     bonus = np.ones(idx.size)
     bonus[in_team] += p.mutual_aid_pooling_bonus
     if coll.any():
-        q = orgs.quality[org[coll]]
+        # management, not last year's result, moves output: the class its cadres alone would earn
+        q = cooperatives.quality_class(orgs.cadre_competence[org[coll]])
         luck = management_luck(p, ctx.seed, ctx.year, orgs)
         bonus[coll] *= luck[org[coll]]
         bonus[coll] *= ((1.0 + p.apc_scale_bonus) * (1.0 + p.quality_class_effect * ((q == 1).astype(float) - (q == 3).astype(float)))
@@ -126,7 +127,7 @@ def harvest(world: World, ctx: StepContext) -> None:
     if in_team.any():
         income[in_team] += production.labour_exchange(p, team, output[in_team], labour[in_team], labour_used[in_team], n_teams)
 
-    normal_output = tfp[prov] * expected_weather(p) * share * production.factor_index(p, land, labour, animals)
+    normal_output = tfp[prov] * expected_weather(p) * share * production.factor_index(p, sown, labour, animals)
     persons = hh.persons()[idx].astype(np.float64)
     tax = distribution.tax_due(p, land, world.normal_yield_per_mu[prov], share)
     retention = distribution.retention_norm(p, persons, land, animals, share)

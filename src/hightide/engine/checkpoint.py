@@ -78,12 +78,13 @@ class Identity:
         return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
-def save(out: Path, state, identity: Identity, *, start_month: int, n_months: int) -> dict:
-    """Write ``state`` as the checkpoint of the run in ``out`` (atomically, replacing the previous one)."""
+def save(out: Path, state, identity: Identity, *, start_month: int, n_months: int, ckdir: Path | None = None) -> dict:
+    """Write ``state`` as the checkpoint of the run in ``out`` (atomically, replacing the previous one);
+    into ``ckdir`` instead of ``out/checkpoint`` when given (a dated checkpoint)."""
     from hightide import __version__
     from hightide.scenarios.schema import format_month
 
-    ckdir = directory(out)
+    ckdir = directory(out) if ckdir is None else Path(ckdir)
     ckdir.mkdir(parents=True, exist_ok=True)
     store.remove_stale_temporaries(ckdir)  # a previous writer killed mid-write
     payload = {"format": FORMAT, "identity": identity.digest(), "code": code_fingerprint(),
@@ -122,9 +123,10 @@ def info(out: Path) -> dict | None:
         return {}
 
 
-def load(out: Path, identity: Identity):
-    """The saved RunState of the run in ``out``; refuses checkpoints of another run or build."""
-    path = directory(out) / STATE_FILE
+def load(out: Path, identity: Identity, *, ckdir: Path | None = None):
+    """The saved RunState of the run in ``out`` (from ``ckdir`` when given); refuses checkpoints of
+    another run or build."""
+    path = (directory(out) if ckdir is None else Path(ckdir)) / STATE_FILE
     if not path.is_file():
         raise CheckpointError(f"{out} has no checkpoint to resume from ({CHECKPOINT_DIR}/{STATE_FILE} is missing)")
     try:
@@ -150,3 +152,48 @@ def load(out: Path, identity: Identity):
 def remove(out: Path) -> None:
     """Delete the checkpoint of a finished run."""
     shutil.rmtree(directory(out), ignore_errors=True)
+
+
+# Dated checkpoints (kept after the run completes; what `hightide run --branch-from` starts from)
+
+DATED_DIR = "checkpoints"
+YEARLY = "yearly"
+
+
+def dated_directory(out: Path, month_label: str) -> Path:
+    """``out/checkpoints/YYYY-MM``: the state at the start of that month."""
+    return Path(out) / DATED_DIR / month_label
+
+
+def parse_keep(spec, start_month: int, end_month: int) -> list[str]:
+    """Months ('YYYY-MM', sorted) whose starting state a run keeps: a comma-separated string or a
+    list of months, or ``yearly`` (every January after the start). Each must fall after the start
+    and no later than the end of the run."""
+    from hightide.scenarios.schema import format_month, parse_month
+
+    if spec is None or spec == "" or spec == []:
+        return []
+    items = [x.strip() for x in (spec.split(",") if isinstance(spec, str) else spec) if str(x).strip()]
+    if items == [YEARLY]:
+        first = (start_month // 12 + 1) * 12
+        return [format_month(m) for m in range(first, end_month + 1, 12)]
+    months = set()
+    for item in items:
+        try:
+            m = parse_month(str(item))
+        except ValueError as exc:
+            raise OutputError(f"--keep-checkpoints: {exc} (or give '{YEARLY}')") from None
+        if not start_month < m <= end_month:
+            raise OutputError(f"--keep-checkpoints: {item} is not within the run: a kept checkpoint is the state at "
+                              f"the start of a month after {format_month(start_month)} and up to "
+                              f"{format_month(end_month)}")
+        months.add(m)
+    return [format_month(m) for m in sorted(months)]
+
+
+def dated(out: Path) -> list[str]:
+    """Months of the dated checkpoints a run directory holds."""
+    root = Path(out) / DATED_DIR
+    if not root.is_dir():
+        return []
+    return sorted(p.name for p in root.iterdir() if (p / STATE_FILE).is_file())

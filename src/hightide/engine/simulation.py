@@ -142,14 +142,16 @@ def initial_state(scenario: Scenario, params: ParameterSet, scale: float, seed: 
 def simulate(scenario: Scenario, *, scale: float | None = None, seed: int | None = None, check: bool = False,
              on_month: Callable[[int, int], None] | None = None, state: RunState | None = None,
              checkpoint: Callable[[RunState], bool] | None = None, checkpoint_every: int = 0,
-             stop: StopOnInterrupt | None = None) -> SimulationResult:
+             stop: StopOnInterrupt | None = None,
+             after_month: Callable[[RunState], None] | None = None) -> SimulationResult:
     """Run ``scenario`` (scale and seed default to the scenario's own) and return the recorded result.
 
     ``state``: continue from this saved state instead of building the world. ``checkpoint(state)``
     is called after every ``checkpoint_every`` months from the start (not after the last month) and
     returns True when it saved. On an interrupt (KeyboardInterrupt, from a signal or a callback)
     at the end of a month, or when ``stop.requested`` is set, the state of the last completed month
-    is handed to ``checkpoint`` and :class:`SimulationInterrupted` is raised.
+    is handed to ``checkpoint`` and :class:`SimulationInterrupted` is raised. ``after_month(state)``
+    sees the state at the end of every month (e.g. to keep dated checkpoints for branching).
     """
     scale = scenario.scenario.scale if scale is None else scale
     seed = scenario.scenario.seed if seed is None else seed
@@ -194,6 +196,8 @@ def simulate(scenario: Scenario, *, scale: float | None = None, seed: int | None
             recorder.record(world, ctx)
             state.months_done = i + 1
             consistent = True
+            if after_month is not None:  # before the periodic checkpoint: a resume never skips it
+                after_month(state)
             if (checkpoint is not None and checkpoint_every > 0 and state.months_done % checkpoint_every == 0
                     and state.months_done < n_months):
                 save()

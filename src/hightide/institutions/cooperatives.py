@@ -219,14 +219,19 @@ def _dissolve(world: World, ctx: StepContext, ids: np.ndarray, count: bool) -> N
         ctx.add("withdrawn", hh.province[members], np.ones(members.size), world.weight)
 
 
+def quality_class(score: np.ndarray) -> np.ndarray:
+    """Class I (good), II or III (poor) of a co-operative from a score in units of cadre
+    competence ([001 §V]: >80% raised yields, a few % fell; [003] fair-minded, competent cadres)."""
+    return np.where(score > 0.4, 1, np.where(score < -1.2, 3, 2))
+
+
 def _check_up(world: World, ctx: StepContext) -> None:
     """Quality classes, withdrawals by the rule of [001 §III] and resolute reduction."""
     p, hh, orgs, pol = ctx.params, world.households, world.organisations, ctx.policy
     live = np.flatnonzero(orgs.active & is_collective(orgs.form))
     if live.size == 0:
         return
-    q = orgs.cadre_competence[live] + 2.0 * np.nan_to_num(orgs.yield_advantage[live])
-    orgs.quality[live] = np.where(q > 0.4, 1, np.where(q < -1.2, 3, 2))
+    orgs.quality[live] = quality_class(orgs.cadre_competence[live] + 2.0 * np.nan_to_num(orgs.yield_advantage[live]))
     if pol.exit_allowed:
         members = members_of_forms(hh, orgs, COLLECTIVE_FORMS, live_only=True)
         w = _willingness_apc(world, ctx, members)

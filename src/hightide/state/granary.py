@@ -1,8 +1,10 @@
 """The State's granary and unified supply (MODEL.md §4.4 (6), §4.5).
 
-Each month the granary takes imports, feeds the towns at their ration, ships exports, and sells
-back (resale) to rural households whose stock will not carry them to the next harvest. When grain
-is short the claims are cut in that order of priority: towns, exports, rural resales.
+Each month the granary takes imports, feeds the towns at their ration, ships exports, meets the
+State's other non-farm uses (industry, army, brewing) and sells back (resale) to rural households
+whose stock will not carry them to the next harvest. When grain is short the claims are cut in
+that order of priority: the towns' food ration, exports, other uses, rural resales (Lin & Yang
+2000: urban residents had a legally protected ration, villagers only what was left).
 """
 
 from __future__ import annotations
@@ -33,6 +35,19 @@ def urban_reserve(urban_need_month: np.ndarray, zones: np.ndarray, cal_month: in
     return float(urban_need_month.sum() * months)
 
 
+def allocate(stock: float, food: float, exports: float, other: float, resales: float,
+             reserve: float) -> tuple[float, float, float, float]:
+    """Split the granary between the month's claims in order of priority: the towns' food ration,
+    exports, the State's other uses, rural resales; other uses and resales wait while the stock
+    left would not carry the towns' ration ahead (``reserve``) (Lin & Yang 2000, urban bias)."""
+    paid_food, paid_export, paid_other, paid_resale = (
+        float(x[0]) for x in settle(np.array([stock]), [np.array([v]) for v in (food, exports, other, resales)]))
+    free = max(stock - paid_food - paid_export - reserve, 0.0)
+    paid_other = min(paid_other, free)
+    paid_resale = min(paid_resale, free - paid_other)
+    return paid_food, paid_export, paid_other, paid_resale
+
+
 def supply(world: World, ctx: StepContext) -> None:
     p, hh, pol = ctx.params, world.households, ctx.policy
     n_prov = world.provinces.n
@@ -40,30 +55,30 @@ def supply(world: World, ctx: StepContext) -> None:
     world.granary_kg += imports
     ctx.national["imports_kg"] = imports
 
-    urban_need = world.urban_population * p.urban_ration_kg_per_capita / 12
+    urban_food = world.urban_population * p.urban_food_ration_kg_per_capita / 12
+    urban_other = world.urban_population * max(p.urban_ration_kg_per_capita - p.urban_food_ration_kg_per_capita, 0.0) / 12
     exports = pol.grain_exports_mt_per_year * 1e9 / 12
     # the State judges deficits on what was reported: phantom grain from inflated reports hides
     # real shortages (MODEL.md §4.1 the centre plans on what it is told)
     resale = _Resale(world, ctx)
     resale_total = resale.total_request()  # real kg
 
-    reserve = urban_reserve(urban_need, world.provinces.zone, ctx.cal_month, p.urban_reserve_months)
-    paid_urban, paid_export, paid_resale = settle(
-        np.array([world.granary_kg]),
-        [np.array([urban_need.sum()]), np.array([exports]), np.array([resale_total])])
-    paid_resale = np.minimum(paid_resale, max(world.granary_kg - reserve - paid_export[0], 0.0))
+    reserve = max(urban_reserve(urban_food, world.provinces.zone, ctx.cal_month, p.urban_reserve_months) - urban_food.sum(), 0.0)
+    paid_food, paid_export, paid_other, paid_resale = allocate(
+        world.granary_kg, float(urban_food.sum()), exports, float(urban_other.sum()), resale_total, reserve)
     paid_resale = paid_resale * (1.0 - p.hunger_concealment * pol.leap_pressure)
-    u_frac = float(paid_urban[0] / urban_need.sum()) if urban_need.sum() > 0 else 1.0
-    r_frac = float(paid_resale[0] / resale_total) if resale_total > 0 else 1.0
-    urban_paid = urban_need * u_frac
+    u_frac = paid_food / urban_food.sum() if urban_food.sum() > 0 else 1.0
+    o_frac = paid_other / urban_other.sum() if urban_other.sum() > 0 else 1.0
+    r_frac = paid_resale / resale_total if resale_total > 0 else 1.0
+    urban_paid = urban_food * u_frac + urban_other * o_frac
     resold_total = resale.sell(r_frac)  # households get request x r_frac; real kg
     world.urban_food_ratio = np.full(n_prov, u_frac)
-    world.granary_kg -= float(urban_paid.sum() + paid_export[0] + resold_total)
+    world.granary_kg -= float(urban_paid.sum() + paid_export + resold_total)
     loss = world.granary_kg * p.state_storage_loss_per_month
     world.granary_kg -= loss
     ctx.flows["urban_supply_kg"] += urban_paid
     ctx.flows["resale_kg"] += resale.by_province * world.weight
-    ctx.national["exports_kg"] = float(paid_export[0])
+    ctx.national["exports_kg"] = float(paid_export)
     ctx.national["state_loss_kg"] = float(loss)
 
 

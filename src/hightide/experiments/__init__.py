@@ -1,0 +1,7 @@
+"""Experiments on the model: ensembles on Dask, scenario comparison, branching, calibration and
+sensitivity analysis. Each builds on ordinary runs (:func:`hightide.api.run`)."""
+
+from hightide.experiments.ensembles import Ensemble, ensemble
+from hightide.experiments.seeds import member_seed
+
+__all__ = ["Ensemble", "ensemble", "member_seed"]

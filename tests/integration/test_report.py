@@ -1,0 +1,190 @@
+"""The run report and the report/plot/docs commands (issue 8), end to end without a browser (the
+browser tests in tests/browser open what these write)."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from typer.testing import CliRunner
+
+from hightide import api
+from hightide.cli import app
+from hightide.report import REPORT, ReportData, charts, write_report
+from hightide.report.docs import generate
+
+runner = CliRunner()
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def invoke(*args):
+    return runner.invoke(app, [str(a) for a in args])
+
+
+@pytest.fixture(scope="module")
+def run_dir(tmp_path_factory, tiny_writer, tiny_scale):
+    """A tiny run written by the CLI (so with its report); tests must not modify it."""
+    base = tmp_path_factory.mktemp("report")
+    out = base / "run"
+    result = invoke("run", tiny_writer(base), "--scale", tiny_scale, "--out", out, "--quiet")
+    assert result.exit_code == 0, result.output
+    return out
+
+
+@pytest.fixture(scope="module")
+def quarter(tmp_path_factory) -> Path:
+    """Three months of the tiny scenario: for tests that need a run, not its results."""
+    path = tmp_path_factory.mktemp("quarter") / "quarter.toml"
+    path.write_text('[scenario]\nname = "quarter"\nbase = "historical"\ndescription = "Three months."\n'
+                    'end = "1952-03"\n\n[parameters]\ntownships_min_per_province = 1.0\n', "utf-8")
+    return path
+
+
+def _figures(html: str) -> dict:
+    m = re.search(r"const FIGURES=(\{.*?\});const CONFIG=", html, re.S)
+    assert m, "no figure data in the page"
+    return json.loads(m.group(1).replace("<\\/", "</"))
+
+
+def test_every_run_writes_a_self_contained_report(run_dir):
+    html = (run_dir / REPORT).read_text("utf-8")
+    assert "plotly.js v" in html[:20000]  # the library is inlined ...
+    assert not re.search(r"<script[^>]+src=", html)  # ... and nothing is fetched
+    assert not re.search(r"<link[^>]+href=", html)
+    figures = _figures(html)
+    assert set(figures) == {f"fig-{n}" for n in charts.FIGURES}
+    for div, fig in figures.items():
+        assert fig["data"], div
+        assert f"id='{div}'" in html
+    for section in ("targets", "forms", "grain", "demography", "provinces", "validation", "manifest"):
+        assert f"<section id='{section}'" in html
+
+
+def test_report_shows_validation_and_manifest(run_dir):
+    html = (run_dir / REPORT).read_text("utf-8")
+    v = ReportData.load(run_dir).validation()
+    assert f"<b>{int(v['pass'].sum())} / {len(v)}</b>checks pass" in html
+    assert html.count("<tr class='pass'>") + html.count("<tr class='fail'>") == len(v)
+    m = json.loads((run_dir / "manifest.json").read_text("utf-8"))
+    assert f"<th>households_simulated</th><td>{m['households_simulated']:,}</td>" in html
+    assert "townships_min_per_province" in html  # the parameter the tiny scenario changes
+
+
+def test_report_command_rebuilds_it(run_dir, tmp_path):
+    target = tmp_path / "again.html"
+    result = invoke("report", run_dir, "--out", target)
+    assert result.exit_code == 0, result.output
+    assert target.stat().st_size > 1_000_000
+    assert _figures(target.read_text("utf-8")).keys() == _figures((run_dir / REPORT).read_text("utf-8")).keys()
+
+
+def test_report_of_an_incomplete_run_is_refused(tmp_path):
+    (tmp_path / "manifest.json").write_text(json.dumps({"status": "running"}), "utf-8")
+    result = invoke("report", tmp_path)
+    assert result.exit_code == 2
+    assert "not complete" in result.output
+
+
+def test_a_failing_report_is_a_warning_and_the_run_keeps_its_tables(tmp_path, quarter, tiny_scale, monkeypatch,
+                                                                     capsys):
+    import hightide.report.html as report_html
+
+    def broken(data):
+        raise RuntimeError("no figures today")
+
+    monkeypatch.setattr(report_html, "render", broken)
+    res = api.run(quarter, scale=tiny_scale, out=tmp_path / "r")
+    assert res.manifest["status"] == "complete"
+    assert not (tmp_path / "r" / REPORT).exists()
+    assert api.Results.load(tmp_path / "r").national_annual.equals(res.national_annual)
+    err = capsys.readouterr().err
+    assert "could not write" in err and "no figures today" in err and "hightide report" in err
+
+
+def test_no_report_option(tmp_path, quarter, tiny_scale):
+    result = invoke("run", quarter, "--scale", tiny_scale, "--out", tmp_path / "r", "--quiet", "--no-report")
+    assert result.exit_code == 0, result.output
+    assert (tmp_path / "r" / "national_annual.parquet").exists() and not (tmp_path / "r" / REPORT).exists()
+
+
+def test_report_of_an_ensemble_directory_shows_bands(tmp_path, tiny_results):
+    rows = [{"year": y, "column": c, "q05": 0.95 * v, "q50": v, "q95": 1.05 * v}
+            for c in ("grain_output_mt", "death_rate_permille", "population_m")
+            for y, v in zip(tiny_results.national_annual["year"], tiny_results.national_annual[c])]
+    pd.DataFrame(rows).to_parquet(tmp_path / "national_annual_bands.parquet")
+    (tmp_path / "manifest.json").write_text(json.dumps({"name": "ens", "status": "complete", "members": 4}))
+    path = write_report(tmp_path)
+    html = path.read_text("utf-8")
+    figures = _figures(html)
+    grain = figures["fig-grain"]
+    assert any(t["name"] == "output (true) 5-95%" and t.get("fill") == "tonexty" for t in grain["data"])
+    assert "fig-provinces" not in figures  # no provincial table in a bands-only directory
+    assert "No validation here" in html
+
+
+# ------------------------------------------------------------------------------------ plot
+def test_plot_list_names_every_figure():
+    result = invoke("plot", "--list")
+    assert result.exit_code == 0
+    for name in charts.FIGURES:
+        assert name in result.output
+
+
+@pytest.mark.parametrize("fmt, magic", [("png", b"\x89PNG"), ("svg", b"<?xml")])
+def test_plot_writes_a_figure(run_dir, tmp_path, fmt, magic):
+    target = tmp_path / f"forms.{fmt}"
+    result = invoke("plot", run_dir, "--figure", "forms", "--format", fmt, "--out", target)
+    assert result.exit_code == 0, result.output
+    assert target.read_bytes().startswith(magic)
+
+
+def test_plot_several_figures_into_a_directory(run_dir, tmp_path):
+    result = invoke("plot", run_dir, "-f", "grain", "-f", "demography", "--out", tmp_path / "figs", "--dpi", "40")
+    assert result.exit_code == 0, result.output
+    assert sorted(p.name for p in (tmp_path / "figs").iterdir()) == ["demography.png", "grain.png"]
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--figure", "nope"], "unknown figure 'nope'"),
+    (["--figure", "grain", "--format", "bmp"], "unknown --format"),
+    ([], "name a figure"),
+])
+def test_plot_errors(run_dir, args, message):
+    result = invoke("plot", run_dir, *args)
+    assert result.exit_code == 2
+    assert message in result.output
+
+
+# ------------------------------------------------------------------------------------ docs
+def test_committed_reference_docs_are_up_to_date():
+    for name, text in generate().items():
+        path = ROOT / "docs" / name
+        assert path.is_file(), f"{path} missing: run `hightide docs`"
+        assert path.read_text("utf-8") == text, f"{path} is out of date: run `hightide docs`"
+
+
+def test_docs_check_flags_a_stale_file(tmp_path):
+    assert invoke("docs", "--out", tmp_path).exit_code == 0
+    assert invoke("docs", "--out", tmp_path, "--check").exit_code == 0
+    (tmp_path / "parameters.md").write_text("old", "utf-8")
+    result = invoke("docs", "--out", tmp_path, "--check")
+    assert result.exit_code == 1 and "parameters.md" in result.output
+
+
+def test_parameter_reference_lists_every_parameter():
+    from hightide.params import load_registry
+
+    text = generate()["parameters.md"]
+    for name, p in load_registry().items():
+        assert f"| `{name}` | {p.default:g} |" in text
+
+
+def test_scenario_reference_lists_every_lever():
+    from hightide.scenarios.schema import POLICY_FIELDS
+
+    text = generate()["scenarios.md"]
+    for lever in POLICY_FIELDS:
+        assert f"| `{lever}` |" in text
