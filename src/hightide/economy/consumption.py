@@ -14,7 +14,6 @@ from hightide.engine.context import StepContext
 from hightide.engine.kernels import group_sum, members_of_forms
 from hightide.world.synthesis import adult_equivalents
 from hightide.institutions.cooperatives import accounting_units
-from hightide.world.households import NO_ORG
 from hightide.world.organisations import COMMUNE
 from hightide.world.world import World
 

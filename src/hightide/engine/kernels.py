@@ -277,6 +277,21 @@ def _pairwise_sum(values):
     return stack[0] if leaf_len.size else 0.0
 
 
+@nb.njit(cache=True)
+def pairwise_feed(leaf_len, leaf_join, buf, stack, state, values):
+    """Feed an array of values to a streamed pairwise sum whose position is kept in ``state``
+    (leaf, position in leaf, stack depth), so that values may come in several calls."""
+    leaf, pos, depth = state[0], state[1], state[2]
+    for i in range(values.size):
+        buf[pos] = values[i]
+        pos += 1
+        if pos == leaf_len[leaf]:
+            depth = pairwise_close(buf, pos, stack, depth, leaf_join[leaf])
+            leaf += 1
+            pos = 0
+    state[0], state[1], state[2] = leaf, pos, depth
+
+
 def pairwise_sum(values: np.ndarray) -> float:
     """``float(np.sum(values))`` of a float64 array, by the streamed pairwise sum (for tests)."""
     return float(_pairwise_sum(np.ascontiguousarray(values, dtype=np.float64)))
