@@ -7,12 +7,13 @@ Landlords are not admitted (class line, [001 §V]). Each member keeps its own ou
 
 from __future__ import annotations
 
+import numba as nb
 import numpy as np
 
 from hightide.engine import streams
 from hightide.engine.calendar import SLACK_SEASON
 from hightide.engine.context import StepContext
-from hightide.institutions.membership import found, labour_shortage, willingness
+from hightide.institutions.membership import found, labour_shortage, neighbourhood, willingness
 from hightide.world.households import LANDLORD, NO_ORG
 from hightide.world.organisations import MUTUAL_AID
 from hightide.world.synthesis import labour_power
@@ -41,13 +42,29 @@ def group_into_teams(village: np.ndarray, rank_key: np.ndarray, team_size: float
     return team, np.repeat(uniq, n_teams)
 
 
+@nb.njit(cache=True)
+def _deciders(starts, used, active, u, prob, klass, excluded):
+    """Active households, not of the ``excluded`` class, whose draw this month is below ``prob``."""
+    n = 0
+    for p in range(starts.size):
+        for i in range(starts[p], starts[p] + used[p]):
+            n += active[i] & (u[i] < prob) & (klass[i] != excluded)
+    out = np.empty(n, dtype=np.int64)
+    k = 0
+    for p in range(starts.size):
+        for i in range(starts[p], starts[p] + used[p]):
+            if active[i] & (u[i] < prob) & (klass[i] != excluded):
+                out[k] = i
+                k += 1
+    return out
+
+
 def organise(world: World, ctx: StepContext) -> None:
     p, hh, orgs, pol = ctx.params, world.households, world.organisations, ctx.policy
-    is_mat = orgs.active & (orgs.form == MUTUAL_AID)
-    member = hh.active & (hh.org != NO_ORG)
-    member &= is_mat[np.maximum(hh.org, 0)]
-    free = hh.org == NO_ORG
     if not pol.mutual_aid_allowed:
+        is_mat = orgs.active & (orgs.form == MUTUAL_AID)
+        member = hh.active & (hh.org != NO_ORG)
+        member &= is_mat[np.maximum(hh.org, 0)]
         _leave(world, ctx, np.flatnonzero(member), counted_as="left")
         _dissolve_small(world, ctx, 1 << 30)
         return
@@ -55,26 +72,20 @@ def organise(world: World, ctx: StepContext) -> None:
     if ctx.initial:
         prob = 1.0
     u = streams.uniform(ctx.seed, "organising", ctx.month, hh.block_start, hh.block_end)
-    deciding = hh.active & (u < prob) & (hh.klass != LANDLORD)
-    idx = np.flatnonzero(deciding)
+    idx = _deciders(hh.block_start, hh.used, hh.active, u, prob, hh.klass, LANDLORD)
     if idx.size:
+        org = hh.org[idx]
+        free = org == NO_ORG
+        is_member = ~free & orgs.active[np.maximum(org, 0)] & (orgs.form[np.maximum(org, 0)] == MUTUAL_AID)
         labour = labour_power(p, hh.children[idx], hh.adults[idx], hh.elderly[idx]).astype(np.float64)
         land = hh.land_mu[idx].astype(np.float64)
-        prov = hh.province[idx]
-        act = hh.active
-        lab_all = labour_power(p, hh.children, hh.adults, hh.elderly) * act
-        mean_lpm = (np.bincount(hh.province, weights=lab_all, minlength=world.provinces.n)
-                    / np.maximum(np.bincount(hh.province, weights=hh.land_mu * act, minlength=world.provinces.n), 1e-9))
-        n_vill = int(hh.village.max()) + 1
-        organised = np.bincount(hh.village, weights=(act & (hh.org != NO_ORG)), minlength=n_vill)
-        total = np.maximum(np.bincount(hh.village, weights=act, minlength=n_vill), 1)
+        mean_lpm, organised_share = neighbourhood(world, p)
         w = willingness(p, klass=hh.klass[idx], attitude=hh.attitude[idx],
-                        shortage=labour_shortage(labour, land, mean_lpm[prov]),
+                        shortage=labour_shortage(labour, land, mean_lpm[hh.province[idx]]),
                         animals=hh.draft_animals[idx], promotion=pol.mutual_aid_promotion,
-                        neighbours_share=(organised / total)[hh.village[idx]])
-        is_member = member[idx]
+                        neighbours_share=organised_share[hh.village[idx]])
         _leave(world, ctx, idx[is_member & (w < -p.exit_hysteresis)], counted_as="left")
-        _join(world, ctx, idx[~is_member & free[idx] & (w > 0)], u)
+        _join(world, ctx, idx[~is_member & free & (w > 0)], u)
     _dissolve_small(world, ctx, int(p.mutual_aid_min_size))
 
 
@@ -87,7 +98,7 @@ def _join(world: World, ctx: StepContext, joiners: np.ndarray, u: np.ndarray) ->
     alone = team < 0
     if alone.any():
         live = np.flatnonzero(orgs.active & (orgs.form == MUTUAL_AID))
-        n_vill = int(hh.village.max()) + 1
+        n_vill = world.n_villages
         some_team = np.full(n_vill, -1, dtype=np.int64)
         some_team[orgs.village[live]] = live
         target = some_team[hh.village[joiners[alone]]]
@@ -114,16 +125,37 @@ def _leave(world: World, ctx: StepContext, leavers: np.ndarray, counted_as: str)
     ctx.add(counted_as, hh.province[leavers], np.ones(leavers.size), world.weight)
 
 
+@nb.njit(cache=True)
+def _team_sizes(starts, used, active, org, org_active, org_form, n_orgs):
+    size = np.zeros(n_orgs, dtype=np.int32)
+    for p in range(starts.size):
+        for i in range(starts[p], starts[p] + used[p]):
+            o = org[i]
+            if active[i] and o >= 0 and org_active[o] and org_form[o] == MUTUAL_AID:
+                size[o] += 1
+    return size
+
+
+@nb.njit(cache=True)
+def _release(starts, used, active, org, joined_month, gone):
+    for p in range(starts.size):
+        for i in range(starts[p], starts[p] + used[p]):
+            o = org[i]
+            if active[i] and o >= 0 and gone[o]:
+                org[i] = NO_ORG
+                joined_month[i] = -1
+
+
 def _dissolve_small(world: World, ctx: StepContext, min_size: int) -> None:
+    """Teams with fewer than ``min_size`` active members dissolve; their members are free again."""
     hh, orgs = world.households, world.organisations
     live = orgs.active & (orgs.form == MUTUAL_AID)
-    members = hh.active & (hh.org != NO_ORG)
-    size = np.bincount(hh.org[members], minlength=orgs.capacity)
+    size = _team_sizes(hh.block_start, hh.used, hh.active, hh.org, orgs.active, orgs.form, orgs.capacity)
     gone = np.flatnonzero(live & (size < min_size))
     if gone.size == 0:
         return
     orgs.active[gone] = False
-    dissolved_member = members & np.isin(hh.org, gone)
-    hh.org[dissolved_member] = NO_ORG
-    hh.joined_month[dissolved_member] = -1
+    dead = np.zeros(orgs.capacity, dtype=np.bool_)
+    dead[gone] = True
+    _release(hh.block_start, hh.used, hh.active, hh.org, hh.joined_month, dead)
     ctx.add("mat_dissolved", orgs.province[gone], np.ones(gone.size), world.weight)
