@@ -103,7 +103,8 @@ def main() -> None:
                                key="seed")
         st.subheader("Policy timeline")
         st.caption("One row per change: the month (YYYY-MM), the policy lever, its new value (true/false for "
-                   "switches) and a note. Add or delete rows at will; changes stay in force until changed again.")
+                   "switches), a note and its source. Add or delete rows at will; a change stays in force until "
+                   "changed again.")
         table = st.data_editor(
             pd.DataFrame(timeline_rows(base), columns=list(TIMELINE_COLUMNS)),
             num_rows="dynamic", hide_index=True, key=f"timeline-{name}",
