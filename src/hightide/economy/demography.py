@@ -326,8 +326,9 @@ def migration(world: World, ctx: StepContext) -> None:
     rural = _persons(hh.block_start, hh.used, hh.active, hh.children, hh.adults, hh.elderly) * world.weight
     expected = abs(rate) * 1e6 / 12 * rural / rural.sum() / world.weight  # simulated persons
     moved = np.zeros(n_prov)
+    province_streams = streams.ProvinceStreams(ctx.seed, "migration", ctx.month)
     for pv in range(n_prov):
-        g = streams.generator(ctx.seed, "migration", pv, ctx.month)
+        g = province_streams[pv]
         k = int(np.floor(expected[pv] + g.random()))
         a = int(hh.block_start[pv])
         eligible = _with_adults(hh.active, hh.adults, a, a + int(hh.used[pv]), 2 if rate > 0 else 1)

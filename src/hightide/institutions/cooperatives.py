@@ -183,9 +183,10 @@ def _new_orgs(world: World, ctx: StepContext, first_member: np.ndarray, village:
     ids = found(world, ctx.month, first_member, village, form)
     prov = world.organisations.province[ids]
     competence = np.empty(ids.size)
+    province_streams = streams.ProvinceStreams(ctx.seed, "cadres", ctx.month)
     for pv in np.unique(prov):
         sel = np.flatnonzero(prov == pv)
-        competence[sel] = streams.generator(ctx.seed, "cadres", int(pv), ctx.month).normal(0.0, 1.0, sel.size)
+        competence[sel] = province_streams[int(pv)].normal(0.0, 1.0, sel.size)
     world.organisations.cadre_competence[ids] = competence - ctx.params.quality_pressure_penalty * ctx.policy.pressure
     return ids
 

@@ -10,7 +10,7 @@ import numba as nb
 import numpy as np
 
 from hightide.engine.context import FLOW_NAMES, StepContext
-from hightide.engine.kernels import PW_BLOCK, PW_STACK, pairwise_close, pairwise_plan
+from hightide.engine.kernels import masked_pairwise_sum
 from hightide.world.organisations import ADVANCED_APC, COMMUNE, ELEMENTARY_APC, MUTUAL_AID
 from hightide.world.world import World
 
@@ -26,21 +26,13 @@ FORMS = (("mutual_aid", MUTUAL_AID), ("elementary_apc", ELEMENTARY_APC), ("advan
 
 
 @nb.njit(cache=True)
-def _block_sum(values, active, a, b, u, buf, stack):
-    """``np.add.reduceat`` of values x active over slots a..b-1 (slots from u on unused: zeros)."""
+def _block_sum(values, active, a, b, u):
+    """``np.add.reduceat`` of values x active over slots a..b-1 (its first value plus NumPy's
+    pairwise sum of the rest); slots from u on are unused (zeros)."""
     if b <= a:
         return 0.0
     first = np.float64(values[a]) if (a < u and active[a]) else 0.0
-    leaf_len, leaf_join = pairwise_plan(b - a - 1)
-    pos = leaf = depth = 0
-    for i in range(a + 1, b):
-        buf[pos] = np.float64(values[i]) if (i < u and active[i]) else 0.0
-        pos += 1
-        if pos == leaf_len[leaf]:
-            depth = pairwise_close(buf, pos, stack, depth, leaf_join[leaf])
-            leaf += 1
-            pos = 0
-    return first + (stack[0] if leaf_len.size else 0.0)
+    return first + masked_pairwise_sum(values, active, a + 1, b - a - 1, u)
 
 
 @nb.njit(cache=True)
@@ -53,26 +45,25 @@ def _household_stocks(starts, ends, used, active, org, org_form, coerced, childr
     n_prov = starts.size
     counts = np.zeros((n_prov, 8))  # persons, households, individual, 4 forms, coerced
     sums = np.zeros((n_prov, 3))
-    buf = np.empty(PW_BLOCK)
-    stack = np.empty(PW_STACK)
     for p in range(n_prov):
         a, b, u = starts[p], ends[p], starts[p] + used[p]
+        persons = 0
+        by_form = np.zeros(8, dtype=np.int64)  # none, forms 0..5 (index form + 1), coerced
         for i in range(a, u):
-            if active[i]:
-                counts[p, 0] += np.int32(children[i]) + adults[i] + elderly[i]
-                counts[p, 1] += 1.0
-                o = org[i]
-                if o < 0:
-                    counts[p, 2] += 1.0
-                else:
-                    f = org_form[o]
-                    if MUTUAL_AID <= f <= COMMUNE:
-                        counts[p, 3 + f - MUTUAL_AID] += 1.0
-                if coerced[i]:
-                    counts[p, 7] += 1.0
-        sums[p, 0] = _block_sum(animals, active, a, b, u, buf, stack)
-        sums[p, 1] = _block_sum(grain, active, a, b, u, buf, stack)
-        sums[p, 2] = _block_sum(land, active, a, b, u, buf, stack)
+            live = np.int64(active[i])
+            persons += live * (np.int64(children[i]) + adults[i] + elderly[i])
+            o = org[i]
+            by_form[(org_form[max(o, 0)] + 1) if o >= 0 else 0] += live
+            by_form[7] += live & np.int64(coerced[i])
+        counts[p, 0] = persons
+        counts[p, 1] = by_form[:7].sum()
+        counts[p, 2] = by_form[0]
+        for f in range(MUTUAL_AID, COMMUNE + 1):
+            counts[p, 3 + f - MUTUAL_AID] = by_form[f + 1]
+        counts[p, 7] = by_form[7]
+        sums[p, 0] = _block_sum(animals, active, a, b, u)
+        sums[p, 1] = _block_sum(grain, active, a, b, u)
+        sums[p, 2] = _block_sum(land, active, a, b, u)
     return counts, sums
 
 
