@@ -15,7 +15,7 @@ from hightide.engine.calendar import LUNAR_NEW_YEAR
 from hightide.engine.context import StepContext
 from hightide.params import ParameterSet
 from hightide.world.households import NO_ORG
-from hightide.world.organisations import ADVANCED_APC, COMMUNE, ELEMENTARY_APC
+from hightide.world.organisations import COMMUNE, ELEMENTARY_APC
 from hightide.world.world import World
 
 
@@ -151,27 +151,99 @@ def _urban_vital(world: World, ctx: StepContext, base: float) -> None:
     ctx.flows["urban_deaths"] += deaths
 
 
+@nb.njit(cache=True)
+def _die_out(starts, used, active, children, adults, elderly, org):
+    """Households whose last member died: flagged inactive and out of their organisation.
+    Returns their slots (ascending)."""
+    n = 0
+    for p in range(starts.size):
+        for i in range(starts[p], starts[p] + used[p]):
+            n += active[i] & (np.int32(children[i]) + adults[i] + elderly[i] == 0)
+    dead = np.empty(n, dtype=np.int64)
+    k = 0
+    for p in range(starts.size):
+        for i in range(starts[p], starts[p] + used[p]):
+            if active[i] & (np.int32(children[i]) + adults[i] + elderly[i] == 0):
+                dead[k] = i
+                k += 1
+                active[i] = False
+                org[i] = NO_ORG
+    return dead
+
+
+@nb.njit(cache=True)
+def _heirs(starts, used, active, township, dead, u, n_townships):
+    """The heir of each dead household: the floor(u x n)-th of the n living households of its
+    township in slot order (-1 when none lives there)."""
+    alive_t = np.zeros(n_townships, dtype=np.int64)
+    for p in range(starts.size):
+        for i in range(starts[p], starts[p] + used[p]):
+            if active[i]:
+                alive_t[township[i]] += 1
+    rank = np.full(dead.size, -1, dtype=np.int64)
+    wanted = np.zeros(n_townships, dtype=np.int64)  # requests per township
+    for j in range(dead.size):
+        t = township[dead[j]]
+        if alive_t[t] > 0:
+            rank[j] = np.int64(u[j] * alive_t[t])
+            wanted[t] += 1
+    # requests grouped by township, by rank
+    first = np.zeros(n_townships + 1, dtype=np.int64)
+    for t in range(n_townships):
+        first[t + 1] = first[t] + wanted[t]
+    req = np.empty(first[n_townships], dtype=np.int64)
+    fill = first[:n_townships].copy()
+    for j in range(dead.size):
+        if rank[j] >= 0:
+            t = township[dead[j]]
+            req[fill[t]] = j
+            fill[t] += 1
+    for t in range(n_townships):
+        seg = req[first[t]:first[t + 1]]
+        if seg.size > 1:
+            req[first[t]:first[t + 1]] = seg[np.argsort(rank[seg], kind="mergesort")]
+    heir = np.full(dead.size, -1, dtype=np.int64)
+    seen = np.zeros(n_townships, dtype=np.int64)
+    nxt = first[:n_townships].copy()
+    for p in range(starts.size):
+        for i in range(starts[p], starts[p] + used[p]):
+            if not active[i]:
+                continue
+            t = township[i]
+            while nxt[t] < first[t + 1] and rank[req[nxt[t]]] == seen[t]:
+                heir[req[nxt[t]]] = i
+                nxt[t] += 1
+            seen[t] += 1
+    return heir
+
+
+@nb.njit(cache=True)
+def _inherit(dead, heir, land, animals, grain):
+    """Land, animals and grain of the dead pass to their heirs, in slot order of the dead."""
+    for j in range(dead.size):
+        h = heir[j]
+        if h >= 0:
+            d = dead[j]
+            land[h] += land[d]
+            animals[h] += animals[d]
+            grain[h] += grain[d]
+
+
 def extinctions(world: World, ctx: StepContext) -> None:
     """Households whose last member died: land, animals and grain pass to a household of the
     same township (kin or the village take them in); with no one left, grain goes to the State."""
     hh = world.households
-    dead = np.flatnonzero(hh.active & (hh.persons() == 0))
+    dead = _die_out(hh.block_start, hh.used, hh.active, hh.children, hh.adults, hh.elderly, hh.org)
     if dead.size == 0:
         return
-    hh.active[dead] = False
-    hh.org[dead] = NO_ORG
-    alive = np.flatnonzero(hh.active)
-    order = alive[np.argsort(hh.township[alive], kind="stable")]
-    towns = hh.township[order]
-    u = streams.uniform(ctx.seed, "heirs", ctx.month, hh.block_start, hh.block_end)[dead]
-    first = np.searchsorted(towns, hh.township[dead], side="left")
-    last = np.searchsorted(towns, hh.township[dead], side="right")
-    has_heir = last > first
-    heir = order[np.minimum(first + (u * (last - first)).astype(np.int64), len(order) - 1)] if len(order) else first
-    h_dead, h_heir = dead[has_heir], heir[has_heir]
-    np.add.at(hh.land_mu, h_heir, hh.land_mu[h_dead])
-    np.add.at(hh.draft_animals, h_heir, hh.draft_animals[h_dead])
-    np.add.at(hh.grain_kg, h_heir, hh.grain_kg[h_dead])
+    # the heirs' draws: the province streams as far as the last dead household of each
+    prov_dead = hh.province[dead]
+    reach = np.zeros(world.provinces.n, dtype=np.int64)
+    np.maximum.at(reach, prov_dead, dead - hh.block_start[prov_dead] + 1)
+    u_all = streams.ranges_uniform(ctx.seed, "heirs", ctx.month, hh.block_start, reach, np.ones(hh.capacity))
+    heir = _heirs(hh.block_start, hh.used, hh.active, hh.township, dead, u_all[dead], int(world.n_townships_sampled.sum()))
+    has_heir = heir >= 0
+    _inherit(dead, heir, hh.land_mu, hh.draft_animals, hh.grain_kg)
     orphan = dead[~has_heir]
     estate = hh.grain_kg[orphan] * world.weight[hh.province[orphan]]
     world.granary_kg += float(estate.sum())
@@ -188,7 +260,7 @@ def partition(world: World, ctx: StepContext) -> None:
     if ctx.cal_month != LUNAR_NEW_YEAR:
         return
     p, hh = ctx.params, world.households
-    u = streams.uniform(ctx.seed, "partition", ctx.month, hh.block_start, hh.block_end)
+    u = streams.used_uniform(ctx.seed, "partition", ctx.month, hh.block_start, hh.used, hh.capacity)
     parents = np.flatnonzero(hh.active & (hh.adults >= p.partition_adults_min) & (u < p.partition_probability_per_year))
     if parents.size == 0:
         return
@@ -218,6 +290,32 @@ def partition(world: World, ctx: StepContext) -> None:
     ctx.add("households_formed", prov, np.ones(parents.size), world.weight)
 
 
+@nb.njit(cache=True)
+def _persons(starts, used, active, children, adults, elderly):
+    """Persons in active households per province block (as np.bincount: whole numbers, exact)."""
+    out = np.zeros(starts.size)
+    for p in range(starts.size):
+        for i in range(starts[p], starts[p] + used[p]):
+            if active[i]:
+                out[p] += np.int32(children[i]) + adults[i] + elderly[i]
+    return out
+
+
+@nb.njit(cache=True)
+def _with_adults(active, adults, a, b, minimum):
+    """Active slots a..b-1 with at least ``minimum`` working-age adults (ascending)."""
+    n = 0
+    for i in range(a, b):
+        n += active[i] & (adults[i] >= minimum)
+    out = np.empty(n, dtype=np.int64)
+    k = 0
+    for i in range(a, b):
+        if active[i] & (adults[i] >= minimum):
+            out[k] = i
+            k += 1
+    return out
+
+
 def migration(world: World, ctx: StepContext) -> None:
     """Net rural-to-urban migration (or send-down when negative) set by policy (MODEL.md §4.5):
     one working-age adult leaves (or joins) each chosen household."""
@@ -225,14 +323,15 @@ def migration(world: World, ctx: StepContext) -> None:
     if rate == 0:
         return
     hh, n_prov = world.households, world.provinces.n
-    rural = np.bincount(hh.province, weights=hh.persons() * hh.active, minlength=n_prov) * world.weight
+    rural = _persons(hh.block_start, hh.used, hh.active, hh.children, hh.adults, hh.elderly) * world.weight
     expected = abs(rate) * 1e6 / 12 * rural / rural.sum() / world.weight  # simulated persons
     moved = np.zeros(n_prov)
+    province_streams = streams.ProvinceStreams(ctx.seed, "migration", ctx.month)
     for pv in range(n_prov):
-        g = streams.generator(ctx.seed, "migration", pv, ctx.month)
+        g = province_streams[pv]
         k = int(np.floor(expected[pv] + g.random()))
-        sl = slice(int(hh.block_start[pv]), int(hh.block_end[pv]))
-        eligible = np.flatnonzero(hh.active[sl] & (hh.adults[sl] >= (2 if rate > 0 else 1))) + sl.start
+        a = int(hh.block_start[pv])
+        eligible = _with_adults(hh.active, hh.adults, a, a + int(hh.used[pv]), 2 if rate > 0 else 1)
         k = min(k, eligible.size)
         if k == 0:
             continue
@@ -256,8 +355,38 @@ def herd_rate(params, effort: np.ndarray, pooled: np.ndarray, shortfall: np.ndar
 def herd_growth(world: World, ctx: StepContext) -> None:
     """Draft animals breed, age, are neglected or slaughtered (MODEL.md §4.2-§4.3)."""
     p, hh, orgs = ctx.params, world.households, world.organisations
-    idx = np.flatnonzero(hh.active & (hh.draft_animals > 0))
-    org = hh.org[idx]
-    pooled = (org != NO_ORG) & np.isin(orgs.form[np.maximum(org, 0)], (ELEMENTARY_APC, ADVANCED_APC, COMMUNE))
-    rate = herd_rate(p, hh.effort[idx].astype(np.float64), pooled, hunger_shortfall(p, hh.food_ratio[idx].astype(np.float64)))
-    hh.draft_animals[idx] *= np.power(1.0 + np.maximum(rate, -0.99), 1 / 12).astype(np.float32)
+    idx, effort, pooled, food_ratio = _herds(hh.block_start, hh.used, hh.active, hh.draft_animals, hh.org, orgs.form,
+                                            hh.effort, hh.food_ratio)
+    rate = herd_rate(p, effort, pooled, hunger_shortfall(p, food_ratio))
+    _scale_herds(idx, hh.draft_animals, np.power(1.0 + np.maximum(rate, -0.99), 1 / 12).astype(np.float32))
+
+
+@nb.njit(cache=True)
+def _herds(starts, used, active, animals, org, org_form, effort, food_ratio):
+    """Active households with animals (ascending), with their effort, whether their animals are
+    pooled (their organisation is a co-operative or commune) and their food ratio."""
+    n = 0
+    for p in range(starts.size):
+        for i in range(starts[p], starts[p] + used[p]):
+            n += active[i] & (animals[i] > 0)
+    idx = np.empty(n, dtype=np.int64)
+    eff = np.empty(n)
+    pooled = np.empty(n, dtype=np.bool_)
+    fr = np.empty(n)
+    k = 0
+    for p in range(starts.size):
+        for i in range(starts[p], starts[p] + used[p]):
+            if active[i] & (animals[i] > 0):
+                idx[k] = i
+                eff[k] = np.float64(effort[i])
+                o = org[i]
+                pooled[k] = o >= 0 and ELEMENTARY_APC <= org_form[o] <= COMMUNE
+                fr[k] = np.float64(food_ratio[i])
+                k += 1
+    return idx, eff, pooled, fr
+
+
+@nb.njit(cache=True)
+def _scale_herds(idx, animals, factor):
+    for k in range(idx.size):
+        animals[idx[k]] = animals[idx[k]] * factor[k]

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from hightide.engine.streams import generator
+from hightide.engine.streams import ProvinceStreams, generator
 from hightide.params import ParameterSet
 
 NATIONAL = 10_000  # stream key for the national weather component
@@ -81,8 +81,8 @@ def weather(params: ParameterSet, seed: int, year: int, n_provinces: int, source
         shock = disaster_shock(params, year)
         if shock is not None:
             national = shock + params.weather_sd_national**2 / 2
-    prov = np.array([generator(seed, "weather", p, year).normal(0.0, params.weather_sd_province)
-                     for p in range(n_provinces)])
+    streams = ProvinceStreams(seed, "weather", year)
+    prov = np.array([streams[p].normal(0.0, params.weather_sd_province) for p in range(n_provinces)])
     sd2 = params.weather_sd_national**2 + params.weather_sd_province**2
     return np.exp(national + prov - sd2 / 2) * (1.0 - params.disaster_mean_loss)
 

@@ -292,6 +292,49 @@ def pairwise_feed(leaf_len, leaf_join, buf, stack, state, values):
     state[0], state[1], state[2] = leaf, pos, depth
 
 
+@nb.njit(cache=True)
+def _masked_leaf(values, mask, a, n, limit):
+    """NumPy's eight-lane block sum of values[i] (i < limit and mask[i], else 0) over a..a+n-1."""
+    if n < 8:
+        res = 0.0
+        for i in range(a, a + n):
+            res += np.float64(values[i]) if (i < limit and mask[i]) else 0.0
+        return res
+    r = np.zeros(8)
+    for j in range(8):
+        i = a + j
+        r[j] = np.float64(values[i]) if (i < limit and mask[i]) else 0.0
+    body = n - n % 8
+    for k in range(8, body, 8):
+        for j in range(8):
+            i = a + k + j
+            r[j] += np.float64(values[i]) if (i < limit and mask[i]) else 0.0
+    res = ((r[0] + r[1]) + (r[2] + r[3])) + ((r[4] + r[5]) + (r[6] + r[7]))
+    for i in range(a + body, a + n):
+        res += np.float64(values[i]) if (i < limit and mask[i]) else 0.0
+    return res
+
+
+@nb.njit(cache=True)
+def masked_pairwise_sum(values, mask, a, n, limit):
+    """``np.sum`` of the n values values[i] x mask[i] from slot a (slots from ``limit`` on
+    counting as zeros), as NumPy sums a contiguous float64 array, without forming it. Blocks
+    wholly beyond ``limit`` are zeros and skipped (adding a zero partial sum changes nothing)."""
+    leaf_len, leaf_join = pairwise_plan(n)
+    stack = np.empty(PW_STACK)
+    depth = 0
+    pos = a
+    for leaf in range(leaf_len.size):
+        m = leaf_len[leaf]
+        stack[depth] = _masked_leaf(values, mask, pos, m, limit) if pos < limit else 0.0
+        depth += 1
+        for _ in range(leaf_join[leaf]):
+            depth -= 1
+            stack[depth - 1] = stack[depth - 1] + stack[depth]
+        pos += m
+    return stack[0] if leaf_len.size else 0.0
+
+
 def pairwise_sum(values: np.ndarray) -> float:
     """``float(np.sum(values))`` of a float64 array, by the streamed pairwise sum (for tests)."""
     return float(_pairwise_sum(np.ascontiguousarray(values, dtype=np.float64)))

@@ -161,7 +161,7 @@ def fill_random(entropy, out, start, count):
     s_hi, s_lo, i_hi, i_lo = pcg64_seed(entropy)
     for k in range(count):
         s_hi, s_lo = _step(s_hi, s_lo, i_hi, i_lo)
-        out[start + k] = np.float64(_output(s_hi, s_lo) >> _U64(11)) * TO_DOUBLE
+        out[start + k] = np.float64(np.int64(_output(s_hi, s_lo) >> _U64(11))) * TO_DOUBLE
 
 
 @nb.njit(cache=True)
@@ -198,7 +198,7 @@ def fill_events(entropy_head, province_words, month_word, starts, counts, n, p, 
         a = starts[q]
         for k in range(c):
             s_hi, s_lo = _step(s_hi, s_lo, i_hi, i_lo)
-            u = np.float64(_output(s_hi, s_lo) >> _U64(11)) * TO_DOUBLE
+            u = np.float64(np.int64(_output(s_hi, s_lo) >> _U64(11))) * TO_DOUBLE
             i = a + k
             nf = np.float64(n[i])
             out[i] = np.int64(min(np.floor(nf * p[i] + u), nf))
@@ -223,4 +223,4 @@ def stream_start(head, province, month_word):
 def next_double(s_hi, s_lo, i_hi, i_lo):
     """Advance a stream one step: (new state_hi, new state_lo, U(0,1) double as Generator.random)."""
     s_hi, s_lo = _step(s_hi, s_lo, i_hi, i_lo)
-    return s_hi, s_lo, np.float64(_output(s_hi, s_lo) >> _U64(11)) * TO_DOUBLE
+    return s_hi, s_lo, np.float64(np.int64(_output(s_hi, s_lo) >> _U64(11))) * TO_DOUBLE

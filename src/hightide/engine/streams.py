@@ -48,13 +48,34 @@ def generator(seed: int, process: str, province: int = 0, month: int = 0) -> np.
     return np.random.Generator(np.random.PCG64(ss))
 
 
+class ProvinceStreams:
+    """The generators of one process and month, province by province, as :func:`generator` gives
+    them: one bit generator is re-seeded for each province (setting a PCG64 state costs a few
+    microseconds; building a SeedSequence and a generator, ~40). Use one province's generator
+    before asking for the next."""
+
+    def __init__(self, seed: int, process: str, month: int = 0):
+        self._head = _head(seed, process)
+        self._month = month_word(month)
+        self._bits = np.random.PCG64(0)
+        self._generator = np.random.Generator(self._bits)
+
+    def __getitem__(self, province: int) -> np.random.Generator:
+        s_hi, s_lo, i_hi, i_lo = rng.stream_start(self._head, int(province), self._month)
+        self._bits.state = {"bit_generator": "PCG64",
+                            "state": {"state": (int(s_hi) << 64) | int(s_lo), "inc": (int(i_hi) << 64) | int(i_lo)},
+                            "has_uint32": 0, "uinteger": 0}
+        return self._generator
+
+
 def by_province(seed: int, process: str, month: int, block_start: np.ndarray, block_end: np.ndarray,
                 draw: Callable[[np.random.Generator, slice], np.ndarray], out: np.ndarray) -> np.ndarray:
     """Fill ``out`` block by block, each province from its own stream; returns ``out``."""
+    streams = ProvinceStreams(seed, process, month)
     for p in range(len(block_start)):
         sl = slice(int(block_start[p]), int(block_end[p]))
         if sl.stop > sl.start:
-            out[sl] = draw(generator(seed, process, p, month), sl)
+            out[sl] = draw(streams[p], sl)
     return out
 
 

@@ -158,7 +158,7 @@ def _enrol(world: World, ctx: StepContext) -> None:
     joiners, w_j = cand[take], w[take]
     if joiners.size == 0:
         return
-    u = streams.uniform(ctx.seed, "enrolment", ctx.month, hh.block_start, hh.block_end)
+    u = streams.used_uniform(ctx.seed, "enrolment", ctx.month, hh.block_start, hh.used, hh.capacity)
     team, team_village = group_into_teams(hh.village[joiners], u[joiners], p.apc_size_elementary, int(p.apc_min_size))
     # too few in a village to found one: join an existing co-operative of the village, if any
     live = np.flatnonzero(orgs.active & is_collective(orgs.form))
@@ -183,9 +183,10 @@ def _new_orgs(world: World, ctx: StepContext, first_member: np.ndarray, village:
     ids = found(world, ctx.month, first_member, village, form)
     prov = world.organisations.province[ids]
     competence = np.empty(ids.size)
+    province_streams = streams.ProvinceStreams(ctx.seed, "cadres", ctx.month)
     for pv in np.unique(prov):
         sel = np.flatnonzero(prov == pv)
-        competence[sel] = streams.generator(ctx.seed, "cadres", int(pv), ctx.month).normal(0.0, 1.0, sel.size)
+        competence[sel] = province_streams[int(pv)].normal(0.0, 1.0, sel.size)
     world.organisations.cadre_competence[ids] = competence - ctx.params.quality_pressure_penalty * ctx.policy.pressure
     return ids
 
@@ -247,7 +248,7 @@ def _check_up(world: World, ctx: StepContext) -> None:
         _dissolve(world, ctx, live[dissolved], count=True)
         live = live[~dissolved]
     if pol.resolute_reduction > 0 and live.size:
-        u = streams.uniform(ctx.seed, "reduction", ctx.month, orgs.block_start, orgs.block_end)[live]
+        u = streams.used_uniform(ctx.seed, "reduction", ctx.month, orgs.block_start, orgs.used, orgs.capacity)[live]
         poor = (orgs.quality[live] == 3) | ((orgs.quality[live] == 2) & (u < pol.resolute_reduction / 2))
         _dissolve(world, ctx, live[poor & (u < pol.resolute_reduction)], count=True)
 

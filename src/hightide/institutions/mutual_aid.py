@@ -71,7 +71,7 @@ def organise(world: World, ctx: StepContext) -> None:
     prob = p.decision_probability_campaign if ctx.cal_month in SLACK_SEASON else p.decision_probability_other
     if ctx.initial:
         prob = 1.0
-    u = streams.uniform(ctx.seed, "organising", ctx.month, hh.block_start, hh.block_end)
+    u = streams.used_uniform(ctx.seed, "organising", ctx.month, hh.block_start, hh.used, hh.capacity)
     idx = _deciders(hh.block_start, hh.used, hh.active, u, prob, hh.klass, LANDLORD)
     if idx.size:
         org = hh.org[idx]
