@@ -307,13 +307,12 @@ def _with_adults(active, adults, a, b, minimum):
     n = 0
     for i in range(a, b):
         n += active[i] & (adults[i] >= minimum)
-    out = np.empty(n, dtype=np.int64)
+    out = np.empty(n + 1, dtype=np.int64)
     k = 0
     for i in range(a, b):
-        if active[i] & (adults[i] >= minimum):
-            out[k] = i
-            k += 1
-    return out
+        out[k] = i
+        k += active[i] & (adults[i] >= minimum)
+    return out[:n]
 
 
 def migration(world: World, ctx: StepContext) -> None:
@@ -369,21 +368,21 @@ def _herds(starts, used, active, animals, org, org_form, effort, food_ratio):
     for p in range(starts.size):
         for i in range(starts[p], starts[p] + used[p]):
             n += active[i] & (animals[i] > 0)
-    idx = np.empty(n, dtype=np.int64)
-    eff = np.empty(n)
-    pooled = np.empty(n, dtype=np.bool_)
-    fr = np.empty(n)
+    idx = np.empty(n + 1, dtype=np.int64)
+    eff = np.empty(n + 1)
+    pooled = np.empty(n + 1, dtype=np.bool_)
+    fr = np.empty(n + 1)
     k = 0
     for p in range(starts.size):
         for i in range(starts[p], starts[p] + used[p]):
-            if active[i] & (animals[i] > 0):
-                idx[k] = i
-                eff[k] = np.float64(effort[i])
-                o = org[i]
-                pooled[k] = o >= 0 and ELEMENTARY_APC <= org_form[o] <= COMMUNE
-                fr[k] = np.float64(food_ratio[i])
-                k += 1
-    return idx, eff, pooled, fr
+            o = org[i]
+            f = org_form[max(o, 0)]
+            idx[k] = i
+            eff[k] = np.float64(effort[i])
+            pooled[k] = (o >= 0) & (f >= ELEMENTARY_APC) & (f <= COMMUNE)
+            fr[k] = np.float64(food_ratio[i])
+            k += active[i] & (animals[i] > 0)
+    return idx[:n], eff[:n], pooled[:n], fr[:n]
 
 
 @nb.njit(cache=True)

@@ -149,15 +149,14 @@ def _members_of_forms(starts, used, active, org, org_form, org_active, forms, li
         for i in range(starts[p], starts[p] + used[p]):
             o = max(org[i], 0)
             n += active[i] & (org[i] >= 0) & forms[org_form[o]] & (org_active[o] | (not live_only))
-    out = np.empty(n, dtype=np.int64)
+    out = np.empty(n + 1, dtype=np.int64)
     k = 0
     for p in range(starts.size):
         for i in range(starts[p], starts[p] + used[p]):
             o = max(org[i], 0)
-            if active[i] & (org[i] >= 0) & forms[org_form[o]] & (org_active[o] | (not live_only)):
-                out[k] = i
-                k += 1
-    return out
+            out[k] = i  # written always, kept when selected: no branch to mispredict
+            k += active[i] & (org[i] >= 0) & forms[org_form[o]] & (org_active[o] | (not live_only))
+    return out[:n]
 
 
 def members_of_forms(hh, orgs, forms, live_only: bool = False) -> np.ndarray:
@@ -386,16 +385,15 @@ def _outside_forms(starts, used, active, org, org_form, forms):
     for p in range(starts.size):
         for i in range(starts[p], starts[p] + used[p]):
             o = org[i]
-            n += active[i] & ((o < 0) or not forms[org_form[max(o, 0)]])
-    out = np.empty(n, dtype=np.int64)
+            n += active[i] & ((o < 0) | (not forms[org_form[max(o, 0)]]))
+    out = np.empty(n + 1, dtype=np.int64)
     k = 0
     for p in range(starts.size):
         for i in range(starts[p], starts[p] + used[p]):
             o = org[i]
-            if active[i] & ((o < 0) or not forms[org_form[max(o, 0)]]):
-                out[k] = i
-                k += 1
-    return out
+            out[k] = i
+            k += active[i] & ((o < 0) | (not forms[org_form[max(o, 0)]]))
+    return out[:n]
 
 
 def outside_forms(world, forms) -> np.ndarray:

@@ -49,14 +49,13 @@ def _deciders(starts, used, active, u, prob, klass, excluded):
     for p in range(starts.size):
         for i in range(starts[p], starts[p] + used[p]):
             n += active[i] & (u[i] < prob) & (klass[i] != excluded)
-    out = np.empty(n, dtype=np.int64)
+    out = np.empty(n + 1, dtype=np.int64)
     k = 0
     for p in range(starts.size):
         for i in range(starts[p], starts[p] + used[p]):
-            if active[i] & (u[i] < prob) & (klass[i] != excluded):
-                out[k] = i
-                k += 1
-    return out
+            out[k] = i
+            k += active[i] & (u[i] < prob) & (klass[i] != excluded)
+    return out[:n]
 
 
 def organise(world: World, ctx: StepContext) -> None:
