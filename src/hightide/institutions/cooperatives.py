@@ -146,15 +146,9 @@ def _enrol(world: World, ctx: StepContext) -> None:
     n_hh = counts.sum(axis=1)
     quota = np.floor(gap * n_hh * p.campaign_speed + 0.5).astype(np.int64)
     quota = np.where((quota < p.apc_min_size) & (gap * n_hh >= p.apc_min_size), int(p.apc_min_size), quota)
-    prov = hh.province[cand]
     n_vill = world.n_villages
-    ready = np.bincount(hh.village[cand], minlength=n_vill)
     tie = _village_draws(world, ctx.seed, "enrolment_villages", ctx.month, n_vill)
-    order = np.lexsort((-w, CLASS_ORDER[hh.klass[cand]], tie[hh.village[cand]], -ready[hh.village[cand]], prov))
-    cand, w, prov = cand[order], w[order], prov[order]
-    first = np.searchsorted(prov, np.arange(world.provinces.n))
-    rank = np.arange(cand.size) - first[prov]
-    take = rank < quota[prov]
+    take = _campaign_take(hh.village[cand], hh.province[cand], CLASS_ORDER[hh.klass[cand]], w, tie, quota, n_vill)
     joiners, w_j = cand[take], w[take]
     if joiners.size == 0:
         return
@@ -175,6 +169,37 @@ def _enrol(world: World, ctx: StepContext) -> None:
         first_member[team[founded][::-1]] = joiners[founded][::-1]
         ids = _new_orgs(world, ctx, first_member, team_village, ELEMENTARY_APC)
         _admit(world, ctx, joiners[founded], ids[team[founded]], w_j[founded])
+
+
+def _campaign_take(village: np.ndarray, prov: np.ndarray, class_rank: np.ndarray, w: np.ndarray, tie: np.ndarray,
+                   quota: np.ndarray, n_vill: int) -> np.ndarray:
+    """Which candidates a province's campaign enrols: candidates ranked by village (most ready
+    first, ties by the village draw ``tie``), then class order, then willingness, the first
+    ``quota[p]`` of each province. Whole villages are taken while the quota lasts; only the village
+    where it runs out is ranked household by household (the same set as sorting everyone)."""
+    ready = np.bincount(village, minlength=n_vill)
+    villages = np.flatnonzero(ready)
+    v_prov = np.zeros(n_vill, dtype=np.int64)
+    v_prov[village] = prov
+    villages = villages[np.lexsort((tie[villages], -ready[villages], v_prov[villages]))]
+    vp, size = v_prov[villages], ready[villages]
+    cum = np.cumsum(size)
+    first_of_prov = np.r_[0, np.flatnonzero(np.diff(vp)) + 1]
+    before = np.repeat(cum[first_of_prov] - size[first_of_prov], np.diff(np.r_[first_of_prov, vp.size]))
+    start = cum - size - before  # rank within its province of each village's first candidate
+    n_take = np.clip(quota[vp] - start, 0, size)  # candidates taken from each village
+    take_v = np.zeros(n_vill, dtype=np.int64)
+    take_v[villages] = n_take
+    take = take_v[village] >= ready[village]  # villages taken whole
+    partial = np.zeros(n_vill, dtype=bool)
+    partial[villages[(n_take > 0) & (n_take < size)]] = True  # where a province's quota runs out
+    members = np.flatnonzero(partial[village])
+    if members.size:
+        order = members[np.lexsort((-w[members], class_rank[members], village[members]))]
+        v_sorted = village[order]
+        rank = np.arange(order.size) - np.searchsorted(v_sorted, v_sorted)
+        take[order[rank < take_v[v_sorted]]] = True
+    return take
 
 
 def _new_orgs(world: World, ctx: StepContext, first_member: np.ndarray, village: np.ndarray, form: int) -> np.ndarray:
