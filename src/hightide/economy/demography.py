@@ -14,7 +14,7 @@ from hightide.engine import rng, streams
 from hightide.engine.calendar import LUNAR_NEW_YEAR
 from hightide.engine.context import StepContext
 from hightide.params import ParameterSet
-from hightide.world.households import NO_ORG
+from hightide.world.households import MAX_BAND, NO_ORG
 from hightide.world.organisations import COMMUNE, ELEMENTARY_APC
 from hightide.world.world import World
 
@@ -99,9 +99,12 @@ def _vital(heads, month_word, starts, used, active, children, adults, elderly, h
             ne -= d_old
             up = min(np.floor(nc * p_grow_up + u_up), nc)
             older = min(np.floor(na * p_grow_old + u_older), na)
-            children[i] = np.int16(nc - up + born)
-            adults[i] = np.int16(na + up - older)
-            elderly[i] = np.int16(ne + older)
+            c, a, e = nc - up + born, na + up - older, ne + older
+            if max(c, max(a, e)) > MAX_BAND:
+                raise OverflowError("a household has more members in one age band than its counts hold")
+            children[i] = np.int8(c)
+            adults[i] = np.int8(a)
+            elderly[i] = np.int8(e)
             births_p += born
             deaths_p += d_child + d_adult + d_old
         flows[pv, 0] = births_p
@@ -172,18 +175,18 @@ def _die_out(starts, used, active, children, adults, elderly, org):
 
 
 @nb.njit(cache=True)
-def _heirs(starts, used, active, township, dead, u, n_townships):
+def _heirs(starts, used, active, village, village_township, dead, u, n_townships):
     """The heir of each dead household: the floor(u x n)-th of the n living households of its
     township in slot order (-1 when none lives there)."""
     alive_t = np.zeros(n_townships, dtype=np.int64)
     for p in range(starts.size):
         for i in range(starts[p], starts[p] + used[p]):
             if active[i]:
-                alive_t[township[i]] += 1
+                alive_t[village_township[village[i]]] += 1
     rank = np.full(dead.size, -1, dtype=np.int64)
     wanted = np.zeros(n_townships, dtype=np.int64)  # requests per township
     for j in range(dead.size):
-        t = township[dead[j]]
+        t = village_township[village[dead[j]]]
         if alive_t[t] > 0:
             rank[j] = np.int64(u[j] * alive_t[t])
             wanted[t] += 1
@@ -195,7 +198,7 @@ def _heirs(starts, used, active, township, dead, u, n_townships):
     fill = first[:n_townships].copy()
     for j in range(dead.size):
         if rank[j] >= 0:
-            t = township[dead[j]]
+            t = village_township[village[dead[j]]]
             req[fill[t]] = j
             fill[t] += 1
     for t in range(n_townships):
@@ -209,7 +212,7 @@ def _heirs(starts, used, active, township, dead, u, n_townships):
         for i in range(starts[p], starts[p] + used[p]):
             if not active[i]:
                 continue
-            t = township[i]
+            t = village_township[village[i]]
             while nxt[t] < first[t + 1] and rank[req[nxt[t]]] == seen[t]:
                 heir[req[nxt[t]]] = i
                 nxt[t] += 1
@@ -241,7 +244,7 @@ def extinctions(world: World, ctx: StepContext) -> None:
     reach = np.zeros(world.provinces.n, dtype=np.int64)
     np.maximum.at(reach, prov_dead, dead - hh.block_start[prov_dead] + 1)
     u_all = streams.ranges_uniform(ctx.seed, "heirs", ctx.month, hh.block_start, reach, np.ones(hh.capacity))
-    heir = _heirs(hh.block_start, hh.used, hh.active, hh.township, dead, u_all[dead], int(world.n_townships_sampled.sum()))
+    heir = _heirs(hh.block_start, hh.used, hh.active, hh.village, hh.village_township, dead, u_all[dead], int(world.n_townships_sampled.sum()))
     has_heir = heir >= 0
     _inherit(dead, heir, hh.land_mu, hh.draft_animals, hh.grain_kg)
     orphan = dead[~has_heir]
@@ -272,7 +275,7 @@ def partition(world: World, ctx: StepContext) -> None:
     for pv in np.unique(prov):
         sel = np.flatnonzero(prov == pv)
         slots[sel] = hh.claim_slots(int(pv), sel.size)
-    for name in ("active", "province", "county", "township", "village", "klass", "attitude", "org", "joined_month", "food_ratio", "effort"):
+    for name in ("active", "province", "village", "klass", "attitude", "org", "joined_month", "food_ratio", "effort"):
         hh.arrays[name][slots] = hh.arrays[name][parents]
     hh.five_guarantee[slots] = False
     hh.coerced[slots] = hh.coerced[parents]

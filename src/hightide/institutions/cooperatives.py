@@ -88,7 +88,7 @@ def _willingness_apc(world: World, ctx: StepContext, idx: np.ndarray) -> np.ndar
     seen = live & np.isfinite(orgs.yield_advantage)
     np.add.at(adv_t, orgs.township[seen], orgs.yield_advantage[seen])
     np.add.at(cnt_t, orgs.township[seen], 1.0)
-    advantage = np.divide(adv_t, cnt_t, out=np.zeros_like(adv_t), where=cnt_t > 0)[hh.township[idx]]
+    advantage = np.divide(adv_t, cnt_t, out=np.zeros_like(adv_t), where=cnt_t > 0)[hh.township_of(idx)]
     labour = labour_power(p, hh.children[idx], hh.adults[idx], hh.elderly[idx]).astype(np.float64)
     w = willingness(p, klass=hh.klass[idx], attitude=hh.attitude[idx],
                     shortage=labour_shortage(labour, hh.land_mu[idx].astype(np.float64), mean_lpm[hh.province[idx]]),
@@ -346,14 +346,15 @@ def _communes(world: World, ctx: StepContext) -> None:
     k = max(int(round(pol.commune_townships)), 1)
     t_rank = np.zeros(int(world.n_townships_sampled.sum()), dtype=np.int64)
     for pv in range(world.provinces.n):
-        towns = np.unique(hh.township[act & (hh.province == pv)])
+        towns = np.unique(hh.township_of(np.flatnonzero(act & (hh.province == pv))))
         t_rank[towns] = np.arange(towns.size) // k
-    key = hh.province[outside].astype(np.int64) * 1_000_000 + t_rank[hh.township[outside]]
+    town_out = hh.township_of(outside)
+    key = hh.province[outside].astype(np.int64) * 1_000_000 + t_rank[town_out]
     groups, inv = np.unique(key, return_inverse=True)
     first_member = np.full(groups.size, -1, dtype=np.int64)
     first_member[inv[::-1]] = outside[::-1]
     ids = _new_orgs(world, ctx, first_member, hh.village[first_member], COMMUNE)
-    towns_in_group = np.array([np.unique(hh.township[outside][inv == g]).size for g in range(groups.size)])
+    towns_in_group = np.array([np.unique(town_out[inv == g]).size for g in range(groups.size)])
     orgs.represents[ids] = towns_in_group / k
     old = np.unique(hh.org[outside][hh.org[outside] != NO_ORG])
     hh.coerced[outside[form[outside] == -1]] = True
