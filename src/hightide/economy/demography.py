@@ -13,6 +13,7 @@ import numpy as np
 from hightide.engine import rng, streams
 from hightide.engine.calendar import LUNAR_NEW_YEAR
 from hightide.engine.context import StepContext
+from hightide.engine.kernels import active_below, province_chunks
 from hightide.params import ParameterSet
 from hightide.world.households import MAX_BAND, NO_ORG
 from hightide.world.organisations import COMMUNE, ELEMENTARY_APC
@@ -58,14 +59,14 @@ VITAL_STREAMS = ("deaths_child", "deaths_adult", "deaths_elderly", "births", "ag
 
 
 @nb.njit(cache=True)
-def _vital(heads, month_word, starts, used, active, children, adults, elderly, hungry, p_hungry, p_fed,
+def _vital(heads, month_word, provinces, starts, used, active, children, adults, elderly, hungry, p_hungry, p_fed,
            p_grow_up, p_grow_old, flows):
     """Deaths by age band, births, then ageing, household by household: each event count is
     min(floor(n p + U), n) (``streams.events``) with U from the province's stream of that event.
     ``p_fed`` holds the fed probabilities (child, adult, elderly deaths, births); ``p_hungry[:, k]``
     those of the k-th hungry household (``hungry``, ascending). ``flows[p]`` gets (births, deaths)."""
     j = 0
-    for pv in range(starts.size):
+    for pv in provinces:
         c0, c1, c2, c3 = rng.stream_start(heads[0], pv, month_word)
         d0, d1, d2, d3 = rng.stream_start(heads[1], pv, month_word)
         e0, e1, e2, e3 = rng.stream_start(heads[2], pv, month_word)
@@ -112,32 +113,38 @@ def _vital(heads, month_word, starts, used, active, children, adults, elderly, h
 
 
 def vital_events(world: World, ctx: StepContext) -> None:
+    """Deaths, births and ageing in every household (``_vital``); the hungry face higher death
+    and lower birth probabilities (``hunger_multiplier``, ``fertility_multiplier``). Provinces are
+    handled in chunks of whole provinces, which changes nothing but the memory the month needs."""
     p, hh = ctx.params, world.households
     active = hh.active
     base = baseline_factor(p, ctx.month / 12 - 1952)
-    hungry = np.flatnonzero(active & (hh.food_ratio < p.hunger_threshold))
-    short = hunger_shortfall(p, hh.food_ratio[hungry].astype(np.float64))
-    hm = hunger_multiplier(p, short)
-    p_hungry = np.stack([
-        monthly_probability(p.mortality_child * base, 1.0 + (hm - 1.0) * p.hunger_vulnerability_child),
-        monthly_probability(p.mortality_adult * base, hm),
-        monthly_probability(p.mortality_elderly * base, 1.0 + (hm - 1.0) * p.hunger_vulnerability_elderly),
-        monthly_probability(p.fertility_per_working_adult * fertility_multiplier(p, short)),
-    ], axis=1).reshape(hungry.size, 4)
     p_fed = np.array([monthly_probability(p.mortality_child * base), monthly_probability(p.mortality_adult * base),
                       monthly_probability(p.mortality_elderly * base), monthly_probability(p.fertility_per_working_adult)])
-    # deaths beyond the baseline among the hungry, in expectation, are counted as hunger deaths
-    excess = (hh.children[hungry] * (p_hungry[:, 0] - p_fed[0])
-              + hh.adults[hungry] * (p_hungry[:, 1] - p_fed[1])
-              + hh.elderly[hungry] * (p_hungry[:, 2] - p_fed[2]))
+    heads, month_word = streams.stream_heads(ctx.seed, *VITAL_STREAMS), streams.month_word(ctx.month)
     flows = np.zeros((world.provinces.n, 2))
-    _vital(streams.stream_heads(ctx.seed, *VITAL_STREAMS), streams.month_word(ctx.month), hh.block_start, hh.used,
-           active, hh.children, hh.adults, hh.elderly, hungry, np.ascontiguousarray(p_hungry), p_fed,
-           1 / (12 * p.years_as_child), 1 / (12 * p.years_working_age), flows)
+    hunger_deaths = np.zeros(world.provinces.n)
+    for chunk in province_chunks(hh):
+        hungry = active_below(hh, chunk, hh.food_ratio, p.hunger_threshold)
+        short = hunger_shortfall(p, hh.food_ratio[hungry].astype(np.float64))
+        hm = hunger_multiplier(p, short)
+        p_hungry = np.stack([
+            monthly_probability(p.mortality_child * base, 1.0 + (hm - 1.0) * p.hunger_vulnerability_child),
+            monthly_probability(p.mortality_adult * base, hm),
+            monthly_probability(p.mortality_elderly * base, 1.0 + (hm - 1.0) * p.hunger_vulnerability_elderly),
+            monthly_probability(p.fertility_per_working_adult * fertility_multiplier(p, short)),
+        ], axis=1).reshape(hungry.size, 4)
+        # deaths beyond the baseline among the hungry, in expectation, are counted as hunger deaths
+        excess = (hh.children[hungry] * (p_hungry[:, 0] - p_fed[0])
+                  + hh.adults[hungry] * (p_hungry[:, 1] - p_fed[1])
+                  + hh.elderly[hungry] * (p_hungry[:, 2] - p_fed[2]))
+        hunger_deaths += np.bincount(hh.province[hungry], weights=excess, minlength=world.provinces.n)
+        _vital(heads, month_word, chunk, hh.block_start, hh.used, active, hh.children, hh.adults, hh.elderly, hungry,
+               np.ascontiguousarray(p_hungry), p_fed, 1 / (12 * p.years_as_child), 1 / (12 * p.years_working_age), flows)
     w = world.weight
     ctx.flows["births"] += flows[:, 0] * w
     ctx.flows["deaths"] += flows[:, 1] * w
-    ctx.add("hunger_deaths", hh.province[hungry], excess, w)
+    ctx.flows["hunger_deaths"] += hunger_deaths * w
     _urban_vital(world, ctx, base)
 
 
@@ -240,11 +247,9 @@ def extinctions(world: World, ctx: StepContext) -> None:
     if dead.size == 0:
         return
     # the heirs' draws: the province streams as far as the last dead household of each
-    prov_dead = hh.province[dead]
-    reach = np.zeros(world.provinces.n, dtype=np.int64)
-    np.maximum.at(reach, prov_dead, dead - hh.block_start[prov_dead] + 1)
-    u_all = streams.ranges_uniform(ctx.seed, "heirs", ctx.month, hh.block_start, reach, np.ones(hh.capacity))
-    heir = _heirs(hh.block_start, hh.used, hh.active, hh.village, hh.village_township, dead, u_all[dead], int(world.n_townships_sampled.sum()))
+    u = streams.uniform_at(ctx.seed, "heirs", ctx.month, hh.block_start, dead)
+    heir = _heirs(hh.block_start, hh.used, hh.active, hh.village, hh.village_township, dead, u,
+                  int(world.n_townships_sampled.sum()))
     has_heir = heir >= 0
     _inherit(dead, heir, hh.land_mu, hh.draft_animals, hh.grain_kg)
     orphan = dead[~has_heir]
@@ -263,8 +268,8 @@ def partition(world: World, ctx: StepContext) -> None:
     if ctx.cal_month != LUNAR_NEW_YEAR:
         return
     p, hh = ctx.params, world.households
-    u = streams.used_uniform(ctx.seed, "partition", ctx.month, hh.block_start, hh.used, hh.capacity)
-    parents = np.flatnonzero(hh.active & (hh.adults >= p.partition_adults_min) & (u < p.partition_probability_per_year))
+    able = _with_adults(hh.active, hh.adults, 0, hh.capacity, p.partition_adults_min, hh.block_start, hh.used)
+    parents = able[streams.uniform_at(ctx.seed, "partition", ctx.month, hh.block_start, able) < p.partition_probability_per_year]
     if parents.size == 0:
         return
     new_adults = hh.adults[parents] // 2
@@ -305,16 +310,19 @@ def _persons(starts, used, active, children, adults, elderly):
 
 
 @nb.njit(cache=True)
-def _with_adults(active, adults, a, b, minimum):
-    """Active slots a..b-1 with at least ``minimum`` working-age adults (ascending)."""
+def _with_adults(active, adults, a, b, minimum, starts, used):
+    """Active slots a..b-1 (within the used part of the province blocks) with at least
+    ``minimum`` working-age adults (ascending)."""
     n = 0
-    for i in range(a, b):
-        n += active[i] & (adults[i] >= minimum)
+    for p in range(starts.size):
+        for i in range(max(a, starts[p]), min(b, starts[p] + used[p])):
+            n += active[i] & (adults[i] >= minimum)
     out = np.empty(n + 1, dtype=np.int64)
     k = 0
-    for i in range(a, b):
-        out[k] = i
-        k += active[i] & (adults[i] >= minimum)
+    for p in range(starts.size):
+        for i in range(max(a, starts[p]), min(b, starts[p] + used[p])):
+            out[k] = i
+            k += active[i] & (adults[i] >= minimum)
     return out[:n]
 
 
@@ -333,7 +341,8 @@ def migration(world: World, ctx: StepContext) -> None:
         g = province_streams[pv]
         k = int(np.floor(expected[pv] + g.random()))
         a = int(hh.block_start[pv])
-        eligible = _with_adults(hh.active, hh.adults, a, a + int(hh.used[pv]), 2 if rate > 0 else 1)
+        eligible = _with_adults(hh.active, hh.adults, a, a + int(hh.used[pv]), 2 if rate > 0 else 1, hh.block_start,
+                                hh.used)
         k = min(k, eligible.size)
         if k == 0:
             continue
@@ -357,18 +366,19 @@ def herd_rate(params, effort: np.ndarray, pooled: np.ndarray, shortfall: np.ndar
 def herd_growth(world: World, ctx: StepContext) -> None:
     """Draft animals breed, age, are neglected or slaughtered (MODEL.md §4.2-§4.3)."""
     p, hh, orgs = ctx.params, world.households, world.organisations
-    idx, effort, pooled, food_ratio = _herds(hh.block_start, hh.used, hh.active, hh.draft_animals, hh.org, orgs.form,
-                                            hh.effort, hh.food_ratio)
-    rate = herd_rate(p, effort, pooled, hunger_shortfall(p, food_ratio))
-    _scale_herds(idx, hh.draft_animals, np.power(1.0 + np.maximum(rate, -0.99), 1 / 12).astype(np.float32))
+    for chunk in province_chunks(hh):
+        idx, effort, pooled, food_ratio = _herds(chunk, hh.block_start, hh.used, hh.active, hh.draft_animals, hh.org,
+                                                orgs.form, hh.effort, hh.food_ratio)
+        rate = herd_rate(p, effort, pooled, hunger_shortfall(p, food_ratio))
+        _scale_herds(idx, hh.draft_animals, np.power(1.0 + np.maximum(rate, -0.99), 1 / 12).astype(np.float32))
 
 
 @nb.njit(cache=True)
-def _herds(starts, used, active, animals, org, org_form, effort, food_ratio):
+def _herds(provinces, starts, used, active, animals, org, org_form, effort, food_ratio):
     """Active households with animals (ascending), with their effort, whether their animals are
     pooled (their organisation is a co-operative or commune) and their food ratio."""
     n = 0
-    for p in range(starts.size):
+    for p in provinces:
         for i in range(starts[p], starts[p] + used[p]):
             n += active[i] & (animals[i] > 0)
     idx = np.empty(n + 1, dtype=np.int64)
@@ -376,7 +386,7 @@ def _herds(starts, used, active, animals, org, org_form, effort, food_ratio):
     pooled = np.empty(n + 1, dtype=np.bool_)
     fr = np.empty(n + 1)
     k = 0
-    for p in range(starts.size):
+    for p in provinces:
         for i in range(starts[p], starts[p] + used[p]):
             o = org[i]
             f = org_form[max(o, 0)]

@@ -15,7 +15,7 @@ import numpy as np
 from hightide.engine import streams
 from hightide.engine.calendar import SLACK_SEASON
 from hightide.engine.context import StepContext
-from hightide.engine.kernels import form_counts, form_share, members_of_forms, outside_forms, unit_index
+from hightide.engine.kernels import CHUNK_SLOTS, form_counts, form_share, members_of_forms, outside_forms, unit_index
 from hightide.institutions.membership import found, labour_shortage, neighbourhood, willingness
 from hightide.institutions.mutual_aid import group_into_teams
 from hightide.world.households import LOWER_MIDDLE, NO_ORG, RICH, UPPER_MIDDLE
@@ -88,14 +88,18 @@ def _willingness_apc(world: World, ctx: StepContext, idx: np.ndarray) -> np.ndar
     seen = live & np.isfinite(orgs.yield_advantage)
     np.add.at(adv_t, orgs.township[seen], orgs.yield_advantage[seen])
     np.add.at(cnt_t, orgs.township[seen], 1.0)
-    advantage = np.divide(adv_t, cnt_t, out=np.zeros_like(adv_t), where=cnt_t > 0)[hh.township_of(idx)]
-    labour = labour_power(p, hh.children[idx], hh.adults[idx], hh.elderly[idx]).astype(np.float64)
-    w = willingness(p, klass=hh.klass[idx], attitude=hh.attitude[idx],
-                    shortage=labour_shortage(labour, hh.land_mu[idx].astype(np.float64), mean_lpm[hh.province[idx]]),
-                    animals=hh.draft_animals[idx], promotion=ctx.policy.mutual_aid_promotion,
-                    neighbours_share=share_v[hh.village[idx]])
-    return (w + p.willingness_demonstration * advantage
-            - p.willingness_unfair_price * hh.draft_animals[idx] * (1.0 - p.animal_price_fairness))
+    advantage_t = np.divide(adv_t, cnt_t, out=np.zeros_like(adv_t), where=cnt_t > 0)
+    out = np.empty(idx.size)
+    for a in range(0, idx.size, CHUNK_SLOTS):  # household by household: chunks only bound memory
+        sub = idx[a:a + CHUNK_SLOTS]
+        labour = labour_power(p, hh.children[sub], hh.adults[sub], hh.elderly[sub]).astype(np.float64)
+        w = willingness(p, klass=hh.klass[sub], attitude=hh.attitude[sub],
+                        shortage=labour_shortage(labour, hh.land_mu[sub].astype(np.float64), mean_lpm[hh.province[sub]]),
+                        animals=hh.draft_animals[sub], promotion=ctx.policy.mutual_aid_promotion,
+                        neighbours_share=share_v[hh.village[sub]])
+        out[a:a + CHUNK_SLOTS] = (w + p.willingness_demonstration * advantage_t[hh.township_of(sub)]
+                                  - p.willingness_unfair_price * hh.draft_animals[sub] * (1.0 - p.animal_price_fairness))
+    return out
 
 
 def organise(world: World, ctx: StepContext) -> None:
@@ -152,8 +156,8 @@ def _enrol(world: World, ctx: StepContext) -> None:
     joiners, w_j = cand[take], w[take]
     if joiners.size == 0:
         return
-    u = streams.used_uniform(ctx.seed, "enrolment", ctx.month, hh.block_start, hh.used, hh.capacity)
-    team, team_village = group_into_teams(hh.village[joiners], u[joiners], p.apc_size_elementary, int(p.apc_min_size))
+    u = streams.uniform_at(ctx.seed, "enrolment", ctx.month, hh.block_start, joiners)
+    team, team_village = group_into_teams(hh.village[joiners], u, p.apc_size_elementary, int(p.apc_min_size))
     # too few in a village to found one: join an existing co-operative of the village, if any
     live = np.flatnonzero(orgs.active & is_collective(orgs.form))
     n_vill = world.n_villages
@@ -273,7 +277,7 @@ def _check_up(world: World, ctx: StepContext) -> None:
         _dissolve(world, ctx, live[dissolved], count=True)
         live = live[~dissolved]
     if pol.resolute_reduction > 0 and live.size:
-        u = streams.used_uniform(ctx.seed, "reduction", ctx.month, orgs.block_start, orgs.used, orgs.capacity)[live]
+        u = streams.uniform_at(ctx.seed, "reduction", ctx.month, orgs.block_start, live)
         poor = (orgs.quality[live] == 3) | ((orgs.quality[live] == 2) & (u < pol.resolute_reduction / 2))
         _dissolve(world, ctx, live[poor & (u < pol.resolute_reduction)], count=True)
 
