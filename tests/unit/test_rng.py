@@ -49,3 +49,11 @@ def test_province_streams_are_the_keyed_generators():
         np.testing.assert_array_equal(g.random(5), ref.random(5))
         np.testing.assert_array_equal(g.normal(0.0, 2.0, 9), ref.normal(0.0, 2.0, 9))
         np.testing.assert_array_equal(g.choice(1000, size=7, replace=False), ref.choice(1000, size=7, replace=False))
+
+
+def test_uniform_at_gives_the_slots_draws():
+    starts, ends = np.array([0, 10, 25]), np.array([10, 25, 40])
+    full = streams.uniform(3, "heirs", 55, starts, ends)
+    slots = np.array([24, 0, 11, 9, 39, 10, 10])
+    np.testing.assert_array_equal(streams.uniform_at(3, "heirs", 55, starts, slots), full[slots])
+    assert streams.uniform_at(3, "heirs", 55, starts, np.zeros(0, dtype=np.int64)).size == 0

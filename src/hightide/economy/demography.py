@@ -13,8 +13,9 @@ import numpy as np
 from hightide.engine import rng, streams
 from hightide.engine.calendar import LUNAR_NEW_YEAR
 from hightide.engine.context import StepContext
+from hightide.engine.kernels import active_below, province_chunks
 from hightide.params import ParameterSet
-from hightide.world.households import NO_ORG
+from hightide.world.households import MAX_BAND, NO_ORG
 from hightide.world.organisations import COMMUNE, ELEMENTARY_APC
 from hightide.world.world import World
 
@@ -58,14 +59,14 @@ VITAL_STREAMS = ("deaths_child", "deaths_adult", "deaths_elderly", "births", "ag
 
 
 @nb.njit(cache=True)
-def _vital(heads, month_word, starts, used, active, children, adults, elderly, hungry, p_hungry, p_fed,
+def _vital(heads, month_word, provinces, starts, used, active, children, adults, elderly, hungry, p_hungry, p_fed,
            p_grow_up, p_grow_old, flows):
     """Deaths by age band, births, then ageing, household by household: each event count is
     min(floor(n p + U), n) (``streams.events``) with U from the province's stream of that event.
     ``p_fed`` holds the fed probabilities (child, adult, elderly deaths, births); ``p_hungry[:, k]``
     those of the k-th hungry household (``hungry``, ascending). ``flows[p]`` gets (births, deaths)."""
     j = 0
-    for pv in range(starts.size):
+    for pv in provinces:
         c0, c1, c2, c3 = rng.stream_start(heads[0], pv, month_word)
         d0, d1, d2, d3 = rng.stream_start(heads[1], pv, month_word)
         e0, e1, e2, e3 = rng.stream_start(heads[2], pv, month_word)
@@ -99,9 +100,12 @@ def _vital(heads, month_word, starts, used, active, children, adults, elderly, h
             ne -= d_old
             up = min(np.floor(nc * p_grow_up + u_up), nc)
             older = min(np.floor(na * p_grow_old + u_older), na)
-            children[i] = np.int16(nc - up + born)
-            adults[i] = np.int16(na + up - older)
-            elderly[i] = np.int16(ne + older)
+            c, a, e = nc - up + born, na + up - older, ne + older
+            if max(c, max(a, e)) > MAX_BAND:
+                raise OverflowError("a household has more members in one age band than its counts hold")
+            children[i] = np.int8(c)
+            adults[i] = np.int8(a)
+            elderly[i] = np.int8(e)
             births_p += born
             deaths_p += d_child + d_adult + d_old
         flows[pv, 0] = births_p
@@ -109,32 +113,38 @@ def _vital(heads, month_word, starts, used, active, children, adults, elderly, h
 
 
 def vital_events(world: World, ctx: StepContext) -> None:
+    """Deaths, births and ageing in every household (``_vital``); the hungry face higher death
+    and lower birth probabilities (``hunger_multiplier``, ``fertility_multiplier``). Provinces are
+    handled in chunks of whole provinces, which changes nothing but the memory the month needs."""
     p, hh = ctx.params, world.households
     active = hh.active
     base = baseline_factor(p, ctx.month / 12 - 1952)
-    hungry = np.flatnonzero(active & (hh.food_ratio < p.hunger_threshold))
-    short = hunger_shortfall(p, hh.food_ratio[hungry].astype(np.float64))
-    hm = hunger_multiplier(p, short)
-    p_hungry = np.stack([
-        monthly_probability(p.mortality_child * base, 1.0 + (hm - 1.0) * p.hunger_vulnerability_child),
-        monthly_probability(p.mortality_adult * base, hm),
-        monthly_probability(p.mortality_elderly * base, 1.0 + (hm - 1.0) * p.hunger_vulnerability_elderly),
-        monthly_probability(p.fertility_per_working_adult * fertility_multiplier(p, short)),
-    ], axis=1).reshape(hungry.size, 4)
     p_fed = np.array([monthly_probability(p.mortality_child * base), monthly_probability(p.mortality_adult * base),
                       monthly_probability(p.mortality_elderly * base), monthly_probability(p.fertility_per_working_adult)])
-    # deaths beyond the baseline among the hungry, in expectation, are counted as hunger deaths
-    excess = (hh.children[hungry] * (p_hungry[:, 0] - p_fed[0])
-              + hh.adults[hungry] * (p_hungry[:, 1] - p_fed[1])
-              + hh.elderly[hungry] * (p_hungry[:, 2] - p_fed[2]))
+    heads, month_word = streams.stream_heads(ctx.seed, *VITAL_STREAMS), streams.month_word(ctx.month)
     flows = np.zeros((world.provinces.n, 2))
-    _vital(streams.stream_heads(ctx.seed, *VITAL_STREAMS), streams.month_word(ctx.month), hh.block_start, hh.used,
-           active, hh.children, hh.adults, hh.elderly, hungry, np.ascontiguousarray(p_hungry), p_fed,
-           1 / (12 * p.years_as_child), 1 / (12 * p.years_working_age), flows)
+    hunger_deaths = np.zeros(world.provinces.n)
+    for chunk in province_chunks(hh):
+        hungry = active_below(hh, chunk, hh.food_ratio, p.hunger_threshold)
+        short = hunger_shortfall(p, hh.food_ratio[hungry].astype(np.float64))
+        hm = hunger_multiplier(p, short)
+        p_hungry = np.stack([
+            monthly_probability(p.mortality_child * base, 1.0 + (hm - 1.0) * p.hunger_vulnerability_child),
+            monthly_probability(p.mortality_adult * base, hm),
+            monthly_probability(p.mortality_elderly * base, 1.0 + (hm - 1.0) * p.hunger_vulnerability_elderly),
+            monthly_probability(p.fertility_per_working_adult * fertility_multiplier(p, short)),
+        ], axis=1).reshape(hungry.size, 4)
+        # deaths beyond the baseline among the hungry, in expectation, are counted as hunger deaths
+        excess = (hh.children[hungry] * (p_hungry[:, 0] - p_fed[0])
+                  + hh.adults[hungry] * (p_hungry[:, 1] - p_fed[1])
+                  + hh.elderly[hungry] * (p_hungry[:, 2] - p_fed[2]))
+        hunger_deaths += np.bincount(hh.province[hungry], weights=excess, minlength=world.provinces.n)
+        _vital(heads, month_word, chunk, hh.block_start, hh.used, active, hh.children, hh.adults, hh.elderly, hungry,
+               np.ascontiguousarray(p_hungry), p_fed, 1 / (12 * p.years_as_child), 1 / (12 * p.years_working_age), flows)
     w = world.weight
     ctx.flows["births"] += flows[:, 0] * w
     ctx.flows["deaths"] += flows[:, 1] * w
-    ctx.add("hunger_deaths", hh.province[hungry], excess, w)
+    ctx.flows["hunger_deaths"] += hunger_deaths * w
     _urban_vital(world, ctx, base)
 
 
@@ -172,18 +182,18 @@ def _die_out(starts, used, active, children, adults, elderly, org):
 
 
 @nb.njit(cache=True)
-def _heirs(starts, used, active, township, dead, u, n_townships):
+def _heirs(starts, used, active, village, village_township, dead, u, n_townships):
     """The heir of each dead household: the floor(u x n)-th of the n living households of its
     township in slot order (-1 when none lives there)."""
     alive_t = np.zeros(n_townships, dtype=np.int64)
     for p in range(starts.size):
         for i in range(starts[p], starts[p] + used[p]):
             if active[i]:
-                alive_t[township[i]] += 1
+                alive_t[village_township[village[i]]] += 1
     rank = np.full(dead.size, -1, dtype=np.int64)
     wanted = np.zeros(n_townships, dtype=np.int64)  # requests per township
     for j in range(dead.size):
-        t = township[dead[j]]
+        t = village_township[village[dead[j]]]
         if alive_t[t] > 0:
             rank[j] = np.int64(u[j] * alive_t[t])
             wanted[t] += 1
@@ -195,7 +205,7 @@ def _heirs(starts, used, active, township, dead, u, n_townships):
     fill = first[:n_townships].copy()
     for j in range(dead.size):
         if rank[j] >= 0:
-            t = township[dead[j]]
+            t = village_township[village[dead[j]]]
             req[fill[t]] = j
             fill[t] += 1
     for t in range(n_townships):
@@ -209,7 +219,7 @@ def _heirs(starts, used, active, township, dead, u, n_townships):
         for i in range(starts[p], starts[p] + used[p]):
             if not active[i]:
                 continue
-            t = township[i]
+            t = village_township[village[i]]
             while nxt[t] < first[t + 1] and rank[req[nxt[t]]] == seen[t]:
                 heir[req[nxt[t]]] = i
                 nxt[t] += 1
@@ -237,11 +247,9 @@ def extinctions(world: World, ctx: StepContext) -> None:
     if dead.size == 0:
         return
     # the heirs' draws: the province streams as far as the last dead household of each
-    prov_dead = hh.province[dead]
-    reach = np.zeros(world.provinces.n, dtype=np.int64)
-    np.maximum.at(reach, prov_dead, dead - hh.block_start[prov_dead] + 1)
-    u_all = streams.ranges_uniform(ctx.seed, "heirs", ctx.month, hh.block_start, reach, np.ones(hh.capacity))
-    heir = _heirs(hh.block_start, hh.used, hh.active, hh.township, dead, u_all[dead], int(world.n_townships_sampled.sum()))
+    u = streams.uniform_at(ctx.seed, "heirs", ctx.month, hh.block_start, dead)
+    heir = _heirs(hh.block_start, hh.used, hh.active, hh.village, hh.village_township, dead, u,
+                  int(world.n_townships_sampled.sum()))
     has_heir = heir >= 0
     _inherit(dead, heir, hh.land_mu, hh.draft_animals, hh.grain_kg)
     orphan = dead[~has_heir]
@@ -260,8 +268,8 @@ def partition(world: World, ctx: StepContext) -> None:
     if ctx.cal_month != LUNAR_NEW_YEAR:
         return
     p, hh = ctx.params, world.households
-    u = streams.used_uniform(ctx.seed, "partition", ctx.month, hh.block_start, hh.used, hh.capacity)
-    parents = np.flatnonzero(hh.active & (hh.adults >= p.partition_adults_min) & (u < p.partition_probability_per_year))
+    able = _with_adults(hh.active, hh.adults, 0, hh.capacity, p.partition_adults_min, hh.block_start, hh.used)
+    parents = able[streams.uniform_at(ctx.seed, "partition", ctx.month, hh.block_start, able) < p.partition_probability_per_year]
     if parents.size == 0:
         return
     new_adults = hh.adults[parents] // 2
@@ -272,7 +280,7 @@ def partition(world: World, ctx: StepContext) -> None:
     for pv in np.unique(prov):
         sel = np.flatnonzero(prov == pv)
         slots[sel] = hh.claim_slots(int(pv), sel.size)
-    for name in ("active", "province", "county", "township", "village", "klass", "attitude", "org", "joined_month", "food_ratio", "effort"):
+    for name in ("active", "province", "village", "klass", "attitude", "org", "joined_month", "food_ratio", "effort"):
         hh.arrays[name][slots] = hh.arrays[name][parents]
     hh.five_guarantee[slots] = False
     hh.coerced[slots] = hh.coerced[parents]
@@ -302,18 +310,20 @@ def _persons(starts, used, active, children, adults, elderly):
 
 
 @nb.njit(cache=True)
-def _with_adults(active, adults, a, b, minimum):
-    """Active slots a..b-1 with at least ``minimum`` working-age adults (ascending)."""
+def _with_adults(active, adults, a, b, minimum, starts, used):
+    """Active slots a..b-1 (within the used part of the province blocks) with at least
+    ``minimum`` working-age adults (ascending)."""
     n = 0
-    for i in range(a, b):
-        n += active[i] & (adults[i] >= minimum)
-    out = np.empty(n, dtype=np.int64)
+    for p in range(starts.size):
+        for i in range(max(a, starts[p]), min(b, starts[p] + used[p])):
+            n += active[i] & (adults[i] >= minimum)
+    out = np.empty(n + 1, dtype=np.int64)
     k = 0
-    for i in range(a, b):
-        if active[i] & (adults[i] >= minimum):
+    for p in range(starts.size):
+        for i in range(max(a, starts[p]), min(b, starts[p] + used[p])):
             out[k] = i
-            k += 1
-    return out
+            k += active[i] & (adults[i] >= minimum)
+    return out[:n]
 
 
 def migration(world: World, ctx: StepContext) -> None:
@@ -331,7 +341,8 @@ def migration(world: World, ctx: StepContext) -> None:
         g = province_streams[pv]
         k = int(np.floor(expected[pv] + g.random()))
         a = int(hh.block_start[pv])
-        eligible = _with_adults(hh.active, hh.adults, a, a + int(hh.used[pv]), 2 if rate > 0 else 1)
+        eligible = _with_adults(hh.active, hh.adults, a, a + int(hh.used[pv]), 2 if rate > 0 else 1, hh.block_start,
+                                hh.used)
         k = min(k, eligible.size)
         if k == 0:
             continue
@@ -355,35 +366,36 @@ def herd_rate(params, effort: np.ndarray, pooled: np.ndarray, shortfall: np.ndar
 def herd_growth(world: World, ctx: StepContext) -> None:
     """Draft animals breed, age, are neglected or slaughtered (MODEL.md §4.2-§4.3)."""
     p, hh, orgs = ctx.params, world.households, world.organisations
-    idx, effort, pooled, food_ratio = _herds(hh.block_start, hh.used, hh.active, hh.draft_animals, hh.org, orgs.form,
-                                            hh.effort, hh.food_ratio)
-    rate = herd_rate(p, effort, pooled, hunger_shortfall(p, food_ratio))
-    _scale_herds(idx, hh.draft_animals, np.power(1.0 + np.maximum(rate, -0.99), 1 / 12).astype(np.float32))
+    for chunk in province_chunks(hh):
+        idx, effort, pooled, food_ratio = _herds(chunk, hh.block_start, hh.used, hh.active, hh.draft_animals, hh.org,
+                                                orgs.form, hh.effort, hh.food_ratio)
+        rate = herd_rate(p, effort, pooled, hunger_shortfall(p, food_ratio))
+        _scale_herds(idx, hh.draft_animals, np.power(1.0 + np.maximum(rate, -0.99), 1 / 12).astype(np.float32))
 
 
 @nb.njit(cache=True)
-def _herds(starts, used, active, animals, org, org_form, effort, food_ratio):
+def _herds(provinces, starts, used, active, animals, org, org_form, effort, food_ratio):
     """Active households with animals (ascending), with their effort, whether their animals are
     pooled (their organisation is a co-operative or commune) and their food ratio."""
     n = 0
-    for p in range(starts.size):
+    for p in provinces:
         for i in range(starts[p], starts[p] + used[p]):
             n += active[i] & (animals[i] > 0)
-    idx = np.empty(n, dtype=np.int64)
-    eff = np.empty(n)
-    pooled = np.empty(n, dtype=np.bool_)
-    fr = np.empty(n)
+    idx = np.empty(n + 1, dtype=np.int64)
+    eff = np.empty(n + 1)
+    pooled = np.empty(n + 1, dtype=np.bool_)
+    fr = np.empty(n + 1)
     k = 0
-    for p in range(starts.size):
+    for p in provinces:
         for i in range(starts[p], starts[p] + used[p]):
-            if active[i] & (animals[i] > 0):
-                idx[k] = i
-                eff[k] = np.float64(effort[i])
-                o = org[i]
-                pooled[k] = o >= 0 and ELEMENTARY_APC <= org_form[o] <= COMMUNE
-                fr[k] = np.float64(food_ratio[i])
-                k += 1
-    return idx, eff, pooled, fr
+            o = org[i]
+            f = org_form[max(o, 0)]
+            idx[k] = i
+            eff[k] = np.float64(effort[i])
+            pooled[k] = (o >= 0) & (f >= ELEMENTARY_APC) & (f <= COMMUNE)
+            fr[k] = np.float64(food_ratio[i])
+            k += active[i] & (animals[i] > 0)
+    return idx[:n], eff[:n], pooled[:n], fr[:n]
 
 
 @nb.njit(cache=True)

@@ -11,7 +11,7 @@ from hightide.institutions.cooperatives import is_collective
 from hightide.engine.calendar import harvest_season, months_to_next_harvest_by_zone
 from hightide.engine.context import StepContext
 from hightide.economy import harvest_kernels as hk
-from hightide.engine.kernels import PW_BLOCK, PW_STACK, dense_index, pairwise_feed, pairwise_plan
+from hightide.engine.kernels import PW_BLOCK, PW_STACK, dense_index, pairwise_feed, pairwise_plan, province_chunks
 from hightide.world.households import NO_ORG
 from hightide.world.organisations import MUTUAL_AID
 from hightide.world.synthesis import expected_weather
@@ -60,25 +60,6 @@ def labour_diverted_share(world: World, ctx: StepContext) -> float:
     return float(min(steel + pol.water_conservancy_share, 0.9))
 
 
-#: households handled together: the per-household arrays of the harvest are ~40 x 8 bytes each
-CHUNK_SLOTS = 1 << 22
-
-
-def _chunks(hh, provinces: np.ndarray) -> list[np.ndarray]:
-    """Consecutive harvesting provinces grouped up to CHUNK_SLOTS used slots (a province is never split)."""
-    out, cur, size = [], [], 0
-    for pv in provinces:
-        n = int(hh.used[pv])
-        if cur and size + n > CHUNK_SLOTS:
-            out.append(np.array(cur, dtype=np.int64))
-            cur, size = [], 0
-        cur.append(int(pv))
-        size += n
-    if cur:
-        out.append(np.array(cur, dtype=np.int64))
-    return out
-
-
 class _Streamed:
     """``np.sum`` of values that arrive in chunks, exactly as over their concatenation."""
 
@@ -125,7 +106,7 @@ def harvest(world: World, ctx: StepContext) -> None:
     unit_state_in = np.zeros(n_prov)
     true_sum, sown_sum = _Streamed(n_all), _Streamed(n_all)
     w = world.weight
-    for chunk in _chunks(hh, provinces):
+    for chunk in province_chunks(hh, provinces):
         idx = hk.harvesting_slots(hh.block_start, hh.used, hh.active, chunk)
         if idx.size == 0:
             continue

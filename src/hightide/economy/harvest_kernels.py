@@ -322,11 +322,10 @@ def harvesting_slots(starts, used, active, provinces):
     for p in provinces:
         for i in range(starts[p], starts[p] + used[p]):
             n += active[i]
-    out = np.empty(n, dtype=np.int64)
+    out = np.empty(n + 1, dtype=np.int64)
     k = 0
     for p in provinces:
         for i in range(starts[p], starts[p] + used[p]):
-            if active[i]:
-                out[k] = i
-                k += 1
-    return out
+            out[k] = i
+            k += active[i]
+    return out[:n]

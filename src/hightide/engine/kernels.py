@@ -11,6 +11,49 @@ import numba as nb
 import numpy as np
 
 
+#: households handled together by a process that needs per-household temporaries (~40 x 8 bytes
+#: each at most): bounds a month's memory at any scale; chunks are whole provinces
+CHUNK_SLOTS = 1 << 22
+
+
+def province_chunks(slots, provinces=None, limit: int = CHUNK_SLOTS) -> list[np.ndarray]:
+    """Consecutive provinces (all, or those given, ascending) grouped up to ``limit`` used slots;
+    a province is never split, so per-province results do not depend on the grouping."""
+    provinces = range(len(slots.block_start)) if provinces is None else provinces
+    out, cur, size = [], [], 0
+    for pv in provinces:
+        n = int(slots.used[pv])
+        if cur and size + n > limit:
+            out.append(np.array(cur, dtype=np.int64))
+            cur, size = [], 0
+        cur.append(int(pv))
+        size += n
+    if cur:
+        out.append(np.array(cur, dtype=np.int64))
+    return out
+
+
+@nb.njit(cache=True)
+def _below(starts, used, provinces, active, values, threshold):
+    n = 0
+    for p in provinces:
+        for i in range(starts[p], starts[p] + used[p]):
+            n += active[i] & (values[i] < threshold)
+    out = np.empty(n + 1, dtype=np.int64)
+    k = 0
+    for p in provinces:
+        for i in range(starts[p], starts[p] + used[p]):
+            out[k] = i
+            k += active[i] & (values[i] < threshold)
+    return out[:n]
+
+
+def active_below(slots, provinces: np.ndarray, values: np.ndarray, threshold) -> np.ndarray:
+    """Active slots (ascending) of the given provinces with ``values < threshold``; the threshold
+    is compared in the values' type, as NumPy compares an array with a Python number."""
+    return _below(slots.block_start, slots.used, provinces, slots.active, values, values.dtype.type(threshold))
+
+
 @nb.njit(cache=True)
 def _group_sum(keys, values, n):
     out = np.zeros(n)
@@ -31,6 +74,19 @@ def group_sum(keys: np.ndarray, values: np.ndarray, n: int) -> np.ndarray:
     """``np.bincount(keys, weights=values, minlength=n)`` (n must exceed every key), without
     casting the keys or weights to temporaries."""
     return _group_sum(keys, values, n)
+
+
+@nb.njit(cache=True)
+def _group_sum_at(keys, values, slots, n):
+    out = np.zeros(n)
+    for j in range(keys.size):
+        out[keys[j]] += np.float64(values[slots[j]])
+    return out
+
+
+def group_sum_at(keys: np.ndarray, values: np.ndarray, slots: np.ndarray, n: int) -> np.ndarray:
+    """``np.bincount(keys, weights=values[slots], minlength=n)`` without gathering ``values[slots]``."""
+    return _group_sum_at(keys, values, slots, n)
 
 
 def group_count(keys: np.ndarray, n: int) -> np.ndarray:
@@ -149,15 +205,14 @@ def _members_of_forms(starts, used, active, org, org_form, org_active, forms, li
         for i in range(starts[p], starts[p] + used[p]):
             o = max(org[i], 0)
             n += active[i] & (org[i] >= 0) & forms[org_form[o]] & (org_active[o] | (not live_only))
-    out = np.empty(n, dtype=np.int64)
+    out = np.empty(n + 1, dtype=np.int64)
     k = 0
     for p in range(starts.size):
         for i in range(starts[p], starts[p] + used[p]):
             o = max(org[i], 0)
-            if active[i] & (org[i] >= 0) & forms[org_form[o]] & (org_active[o] | (not live_only)):
-                out[k] = i
-                k += 1
-    return out
+            out[k] = i  # written always, kept when selected: no branch to mispredict
+            k += active[i] & (org[i] >= 0) & forms[org_form[o]] & (org_active[o] | (not live_only))
+    return out[:n]
 
 
 def members_of_forms(hh, orgs, forms, live_only: bool = False) -> np.ndarray:
@@ -386,16 +441,15 @@ def _outside_forms(starts, used, active, org, org_form, forms):
     for p in range(starts.size):
         for i in range(starts[p], starts[p] + used[p]):
             o = org[i]
-            n += active[i] & ((o < 0) or not forms[org_form[max(o, 0)]])
-    out = np.empty(n, dtype=np.int64)
+            n += active[i] & ((o < 0) | (not forms[org_form[max(o, 0)]]))
+    out = np.empty(n + 1, dtype=np.int64)
     k = 0
     for p in range(starts.size):
         for i in range(starts[p], starts[p] + used[p]):
             o = org[i]
-            if active[i] & ((o < 0) or not forms[org_form[max(o, 0)]]):
-                out[k] = i
-                k += 1
-    return out
+            out[k] = i
+            k += active[i] & ((o < 0) | (not forms[org_form[max(o, 0)]]))
+    return out[:n]
 
 
 def outside_forms(world, forms) -> np.ndarray:

@@ -102,6 +102,20 @@ def ranges_uniform(seed: int, process: str, month: int, starts, counts, out: np.
     return out
 
 
+def uniform_at(seed: int, process: str, month: int, block_start, slots: np.ndarray) -> np.ndarray:
+    """The U(0,1) draws of the given slots (any order), as ``uniform`` would give them, without an
+    array over every slot."""
+    slots = np.asarray(slots, dtype=np.int64)
+    order = np.argsort(slots, kind="stable")
+    out = np.empty(slots.size)
+    starts = np.asarray(block_start, dtype=np.int64)
+    _, _, pw, mw = _blocks(starts, starts, month)
+    rng.draws_at(_head(seed, process), pw, mw, starts, slots[order], out)
+    result = np.empty(slots.size)
+    result[order] = out
+    return result
+
+
 def used_uniform(seed: int, process: str, month: int, block_start, used, capacity: int) -> np.ndarray:
     """One U(0,1) per used household slot (unused slots get 1.0), by province stream."""
     out = np.ones(capacity, dtype=np.float64)

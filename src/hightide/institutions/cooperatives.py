@@ -15,7 +15,7 @@ import numpy as np
 from hightide.engine import streams
 from hightide.engine.calendar import SLACK_SEASON
 from hightide.engine.context import StepContext
-from hightide.engine.kernels import form_counts, form_share, members_of_forms, outside_forms, unit_index
+from hightide.engine.kernels import CHUNK_SLOTS, form_counts, form_share, members_of_forms, outside_forms, unit_index
 from hightide.institutions.membership import found, labour_shortage, neighbourhood, willingness
 from hightide.institutions.mutual_aid import group_into_teams
 from hightide.world.households import LOWER_MIDDLE, NO_ORG, RICH, UPPER_MIDDLE
@@ -88,14 +88,18 @@ def _willingness_apc(world: World, ctx: StepContext, idx: np.ndarray) -> np.ndar
     seen = live & np.isfinite(orgs.yield_advantage)
     np.add.at(adv_t, orgs.township[seen], orgs.yield_advantage[seen])
     np.add.at(cnt_t, orgs.township[seen], 1.0)
-    advantage = np.divide(adv_t, cnt_t, out=np.zeros_like(adv_t), where=cnt_t > 0)[hh.township[idx]]
-    labour = labour_power(p, hh.children[idx], hh.adults[idx], hh.elderly[idx]).astype(np.float64)
-    w = willingness(p, klass=hh.klass[idx], attitude=hh.attitude[idx],
-                    shortage=labour_shortage(labour, hh.land_mu[idx].astype(np.float64), mean_lpm[hh.province[idx]]),
-                    animals=hh.draft_animals[idx], promotion=ctx.policy.mutual_aid_promotion,
-                    neighbours_share=share_v[hh.village[idx]])
-    return (w + p.willingness_demonstration * advantage
-            - p.willingness_unfair_price * hh.draft_animals[idx] * (1.0 - p.animal_price_fairness))
+    advantage_t = np.divide(adv_t, cnt_t, out=np.zeros_like(adv_t), where=cnt_t > 0)
+    out = np.empty(idx.size)
+    for a in range(0, idx.size, CHUNK_SLOTS):  # household by household: chunks only bound memory
+        sub = idx[a:a + CHUNK_SLOTS]
+        labour = labour_power(p, hh.children[sub], hh.adults[sub], hh.elderly[sub]).astype(np.float64)
+        w = willingness(p, klass=hh.klass[sub], attitude=hh.attitude[sub],
+                        shortage=labour_shortage(labour, hh.land_mu[sub].astype(np.float64), mean_lpm[hh.province[sub]]),
+                        animals=hh.draft_animals[sub], promotion=ctx.policy.mutual_aid_promotion,
+                        neighbours_share=share_v[hh.village[sub]])
+        out[a:a + CHUNK_SLOTS] = (w + p.willingness_demonstration * advantage_t[hh.township_of(sub)]
+                                  - p.willingness_unfair_price * hh.draft_animals[sub] * (1.0 - p.animal_price_fairness))
+    return out
 
 
 def organise(world: World, ctx: StepContext) -> None:
@@ -146,20 +150,14 @@ def _enrol(world: World, ctx: StepContext) -> None:
     n_hh = counts.sum(axis=1)
     quota = np.floor(gap * n_hh * p.campaign_speed + 0.5).astype(np.int64)
     quota = np.where((quota < p.apc_min_size) & (gap * n_hh >= p.apc_min_size), int(p.apc_min_size), quota)
-    prov = hh.province[cand]
     n_vill = world.n_villages
-    ready = np.bincount(hh.village[cand], minlength=n_vill)
     tie = _village_draws(world, ctx.seed, "enrolment_villages", ctx.month, n_vill)
-    order = np.lexsort((-w, CLASS_ORDER[hh.klass[cand]], tie[hh.village[cand]], -ready[hh.village[cand]], prov))
-    cand, w, prov = cand[order], w[order], prov[order]
-    first = np.searchsorted(prov, np.arange(world.provinces.n))
-    rank = np.arange(cand.size) - first[prov]
-    take = rank < quota[prov]
+    take = _campaign_take(hh.village[cand], hh.province[cand], CLASS_ORDER[hh.klass[cand]], w, tie, quota, n_vill)
     joiners, w_j = cand[take], w[take]
     if joiners.size == 0:
         return
-    u = streams.used_uniform(ctx.seed, "enrolment", ctx.month, hh.block_start, hh.used, hh.capacity)
-    team, team_village = group_into_teams(hh.village[joiners], u[joiners], p.apc_size_elementary, int(p.apc_min_size))
+    u = streams.uniform_at(ctx.seed, "enrolment", ctx.month, hh.block_start, joiners)
+    team, team_village = group_into_teams(hh.village[joiners], u, p.apc_size_elementary, int(p.apc_min_size))
     # too few in a village to found one: join an existing co-operative of the village, if any
     live = np.flatnonzero(orgs.active & is_collective(orgs.form))
     n_vill = world.n_villages
@@ -175,6 +173,37 @@ def _enrol(world: World, ctx: StepContext) -> None:
         first_member[team[founded][::-1]] = joiners[founded][::-1]
         ids = _new_orgs(world, ctx, first_member, team_village, ELEMENTARY_APC)
         _admit(world, ctx, joiners[founded], ids[team[founded]], w_j[founded])
+
+
+def _campaign_take(village: np.ndarray, prov: np.ndarray, class_rank: np.ndarray, w: np.ndarray, tie: np.ndarray,
+                   quota: np.ndarray, n_vill: int) -> np.ndarray:
+    """Which candidates a province's campaign enrols: candidates ranked by village (most ready
+    first, ties by the village draw ``tie``), then class order, then willingness, the first
+    ``quota[p]`` of each province. Whole villages are taken while the quota lasts; only the village
+    where it runs out is ranked household by household (the same set as sorting everyone)."""
+    ready = np.bincount(village, minlength=n_vill)
+    villages = np.flatnonzero(ready)
+    v_prov = np.zeros(n_vill, dtype=np.int64)
+    v_prov[village] = prov
+    villages = villages[np.lexsort((tie[villages], -ready[villages], v_prov[villages]))]
+    vp, size = v_prov[villages], ready[villages]
+    cum = np.cumsum(size)
+    first_of_prov = np.r_[0, np.flatnonzero(np.diff(vp)) + 1]
+    before = np.repeat(cum[first_of_prov] - size[first_of_prov], np.diff(np.r_[first_of_prov, vp.size]))
+    start = cum - size - before  # rank within its province of each village's first candidate
+    n_take = np.clip(quota[vp] - start, 0, size)  # candidates taken from each village
+    take_v = np.zeros(n_vill, dtype=np.int64)
+    take_v[villages] = n_take
+    take = take_v[village] >= ready[village]  # villages taken whole
+    partial = np.zeros(n_vill, dtype=bool)
+    partial[villages[(n_take > 0) & (n_take < size)]] = True  # where a province's quota runs out
+    members = np.flatnonzero(partial[village])
+    if members.size:
+        order = members[np.lexsort((-w[members], class_rank[members], village[members]))]
+        v_sorted = village[order]
+        rank = np.arange(order.size) - np.searchsorted(v_sorted, v_sorted)
+        take[order[rank < take_v[v_sorted]]] = True
+    return take
 
 
 def _new_orgs(world: World, ctx: StepContext, first_member: np.ndarray, village: np.ndarray, form: int) -> np.ndarray:
@@ -248,7 +277,7 @@ def _check_up(world: World, ctx: StepContext) -> None:
         _dissolve(world, ctx, live[dissolved], count=True)
         live = live[~dissolved]
     if pol.resolute_reduction > 0 and live.size:
-        u = streams.used_uniform(ctx.seed, "reduction", ctx.month, orgs.block_start, orgs.used, orgs.capacity)[live]
+        u = streams.uniform_at(ctx.seed, "reduction", ctx.month, orgs.block_start, live)
         poor = (orgs.quality[live] == 3) | ((orgs.quality[live] == 2) & (u < pol.resolute_reduction / 2))
         _dissolve(world, ctx, live[poor & (u < pol.resolute_reduction)], count=True)
 
@@ -321,14 +350,15 @@ def _communes(world: World, ctx: StepContext) -> None:
     k = max(int(round(pol.commune_townships)), 1)
     t_rank = np.zeros(int(world.n_townships_sampled.sum()), dtype=np.int64)
     for pv in range(world.provinces.n):
-        towns = np.unique(hh.township[act & (hh.province == pv)])
+        towns = np.unique(hh.township_of(np.flatnonzero(act & (hh.province == pv))))
         t_rank[towns] = np.arange(towns.size) // k
-    key = hh.province[outside].astype(np.int64) * 1_000_000 + t_rank[hh.township[outside]]
+    town_out = hh.township_of(outside)
+    key = hh.province[outside].astype(np.int64) * 1_000_000 + t_rank[town_out]
     groups, inv = np.unique(key, return_inverse=True)
     first_member = np.full(groups.size, -1, dtype=np.int64)
     first_member[inv[::-1]] = outside[::-1]
     ids = _new_orgs(world, ctx, first_member, hh.village[first_member], COMMUNE)
-    towns_in_group = np.array([np.unique(hh.township[outside][inv == g]).size for g in range(groups.size)])
+    towns_in_group = np.array([np.unique(town_out[inv == g]).size for g in range(groups.size)])
     orgs.represents[ids] = towns_in_group / k
     old = np.unique(hh.org[outside][hh.org[outside] != NO_ORG])
     hh.coerced[outside[form[outside] == -1]] = True

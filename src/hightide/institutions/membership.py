@@ -49,7 +49,7 @@ def found(world, month: int, first_member: np.ndarray, village: np.ndarray, form
     orgs.active[ids] = True
     orgs.form[ids] = form
     orgs.province[ids] = prov
-    orgs.township[ids] = hh.township[first_member]
+    orgs.township[ids] = hh.township_of(first_member)
     orgs.village[ids] = village
     orgs.founded_month[ids] = month
     orgs.quality[ids] = 0

@@ -10,9 +10,10 @@ from __future__ import annotations
 import numba as nb
 import numpy as np
 
-from hightide.engine import streams
+from hightide.engine import rng, streams
 from hightide.engine.calendar import SLACK_SEASON
 from hightide.engine.context import StepContext
+from hightide.engine.kernels import CHUNK_SLOTS
 from hightide.institutions.membership import found, labour_shortage, neighbourhood, willingness
 from hightide.world.households import LANDLORD, NO_ORG
 from hightide.world.organisations import MUTUAL_AID
@@ -43,20 +44,37 @@ def group_into_teams(village: np.ndarray, rank_key: np.ndarray, team_size: float
 
 
 @nb.njit(cache=True)
-def _deciders(starts, used, active, u, prob, klass, excluded):
-    """Active households, not of the ``excluded`` class, whose draw this month is below ``prob``."""
-    n = 0
+def _deciders(head, month_word, starts, used, active, prob, klass, excluded):
+    """Active households, not of the ``excluded`` class, whose draw this month (their province's
+    stream, one per used slot) is below ``prob``: (slots ascending, their draws)."""
+    slots = []
+    draws = []
     for p in range(starts.size):
-        for i in range(starts[p], starts[p] + used[p]):
-            n += active[i] & (u[i] < prob) & (klass[i] != excluded)
-    out = np.empty(n, dtype=np.int64)
+        n = used[p]
+        s_hi, s_lo, i_hi, i_lo = rng.stream_start(head, p, month_word)
+        idx = np.empty(n + 1, dtype=np.int64)
+        u_sel = np.empty(n + 1)
+        k = 0
+        for j in range(n):
+            i = starts[p] + j
+            s_hi, s_lo, u = rng.next_double(s_hi, s_lo, i_hi, i_lo)
+            idx[k] = i
+            u_sel[k] = u
+            k += active[i] & (u < prob) & (klass[i] != excluded)
+        slots.append(idx[:k].copy())
+        draws.append(u_sel[:k].copy())
+    total = 0
+    for a in slots:
+        total += a.size
+    out_slots = np.empty(total, dtype=np.int64)
+    out_draws = np.empty(total)
     k = 0
-    for p in range(starts.size):
-        for i in range(starts[p], starts[p] + used[p]):
-            if active[i] & (u[i] < prob) & (klass[i] != excluded):
-                out[k] = i
-                k += 1
-    return out
+    for q in range(len(slots)):
+        m = slots[q].size
+        out_slots[k:k + m] = slots[q]
+        out_draws[k:k + m] = draws[q]
+        k += m
+    return out_slots, out_draws
 
 
 def organise(world: World, ctx: StepContext) -> None:
@@ -71,29 +89,34 @@ def organise(world: World, ctx: StepContext) -> None:
     prob = p.decision_probability_campaign if ctx.cal_month in SLACK_SEASON else p.decision_probability_other
     if ctx.initial:
         prob = 1.0
-    u = streams.used_uniform(ctx.seed, "organising", ctx.month, hh.block_start, hh.used, hh.capacity)
-    idx = _deciders(hh.block_start, hh.used, hh.active, u, prob, hh.klass, LANDLORD)
+    idx, u = _deciders(streams.stream_heads(ctx.seed, "organising")[0], streams.month_word(ctx.month), hh.block_start,
+                       hh.used, hh.active, prob, hh.klass, LANDLORD)
     if idx.size:
         org = hh.org[idx]
         free = org == NO_ORG
         is_member = ~free & orgs.active[np.maximum(org, 0)] & (orgs.form[np.maximum(org, 0)] == MUTUAL_AID)
-        labour = labour_power(p, hh.children[idx], hh.adults[idx], hh.elderly[idx]).astype(np.float64)
-        land = hh.land_mu[idx].astype(np.float64)
         mean_lpm, organised_share = neighbourhood(world, p)
-        w = willingness(p, klass=hh.klass[idx], attitude=hh.attitude[idx],
-                        shortage=labour_shortage(labour, land, mean_lpm[hh.province[idx]]),
-                        animals=hh.draft_animals[idx], promotion=pol.mutual_aid_promotion,
-                        neighbours_share=organised_share[hh.village[idx]])
+        w = np.empty(idx.size)
+        for a in range(0, idx.size, CHUNK_SLOTS):  # household by household: chunks only bound memory
+            sub = idx[a:a + CHUNK_SLOTS]
+            labour = labour_power(p, hh.children[sub], hh.adults[sub], hh.elderly[sub]).astype(np.float64)
+            land = hh.land_mu[sub].astype(np.float64)
+            w[a:a + CHUNK_SLOTS] = willingness(p, klass=hh.klass[sub], attitude=hh.attitude[sub],
+                                               shortage=labour_shortage(labour, land, mean_lpm[hh.province[sub]]),
+                                               animals=hh.draft_animals[sub], promotion=pol.mutual_aid_promotion,
+                                               neighbours_share=organised_share[hh.village[sub]])
         _leave(world, ctx, idx[is_member & (w < -p.exit_hysteresis)], counted_as="left")
-        _join(world, ctx, idx[~is_member & free & (w > 0)], u)
+        joins = ~is_member & free & (w > 0)
+        _join(world, ctx, idx[joins], u[joins])
     _dissolve_small(world, ctx, int(p.mutual_aid_min_size))
 
 
 def _join(world: World, ctx: StepContext, joiners: np.ndarray, u: np.ndarray) -> None:
+    """``joiners`` (their draws ``u``) form teams with their village neighbours, or join one."""
     if joiners.size == 0:
         return
     p, hh, orgs = ctx.params, world.households, world.organisations
-    team, team_village = group_into_teams(hh.village[joiners], u[joiners], p.mutual_aid_team_size, int(p.mutual_aid_min_size))
+    team, team_village = group_into_teams(hh.village[joiners], u, p.mutual_aid_team_size, int(p.mutual_aid_min_size))
     # too few joiners in a village: join an existing team there, if any
     alone = team < 0
     if alone.any():

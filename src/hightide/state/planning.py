@@ -28,10 +28,12 @@ def update(world: World, ctx: StepContext) -> None:
     """Roll reports over at the new year, build zeal, and set this month's exaggeration."""
     hh, pol = world.households, ctx.policy
     if ctx.cal_month == 1:
-        hh.reported_last_year_kg[:] = hh.reported_this_year_kg
-        hh.reported_this_year_kg[:] = 0.0
-        hh.true_last_year_kg[:] = hh.true_this_year_kg
-        hh.true_this_year_kg[:] = 0.0
+        for a, n in zip(hh.block_start, hh.used):  # the used slots of each province block
+            sl = slice(int(a), int(a + n))
+            hh.reported_last_year_kg[sl] = hh.reported_this_year_kg[sl]
+            hh.reported_this_year_kg[sl] = 0.0
+            hh.true_last_year_kg[sl] = hh.true_this_year_kg[sl]
+            hh.true_this_year_kg[sl] = 0.0
     if pol.pressure >= HIGH_PRESSURE:
         counts = form_counts(world)
         w = world.weight
