@@ -518,6 +518,8 @@ def calibrate(
     validation_end: str = typer.Option("1966-12", "--validation-end", metavar="YYYY-MM",
                                        help="End of the out-of-sample runs."),
     timeout: Optional[float] = typer.Option(None, "--timeout", metavar="SECONDS", help="Stop starting trials after this."),
+    span: float = typer.Option(1.0, "--span", min=0.01, max=1.0,
+                               help="Search within SPAN x each registry range around the default (1: the whole range)."),
     out: Path = typer.Option(Path("runs/calibration"), "--out", help="Output directory (running again continues it)."),
     quiet: bool = typer.Option(False, "--quiet", "-q"),
 ) -> None:
@@ -541,7 +543,7 @@ def calibrate(
     def call():
         names = [n.strip() for n in only.split(",") if n.strip()] if only else None
         kwargs = dict(trials=trials, scale=scale, seed=seed, seeds=seeds, names=names, out=out,
-                      validation_end=validation_end, timeout=timeout, on_trial=on_trial)
+                      validation_end=validation_end, timeout=timeout, span=span, on_trial=on_trial)
         if progress:
             with progress:
                 return do_calibrate(scenario or "historical", **kwargs)

@@ -12,8 +12,8 @@ design is resumable and runs on Dask like an ensemble.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 import shutil
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
