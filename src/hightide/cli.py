@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import Optional
+from typing import Annotated, Optional
 
 import numpy as np
 import typer
@@ -259,8 +259,8 @@ def params(group: Optional[str] = typer.Option(None, "--group", help="Only this 
 
 @app.command()
 def report(
-    directory: Path = typer.Argument(..., help="A finished run (or an ensemble/comparison directory with bands)."),
-    out: Optional[Path] = typer.Option(None, "--out", help="Write the report here instead of DIR/report.html."),
+    directory: Annotated[Path, typer.Argument(help="A finished run or ensemble directory.")],
+    out: Annotated[Path | None, typer.Option("--out", help="Write the report here instead of DIR/report.html.")] = None,
 ) -> None:
     """(Re)build the self-contained HTML report of a run: model vs record, forms, grain, people, provinces,
     validation and manifest."""
@@ -275,14 +275,15 @@ def report(
 
 @app.command()
 def plot(
-    directory: Optional[Path] = typer.Argument(None, help="A finished run (or an ensemble directory with bands)."),
-    figure: list[str] = typer.Option([], "--figure", "-f", metavar="NAME",
-                                     help="Figure to draw (repeat for several; 'all' for every one); see --list."),
-    fmt: str = typer.Option("png", "--format", help="png, svg or pdf."),
-    out: Optional[Path] = typer.Option(None, "--out", help="Output file (one figure) or directory (several); "
-                                       "default DIR/figures/NAME.FORMAT."),
-    dpi: int = typer.Option(150, "--dpi", min=30, max=1200, help="Resolution of PNG figures."),
-    list_figures: bool = typer.Option(False, "--list", help="List the figures and exit."),
+    directory: Annotated[Path | None, typer.Argument(help="A finished run or ensemble directory.")] = None,
+    figure: Annotated[list[str] | None, typer.Option(
+        "--figure", "-f", metavar="NAME",
+        help="Figure to draw (repeat for several; 'all' for every one); see --list.")] = None,
+    fmt: Annotated[str, typer.Option("--format", help="png, svg or pdf.")] = "png",
+    out: Annotated[Path | None, typer.Option(
+        "--out", help="Output file (one figure) or directory (several); default DIR/figures/NAME.FORMAT.")] = None,
+    dpi: Annotated[int, typer.Option("--dpi", min=30, max=1200, help="Resolution of PNG figures.")] = 150,
+    list_figures: Annotated[bool, typer.Option("--list", help="List the figures and exit.")] = False,
 ) -> None:
     """Draw static figures (PNG/SVG/PDF) of a run for papers."""
     from hightide.report import charts, static
@@ -325,8 +326,8 @@ def plot(
 
 @app.command()
 def serve(
-    port: int = typer.Option(8501, "--port", min=1, max=65535, help="Port to listen on."),
-    host: str = typer.Option("127.0.0.1", "--host", help="Address to bind (default: this machine only)."),
+    port: Annotated[int, typer.Option("--port", min=1, max=65535, help="Port to listen on.")] = 8501,
+    host: Annotated[str, typer.Option("--host", help="Address to bind (default: this machine only).")] = "127.0.0.1",
 ) -> None:
     """Start the interactive dashboard (Streamlit) at http://HOST:PORT: edit a scenario, run it small, compare."""
     from hightide.report.serve import serve as do_serve
@@ -337,8 +338,9 @@ def serve(
 
 @app.command()
 def docs(
-    out: Path = typer.Option(Path("docs"), "--out", help="Directory of the generated references."),
-    check: bool = typer.Option(False, "--check", help="Only check that the files there are up to date (exit 1 if not)."),
+    out: Annotated[Path, typer.Option("--out", help="Directory of the generated references.")] = Path("docs"),
+    check: Annotated[bool, typer.Option(
+        "--check", help="Only check that the files there are up to date (exit 1 if not).")] = False,
 ) -> None:
     """Generate docs/scenarios.md (from the scenario schema) and docs/parameters.md (from the registry)."""
     from hightide.report.docs import generate
@@ -359,6 +361,7 @@ def docs(
         err_console.print(f"out of date: {', '.join(stale)}; run `hightide docs --out {out}`", highlight=False,
                           soft_wrap=True)
         raise typer.Exit(code=1)
+
 
 # --------------------------------------------------------------------------------------------------
 # Experiments (issue 5): ensemble, compare, calibrate, sensitivity. Thin over hightide.experiments.

@@ -44,7 +44,7 @@ def quarter(tmp_path_factory) -> Path:
 
 
 def _figures(html: str) -> dict:
-    m = re.search(r"const FIGURES=(\{.*?\});const CONFIG=", html, re.S)
+    m = re.search(r"const FIGURES=(\{.*?\});const CONFIG=", html, re.DOTALL)
     assert m, "no figure data in the page"
     return json.loads(m.group(1).replace("<\\/", "</"))
 
@@ -110,19 +110,38 @@ def test_no_report_option(tmp_path, quarter, tiny_scale):
     assert (tmp_path / "r" / "national_annual.parquet").exists() and not (tmp_path / "r" / REPORT).exists()
 
 
+def _bands(table: pd.DataFrame, keys: list[str], columns) -> pd.DataFrame:
+    """Bands as `hightide ensemble` writes them: KEYS..., column, q05, q50, q95."""
+    frames = []
+    for c in columns:
+        frames.append(table[keys].assign(column=c, q05=0.95 * table[c], q50=table[c], q95=1.05 * table[c]))
+    return pd.concat(frames, ignore_index=True)
+
+
 def test_report_of_an_ensemble_directory_shows_bands(tmp_path, tiny_results):
-    rows = [{"year": y, "column": c, "q05": 0.95 * v, "q50": v, "q95": 1.05 * v}
-            for c in ("grain_output_mt", "death_rate_permille", "population_m")
-            for y, v in zip(tiny_results.national_annual["year"], tiny_results.national_annual[c])]
-    pd.DataFrame(rows).to_parquet(tmp_path / "national_annual_bands.parquet")
-    (tmp_path / "manifest.json").write_text(json.dumps({"name": "ens", "status": "complete", "members": 4}))
-    path = write_report(tmp_path)
-    html = path.read_text("utf-8")
+    """The layout of `hightide ensemble`: ensemble.json, national and provincial bands, no run tables."""
+    cols = ("grain_output_mt", "death_rate_permille", "population_m", "rural_grain_per_capita_kg")
+    _bands(tiny_results.national_annual, ["year"], cols).to_parquet(tmp_path / "national_annual_bands.parquet")
+    _bands(tiny_results.provincial_annual, ["province", "year"], cols).to_parquet(
+        tmp_path / "provincial_annual_bands.parquet")
+    (tmp_path / "ensemble.json").write_text(json.dumps({"kind": "hightide-ensemble", "status": "complete",
+                                                        "scenario": "tiny", "runs": 4, "base_seed": 0}))
+    html = write_report(tmp_path).read_text("utf-8")
+    assert "tiny, base seed 0, ensemble of 4" in html
     figures = _figures(html)
     grain = figures["fig-grain"]
     assert any(t["name"] == "output (true) 5-95%" and t.get("fill") == "tonexty" for t in grain["data"])
-    assert "fig-provinces" not in figures  # no provincial table in a bands-only directory
+    tiles = figures["fig-provinces"]
+    assert sum(t["name"] == "province 5-95%" and t.get("fill") == "tonexty" for t in tiles["data"]) == 28
     assert "No validation here" in html
+
+
+def test_report_of_an_unfinished_ensemble_is_refused(tmp_path, tiny_results):
+    _bands(tiny_results.national_annual, ["year"], ["population_m"]).to_parquet(
+        tmp_path / "national_annual_bands.parquet")
+    (tmp_path / "ensemble.json").write_text(json.dumps({"status": "running"}))
+    result = invoke("report", tmp_path)
+    assert result.exit_code == 2 and "not complete" in result.output
 
 
 # ------------------------------------------------------------------------------------ plot

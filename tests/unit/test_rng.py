@@ -39,3 +39,21 @@ def test_events_are_floor_np_plus_u():
     u = streams.used_uniform(1, "births", 3, starts, used, 100)
     expected = np.minimum(np.floor(n * p + u), n).astype(np.int64)
     np.testing.assert_array_equal(streams.events(1, "births", 3, starts, used, n, p), expected)
+
+
+def test_province_streams_are_the_keyed_generators():
+    ps = streams.ProvinceStreams(7, "migration", 123)
+    for p in (3, 0, 27):
+        g = ps[p]
+        ref = streams.generator(7, "migration", p, 123)
+        np.testing.assert_array_equal(g.random(5), ref.random(5))
+        np.testing.assert_array_equal(g.normal(0.0, 2.0, 9), ref.normal(0.0, 2.0, 9))
+        np.testing.assert_array_equal(g.choice(1000, size=7, replace=False), ref.choice(1000, size=7, replace=False))
+
+
+def test_uniform_at_gives_the_slots_draws():
+    starts, ends = np.array([0, 10, 25]), np.array([10, 25, 40])
+    full = streams.uniform(3, "heirs", 55, starts, ends)
+    slots = np.array([24, 0, 11, 9, 39, 10, 10])
+    np.testing.assert_array_equal(streams.uniform_at(3, "heirs", 55, starts, slots), full[slots])
+    assert streams.uniform_at(3, "heirs", 55, starts, np.zeros(0, dtype=np.int64)).size == 0

@@ -88,8 +88,9 @@ def test_mess_halls_overeat_while_stocks_look_ample_then_ration():
 
 
 def test_labour_away_from_fields_from_steel_and_works(p):
-    hh = SimpleNamespace(adults=np.array([2, 2]), active=np.array([True, True]))
-    world = SimpleNamespace(households=hh, household_weight=lambda: np.array([50e6, 50e6]))  # 200 M adults
+    hh = SimpleNamespace(adults=np.array([2, 2, 0], dtype=np.int16), active=np.array([True, True, False]),
+                         block_start=np.array([0]), block_end=np.array([3]), used=np.array([2]))
+    world = SimpleNamespace(households=hh, weight=np.array([50e6]))  # 200 M adults
     ctx = SimpleNamespace(params=p, policy=Policy(backyard_steel_mt=1.0, water_conservancy_share=0.02))
     assert labour_diverted_share(world, ctx) == pytest.approx(p.persons_per_backyard_mt * 1e6 / 200e6 + 0.02)
     ctx.policy = Policy()

@@ -74,7 +74,7 @@ def test_geography_is_nested(world):
     hh, act, _ = _active(world)
     # each village lies in one township, each township in one province
     for child, parent in (("village", "township"), ("township", "province"), ("township", "county")):
-        c, p = hh.arrays[child][act], hh.arrays[parent][act]
+        c, p = getattr(hh, child)[act], getattr(hh, parent)[act]
         pairs = np.unique(np.stack([c, p]), axis=1)
         assert len(np.unique(pairs[0])) == pairs.shape[1], f"a {child} spans several {parent}s"
 

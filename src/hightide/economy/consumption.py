@@ -11,10 +11,9 @@ import numpy as np
 
 from hightide.engine.calendar import months_to_next_harvest_by_zone
 from hightide.engine.context import StepContext
-from hightide.engine.kernels import group_sum, members_of_forms
+from hightide.engine.kernels import members_of_forms
 from hightide.world.synthesis import adult_equivalents
 from hightide.institutions.cooperatives import accounting_units
-from hightide.world.households import NO_ORG
 from hightide.world.organisations import COMMUNE
 from hightide.world.world import World
 
@@ -38,19 +37,28 @@ def mess_hall_ration(stock_u: np.ndarray, need_u: np.ndarray, months_left_u: np.
 
 
 @nb.njit(cache=True)
+def _hall_sums(members, units, n_units, province, children, adults, elderly, grain, need_per_ae, ae_child, ae_elderly,
+               months_left_p):
+    """Per mess hall: the pooled stock and need of its members (``monthly_need``), and the months
+    to the next harvest of its province."""
+    stock_u = np.zeros(n_units)
+    need_u = np.zeros(n_units)
+    months_u = np.zeros(n_units)
+    for j in range(members.size):
+        i = members[j]
+        u = units[j]
+        stock_u[u] += grain[i]
+        need_u[u] += need_per_ae * (adults[i] + ae_child * children[i] + ae_elderly * elderly[i])
+        months_u[u] = months_left_p[province[i]]
+    return stock_u, need_u, months_u
+
+
+@nb.njit(cache=True)
 def _eat(starts, used, active, province, children, adults, elderly, grain, food_ratio, need_per_ae, ae_child,
-         ae_elderly, months_left_p, storage_loss, members, units, served_u, flows):
+         ae_elderly, months_left_p, storage_loss, members, units, stock_u, need_u, served_u, flows):
     """One month of eating, household by household, as the rules above say: need by adult
     equivalents (``monthly_need``), ``ration`` from the own stock, or the mess hall's serving split
     by need; storage loss; the 3-month mean food ratio. ``flows[p]`` gets (eaten, loss, need)."""
-    n_units = served_u.size
-    stock_u = np.zeros(n_units)
-    need_u = np.zeros(n_units)
-    for j in range(members.size):
-        i = members[j]
-        need = need_per_ae * (adults[i] + ae_child * children[i] + ae_elderly * elderly[i])
-        stock_u[units[j]] += grain[i]
-        need_u[units[j]] += need
     j = 0
     for p in range(starts.size):
         months_left = months_left_p[p]
@@ -83,24 +91,22 @@ def eat(world: World, ctx: StepContext) -> None:
     production team) while the policy keeps them open (``mess_hall_ration``, shares by need)."""
     p, hh = ctx.params, world.households
     months_left = months_to_next_harvest_by_zone(world.provinces.zone, ctx.cal_month)
+    need_per_ae = p.food_need_kg_per_adult_equivalent / 12
     members = np.zeros(0, dtype=np.int64)
     units = np.zeros(0, dtype=np.int64)
-    served = np.zeros(0)
+    s_u = n_u = served = np.zeros(0)
     if ctx.policy.mess_halls:
         members = members_of_forms(hh, world.organisations, (COMMUNE,))
         if members.size:
             units = accounting_units(hh, world.organisations, members, ctx.policy, p.production_team_size, level="team")
-            n = int(units.max()) + 1
-            need = monthly_need(p, hh, members)
-            s_u = group_sum(units, hh.grain_kg[members], n)
-            n_u = group_sum(units, need, n)
-            ml_u = np.zeros(n)
-            ml_u[units] = months_left[hh.province[members]]
+            s_u, n_u, ml_u = _hall_sums(members, units, int(units.max()) + 1, hh.province, hh.children, hh.adults,
+                                        hh.elderly, hh.grain_kg, need_per_ae, p.adult_equivalent_child,
+                                        p.adult_equivalent_elderly, months_left.astype(np.float64))
             served = mess_hall_ration(s_u, n_u, ml_u, p.mess_hall_overeating)
     flows = np.zeros((world.provinces.n, 3))
     _eat(hh.block_start, hh.used, hh.active, hh.province, hh.children, hh.adults, hh.elderly, hh.grain_kg,
-         hh.food_ratio, p.food_need_kg_per_adult_equivalent / 12, p.adult_equivalent_child, p.adult_equivalent_elderly,
-         months_left, p.household_storage_loss_per_month, members, units, served, flows)
+         hh.food_ratio, need_per_ae, p.adult_equivalent_child, p.adult_equivalent_elderly,
+         months_left, p.household_storage_loss_per_month, members, units, s_u, n_u, served, flows)
     w = world.weight
     ctx.flows["consumption_kg"] += flows[:, 0] * w
     ctx.flows["household_loss_kg"] += flows[:, 1] * w

@@ -13,9 +13,10 @@ import numpy as np
 from hightide.engine import rng, streams
 from hightide.engine.calendar import LUNAR_NEW_YEAR
 from hightide.engine.context import StepContext
+from hightide.engine.kernels import active_below, province_chunks
 from hightide.params import ParameterSet
-from hightide.world.households import NO_ORG
-from hightide.world.organisations import ADVANCED_APC, COMMUNE, ELEMENTARY_APC
+from hightide.world.households import MAX_BAND, NO_ORG
+from hightide.world.organisations import COMMUNE, ELEMENTARY_APC
 from hightide.world.world import World
 
 
@@ -58,14 +59,14 @@ VITAL_STREAMS = ("deaths_child", "deaths_adult", "deaths_elderly", "births", "ag
 
 
 @nb.njit(cache=True)
-def _vital(heads, month_word, starts, used, active, children, adults, elderly, hungry, p_hungry, p_fed,
+def _vital(heads, month_word, provinces, starts, used, active, children, adults, elderly, hungry, p_hungry, p_fed,
            p_grow_up, p_grow_old, flows):
     """Deaths by age band, births, then ageing, household by household: each event count is
     min(floor(n p + U), n) (``streams.events``) with U from the province's stream of that event.
     ``p_fed`` holds the fed probabilities (child, adult, elderly deaths, births); ``p_hungry[:, k]``
     those of the k-th hungry household (``hungry``, ascending). ``flows[p]`` gets (births, deaths)."""
     j = 0
-    for pv in range(starts.size):
+    for pv in provinces:
         c0, c1, c2, c3 = rng.stream_start(heads[0], pv, month_word)
         d0, d1, d2, d3 = rng.stream_start(heads[1], pv, month_word)
         e0, e1, e2, e3 = rng.stream_start(heads[2], pv, month_word)
@@ -99,9 +100,12 @@ def _vital(heads, month_word, starts, used, active, children, adults, elderly, h
             ne -= d_old
             up = min(np.floor(nc * p_grow_up + u_up), nc)
             older = min(np.floor(na * p_grow_old + u_older), na)
-            children[i] = np.int16(nc - up + born)
-            adults[i] = np.int16(na + up - older)
-            elderly[i] = np.int16(ne + older)
+            c, a, e = nc - up + born, na + up - older, ne + older
+            if max(c, max(a, e)) > MAX_BAND:
+                raise OverflowError("a household has more members in one age band than its counts hold")
+            children[i] = np.int8(c)
+            adults[i] = np.int8(a)
+            elderly[i] = np.int8(e)
             births_p += born
             deaths_p += d_child + d_adult + d_old
         flows[pv, 0] = births_p
@@ -109,32 +113,38 @@ def _vital(heads, month_word, starts, used, active, children, adults, elderly, h
 
 
 def vital_events(world: World, ctx: StepContext) -> None:
+    """Deaths, births and ageing in every household (``_vital``); the hungry face higher death
+    and lower birth probabilities (``hunger_multiplier``, ``fertility_multiplier``). Provinces are
+    handled in chunks of whole provinces, which changes nothing but the memory the month needs."""
     p, hh = ctx.params, world.households
     active = hh.active
     base = baseline_factor(p, ctx.month / 12 - 1952)
-    hungry = np.flatnonzero(active & (hh.food_ratio < p.hunger_threshold))
-    short = hunger_shortfall(p, hh.food_ratio[hungry].astype(np.float64))
-    hm = hunger_multiplier(p, short)
-    p_hungry = np.stack([
-        monthly_probability(p.mortality_child * base, 1.0 + (hm - 1.0) * p.hunger_vulnerability_child),
-        monthly_probability(p.mortality_adult * base, hm),
-        monthly_probability(p.mortality_elderly * base, 1.0 + (hm - 1.0) * p.hunger_vulnerability_elderly),
-        monthly_probability(p.fertility_per_working_adult * fertility_multiplier(p, short)),
-    ], axis=1).reshape(hungry.size, 4)
     p_fed = np.array([monthly_probability(p.mortality_child * base), monthly_probability(p.mortality_adult * base),
                       monthly_probability(p.mortality_elderly * base), monthly_probability(p.fertility_per_working_adult)])
-    # deaths beyond the baseline among the hungry, in expectation, are counted as hunger deaths
-    excess = (hh.children[hungry] * (p_hungry[:, 0] - p_fed[0])
-              + hh.adults[hungry] * (p_hungry[:, 1] - p_fed[1])
-              + hh.elderly[hungry] * (p_hungry[:, 2] - p_fed[2]))
+    heads, month_word = streams.stream_heads(ctx.seed, *VITAL_STREAMS), streams.month_word(ctx.month)
     flows = np.zeros((world.provinces.n, 2))
-    _vital(streams.stream_heads(ctx.seed, *VITAL_STREAMS), streams.month_word(ctx.month), hh.block_start, hh.used,
-           active, hh.children, hh.adults, hh.elderly, hungry, np.ascontiguousarray(p_hungry), p_fed,
-           1 / (12 * p.years_as_child), 1 / (12 * p.years_working_age), flows)
+    hunger_deaths = np.zeros(world.provinces.n)
+    for chunk in province_chunks(hh):
+        hungry = active_below(hh, chunk, hh.food_ratio, p.hunger_threshold)
+        short = hunger_shortfall(p, hh.food_ratio[hungry].astype(np.float64))
+        hm = hunger_multiplier(p, short)
+        p_hungry = np.stack([
+            monthly_probability(p.mortality_child * base, 1.0 + (hm - 1.0) * p.hunger_vulnerability_child),
+            monthly_probability(p.mortality_adult * base, hm),
+            monthly_probability(p.mortality_elderly * base, 1.0 + (hm - 1.0) * p.hunger_vulnerability_elderly),
+            monthly_probability(p.fertility_per_working_adult * fertility_multiplier(p, short)),
+        ], axis=1).reshape(hungry.size, 4)
+        # deaths beyond the baseline among the hungry, in expectation, are counted as hunger deaths
+        excess = (hh.children[hungry] * (p_hungry[:, 0] - p_fed[0])
+                  + hh.adults[hungry] * (p_hungry[:, 1] - p_fed[1])
+                  + hh.elderly[hungry] * (p_hungry[:, 2] - p_fed[2]))
+        hunger_deaths += np.bincount(hh.province[hungry], weights=excess, minlength=world.provinces.n)
+        _vital(heads, month_word, chunk, hh.block_start, hh.used, active, hh.children, hh.adults, hh.elderly, hungry,
+               np.ascontiguousarray(p_hungry), p_fed, 1 / (12 * p.years_as_child), 1 / (12 * p.years_working_age), flows)
     w = world.weight
     ctx.flows["births"] += flows[:, 0] * w
     ctx.flows["deaths"] += flows[:, 1] * w
-    ctx.add("hunger_deaths", hh.province[hungry], excess, w)
+    ctx.flows["hunger_deaths"] += hunger_deaths * w
     _urban_vital(world, ctx, base)
 
 
@@ -151,27 +161,97 @@ def _urban_vital(world: World, ctx: StepContext, base: float) -> None:
     ctx.flows["urban_deaths"] += deaths
 
 
+@nb.njit(cache=True)
+def _die_out(starts, used, active, children, adults, elderly, org):
+    """Households whose last member died: flagged inactive and out of their organisation.
+    Returns their slots (ascending)."""
+    n = 0
+    for p in range(starts.size):
+        for i in range(starts[p], starts[p] + used[p]):
+            n += active[i] & (np.int32(children[i]) + adults[i] + elderly[i] == 0)
+    dead = np.empty(n, dtype=np.int64)
+    k = 0
+    for p in range(starts.size):
+        for i in range(starts[p], starts[p] + used[p]):
+            if active[i] & (np.int32(children[i]) + adults[i] + elderly[i] == 0):
+                dead[k] = i
+                k += 1
+                active[i] = False
+                org[i] = NO_ORG
+    return dead
+
+
+@nb.njit(cache=True)
+def _heirs(starts, used, active, village, village_township, dead, u, n_townships):
+    """The heir of each dead household: the floor(u x n)-th of the n living households of its
+    township in slot order (-1 when none lives there)."""
+    alive_t = np.zeros(n_townships, dtype=np.int64)
+    for p in range(starts.size):
+        for i in range(starts[p], starts[p] + used[p]):
+            if active[i]:
+                alive_t[village_township[village[i]]] += 1
+    rank = np.full(dead.size, -1, dtype=np.int64)
+    wanted = np.zeros(n_townships, dtype=np.int64)  # requests per township
+    for j in range(dead.size):
+        t = village_township[village[dead[j]]]
+        if alive_t[t] > 0:
+            rank[j] = np.int64(u[j] * alive_t[t])
+            wanted[t] += 1
+    # requests grouped by township, by rank
+    first = np.zeros(n_townships + 1, dtype=np.int64)
+    for t in range(n_townships):
+        first[t + 1] = first[t] + wanted[t]
+    req = np.empty(first[n_townships], dtype=np.int64)
+    fill = first[:n_townships].copy()
+    for j in range(dead.size):
+        if rank[j] >= 0:
+            t = village_township[village[dead[j]]]
+            req[fill[t]] = j
+            fill[t] += 1
+    for t in range(n_townships):
+        seg = req[first[t]:first[t + 1]]
+        if seg.size > 1:
+            req[first[t]:first[t + 1]] = seg[np.argsort(rank[seg], kind="mergesort")]
+    heir = np.full(dead.size, -1, dtype=np.int64)
+    seen = np.zeros(n_townships, dtype=np.int64)
+    nxt = first[:n_townships].copy()
+    for p in range(starts.size):
+        for i in range(starts[p], starts[p] + used[p]):
+            if not active[i]:
+                continue
+            t = village_township[village[i]]
+            while nxt[t] < first[t + 1] and rank[req[nxt[t]]] == seen[t]:
+                heir[req[nxt[t]]] = i
+                nxt[t] += 1
+            seen[t] += 1
+    return heir
+
+
+@nb.njit(cache=True)
+def _inherit(dead, heir, land, animals, grain):
+    """Land, animals and grain of the dead pass to their heirs, in slot order of the dead."""
+    for j in range(dead.size):
+        h = heir[j]
+        if h >= 0:
+            d = dead[j]
+            land[h] += land[d]
+            animals[h] += animals[d]
+            grain[h] += grain[d]
+
+
 def extinctions(world: World, ctx: StepContext) -> None:
     """Households whose last member died: land, animals and grain pass to a household of the
     same township (kin or the village take them in); with no one left, grain goes to the State."""
     hh = world.households
-    dead = np.flatnonzero(hh.active & (hh.persons() == 0))
+    dead = _die_out(hh.block_start, hh.used, hh.active, hh.children, hh.adults, hh.elderly, hh.org)
     if dead.size == 0:
         return
-    hh.active[dead] = False
-    hh.org[dead] = NO_ORG
-    alive = np.flatnonzero(hh.active)
-    order = alive[np.argsort(hh.township[alive], kind="stable")]
-    towns = hh.township[order]
-    u = streams.uniform(ctx.seed, "heirs", ctx.month, hh.block_start, hh.block_end)[dead]
-    first = np.searchsorted(towns, hh.township[dead], side="left")
-    last = np.searchsorted(towns, hh.township[dead], side="right")
-    has_heir = last > first
-    heir = order[np.minimum(first + (u * (last - first)).astype(np.int64), len(order) - 1)] if len(order) else first
-    h_dead, h_heir = dead[has_heir], heir[has_heir]
-    np.add.at(hh.land_mu, h_heir, hh.land_mu[h_dead])
-    np.add.at(hh.draft_animals, h_heir, hh.draft_animals[h_dead])
-    np.add.at(hh.grain_kg, h_heir, hh.grain_kg[h_dead])
+    # the heirs' draws: the province streams as far as the last dead household of each
+    u = streams.uniform_at(ctx.seed, "heirs", ctx.month, hh.block_start, dead)
+    heir = _heirs(hh.block_start, hh.used, hh.active, hh.village, hh.village_township, dead, u,
+                  int(world.n_townships_sampled.sum()))
+    has_heir = heir >= 0
+    _inherit(dead, heir, hh.land_mu, hh.draft_animals, hh.grain_kg)
     orphan = dead[~has_heir]
     estate = hh.grain_kg[orphan] * world.weight[hh.province[orphan]]
     world.granary_kg += float(estate.sum())
@@ -188,8 +268,8 @@ def partition(world: World, ctx: StepContext) -> None:
     if ctx.cal_month != LUNAR_NEW_YEAR:
         return
     p, hh = ctx.params, world.households
-    u = streams.uniform(ctx.seed, "partition", ctx.month, hh.block_start, hh.block_end)
-    parents = np.flatnonzero(hh.active & (hh.adults >= p.partition_adults_min) & (u < p.partition_probability_per_year))
+    able = _with_adults(hh.active, hh.adults, 0, hh.capacity, p.partition_adults_min, hh.block_start, hh.used)
+    parents = able[streams.uniform_at(ctx.seed, "partition", ctx.month, hh.block_start, able) < p.partition_probability_per_year]
     if parents.size == 0:
         return
     new_adults = hh.adults[parents] // 2
@@ -200,7 +280,7 @@ def partition(world: World, ctx: StepContext) -> None:
     for pv in np.unique(prov):
         sel = np.flatnonzero(prov == pv)
         slots[sel] = hh.claim_slots(int(pv), sel.size)
-    for name in ("active", "province", "county", "township", "village", "klass", "attitude", "org", "joined_month", "food_ratio", "effort"):
+    for name in ("active", "province", "village", "klass", "attitude", "org", "joined_month", "food_ratio", "effort"):
         hh.arrays[name][slots] = hh.arrays[name][parents]
     hh.five_guarantee[slots] = False
     hh.coerced[slots] = hh.coerced[parents]
@@ -218,6 +298,34 @@ def partition(world: World, ctx: StepContext) -> None:
     ctx.add("households_formed", prov, np.ones(parents.size), world.weight)
 
 
+@nb.njit(cache=True)
+def _persons(starts, used, active, children, adults, elderly):
+    """Persons in active households per province block (as np.bincount: whole numbers, exact)."""
+    out = np.zeros(starts.size)
+    for p in range(starts.size):
+        for i in range(starts[p], starts[p] + used[p]):
+            if active[i]:
+                out[p] += np.int32(children[i]) + adults[i] + elderly[i]
+    return out
+
+
+@nb.njit(cache=True)
+def _with_adults(active, adults, a, b, minimum, starts, used):
+    """Active slots a..b-1 (within the used part of the province blocks) with at least
+    ``minimum`` working-age adults (ascending)."""
+    n = 0
+    for p in range(starts.size):
+        for i in range(max(a, starts[p]), min(b, starts[p] + used[p])):
+            n += active[i] & (adults[i] >= minimum)
+    out = np.empty(n + 1, dtype=np.int64)
+    k = 0
+    for p in range(starts.size):
+        for i in range(max(a, starts[p]), min(b, starts[p] + used[p])):
+            out[k] = i
+            k += active[i] & (adults[i] >= minimum)
+    return out[:n]
+
+
 def migration(world: World, ctx: StepContext) -> None:
     """Net rural-to-urban migration (or send-down when negative) set by policy (MODEL.md §4.5):
     one working-age adult leaves (or joins) each chosen household."""
@@ -225,14 +333,16 @@ def migration(world: World, ctx: StepContext) -> None:
     if rate == 0:
         return
     hh, n_prov = world.households, world.provinces.n
-    rural = np.bincount(hh.province, weights=hh.persons() * hh.active, minlength=n_prov) * world.weight
+    rural = _persons(hh.block_start, hh.used, hh.active, hh.children, hh.adults, hh.elderly) * world.weight
     expected = abs(rate) * 1e6 / 12 * rural / rural.sum() / world.weight  # simulated persons
     moved = np.zeros(n_prov)
+    province_streams = streams.ProvinceStreams(ctx.seed, "migration", ctx.month)
     for pv in range(n_prov):
-        g = streams.generator(ctx.seed, "migration", pv, ctx.month)
+        g = province_streams[pv]
         k = int(np.floor(expected[pv] + g.random()))
-        sl = slice(int(hh.block_start[pv]), int(hh.block_end[pv]))
-        eligible = np.flatnonzero(hh.active[sl] & (hh.adults[sl] >= (2 if rate > 0 else 1))) + sl.start
+        a = int(hh.block_start[pv])
+        eligible = _with_adults(hh.active, hh.adults, a, a + int(hh.used[pv]), 2 if rate > 0 else 1, hh.block_start,
+                                hh.used)
         k = min(k, eligible.size)
         if k == 0:
             continue
@@ -256,8 +366,39 @@ def herd_rate(params, effort: np.ndarray, pooled: np.ndarray, shortfall: np.ndar
 def herd_growth(world: World, ctx: StepContext) -> None:
     """Draft animals breed, age, are neglected or slaughtered (MODEL.md §4.2-§4.3)."""
     p, hh, orgs = ctx.params, world.households, world.organisations
-    idx = np.flatnonzero(hh.active & (hh.draft_animals > 0))
-    org = hh.org[idx]
-    pooled = (org != NO_ORG) & np.isin(orgs.form[np.maximum(org, 0)], (ELEMENTARY_APC, ADVANCED_APC, COMMUNE))
-    rate = herd_rate(p, hh.effort[idx].astype(np.float64), pooled, hunger_shortfall(p, hh.food_ratio[idx].astype(np.float64)))
-    hh.draft_animals[idx] *= np.power(1.0 + np.maximum(rate, -0.99), 1 / 12).astype(np.float32)
+    for chunk in province_chunks(hh):
+        idx, effort, pooled, food_ratio = _herds(chunk, hh.block_start, hh.used, hh.active, hh.draft_animals, hh.org,
+                                                orgs.form, hh.effort, hh.food_ratio)
+        rate = herd_rate(p, effort, pooled, hunger_shortfall(p, food_ratio))
+        _scale_herds(idx, hh.draft_animals, np.power(1.0 + np.maximum(rate, -0.99), 1 / 12).astype(np.float32))
+
+
+@nb.njit(cache=True)
+def _herds(provinces, starts, used, active, animals, org, org_form, effort, food_ratio):
+    """Active households with animals (ascending), with their effort, whether their animals are
+    pooled (their organisation is a co-operative or commune) and their food ratio."""
+    n = 0
+    for p in provinces:
+        for i in range(starts[p], starts[p] + used[p]):
+            n += active[i] & (animals[i] > 0)
+    idx = np.empty(n + 1, dtype=np.int64)
+    eff = np.empty(n + 1)
+    pooled = np.empty(n + 1, dtype=np.bool_)
+    fr = np.empty(n + 1)
+    k = 0
+    for p in provinces:
+        for i in range(starts[p], starts[p] + used[p]):
+            o = org[i]
+            f = org_form[max(o, 0)]
+            idx[k] = i
+            eff[k] = np.float64(effort[i])
+            pooled[k] = (o >= 0) & (f >= ELEMENTARY_APC) & (f <= COMMUNE)
+            fr[k] = np.float64(food_ratio[i])
+            k += active[i] & (animals[i] > 0)
+    return idx[:n], eff[:n], pooled[:n], fr[:n]
+
+
+@nb.njit(cache=True)
+def _scale_herds(idx, animals, factor):
+    for k in range(idx.size):
+        animals[idx[k]] = animals[idx[k]] * factor[k]

@@ -10,9 +10,11 @@ from hightide.state import planning
 from hightide.institutions.cooperatives import is_collective
 from hightide.engine.calendar import harvest_season, months_to_next_harvest_by_zone
 from hightide.engine.context import StepContext
+from hightide.economy import harvest_kernels as hk
+from hightide.engine.kernels import PW_BLOCK, PW_STACK, dense_index, pairwise_feed, pairwise_plan, province_chunks
 from hightide.world.households import NO_ORG
-from hightide.world.organisations import COMMUNE, ELEMENTARY_APC, MUTUAL_AID
-from hightide.world.synthesis import adult_equivalents, expected_weather, labour_power
+from hightide.world.organisations import MUTUAL_AID
+from hightide.world.synthesis import expected_weather
 from hightide.world.world import World
 
 
@@ -39,7 +41,10 @@ def management_luck(params, seed: int, year: int, orgs) -> np.ndarray:
     out = np.ones(orgs.capacity)
     if sd <= 0:
         return out
-    return by_province(seed, "management_luck", year, orgs.block_start, orgs.block_end,
+    # a province's stream gives its organisations' draws in slot order: the slots in use are a
+    # prefix of its block, and slots beyond it (not yet founded) keep 1
+    used_end = orgs.block_start + getattr(orgs, "used", orgs.block_end - orgs.block_start)
+    return by_province(seed, "management_luck", year, orgs.block_start, used_end,
                        lambda g, sl: np.exp(g.normal(-sd**2 / 2, sd, sl.stop - sl.start)), out)
 
 
@@ -50,183 +55,183 @@ def labour_diverted_share(world: World, ctx: StepContext) -> float:
     if pol.backyard_steel_mt <= 0 and pol.water_conservancy_share <= 0:
         return 0.0
     hh = world.households
-    adults = float(np.sum(hh.adults * hh.active * world.household_weight()))
+    adults = hk.weighted_pairwise_sum(hh.adults, hh.active, hh.block_start, hh.block_end, hh.used, world.weight)
     steel = pol.backyard_steel_mt * ctx.params.persons_per_backyard_mt * 1e6 / max(adults, 1.0)
     return float(min(steel + pol.water_conservancy_share, 0.9))
 
 
+class _Streamed:
+    """``np.sum`` of values that arrive in chunks, exactly as over their concatenation."""
+
+    def __init__(self, n: int):
+        self.leaf_len, self.leaf_join = pairwise_plan(n)
+        self.buf, self.stack = np.empty(PW_BLOCK), np.empty(PW_STACK)
+        self.state = np.zeros(3, dtype=np.int64)
+
+    def add(self, values: np.ndarray) -> None:
+        pairwise_feed(self.leaf_len, self.leaf_join, self.buf, self.stack, self.state, values)
+
+    def total(self) -> float:
+        return float(self.stack[0]) if self.leaf_len.size else 0.0
+
+
 def harvest(world: World, ctx: StepContext) -> None:
+    """Production, then claims: households alone or in teams settle tax, purchase, seed and feed
+    from their own grain; collectives settle them at the accounting unit and share out the rest
+    (``_collective_shares``). Provinces are handled in chunks of whole provinces, which changes
+    nothing but the memory the month needs."""
     shares = season_shares(world, ctx)
     if not shares.any():
         return
     p, hh, orgs, pol = ctx.params, world.households, world.organisations, ctx.policy
-    prov_in = shares > 0
-    idx = np.flatnonzero(hh.active & prov_in[hh.province])
-    if idx.size == 0:
+    provinces = np.flatnonzero(shares > 0)
+    n_all = int(sum(int(hh.active[hh.block_start[pv]:hh.block_start[pv] + hh.used[pv]].sum()) for pv in provinces))
+    if n_all == 0:
         return
-    prov = hh.province[idx]
-    share = shares[prov]
-    labour = labour_power(p, hh.children[idx], hh.adults[idx], hh.elderly[idx]).astype(np.float64)
-    land = hh.land_mu[idx].astype(np.float64)
-    animals = hh.draft_animals[idx].astype(np.float64)
-    tfp = world.productivity * (1.0 + p.tfp_growth_per_year) ** ctx.years_elapsed
-    wx = production.weather(p, ctx.seed, ctx.year, world.provinces.n, pol.weather_source)
-    scale = tfp[prov] * wx[prov] * share
-    own_output = scale * production.factor_index(p, land, labour, animals)
-    # hands away on the furnaces at harvest time lose part of the crop; land taken out of grain;
-    # hungry people work less (MODEL.md §4.3, §4.6)
-    away = labour_diverted_share(world, ctx)
-    sown = land * pol.sown_area_factor
-    fed = np.minimum(hh.food_ratio[idx].astype(np.float64) / p.hunger_threshold, 1.0)
-    labour = labour * fed ** p.hunger_labour_elasticity
-
-    org = hh.org[idx]
-    form = np.where(org != NO_ORG, orgs.form[np.maximum(org, 0)], -1)
-    in_team = form == MUTUAL_AID
-    coll = is_collective(form)
-    # private plots stay with the member [001 note 21]; the rest of its land and time is collective
-    plot = np.where(coll, pol.private_plot_share, 0.0)
-    plot_output = p.private_plot_yield_ratio * plot * own_output
-    c_land, c_labour = sown * (1.0 - plot), labour * (1.0 - plot)
-
-    unit_key = np.full(idx.size, -1, dtype=np.int64)
-    if in_team.any():
-        unit_key[in_team] = org[in_team]
-    if coll.any():
-        acc = cooperatives.accounting_units(hh, orgs, idx[coll], pol, p.production_team_size)
-        unit_key[coll] = orgs.capacity + acc
-    pooled = unit_key >= 0
-    labour_used, animals_used = c_labour.copy(), animals.copy()
-    if pooled.any():
-        unit_ids, unit = np.unique(unit_key[pooled], return_inverse=True)
-        labour_used[pooled], animals_used[pooled] = production.pooled_inputs(
-            unit, c_land[pooled], c_labour[pooled], animals[pooled], len(unit_ids))
-    effort = hh.effort[idx].astype(np.float64)
-    bonus = np.ones(idx.size)
-    bonus[in_team] += p.mutual_aid_pooling_bonus
-    if coll.any():
-        acc_ids, cu = np.unique(unit_key[coll], return_inverse=True)
-        # management, not last year's result, moves output: the class its cadres alone would earn
-        q = cooperatives.quality_class(orgs.cadre_competence[org[coll]])
-        luck = management_luck(p, ctx.seed, ctx.year, orgs)
-        bonus[coll] *= luck[org[coll]]
-        bonus[coll] *= ((1.0 + p.apc_scale_bonus) * (1.0 + p.quality_class_effect * ((q == 1).astype(float) - (q == 3).astype(float)))
-                        * cooperatives.no_exit_factor(p, world.months_without_exit))
-    output = (scale * production.factor_index(p, c_land, labour_used * effort, animals_used) * bonus
-              * (1.0 - min(p.harvest_loss_per_diverted * away, 1.0)))
-    income = output.copy()
-    if in_team.any():
-        team_ids, team = np.unique(org[in_team], return_inverse=True)
-        income[in_team] += production.labour_exchange(p, team, output[in_team], labour[in_team], labour_used[in_team], len(team_ids))
-
-    normal_output = tfp[prov] * expected_weather(p) * share * production.factor_index(p, sown, labour, animals)
-    persons = hh.persons()[idx].astype(np.float64)
-    tax = distribution.tax_due(p, land, world.normal_yield_per_mu[prov], share)
-    retention = distribution.retention_norm(p, persons, land, animals, share)
-    seed = p.seed_kg_per_mu * sown * share
-    feed = p.feed_kg_per_animal_year * animals * share
-    need_month = p.food_need_kg_per_adult_equivalent / 12 * adult_equivalents(p, hh.children[idx], hh.adults[idx], hh.elderly[idx])
-    to_next = months_to_next_harvest_by_zone(world.provinces.zone[prov], ctx.cal_month)
-    w = world.weight
     n_prov = world.provinces.n
+    tfp = world.productivity * (1.0 + p.tfp_growth_per_year) ** ctx.years_elapsed
+    wx = production.weather(p, ctx.seed, ctx.year, n_prov, pol.weather_source)
+    away = labour_diverted_share(world, ctx)
+    adjustment = planning.procurement_adjustment(p, world, pol)
+    luck = management_luck(p, ctx.seed, ctx.year, orgs)
+    # management, not last year's result, moves output: the class its cadres alone would earn
+    q = cooperatives.quality_class(orgs.cadre_competence)
+    unit_factor = ((1.0 + p.apc_scale_bonus) * (1.0 + p.quality_class_effect * ((q == 1).astype(float) - (q == 3).astype(float)))
+                   * cooperatives.no_exit_factor(p, world.months_without_exit))
+    to_next_p = months_to_next_harvest_by_zone(world.provinces.zone, ctx.cal_month).astype(np.float64)
+    radicalism = world.radicalism(p)
+    own_flows = np.zeros((n_prov, 6))  # tax, purchase, seed, feed, production, reported (simulated kg)
+    own_state_in = np.zeros(n_prov)
+    unit_flows = np.zeros((n_prov, 6))  # tax, purchase, seed, feed, accumulation, welfare
+    unit_state_in = np.zeros(n_prov)
+    true_sum, sown_sum = _Streamed(n_all), _Streamed(n_all)
+    w = world.weight
+    for chunk in province_chunks(hh, provinces):
+        idx = hk.harvesting_slots(hh.block_start, hh.used, hh.active, chunk)
+        if idx.size == 0:
+            continue
+        prov = hh.province[idx]
+        share = shares[prov]
+        land, labour, animals, fed, persons, need_month = hk.gather_inputs(
+            idx, hh.land_mu, hh.children, hh.adults, hh.elderly, hh.draft_animals, hh.food_ratio,
+            p.labour_weight_child, p.labour_weight_elderly, p.hunger_threshold,
+            p.food_need_kg_per_adult_equivalent / 12, p.adult_equivalent_child, p.adult_equivalent_elderly)
+        scale = tfp[prov] * wx[prov] * share
+        # index terms are computed once and reused where an input repeats (the powers are most of
+        # the harvest's arithmetic; a term is a function of its own input only)
+        land_t, labour_t, animal_t = production.factor_terms(p, land, labour, animals)
+        own_output = scale * (land_t * labour_t * animal_t)
+        # hands away on the furnaces at harvest time lose part of the crop; land taken out of grain;
+        # hungry people work less (MODEL.md §4.3, §4.6)
+        sown = land * pol.sown_area_factor
+        sown_t = land_t if pol.sown_area_factor == 1.0 else production.land_term(p, sown)
+        hungry = fed < 1.0  # 1 ** elasticity is 1: the fed keep their labour and its term
+        fed_h = np.ones(idx.size)
+        fed_h[hungry] = fed[hungry] ** p.hunger_labour_elasticity
+        labour = labour * fed_h
+        labour_t[hungry] = production.labour_term(p, labour[hungry])
 
-    rad = world.radicalism(p)[prov]
-    exag = world.exaggeration[prov]
-    total_true = output + plot_output
-    reported = total_true * (1.0 + exag)
-    hh.reported_this_year_kg[idx] += reported.astype(np.float32)
-    hh.true_this_year_kg[idx] += total_true.astype(np.float32)
-    if pol.procurement_on_true_output:
-        basis = total_true / np.maximum(share, 1e-9)
-    else:
-        basis = planning.believed_output(hh.true_last_year_kg[idx].astype(np.float64),
-                                         hh.reported_last_year_kg[idx].astype(np.float64), pol.report_credence)
-    gross = planning.planned_gross_quota(p, basis, rad, share)
-
-    own = ~coll  # households farming alone or in teams settle their own claims
-    stock = hh.grain_kg[idx[own]]
-    purchase = distribution.purchase_request(
-        pol.procurement_regime, p, reported_output=income[own] * (1.0 + exag[own]), normal_output=normal_output[own],
-        tax=tax[own], retention=retention[own], stock=stock, need_to_next_harvest=need_month[own] * to_next[own],
-        seed=seed[own], feed=feed[own], planned_gross=gross[own])
-    purchase = purchase * planning.procurement_adjustment(p, world, pol)
-    paid = distribution.settle(stock + income[own], [tax[own], purchase, seed[own], feed[own]])
-    _starve_animals(p, hh, idx[own], feed[own], paid[3])
-    hh.grain_kg[idx[own]] = stock + income[own] - sum(paid)
-    for name, values in (("tax_kg", paid[0]), ("purchase_kg", paid[1]), ("seed_kg", paid[2]), ("feed_kg", paid[3])):
-        ctx.add(name, prov[own], values, w)
-    state_in = float((np.bincount(prov[own], weights=paid[0] + paid[1], minlength=n_prov) * w).sum())
-
-    if coll.any():
-        hh.grain_kg[idx[coll]] += plot_output[coll]
-        state_in += _collective_shares(world, ctx, idx[coll], cu, output[coll], own_output[coll],
-                                       tax[coll], retention[coll], normal_output[coll], seed[coll], feed[coll],
-                                       need_month[coll] * to_next[coll], c_labour[coll], land[coll], share[coll],
-                                       plot_output[coll], exag[coll], gross[coll])
-    state_farms.harvest(world, ctx, float((total_true * w[prov]).sum()), float((sown * w[prov]).sum()))
-    ctx.add("production_kg", prov, total_true, w)
-    ctx.add("reported_production_kg", prov, reported, w)
+        org = hh.org[idx]
+        form = np.where(org != NO_ORG, orgs.form[np.maximum(org, 0)], -1)
+        in_team = form == MUTUAL_AID
+        coll = is_collective(form)
+        # private plots stay with the member [001 note 21]; the rest of its land and time is collective
+        plot = np.where(coll, pol.private_plot_share, 0.0)
+        plot_output = p.private_plot_yield_ratio * plot * own_output
+        # the unit that pools inputs: the team, or the collective's accounting unit (numbered
+        # province by province; everything below is per unit)
+        team = np.full(idx.size, -1, dtype=np.int64)
+        n_teams = 0
+        if in_team.any():
+            team[in_team], n_teams = dense_index(org[in_team], prov[in_team])
+        coll_unit = np.full(idx.size, -1, dtype=np.int64)
+        cu = np.zeros(0, dtype=np.int64)
+        n_units = 0
+        if coll.any():
+            cu = cooperatives.accounting_units(hh, orgs, idx[coll], pol, p.production_team_size)
+            coll_unit[coll] = cu
+            n_units = int(cu.max()) + 1
+        unit = np.where(coll, n_teams + coll_unit, team)
+        c_land, c_labour, labour_used, animals_used, effort_labour = (np.empty(idx.size) for _ in range(5))
+        hk.pool_inputs(unit, n_teams + n_units, land, sown, labour, animals, plot, hh.effort, idx, c_land, c_labour,
+                       labour_used, animals_used, effort_labour)
+        bonus = hk.output_bonus(org, in_team, coll, p.mutual_aid_pooling_bonus, luck, unit_factor)
+        # collective land less plots, pooled inputs and effort below 1 change the inputs of output
+        c_land_t = sown_t.copy()
+        c_land_t[coll] = production.land_term(p, c_land[coll])
+        changed = (unit >= 0) | (effort_labour != labour)
+        effort_t = labour_t.copy()
+        effort_t[changed] = production.labour_term(p, effort_labour[changed])
+        used_t = animal_t.copy()
+        used_t[unit >= 0] = production.animal_term(p, animals_used[unit >= 0])
+        f_out = c_land_t * effort_t * used_t
+        normal_output = tfp[prov] * expected_weather(p) * share * (sown_t * labour_t * animal_t)
+        unit_sums = np.zeros((n_units, 9))
+        total_true, output = np.empty(idx.size), np.empty(idx.size)
+        hk.settle_households(
+            idx, hh.province, form, team, n_teams, coll_unit, n_units, scale, f_out, bonus,
+            1.0 - min(p.harvest_loss_per_diverted * away, 1.0), p.elasticity_labour, labour, labour_used, own_output,
+            plot_output, normal_output, land, sown, animals, share, persons, need_month, to_next_p[prov],
+            world.normal_yield_per_mu, world.exaggeration, radicalism, p.agricultural_tax_rate,
+            p.retention_food_norm_kg_per_capita, p.seed_kg_per_mu, p.feed_kg_per_animal_year,
+            hh.reported_this_year_kg, hh.true_this_year_kg, hh.reported_last_year_kg, hh.true_last_year_kg,
+            pol.procurement_on_true_output, pol.report_credence, p.planned_procurement_share, p.radicalism_procurement,
+            hk.REGIME_CODES.get(pol.procurement_regime, hk.PROPORTIONAL), p.free_market_sale_share,
+            p.procurement_surplus_rate, adjustment, hh.grain_kg, hh.draft_animals, p.animal_starvation,
+            own_flows, own_state_in, unit_sums, total_true, output)
+        true_sum.add(total_true * w[prov])
+        sown_sum.add(sown * w[prov])
+        if coll.any():
+            _collective_shares(world, ctx, idx, coll_unit, n_units, unit_sums, adjustment, output, own_output,
+                               c_labour, land, share, plot_output, persons, form, animals, flows=unit_flows,
+                               state_in=unit_state_in)
+    for name, col in (("tax_kg", 0), ("purchase_kg", 1), ("seed_kg", 2), ("feed_kg", 3)):
+        ctx.flows[name] += own_flows[:, col] * w
+    state_in = float((own_state_in * w).sum())
+    for name, col in (("tax_kg", 0), ("purchase_kg", 1), ("seed_kg", 2), ("feed_kg", 3), ("accumulation_kg", 4),
+                      ("welfare_kg", 5)):
+        ctx.flows[name] += unit_flows[:, col] * w
+    state_in += float((unit_state_in * w).sum())
+    state_farms.harvest(world, ctx, true_sum.total(), sown_sum.total())
+    ctx.flows["production_kg"] += own_flows[:, 4] * w
+    ctx.flows["reported_production_kg"] += own_flows[:, 5] * w
     world.granary_kg += state_in
 
 
-def _collective_shares(world, ctx, members, cu, output, own_output, tax, retention, normal_output,
-                       seed, feed, need_to_next, labour, land, share, plot_output, exag, gross) -> float:
-    """Settle claims at each accounting unit and share the rest among its members."""
+def _collective_shares(world, ctx, idx, coll_unit, n, unit_sums, adjustment, output, own_output, labour, land, share,
+                       plot_output, persons, form, animals, flows, state_in) -> None:
+    """Settle claims at each accounting unit (sums in ``unit_sums``: output, reported output,
+    normal output, tax, retention, need to the next harvest, seed, feed, gross quota) in the
+    order of ``collective.unit_claims`` and share the rest among its members (``coll_unit`` >= 0)
+    by ``collective.share_by`` and the ``distribute_*`` rules; their experience of it moves their
+    attitude and the organisation's yield advantage. Adds the units' claims to ``flows`` and their
+    tax + purchase to ``state_in`` (per province, simulated kg)."""
     p, hh, orgs, pol = ctx.params, world.households, world.organisations, ctx.policy
-    n = int(cu.max()) + 1
-    unit_sum = lambda x: np.bincount(cu, weights=x, minlength=n)
-    y_u = unit_sum(output)
+    y_u, reported_u, normal_u, tax_u, retention_u, need_u, seed_u, feed_u, gross_u = unit_sums.T
     purchase_u = distribution.purchase_request(
-        pol.procurement_regime, p, reported_output=unit_sum(output * (1.0 + exag)), normal_output=unit_sum(normal_output),
-        tax=unit_sum(tax), retention=unit_sum(retention), stock=np.zeros(n), need_to_next_harvest=unit_sum(need_to_next),
-        seed=unit_sum(seed), feed=unit_sum(feed), planned_gross=unit_sum(gross))
-    purchase_u = purchase_u * planning.procurement_adjustment(p, world, pol)
-    feed_u = unit_sum(feed)
-    paid = collective.unit_claims(y_u, unit_sum(tax), purchase_u, unit_sum(seed), feed_u,
-                                  p.accumulation_fund_share, p.welfare_fund_share)
+        pol.procurement_regime, p, reported_output=reported_u, normal_output=normal_u, tax=tax_u,
+        retention=retention_u, stock=np.zeros(n), need_to_next_harvest=need_u, seed=seed_u, feed=feed_u,
+        planned_gross=gross_u)
+    purchase_u = purchase_u * adjustment
+    paid = collective.unit_claims(y_u, tax_u, purchase_u, seed_u, feed_u, p.accumulation_fund_share, p.welfare_fund_share)
     fed_share = np.divide(paid[3], feed_u, out=np.ones(n), where=feed_u > 0)
-    _starve_animals(p, hh, members, feed, feed * fed_share[cu])
     remainder = y_u - sum(paid)
     welfare = paid[5]
-    fg = hh.five_guarantee[members]
-    fg_count = np.bincount(cu, weights=fg, minlength=n)
+    count, fg_count, free_share, prov_u, totals, label, org_ids = hk.unit_member_sums(
+        idx, coll_unit, n, hh.province, hh.org, persons, hh.five_guarantee, form, pol.free_supply_share,
+        p.retention_food_norm_kg_per_capita, share, land, labour, hh.coerced, p.coerced_effort)
     remainder = remainder + np.where(fg_count > 0, 0.0, welfare)
-    persons = hh.persons()[members].astype(np.float64)
-    welfare_share = collective.share_by(persons * fg, cu, np.where(fg_count > 0, welfare, 0.0), n) * fg
-    work_points = labour * np.where(hh.coerced[members], p.coerced_effort, 1.0)
-    org = hh.org[members]
-    form = orgs.form[org]
-    ration = p.retention_food_norm_kg_per_capita * persons * share
-    free_share = np.zeros(n)
-    np.maximum.at(free_share, cu, np.where(form == COMMUNE, pol.free_supply_share, 0.0))
-    free = collective.share_by(persons, cu, remainder * free_share, n)
     paid_rest = remainder * (1.0 - free_share)
-    income = free + welfare_share + np.where(
-        form == ELEMENTARY_APC,
-        collective.distribute_elementary(paid_rest, cu, land, work_points, p.land_dividend_share, n),
-        collective.distribute_advanced(paid_rest, cu, ration, work_points, n))
-    hh.grain_kg[members] += income
+    ration_pool = np.minimum(paid_rest, totals[:, 2])
+    claim_rate = np.divide(y_u - remainder, y_u, out=np.zeros(n), where=y_u > 0)
     # experience: members compare what they got with what their own land and labour would have
     # yielded after the same claims ([001 §V] consciousness raised through their own experience)
-    org_ids, oi = np.unique(org, return_inverse=True)
-    y_o = np.bincount(oi, weights=output + plot_output)
-    own_o = np.bincount(oi, weights=own_output)
+    y_o, own_o = hk.share_out(
+        idx, coll_unit, count, totals, fg_count, welfare, remainder, free_share, paid_rest, ration_pool, form, persons,
+        hh.five_guarantee, p.retention_food_norm_kg_per_capita, land, labour, hh.coerced, p.coerced_effort,
+        p.land_dividend_share, own_output, plot_output, claim_rate, share, p.learning_rate, p.feed_kg_per_animal_year,
+        animals, fed_share, p.animal_starvation, hh.grain_kg, hh.attitude, hh.draft_animals, label, org_ids.size, output)
     orgs.yield_advantage[org_ids] = np.divide(y_o, own_o, out=np.ones(org_ids.size), where=own_o > 0) - 1.0
-    claim_rate = np.divide(y_u - remainder, y_u, out=np.zeros(n), where=y_u > 0)
-    counterfactual = own_output * (1.0 - claim_rate[cu])
-    received = income + plot_output
-    r = np.clip(np.divide(received, counterfactual, out=np.ones_like(received), where=counterfactual > 0) - 1.0, -1.0, 1.0)
-    hh.attitude[members] += (p.learning_rate * r * share).astype(np.float32)
-    prov_u = np.zeros(n, dtype=np.int64)
-    prov_u[cu] = hh.province[members]
-    w = world.weight
-    for name, values in (("tax_kg", paid[0]), ("purchase_kg", paid[1]), ("seed_kg", paid[2]), ("feed_kg", paid[3]),
-                         ("accumulation_kg", paid[4]), ("welfare_kg", welfare)):
-        ctx.add(name, prov_u, values, w)
-    return float((np.bincount(prov_u, weights=paid[0] + paid[1], minlength=world.provinces.n) * w).sum())
-
-
-def _starve_animals(params, hh, members: np.ndarray, feed_due: np.ndarray, feed_paid: np.ndarray) -> None:
-    """Animals whose feed grain could not be kept back die or are slaughtered (Walker 1984)."""
-    short = np.divide(feed_due - feed_paid, feed_due, out=np.zeros_like(feed_due), where=feed_due > 0)
-    hh.draft_animals[members] *= (1.0 - params.animal_starvation * np.clip(short, 0.0, 1.0)).astype(np.float32)
+    for col, values in enumerate((paid[0], paid[1], paid[2], paid[3], paid[4], welfare)):
+        flows[:, col] += np.bincount(prov_u, weights=values, minlength=world.provinces.n)
+    state_in += np.bincount(prov_u, weights=paid[0] + paid[1], minlength=world.provinces.n)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from hightide.engine.streams import generator
+from hightide.engine.streams import ProvinceStreams, generator
 from hightide.params import ParameterSet
 
 NATIONAL = 10_000  # stream key for the national weather component
@@ -18,9 +18,26 @@ NATIONAL = 10_000  # stream key for the national weather component
 
 def factor_index(params: ParameterSet, land, labour, animals) -> np.ndarray:
     """Cobb-Douglas index of inputs (Wiens 1982; Lin 1992 for the elasticities)."""
-    return (np.power(np.maximum(land, 0.0), params.elasticity_land)
-            * np.power(np.maximum(labour, 0.0), params.elasticity_labour)
-            * np.power(1.0 + np.maximum(animals, 0.0), params.elasticity_animals))
+    land_term, labour_term, animal_term = factor_terms(params, land, labour, animals)
+    return land_term * labour_term * animal_term
+
+
+def land_term(params: ParameterSet, land):
+    return np.power(np.maximum(land, 0.0), params.elasticity_land)
+
+
+def labour_term(params: ParameterSet, labour):
+    return np.power(np.maximum(labour, 0.0), params.elasticity_labour)
+
+
+def animal_term(params: ParameterSet, animals):
+    return np.power(1.0 + np.maximum(animals, 0.0), params.elasticity_animals)
+
+
+def factor_terms(params: ParameterSet, land, labour, animals) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The three factors of ``factor_index`` (their product, in this order, is the index). A term
+    depends on its input alone, element by element, so a caller may reuse it where inputs repeat."""
+    return land_term(params, land), labour_term(params, labour), animal_term(params, animals)
 
 
 def disaster_shock(params: ParameterSet, year: int) -> float | None:
@@ -64,8 +81,8 @@ def weather(params: ParameterSet, seed: int, year: int, n_provinces: int, source
         shock = disaster_shock(params, year)
         if shock is not None:
             national = shock + params.weather_sd_national**2 / 2
-    prov = np.array([generator(seed, "weather", p, year).normal(0.0, params.weather_sd_province)
-                     for p in range(n_provinces)])
+    streams = ProvinceStreams(seed, "weather", year)
+    prov = np.array([streams[p].normal(0.0, params.weather_sd_province) for p in range(n_provinces)])
     sd2 = params.weather_sd_national**2 + params.weather_sd_province**2
     return np.exp(national + prov - sd2 / 2) * (1.0 - params.disaster_mean_loss)
 

@@ -89,5 +89,5 @@ def _non_negative(world: World, ctx: StepContext) -> None:
         raise InvariantError(f"member lives outside its organisation's township in {month}")
     if np.any(orgs.province[org] != hh.province[members]):
         raise InvariantError(f"member lives outside its commune's province in {month}")
-    if np.any(hh.org[~act] != NO_ORG):
+    if np.any(hh.org[~act & hh.used_mask()] != NO_ORG):
         raise InvariantError(f"an extinct household still belongs to an organisation in {month}")

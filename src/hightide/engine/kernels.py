@@ -11,6 +11,49 @@ import numba as nb
 import numpy as np
 
 
+#: households handled together by a process that needs per-household temporaries (~40 x 8 bytes
+#: each at most): bounds a month's memory at any scale; chunks are whole provinces
+CHUNK_SLOTS = 1 << 22
+
+
+def province_chunks(slots, provinces=None, limit: int = CHUNK_SLOTS) -> list[np.ndarray]:
+    """Consecutive provinces (all, or those given, ascending) grouped up to ``limit`` used slots;
+    a province is never split, so per-province results do not depend on the grouping."""
+    provinces = range(len(slots.block_start)) if provinces is None else provinces
+    out, cur, size = [], [], 0
+    for pv in provinces:
+        n = int(slots.used[pv])
+        if cur and size + n > limit:
+            out.append(np.array(cur, dtype=np.int64))
+            cur, size = [], 0
+        cur.append(int(pv))
+        size += n
+    if cur:
+        out.append(np.array(cur, dtype=np.int64))
+    return out
+
+
+@nb.njit(cache=True)
+def _below(starts, used, provinces, active, values, threshold):
+    n = 0
+    for p in provinces:
+        for i in range(starts[p], starts[p] + used[p]):
+            n += active[i] & (values[i] < threshold)
+    out = np.empty(n + 1, dtype=np.int64)
+    k = 0
+    for p in provinces:
+        for i in range(starts[p], starts[p] + used[p]):
+            out[k] = i
+            k += active[i] & (values[i] < threshold)
+    return out[:n]
+
+
+def active_below(slots, provinces: np.ndarray, values: np.ndarray, threshold) -> np.ndarray:
+    """Active slots (ascending) of the given provinces with ``values < threshold``; the threshold
+    is compared in the values' type, as NumPy compares an array with a Python number."""
+    return _below(slots.block_start, slots.used, provinces, slots.active, values, values.dtype.type(threshold))
+
+
 @nb.njit(cache=True)
 def _group_sum(keys, values, n):
     out = np.zeros(n)
@@ -33,6 +76,19 @@ def group_sum(keys: np.ndarray, values: np.ndarray, n: int) -> np.ndarray:
     return _group_sum(keys, values, n)
 
 
+@nb.njit(cache=True)
+def _group_sum_at(keys, values, slots, n):
+    out = np.zeros(n)
+    for j in range(keys.size):
+        out[keys[j]] += np.float64(values[slots[j]])
+    return out
+
+
+def group_sum_at(keys: np.ndarray, values: np.ndarray, slots: np.ndarray, n: int) -> np.ndarray:
+    """``np.bincount(keys, weights=values[slots], minlength=n)`` without gathering ``values[slots]``."""
+    return _group_sum_at(keys, values, slots, n)
+
+
 def group_count(keys: np.ndarray, n: int) -> np.ndarray:
     """``np.bincount(keys, minlength=n)`` as float64."""
     return _group_count(keys, n)
@@ -43,10 +99,11 @@ def _unit_index(org, village, province, down, team_size):
     """Dense index of the unit each member belongs to, numbered in (org, village, team) order.
 
     Members come in ascending slot order, so each province is one contiguous run, and an
-    organisation's members all live in its province. Within a province, a two-pass counting sort
-    (by village, then stably by organisation) orders members by (org, village, slot); walking that
-    order gives team ranks and unit numbers. Returns (units, ok): ok is False if organisations of
-    consecutive provinces were not in ascending order (then the numbering is not the sorted one).
+    organisation's members all live in its province. Within a province a counting sort by
+    organisation orders members by (org, slot); an organisation whose members are not already in
+    village order (a commune split by brigade) is sorted stably by village. Walking that order gives
+    team ranks and unit numbers. Returns (units, ok): ok is False if organisations of consecutive
+    provinces were not in ascending order (then the numbering is not the sorted one).
     """
     n = org.size
     out = np.empty(n, dtype=np.int64)
@@ -59,50 +116,55 @@ def _unit_index(org, village, province, down, team_size):
         end = start
         o_lo = org[start]
         o_hi = org[start]
-        v_lo = village[start]
-        v_hi = village[start]
         while end < n and province[end] == pv:
             o = org[end]
-            if o < o_lo:
-                o_lo = o
-            if o > o_hi:
-                o_hi = o
-            v = village[end]
-            if v < v_lo:
-                v_lo = v
-            if v > v_hi:
-                v_hi = v
+            o_lo = min(o_lo, o)
+            o_hi = max(o_hi, o)
             end += 1
         if o_lo <= prev_max_org:
             ok = False
         prev_max_org = o_hi
         m = end - start
-        # the village key: -1 (not split) sorts first, then v_lo..v_hi
-        n_v = v_hi - v_lo + 2
-        vkey = np.empty(m, dtype=np.int64)
-        for k in range(m):
-            vkey[k] = (village[start + k] - v_lo + 1) if down[start + k] else 0
-        count = np.zeros(n_v + 1, dtype=np.int64)
-        for k in range(m):
-            count[vkey[k] + 1] += 1
-        for j in range(n_v):
-            count[j + 1] += count[j]
-        by_v = np.empty(m, dtype=np.int64)
-        for k in range(m):
-            by_v[count[vkey[k]]] = k
-            count[vkey[k]] += 1
         n_o = o_hi - o_lo + 1
-        count_o = np.zeros(n_o + 1, dtype=np.int64)
-        for k in range(m):
-            count_o[org[start + k] - o_lo + 1] += 1
+        first = np.zeros(n_o + 1, dtype=np.int64)
+        for k in range(start, end):
+            first[org[k] - o_lo + 1] += 1
         for j in range(n_o):
-            count_o[j + 1] += count_o[j]
-        order = np.empty(m, dtype=np.int64)
-        for j in range(m):
-            k = by_v[j]
+            first[j + 1] += first[j]
+        fill = first[:n_o].copy()
+        order = np.empty(m, dtype=np.int64)  # members (offsets from start) by (org, slot)
+        vkey = np.empty(m, dtype=np.int64)  # village key in that order: -1 when not split
+        for k in range(m):
             o = org[start + k] - o_lo
-            order[count_o[o]] = k
-            count_o[o] += 1
+            j = fill[o]
+            order[j] = k
+            vkey[j] = village[start + k] if down[start + k] else -1
+            fill[o] = j + 1
+        for o in range(n_o):
+            a, b = first[o], first[o + 1]
+            is_sorted = True
+            for j in range(a + 1, b):
+                if vkey[j] < vkey[j - 1]:
+                    is_sorted = False
+                    break
+            if not is_sorted:  # stable counting sort of the segment by village
+                v_lo = vkey[a]
+                v_hi = vkey[a]
+                for j in range(a, b):
+                    v_lo = min(v_lo, vkey[j])
+                    v_hi = max(v_hi, vkey[j])
+                pos = np.zeros(v_hi - v_lo + 2, dtype=np.int64)
+                for j in range(a, b):
+                    pos[vkey[j] - v_lo + 1] += 1
+                for q in range(v_hi - v_lo + 1):
+                    pos[q + 1] += pos[q]
+                seg_order = order[a:b].copy()
+                seg_v = vkey[a:b].copy()
+                for j in range(b - a):
+                    q = seg_v[j] - v_lo
+                    order[a + pos[q]] = seg_order[j]
+                    vkey[a + pos[q]] = seg_v[j]
+                    pos[q] += 1
         last_o = -1
         last_v = -1
         last_t = -1
@@ -110,9 +172,10 @@ def _unit_index(org, village, province, down, team_size):
         for j in range(m):
             k = order[j]
             o = org[start + k]
-            v = vkey[k]
+            v = vkey[j]
             if o != last_o or v != last_v:
                 rank = 0
+                last_t = -1
             t = rank // team_size if team_size > 0 else 0
             if o != last_o or v != last_v or t != last_t:
                 unit += 1
@@ -136,27 +199,28 @@ def unit_index(org: np.ndarray, village: np.ndarray, province: np.ndarray, down:
 
 
 @nb.njit(cache=True)
-def _members_of_forms(starts, used, active, org, org_form, forms):
+def _members_of_forms(starts, used, active, org, org_form, org_active, forms, live_only):
     n = 0
     for p in range(starts.size):
         for i in range(starts[p], starts[p] + used[p]):
-            if active[i] and org[i] >= 0 and forms[org_form[org[i]]]:
-                n += 1
-    out = np.empty(n, dtype=np.int64)
+            o = max(org[i], 0)
+            n += active[i] & (org[i] >= 0) & forms[org_form[o]] & (org_active[o] | (not live_only))
+    out = np.empty(n + 1, dtype=np.int64)
     k = 0
     for p in range(starts.size):
         for i in range(starts[p], starts[p] + used[p]):
-            if active[i] and org[i] >= 0 and forms[org_form[org[i]]]:
-                out[k] = i
-                k += 1
-    return out
+            o = max(org[i], 0)
+            out[k] = i  # written always, kept when selected: no branch to mispredict
+            k += active[i] & (org[i] >= 0) & forms[org_form[o]] & (org_active[o] | (not live_only))
+    return out[:n]
 
 
-def members_of_forms(hh, orgs, forms) -> np.ndarray:
-    """Slots (ascending) of active households whose organisation has one of ``forms``."""
+def members_of_forms(hh, orgs, forms, live_only: bool = False) -> np.ndarray:
+    """Slots (ascending) of active households whose organisation has one of ``forms`` (and, with
+    ``live_only``, is active)."""
     mask = np.zeros(8, dtype=np.bool_)
     mask[list(forms)] = True
-    return _members_of_forms(hh.block_start, hh.used, hh.active, hh.org, orgs.form, mask)
+    return _members_of_forms(hh.block_start, hh.used, hh.active, hh.org, orgs.form, orgs.active, mask, live_only)
 
 
 # --- NumPy's pairwise summation, streamed ------------------------------------------------------
@@ -268,6 +332,64 @@ def _pairwise_sum(values):
     return stack[0] if leaf_len.size else 0.0
 
 
+@nb.njit(cache=True)
+def pairwise_feed(leaf_len, leaf_join, buf, stack, state, values):
+    """Feed an array of values to a streamed pairwise sum whose position is kept in ``state``
+    (leaf, position in leaf, stack depth), so that values may come in several calls."""
+    leaf, pos, depth = state[0], state[1], state[2]
+    for i in range(values.size):
+        buf[pos] = values[i]
+        pos += 1
+        if pos == leaf_len[leaf]:
+            depth = pairwise_close(buf, pos, stack, depth, leaf_join[leaf])
+            leaf += 1
+            pos = 0
+    state[0], state[1], state[2] = leaf, pos, depth
+
+
+@nb.njit(cache=True)
+def _masked_leaf(values, mask, a, n, limit):
+    """NumPy's eight-lane block sum of values[i] (i < limit and mask[i], else 0) over a..a+n-1."""
+    if n < 8:
+        res = 0.0
+        for i in range(a, a + n):
+            res += np.float64(values[i]) if (i < limit and mask[i]) else 0.0
+        return res
+    r = np.zeros(8)
+    for j in range(8):
+        i = a + j
+        r[j] = np.float64(values[i]) if (i < limit and mask[i]) else 0.0
+    body = n - n % 8
+    for k in range(8, body, 8):
+        for j in range(8):
+            i = a + k + j
+            r[j] += np.float64(values[i]) if (i < limit and mask[i]) else 0.0
+    res = ((r[0] + r[1]) + (r[2] + r[3])) + ((r[4] + r[5]) + (r[6] + r[7]))
+    for i in range(a + body, a + n):
+        res += np.float64(values[i]) if (i < limit and mask[i]) else 0.0
+    return res
+
+
+@nb.njit(cache=True)
+def masked_pairwise_sum(values, mask, a, n, limit):
+    """``np.sum`` of the n values values[i] x mask[i] from slot a (slots from ``limit`` on
+    counting as zeros), as NumPy sums a contiguous float64 array, without forming it. Blocks
+    wholly beyond ``limit`` are zeros and skipped (adding a zero partial sum changes nothing)."""
+    leaf_len, leaf_join = pairwise_plan(n)
+    stack = np.empty(PW_STACK)
+    depth = 0
+    pos = a
+    for leaf in range(leaf_len.size):
+        m = leaf_len[leaf]
+        stack[depth] = _masked_leaf(values, mask, pos, m, limit) if pos < limit else 0.0
+        depth += 1
+        for _ in range(leaf_join[leaf]):
+            depth -= 1
+            stack[depth - 1] = stack[depth - 1] + stack[depth]
+        pos += m
+    return stack[0] if leaf_len.size else 0.0
+
+
 def pairwise_sum(values: np.ndarray) -> float:
     """``float(np.sum(values))`` of a float64 array, by the streamed pairwise sum (for tests)."""
     return float(_pairwise_sum(np.ascontiguousarray(values, dtype=np.float64)))
@@ -285,3 +407,89 @@ def _active_count(starts, used, active):
 def active_count(slots) -> int:
     """Active slots (households or organisations) over the used part of each province block."""
     return int(_active_count(slots.block_start, slots.used, slots.active))
+
+
+@nb.njit(cache=True)
+def _form_counts(starts, used, active, province, org, org_form, n_prov):
+    out = np.zeros((n_prov, 8))
+    for p in range(starts.size):
+        for i in range(starts[p], starts[p] + used[p]):
+            if active[i]:
+                o = org[i]
+                out[province[i], (org_form[o] + 1) if o >= 0 else 0] += 1.0
+    return out
+
+
+def form_counts(world) -> np.ndarray:
+    """Active households per province by the form of their organisation: column 0 those outside
+    any, column f + 1 form f (``FORM_NAMES``); shape (n_provinces, 8), float counts."""
+    hh, orgs = world.households, world.organisations
+    return _form_counts(hh.block_start, hh.used, hh.active, hh.province, hh.org, orgs.form, world.provinces.n)
+
+
+def form_share(counts: np.ndarray, forms) -> np.ndarray:
+    """Share of each province's active households in organisations of ``forms`` (from ``form_counts``)."""
+    inside = np.zeros(counts.shape[0])
+    for f in forms:
+        inside += counts[:, f + 1]
+    return inside / np.maximum(counts.sum(axis=1), 1)
+
+
+@nb.njit(cache=True)
+def _outside_forms(starts, used, active, org, org_form, forms):
+    n = 0
+    for p in range(starts.size):
+        for i in range(starts[p], starts[p] + used[p]):
+            o = org[i]
+            n += active[i] & ((o < 0) | (not forms[org_form[max(o, 0)]]))
+    out = np.empty(n + 1, dtype=np.int64)
+    k = 0
+    for p in range(starts.size):
+        for i in range(starts[p], starts[p] + used[p]):
+            o = org[i]
+            out[k] = i
+            k += active[i] & ((o < 0) | (not forms[org_form[max(o, 0)]]))
+    return out[:n]
+
+
+def outside_forms(world, forms) -> np.ndarray:
+    """Slots (ascending) of active households not in an organisation of ``forms``."""
+    mask = np.zeros(8, dtype=np.bool_)
+    mask[list(forms)] = True
+    hh = world.households
+    return _outside_forms(hh.block_start, hh.used, hh.active, hh.org, world.organisations.form, mask)
+
+
+@nb.njit(cache=True)
+def _dense_index(keys, province):
+    n = keys.size
+    out = np.empty(n, dtype=np.int64)
+    next_label = 0
+    start = 0
+    while start < n:
+        pv = province[start]
+        end = start
+        lo = keys[start]
+        hi = keys[start]
+        while end < n and province[end] == pv:
+            lo = min(lo, keys[end])
+            hi = max(hi, keys[end])
+            end += 1
+        label = np.full(hi - lo + 1, -1, dtype=np.int64)
+        for k in range(start, end):
+            j = keys[k] - lo
+            if label[j] < 0:
+                label[j] = next_label
+                next_label += 1
+            out[k] = label[j]
+        start = end
+    return out, next_label
+
+
+def dense_index(keys: np.ndarray, province: np.ndarray) -> tuple[np.ndarray, int]:
+    """(index of each key among the distinct keys, number of distinct keys): a dense labelling for
+    grouping, in order of first appearance province by province, without sorting. Entries must
+    come province by province (ascending slots), and a key must belong to one province (an
+    organisation's members live in its province); keys of a province should span a compact range."""
+    out, n = _dense_index(keys, province)
+    return out, int(n)

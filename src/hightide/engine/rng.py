@@ -161,7 +161,7 @@ def fill_random(entropy, out, start, count):
     s_hi, s_lo, i_hi, i_lo = pcg64_seed(entropy)
     for k in range(count):
         s_hi, s_lo = _step(s_hi, s_lo, i_hi, i_lo)
-        out[start + k] = np.float64(_output(s_hi, s_lo) >> _U64(11)) * TO_DOUBLE
+        out[start + k] = np.float64(np.int64(_output(s_hi, s_lo) >> _U64(11))) * TO_DOUBLE
 
 
 @nb.njit(cache=True)
@@ -198,7 +198,7 @@ def fill_events(entropy_head, province_words, month_word, starts, counts, n, p, 
         a = starts[q]
         for k in range(c):
             s_hi, s_lo = _step(s_hi, s_lo, i_hi, i_lo)
-            u = np.float64(_output(s_hi, s_lo) >> _U64(11)) * TO_DOUBLE
+            u = np.float64(np.int64(_output(s_hi, s_lo) >> _U64(11))) * TO_DOUBLE
             i = a + k
             nf = np.float64(n[i])
             out[i] = np.int64(min(np.floor(nf * p[i] + u), nf))
@@ -223,4 +223,28 @@ def stream_start(head, province, month_word):
 def next_double(s_hi, s_lo, i_hi, i_lo):
     """Advance a stream one step: (new state_hi, new state_lo, U(0,1) double as Generator.random)."""
     s_hi, s_lo = _step(s_hi, s_lo, i_hi, i_lo)
-    return s_hi, s_lo, np.float64(_output(s_hi, s_lo) >> _U64(11)) * TO_DOUBLE
+    return s_hi, s_lo, np.float64(np.int64(_output(s_hi, s_lo) >> _U64(11))) * TO_DOUBLE
+
+
+@nb.njit(cache=True)
+def draws_at(entropy_head, province_words, month_word, starts, slots, out):
+    """out[j] = the draw of slot ``slots[j]`` in its province's stream (the value
+    ``fill_blocks`` would put there); ``slots`` ascending, ``starts`` the province block starts."""
+    n_head = entropy_head.size
+    entropy = np.empty(n_head + 2, dtype=np.uint32)
+    entropy[:n_head] = entropy_head
+    entropy[n_head + 1] = month_word
+    j = 0
+    n_prov = starts.size
+    while j < slots.size:
+        p = np.searchsorted(starts, slots[j], side="right") - 1
+        entropy[n_head] = province_words[p]
+        s_hi, s_lo, i_hi, i_lo = pcg64_seed(entropy)
+        end = starts[p + 1] if p + 1 < n_prov else np.int64(1) << 62
+        k = starts[p]
+        while j < slots.size and slots[j] < end:
+            while k <= slots[j]:
+                s_hi, s_lo = _step(s_hi, s_lo, i_hi, i_lo)
+                k += 1
+            out[j] = np.float64(np.int64(_output(s_hi, s_lo) >> _U64(11))) * TO_DOUBLE
+            j += 1

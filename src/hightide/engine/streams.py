@@ -48,13 +48,34 @@ def generator(seed: int, process: str, province: int = 0, month: int = 0) -> np.
     return np.random.Generator(np.random.PCG64(ss))
 
 
+class ProvinceStreams:
+    """The generators of one process and month, province by province, as :func:`generator` gives
+    them: one bit generator is re-seeded for each province (setting a PCG64 state costs a few
+    microseconds; building a SeedSequence and a generator, ~40). Use one province's generator
+    before asking for the next."""
+
+    def __init__(self, seed: int, process: str, month: int = 0):
+        self._head = _head(seed, process)
+        self._month = month_word(month)
+        self._bits = np.random.PCG64(0)
+        self._generator = np.random.Generator(self._bits)
+
+    def __getitem__(self, province: int) -> np.random.Generator:
+        s_hi, s_lo, i_hi, i_lo = rng.stream_start(self._head, int(province), self._month)
+        self._bits.state = {"bit_generator": "PCG64",
+                            "state": {"state": (int(s_hi) << 64) | int(s_lo), "inc": (int(i_hi) << 64) | int(i_lo)},
+                            "has_uint32": 0, "uinteger": 0}
+        return self._generator
+
+
 def by_province(seed: int, process: str, month: int, block_start: np.ndarray, block_end: np.ndarray,
                 draw: Callable[[np.random.Generator, slice], np.ndarray], out: np.ndarray) -> np.ndarray:
     """Fill ``out`` block by block, each province from its own stream; returns ``out``."""
+    streams = ProvinceStreams(seed, process, month)
     for p in range(len(block_start)):
         sl = slice(int(block_start[p]), int(block_end[p]))
         if sl.stop > sl.start:
-            out[sl] = draw(generator(seed, process, p, month), sl)
+            out[sl] = draw(streams[p], sl)
     return out
 
 
@@ -79,6 +100,20 @@ def ranges_uniform(seed: int, process: str, month: int, starts, counts, out: np.
     _, _, pw, mw = _blocks(starts, starts, month)
     rng.fill_blocks(_head(seed, process), pw, mw, starts, np.asarray(counts, dtype=np.int64), out)
     return out
+
+
+def uniform_at(seed: int, process: str, month: int, block_start, slots: np.ndarray) -> np.ndarray:
+    """The U(0,1) draws of the given slots (any order), as ``uniform`` would give them, without an
+    array over every slot."""
+    slots = np.asarray(slots, dtype=np.int64)
+    order = np.argsort(slots, kind="stable")
+    out = np.empty(slots.size)
+    starts = np.asarray(block_start, dtype=np.int64)
+    _, _, pw, mw = _blocks(starts, starts, month)
+    rng.draws_at(_head(seed, process), pw, mw, starts, slots[order], out)
+    result = np.empty(slots.size)
+    result[order] = out
+    return result
 
 
 def used_uniform(seed: int, process: str, month: int, block_start, used, capacity: int) -> np.ndarray:

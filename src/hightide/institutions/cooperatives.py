@@ -15,8 +15,8 @@ import numpy as np
 from hightide.engine import streams
 from hightide.engine.calendar import SLACK_SEASON
 from hightide.engine.context import StepContext
-from hightide.engine.kernels import unit_index
-from hightide.institutions.membership import found, labour_shortage, willingness
+from hightide.engine.kernels import CHUNK_SLOTS, form_counts, form_share, members_of_forms, outside_forms, unit_index
+from hightide.institutions.membership import found, labour_shortage, neighbourhood, willingness
 from hightide.institutions.mutual_aid import group_into_teams
 from hightide.world.households import LOWER_MIDDLE, NO_ORG, RICH, UPPER_MIDDLE
 from hightide.world.organisations import ADVANCED_APC, COMMUNE, ELEMENTARY_APC, MUTUAL_AID
@@ -81,29 +81,25 @@ def _willingness_apc(world: World, ctx: StepContext, idx: np.ndarray) -> np.ndar
     """Willingness to join a co-operative: the mutual-aid terms, the local co-operatives' yield
     advantage (demonstration, [001 §V]) and the cost of pooling animals at an unfair price."""
     p, hh, orgs = ctx.params, world.households, world.organisations
-    n_prov = world.provinces.n
-    act = hh.active
-    lab_all = labour_power(p, hh.children, hh.adults, hh.elderly) * act
-    mean_lpm = (np.bincount(hh.province, weights=lab_all, minlength=n_prov)
-                / np.maximum(np.bincount(hh.province, weights=hh.land_mu * act, minlength=n_prov), 1e-9))
-    n_vill = int(hh.village.max()) + 1
-    in_coop = act & (hh.org != NO_ORG) & is_collective(orgs.form[np.maximum(hh.org, 0)])
-    share_v = (np.bincount(hh.village, weights=in_coop, minlength=n_vill)
-               / np.maximum(np.bincount(hh.village, weights=act, minlength=n_vill), 1))
+    mean_lpm, share_v = neighbourhood(world, p, COLLECTIVE_FORMS)
     live = orgs.active & is_collective(orgs.form)
-    adv_t = np.zeros(int(hh.township.max()) + 1)
+    adv_t = np.zeros(int(world.n_townships_sampled.sum()))
     cnt_t = np.zeros_like(adv_t)
     seen = live & np.isfinite(orgs.yield_advantage)
     np.add.at(adv_t, orgs.township[seen], orgs.yield_advantage[seen])
     np.add.at(cnt_t, orgs.township[seen], 1.0)
-    advantage = np.divide(adv_t, cnt_t, out=np.zeros_like(adv_t), where=cnt_t > 0)[hh.township[idx]]
-    labour = labour_power(p, hh.children[idx], hh.adults[idx], hh.elderly[idx]).astype(np.float64)
-    w = willingness(p, klass=hh.klass[idx], attitude=hh.attitude[idx],
-                    shortage=labour_shortage(labour, hh.land_mu[idx].astype(np.float64), mean_lpm[hh.province[idx]]),
-                    animals=hh.draft_animals[idx], promotion=ctx.policy.mutual_aid_promotion,
-                    neighbours_share=share_v[hh.village[idx]])
-    return (w + p.willingness_demonstration * advantage
-            - p.willingness_unfair_price * hh.draft_animals[idx] * (1.0 - p.animal_price_fairness))
+    advantage_t = np.divide(adv_t, cnt_t, out=np.zeros_like(adv_t), where=cnt_t > 0)
+    out = np.empty(idx.size)
+    for a in range(0, idx.size, CHUNK_SLOTS):  # household by household: chunks only bound memory
+        sub = idx[a:a + CHUNK_SLOTS]
+        labour = labour_power(p, hh.children[sub], hh.adults[sub], hh.elderly[sub]).astype(np.float64)
+        w = willingness(p, klass=hh.klass[sub], attitude=hh.attitude[sub],
+                        shortage=labour_shortage(labour, hh.land_mu[sub].astype(np.float64), mean_lpm[hh.province[sub]]),
+                        animals=hh.draft_animals[sub], promotion=ctx.policy.mutual_aid_promotion,
+                        neighbours_share=share_v[hh.village[sub]])
+        out[a:a + CHUNK_SLOTS] = (w + p.willingness_demonstration * advantage_t[hh.township_of(sub)]
+                                  - p.willingness_unfair_price * hh.draft_animals[sub] * (1.0 - p.animal_price_fairness))
+    return out
 
 
 def organise(world: World, ctx: StepContext) -> None:
@@ -123,24 +119,15 @@ def organise(world: World, ctx: StepContext) -> None:
         _communes(world, ctx)
 
 
-def _province_share(world: World, in_coop: np.ndarray) -> np.ndarray:
-    hh, n = world.households, world.provinces.n
-    act = hh.active
-    return (np.bincount(hh.province, weights=in_coop & act, minlength=n)
-            / np.maximum(np.bincount(hh.province, weights=act, minlength=n), 1))
-
-
 def _enrol(world: World, ctx: StepContext) -> None:
     p, hh, orgs, pol = ctx.params, world.households, world.organisations, ctx.policy
-    act = hh.active
-    org_form = np.where(hh.org != NO_ORG, orgs.form[np.maximum(hh.org, 0)], -1)
-    in_coop = act & is_collective(org_form)
-    share = _province_share(world, in_coop)
+    counts = form_counts(world)
+    share = form_share(counts, COLLECTIVE_FORMS)
     target = provincial_targets(pol, world.provinces.liberated_early, world.provinces.minority_area, p.capacity_early_liberated)
     gap = np.maximum(target - share, 0.0)
     if not gap.any():
         return
-    cand = np.flatnonzero(act & ~in_coop)
+    cand = outside_forms(world, COLLECTIVE_FORMS)
     if cand.size == 0:
         return
     w = _willingness_apc(world, ctx, cand)
@@ -160,26 +147,20 @@ def _enrol(world: World, ctx: StepContext) -> None:
     # per province: cadres work village by village ([001 §XII] planning with the xiang as the unit),
     # the best-prepared villages (most households over the bar) first; within a village the class
     # order of [001 §V] and the most willing first; up to speed x gap x households
-    n_hh = np.bincount(hh.province, weights=act, minlength=world.provinces.n)
+    n_hh = counts.sum(axis=1)
     quota = np.floor(gap * n_hh * p.campaign_speed + 0.5).astype(np.int64)
     quota = np.where((quota < p.apc_min_size) & (gap * n_hh >= p.apc_min_size), int(p.apc_min_size), quota)
-    prov = hh.province[cand]
-    n_vill = int(hh.village.max()) + 1
-    ready = np.bincount(hh.village[cand], minlength=n_vill)
+    n_vill = world.n_villages
     tie = _village_draws(world, ctx.seed, "enrolment_villages", ctx.month, n_vill)
-    order = np.lexsort((-w, CLASS_ORDER[hh.klass[cand]], tie[hh.village[cand]], -ready[hh.village[cand]], prov))
-    cand, w, prov = cand[order], w[order], prov[order]
-    first = np.searchsorted(prov, np.arange(world.provinces.n))
-    rank = np.arange(cand.size) - first[prov]
-    take = rank < quota[prov]
+    take = _campaign_take(hh.village[cand], hh.province[cand], CLASS_ORDER[hh.klass[cand]], w, tie, quota, n_vill)
     joiners, w_j = cand[take], w[take]
     if joiners.size == 0:
         return
-    u = streams.uniform(ctx.seed, "enrolment", ctx.month, hh.block_start, hh.block_end)
-    team, team_village = group_into_teams(hh.village[joiners], u[joiners], p.apc_size_elementary, int(p.apc_min_size))
+    u = streams.uniform_at(ctx.seed, "enrolment", ctx.month, hh.block_start, joiners)
+    team, team_village = group_into_teams(hh.village[joiners], u, p.apc_size_elementary, int(p.apc_min_size))
     # too few in a village to found one: join an existing co-operative of the village, if any
     live = np.flatnonzero(orgs.active & is_collective(orgs.form))
-    n_vill = int(hh.village.max()) + 1
+    n_vill = world.n_villages
     existing = np.full(n_vill, -1, dtype=np.int64)
     existing[orgs.village[live]] = live
     alone = team < 0
@@ -194,15 +175,47 @@ def _enrol(world: World, ctx: StepContext) -> None:
         _admit(world, ctx, joiners[founded], ids[team[founded]], w_j[founded])
 
 
+def _campaign_take(village: np.ndarray, prov: np.ndarray, class_rank: np.ndarray, w: np.ndarray, tie: np.ndarray,
+                   quota: np.ndarray, n_vill: int) -> np.ndarray:
+    """Which candidates a province's campaign enrols: candidates ranked by village (most ready
+    first, ties by the village draw ``tie``), then class order, then willingness, the first
+    ``quota[p]`` of each province. Whole villages are taken while the quota lasts; only the village
+    where it runs out is ranked household by household (the same set as sorting everyone)."""
+    ready = np.bincount(village, minlength=n_vill)
+    villages = np.flatnonzero(ready)
+    v_prov = np.zeros(n_vill, dtype=np.int64)
+    v_prov[village] = prov
+    villages = villages[np.lexsort((tie[villages], -ready[villages], v_prov[villages]))]
+    vp, size = v_prov[villages], ready[villages]
+    cum = np.cumsum(size)
+    first_of_prov = np.r_[0, np.flatnonzero(np.diff(vp)) + 1]
+    before = np.repeat(cum[first_of_prov] - size[first_of_prov], np.diff(np.r_[first_of_prov, vp.size]))
+    start = cum - size - before  # rank within its province of each village's first candidate
+    n_take = np.clip(quota[vp] - start, 0, size)  # candidates taken from each village
+    take_v = np.zeros(n_vill, dtype=np.int64)
+    take_v[villages] = n_take
+    take = take_v[village] >= ready[village]  # villages taken whole
+    partial = np.zeros(n_vill, dtype=bool)
+    partial[villages[(n_take > 0) & (n_take < size)]] = True  # where a province's quota runs out
+    members = np.flatnonzero(partial[village])
+    if members.size:
+        order = members[np.lexsort((-w[members], class_rank[members], village[members]))]
+        v_sorted = village[order]
+        rank = np.arange(order.size) - np.searchsorted(v_sorted, v_sorted)
+        take[order[rank < take_v[v_sorted]]] = True
+    return take
+
+
 def _new_orgs(world: World, ctx: StepContext, first_member: np.ndarray, village: np.ndarray, form: int) -> np.ndarray:
     """Found co-operatives or communes; each gets cadres of drawn competence, worse when founded
     under pressure ([003] fair-mindedness and competence; [001 §IV] preparation)."""
     ids = found(world, ctx.month, first_member, village, form)
     prov = world.organisations.province[ids]
     competence = np.empty(ids.size)
+    province_streams = streams.ProvinceStreams(ctx.seed, "cadres", ctx.month)
     for pv in np.unique(prov):
         sel = np.flatnonzero(prov == pv)
-        competence[sel] = streams.generator(ctx.seed, "cadres", int(pv), ctx.month).normal(0.0, 1.0, sel.size)
+        competence[sel] = province_streams[int(pv)].normal(0.0, 1.0, sel.size)
     world.organisations.cadre_competence[ids] = competence - ctx.params.quality_pressure_penalty * ctx.policy.pressure
     return ids
 
@@ -250,7 +263,7 @@ def _check_up(world: World, ctx: StepContext) -> None:
         return
     orgs.quality[live] = quality_class(orgs.cadre_competence[live] + 2.0 * np.nan_to_num(orgs.yield_advantage[live]))
     if pol.exit_allowed:
-        members = np.flatnonzero(hh.active & (hh.org != NO_ORG) & np.isin(hh.org, live))
+        members = members_of_forms(hh, orgs, COLLECTIVE_FORMS, live_only=True)
         w = _willingness_apc(world, ctx, members)
         wants_out = w < -p.exit_hysteresis - pol.pressure * p.pressure_reach
         local = np.searchsorted(live, hh.org[members])
@@ -264,7 +277,7 @@ def _check_up(world: World, ctx: StepContext) -> None:
         _dissolve(world, ctx, live[dissolved], count=True)
         live = live[~dissolved]
     if pol.resolute_reduction > 0 and live.size:
-        u = streams.uniform(ctx.seed, "reduction", ctx.month, orgs.block_start, orgs.block_end)[live]
+        u = streams.uniform_at(ctx.seed, "reduction", ctx.month, orgs.block_start, live)
         poor = (orgs.quality[live] == 3) | ((orgs.quality[live] == 2) & (u < pol.resolute_reduction / 2))
         _dissolve(world, ctx, live[poor & (u < pol.resolute_reduction)], count=True)
 
@@ -273,15 +286,16 @@ def _upgrade(world: World, ctx: StepContext) -> None:
     """Elementary co-operatives of a village merge, with the village's other households, into one
     advanced co-operative, villages with the most members first, until the advanced figure is met."""
     p, hh, orgs, pol = ctx.params, world.households, world.organisations, ctx.policy
-    act = hh.active
-    form = np.where(hh.org != NO_ORG, orgs.form[np.maximum(hh.org, 0)], -1)
-    adv = act & ((form == ADVANCED_APC) | (form == COMMUNE))
-    share = _province_share(world, adv)
+    counts = form_counts(world)
+    share = form_share(counts, (ADVANCED_APC, COMMUNE))
     target = pol.advanced_control_figure
     gap = np.maximum(target - share, 0.0)
     if not gap.any():
         return
-    n_vill = int(hh.village.max()) + 1
+    act = hh.active
+    form = np.where(hh.org != NO_ORG, orgs.form[np.maximum(hh.org, 0)], -1)
+    adv = act & ((form == ADVANCED_APC) | (form == COMMUNE))
+    n_vill = world.n_villages
     elem_v = np.bincount(hh.village, weights=act & (form == ELEMENTARY_APC), minlength=n_vill)
     size_v = np.bincount(hh.village, weights=act, minlength=n_vill)
     adv_v = np.bincount(hh.village, weights=adv, minlength=n_vill)
@@ -290,7 +304,7 @@ def _upgrade(world: World, ctx: StepContext) -> None:
     candidates = np.flatnonzero((elem_v > 0) & (adv_v == 0) & (vill_prov >= 0))
     if candidates.size == 0:
         return
-    n_hh = np.bincount(hh.province, weights=act, minlength=world.provinces.n)
+    n_hh = counts.sum(axis=1)
     budget = gap * n_hh * p.campaign_speed
     order = candidates[np.lexsort((-elem_v[candidates] / size_v[candidates], vill_prov[candidates]))]
     cum = np.zeros(order.size)
@@ -304,7 +318,7 @@ def _upgrade(world: World, ctx: StepContext) -> None:
     pick = np.zeros(n_vill, dtype=bool)
     pick[chosen] = True
     movers = np.flatnonzero(act & pick[hh.village] & ((form == -1) | (form == MUTUAL_AID) | (form == ELEMENTARY_APC)))
-    complete = _province_share(world, act & is_collective(form))[hh.province[movers]] >= BASICALLY_COMPLETE
+    complete = form_share(counts, COLLECTIVE_FORMS)[hh.province[movers]] >= BASICALLY_COMPLETE
     movers = movers[(hh.klass[movers] < RICH) | complete]
     old = np.unique(hh.org[movers][form[movers] == ELEMENTARY_APC])
     first_member = np.full(n_vill, -1, dtype=np.int64)
@@ -325,23 +339,26 @@ def _communes(world: World, ctx: StepContext) -> None:
     one commune: co-operatives, teams and those still outside ([002]; Aug-Oct 1958). This happens
     once per province; afterwards households outside (e.g. who withdrew) join only by enrolment."""
     hh, orgs, pol = world.households, world.organisations, ctx.policy
+    has_commune = np.bincount(orgs.province[orgs.active & (orgs.form == COMMUNE)], minlength=world.provinces.n) > 0
+    if has_commune.all():
+        return  # every province has merged (below, ``outside`` would be empty)
     act = hh.active
     form = np.where(hh.org != NO_ORG, orgs.form[np.maximum(hh.org, 0)], -1)
-    has_commune = np.bincount(orgs.province[orgs.active & (orgs.form == COMMUNE)], minlength=world.provinces.n) > 0
     outside = np.flatnonzero(act & (form != COMMUNE) & ~has_commune[hh.province])
     if outside.size == 0:
         return  # later entrants join through enrolment; withdrawers stay out
     k = max(int(round(pol.commune_townships)), 1)
-    t_rank = np.zeros(int(hh.township.max()) + 1, dtype=np.int64)
+    t_rank = np.zeros(int(world.n_townships_sampled.sum()), dtype=np.int64)
     for pv in range(world.provinces.n):
-        towns = np.unique(hh.township[act & (hh.province == pv)])
+        towns = np.unique(hh.township_of(np.flatnonzero(act & (hh.province == pv))))
         t_rank[towns] = np.arange(towns.size) // k
-    key = hh.province[outside].astype(np.int64) * 1_000_000 + t_rank[hh.township[outside]]
+    town_out = hh.township_of(outside)
+    key = hh.province[outside].astype(np.int64) * 1_000_000 + t_rank[town_out]
     groups, inv = np.unique(key, return_inverse=True)
     first_member = np.full(groups.size, -1, dtype=np.int64)
     first_member[inv[::-1]] = outside[::-1]
     ids = _new_orgs(world, ctx, first_member, hh.village[first_member], COMMUNE)
-    towns_in_group = np.array([np.unique(hh.township[outside][inv == g]).size for g in range(groups.size)])
+    towns_in_group = np.array([np.unique(town_out[inv == g]).size for g in range(groups.size)])
     orgs.represents[ids] = towns_in_group / k
     old = np.unique(hh.org[outside][hh.org[outside] != NO_ORG])
     hh.coerced[outside[form[outside] == -1]] = True

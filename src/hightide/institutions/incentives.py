@@ -14,7 +14,7 @@ import numba as nb
 import numpy as np
 
 from hightide.engine.context import StepContext
-from hightide.engine.kernels import group_count, group_sum, members_of_forms
+from hightide.engine.kernels import group_count, group_sum_at, members_of_forms
 from hightide.institutions import cooperatives
 from hightide.institutions.cooperatives import COLLECTIVE_FORMS
 from hightide.world.organisations import COMMUNE
@@ -24,16 +24,20 @@ GROWING_SEASON_MONTHS = 6.0  # April-September for the autumn crop (MODEL.md §3
 
 
 @nb.njit(cache=True)
-def _move_toward(starts, used, active, effort, members, member_effort, outside, season):
-    """Move each active household's effort a 1/season step toward this month's incentive:
-    ``member_effort[j]`` for the j-th collective member, ``outside`` for everyone else."""
+def _move_toward(starts, used, active, effort, members, units, org, org_form, unit_effort, free_loss, free_share,
+                 rural_industry, season):
+    """Move each active household's effort a 1/season step toward this month's incentive: for the
+    j-th collective member its unit's effort less the free-supply loss in a commune, for everyone
+    else 1; all less the share of labour in rural industry."""
+    outside = 1.0 * (1.0 - rural_industry)
     j = 0
     for p in range(starts.size):
         for i in range(starts[p], starts[p] + used[p]):
             if not active[i]:
                 continue
             if j < members.size and members[j] == i:
-                cur = member_effort[j]
+                free = free_share if org_form[org[i]] == COMMUNE else 0.0
+                cur = unit_effort[units[j]] * (1.0 - free_loss * free) * (1.0 - rural_industry)
                 j += 1
             else:
                 cur = outside
@@ -49,9 +53,7 @@ def update_effort(world: World, ctx: StepContext) -> None:
     units = cooperatives.accounting_units(hh, orgs, members, pol, p.production_team_size)
     n = int(units.max()) + 1 if units.size else 0
     size = group_count(units, n)
-    coerced = group_sum(units, hh.coerced[members], n) / size
-    free = np.where(orgs.form[hh.org[members]] == COMMUNE, pol.free_supply_share, 0.0)
-    member_effort = cooperatives.effort(p, size, coerced)[units] * (1.0 - p.free_supply_effort_loss * free)
-    member_effort *= 1.0 - pol.rural_industry_share
-    _move_toward(hh.block_start, hh.used, hh.active, hh.effort, members, member_effort,
-                 1.0 * (1.0 - pol.rural_industry_share), GROWING_SEASON_MONTHS)
+    coerced = group_sum_at(units, hh.coerced, members, n) / size
+    _move_toward(hh.block_start, hh.used, hh.active, hh.effort, members, units, hh.org, orgs.form,
+                 cooperatives.effort(p, size, coerced), p.free_supply_effort_loss, pol.free_supply_share,
+                 pol.rural_industry_share, GROWING_SEASON_MONTHS)

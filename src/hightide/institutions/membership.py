@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numba as nb
 import numpy as np
 
 from hightide.params import ParameterSet
@@ -48,10 +49,48 @@ def found(world, month: int, first_member: np.ndarray, village: np.ndarray, form
     orgs.active[ids] = True
     orgs.form[ids] = form
     orgs.province[ids] = prov
-    orgs.township[ids] = hh.township[first_member]
+    orgs.township[ids] = hh.township_of(first_member)
     orgs.village[ids] = village
     orgs.founded_month[ids] = month
     orgs.quality[ids] = 0
     orgs.yield_advantage[ids] = np.nan  # not assessed until its first harvest
     orgs.represents[ids] = 1.0
     return ids
+
+
+@nb.njit(cache=True)
+def _neighbourhood(starts, used, active, province, village, org, org_form, forms, any_org, children, adults,
+                   elderly, land, labour_child, labour_elderly, n_prov, n_vill):
+    labour_p = np.zeros(n_prov)
+    land_p = np.zeros(n_prov)
+    members_v = np.zeros(n_vill)
+    total_v = np.zeros(n_vill)
+    for p in range(starts.size):
+        for i in range(starts[p], starts[p] + used[p]):
+            if not active[i]:
+                continue
+            pv = province[i]
+            labour_p[pv] += adults[i] + labour_child * children[i] + labour_elderly * elderly[i]
+            land_p[pv] += np.float64(land[i])
+            v = village[i]
+            total_v[v] += 1.0
+            o = org[i]
+            if o >= 0 and (any_org or forms[org_form[o]]):
+                members_v[v] += 1.0
+    return labour_p, land_p, members_v, total_v
+
+
+def neighbourhood(world, params, forms=None) -> tuple[np.ndarray, np.ndarray]:
+    """(mean labour power per mu of land per province; share of each village's active households
+    in an organisation of ``forms`` (None: any organisation)), for ``labour_shortage`` and the
+    neighbours term of ``willingness``. One pass over the households; sums in slot order, as
+    ``np.bincount`` gives them."""
+    hh, orgs = world.households, world.organisations
+    mask = np.zeros(8, dtype=np.bool_)
+    if forms is not None:
+        mask[list(forms)] = True
+    labour_p, land_p, members_v, total_v = _neighbourhood(
+        hh.block_start, hh.used, hh.active, hh.province, hh.village, hh.org, orgs.form, mask, forms is None,
+        hh.children, hh.adults, hh.elderly, hh.land_mu, params.labour_weight_child, params.labour_weight_elderly,
+        world.provinces.n, world.n_villages)
+    return labour_p / np.maximum(land_p, 1e-9), members_v / np.maximum(total_v, 1)

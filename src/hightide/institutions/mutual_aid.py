@@ -7,12 +7,14 @@ Landlords are not admitted (class line, [001 §V]). Each member keeps its own ou
 
 from __future__ import annotations
 
+import numba as nb
 import numpy as np
 
-from hightide.engine import streams
+from hightide.engine import rng, streams
 from hightide.engine.calendar import SLACK_SEASON
 from hightide.engine.context import StepContext
-from hightide.institutions.membership import found, labour_shortage, willingness
+from hightide.engine.kernels import CHUNK_SLOTS
+from hightide.institutions.membership import found, labour_shortage, neighbourhood, willingness
 from hightide.world.households import LANDLORD, NO_ORG
 from hightide.world.organisations import MUTUAL_AID
 from hightide.world.synthesis import labour_power
@@ -41,53 +43,85 @@ def group_into_teams(village: np.ndarray, rank_key: np.ndarray, team_size: float
     return team, np.repeat(uniq, n_teams)
 
 
+@nb.njit(cache=True)
+def _deciders(head, month_word, starts, used, active, prob, klass, excluded):
+    """Active households, not of the ``excluded`` class, whose draw this month (their province's
+    stream, one per used slot) is below ``prob``: (slots ascending, their draws)."""
+    slots = []
+    draws = []
+    for p in range(starts.size):
+        n = used[p]
+        s_hi, s_lo, i_hi, i_lo = rng.stream_start(head, p, month_word)
+        idx = np.empty(n + 1, dtype=np.int64)
+        u_sel = np.empty(n + 1)
+        k = 0
+        for j in range(n):
+            i = starts[p] + j
+            s_hi, s_lo, u = rng.next_double(s_hi, s_lo, i_hi, i_lo)
+            idx[k] = i
+            u_sel[k] = u
+            k += active[i] & (u < prob) & (klass[i] != excluded)
+        slots.append(idx[:k].copy())
+        draws.append(u_sel[:k].copy())
+    total = 0
+    for a in slots:
+        total += a.size
+    out_slots = np.empty(total, dtype=np.int64)
+    out_draws = np.empty(total)
+    k = 0
+    for q in range(len(slots)):
+        m = slots[q].size
+        out_slots[k:k + m] = slots[q]
+        out_draws[k:k + m] = draws[q]
+        k += m
+    return out_slots, out_draws
+
+
 def organise(world: World, ctx: StepContext) -> None:
     p, hh, orgs, pol = ctx.params, world.households, world.organisations, ctx.policy
-    is_mat = orgs.active & (orgs.form == MUTUAL_AID)
-    member = hh.active & (hh.org != NO_ORG)
-    member &= is_mat[np.maximum(hh.org, 0)]
-    free = hh.org == NO_ORG
     if not pol.mutual_aid_allowed:
+        is_mat = orgs.active & (orgs.form == MUTUAL_AID)
+        member = hh.active & (hh.org != NO_ORG)
+        member &= is_mat[np.maximum(hh.org, 0)]
         _leave(world, ctx, np.flatnonzero(member), counted_as="left")
         _dissolve_small(world, ctx, 1 << 30)
         return
     prob = p.decision_probability_campaign if ctx.cal_month in SLACK_SEASON else p.decision_probability_other
     if ctx.initial:
         prob = 1.0
-    u = streams.uniform(ctx.seed, "organising", ctx.month, hh.block_start, hh.block_end)
-    deciding = hh.active & (u < prob) & (hh.klass != LANDLORD)
-    idx = np.flatnonzero(deciding)
+    idx, u = _deciders(streams.stream_heads(ctx.seed, "organising")[0], streams.month_word(ctx.month), hh.block_start,
+                       hh.used, hh.active, prob, hh.klass, LANDLORD)
     if idx.size:
-        labour = labour_power(p, hh.children[idx], hh.adults[idx], hh.elderly[idx]).astype(np.float64)
-        land = hh.land_mu[idx].astype(np.float64)
-        prov = hh.province[idx]
-        act = hh.active
-        lab_all = labour_power(p, hh.children, hh.adults, hh.elderly) * act
-        mean_lpm = (np.bincount(hh.province, weights=lab_all, minlength=world.provinces.n)
-                    / np.maximum(np.bincount(hh.province, weights=hh.land_mu * act, minlength=world.provinces.n), 1e-9))
-        n_vill = int(hh.village.max()) + 1
-        organised = np.bincount(hh.village, weights=(act & (hh.org != NO_ORG)), minlength=n_vill)
-        total = np.maximum(np.bincount(hh.village, weights=act, minlength=n_vill), 1)
-        w = willingness(p, klass=hh.klass[idx], attitude=hh.attitude[idx],
-                        shortage=labour_shortage(labour, land, mean_lpm[prov]),
-                        animals=hh.draft_animals[idx], promotion=pol.mutual_aid_promotion,
-                        neighbours_share=(organised / total)[hh.village[idx]])
-        is_member = member[idx]
+        org = hh.org[idx]
+        free = org == NO_ORG
+        is_member = ~free & orgs.active[np.maximum(org, 0)] & (orgs.form[np.maximum(org, 0)] == MUTUAL_AID)
+        mean_lpm, organised_share = neighbourhood(world, p)
+        w = np.empty(idx.size)
+        for a in range(0, idx.size, CHUNK_SLOTS):  # household by household: chunks only bound memory
+            sub = idx[a:a + CHUNK_SLOTS]
+            labour = labour_power(p, hh.children[sub], hh.adults[sub], hh.elderly[sub]).astype(np.float64)
+            land = hh.land_mu[sub].astype(np.float64)
+            w[a:a + CHUNK_SLOTS] = willingness(p, klass=hh.klass[sub], attitude=hh.attitude[sub],
+                                               shortage=labour_shortage(labour, land, mean_lpm[hh.province[sub]]),
+                                               animals=hh.draft_animals[sub], promotion=pol.mutual_aid_promotion,
+                                               neighbours_share=organised_share[hh.village[sub]])
         _leave(world, ctx, idx[is_member & (w < -p.exit_hysteresis)], counted_as="left")
-        _join(world, ctx, idx[~is_member & free[idx] & (w > 0)], u)
+        joins = ~is_member & free & (w > 0)
+        _join(world, ctx, idx[joins], u[joins])
     _dissolve_small(world, ctx, int(p.mutual_aid_min_size))
 
 
 def _join(world: World, ctx: StepContext, joiners: np.ndarray, u: np.ndarray) -> None:
+    """``joiners`` (their draws ``u``) form teams with their village neighbours, or join one."""
     if joiners.size == 0:
         return
     p, hh, orgs = ctx.params, world.households, world.organisations
-    team, team_village = group_into_teams(hh.village[joiners], u[joiners], p.mutual_aid_team_size, int(p.mutual_aid_min_size))
+    team, team_village = group_into_teams(hh.village[joiners], u, p.mutual_aid_team_size, int(p.mutual_aid_min_size))
     # too few joiners in a village: join an existing team there, if any
     alone = team < 0
     if alone.any():
         live = np.flatnonzero(orgs.active & (orgs.form == MUTUAL_AID))
-        n_vill = int(hh.village.max()) + 1
+        n_vill = world.n_villages
         some_team = np.full(n_vill, -1, dtype=np.int64)
         some_team[orgs.village[live]] = live
         target = some_team[hh.village[joiners[alone]]]
@@ -114,16 +148,37 @@ def _leave(world: World, ctx: StepContext, leavers: np.ndarray, counted_as: str)
     ctx.add(counted_as, hh.province[leavers], np.ones(leavers.size), world.weight)
 
 
+@nb.njit(cache=True)
+def _team_sizes(starts, used, active, org, org_active, org_form, n_orgs):
+    size = np.zeros(n_orgs, dtype=np.int32)
+    for p in range(starts.size):
+        for i in range(starts[p], starts[p] + used[p]):
+            o = org[i]
+            if active[i] and o >= 0 and org_active[o] and org_form[o] == MUTUAL_AID:
+                size[o] += 1
+    return size
+
+
+@nb.njit(cache=True)
+def _release(starts, used, active, org, joined_month, gone):
+    for p in range(starts.size):
+        for i in range(starts[p], starts[p] + used[p]):
+            o = org[i]
+            if active[i] and o >= 0 and gone[o]:
+                org[i] = NO_ORG
+                joined_month[i] = -1
+
+
 def _dissolve_small(world: World, ctx: StepContext, min_size: int) -> None:
+    """Teams with fewer than ``min_size`` active members dissolve; their members are free again."""
     hh, orgs = world.households, world.organisations
     live = orgs.active & (orgs.form == MUTUAL_AID)
-    members = hh.active & (hh.org != NO_ORG)
-    size = np.bincount(hh.org[members], minlength=orgs.capacity)
+    size = _team_sizes(hh.block_start, hh.used, hh.active, hh.org, orgs.active, orgs.form, orgs.capacity)
     gone = np.flatnonzero(live & (size < min_size))
     if gone.size == 0:
         return
     orgs.active[gone] = False
-    dissolved_member = members & np.isin(hh.org, gone)
-    hh.org[dissolved_member] = NO_ORG
-    hh.joined_month[dissolved_member] = -1
+    dead = np.zeros(orgs.capacity, dtype=np.bool_)
+    dead[gone] = True
+    _release(hh.block_start, hh.used, hh.active, hh.org, hh.joined_month, dead)
     ctx.add("mat_dissolved", orgs.province[gone], np.ones(gone.size), world.weight)

@@ -10,8 +10,9 @@ nothing to draw for it (a bands-only ensemble has no provinces, say).
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Callable, Literal
+from typing import Literal
 
 import numpy as np
 import pandas as pd
@@ -113,7 +114,7 @@ class Chart:
 
 
 # ---------------------------------------------------------------------------------------- helpers
-def _model_series(data: ReportData, column: str, label: str, color: str = MODEL, kind: Kind = "line",
+def model_series(data: ReportData, column: str, label: str, color: str = MODEL, kind: Kind = "line",
                   scale: float = 1.0, band_label: str | None = None) -> list[Series]:
     """The run's annual series, with the ensemble's 5-95% band underneath when there is one."""
     out = []
@@ -127,7 +128,7 @@ def _model_series(data: ReportData, column: str, label: str, color: str = MODEL,
     return out
 
 
-def _record_series(column: str, label: str, years: pd.Index | None, color: str = RECORD) -> list[Series]:
+def record_series(column: str, label: str, years: pd.Index | None, color: str = RECORD) -> list[Series]:
     r = record_annual(column)
     if years is not None and len(years):
         r = r[(r.index >= min(years)) & (r.index <= max(years))]
@@ -209,14 +210,14 @@ def targets_chart(data: ReportData) -> Chart | None:
         panel = Panel(title, unit)
         t0 = targets[0]
         if t0.table == "national_series":
-            panel.series += _model_series(data, column, "model")
-            panel.series += _record_series(t0.record, "record", years)
+            panel.series += model_series(data, column, "model")
+            panel.series += record_series(t0.record, "record", years)
         else:
             m = data.monthly(column)
             if m is not None:
                 panel.series.append(Series("model", m.index, m.to_numpy(), hover=_month_labels(m.index)))
             else:  # ensemble without monthly tables: year-end values
-                for s in _model_series(data, column, "model"):
+                for s in model_series(data, column, "model"):
                     s.x = s.x + 1.0
                     panel.series.append(s)
             pts = record_points(t0.record)
@@ -247,7 +248,8 @@ def targets_chart(data: ReportData) -> Chart | None:
                     hover=[f"{w}: model {m:.4g} vs record {r:.4g} ({e}, tol {tol}): {'pass' if ok else 'FAIL'}"
                            for w, m, r, e, tol, ok in zip(rows["when"], rows["model"], rows["record"], rows["error"],
                                                            rows["tolerance"], rows["pass"])]))
-        if panel.has_data:
+        # a panel is about the model: without it (a derived count an ensemble has no band of) leave it out
+        if any(s.label.startswith("model") and s.has_data for s in panel.series):
             panels.append(panel)
     if not panels:
         return None
@@ -308,15 +310,15 @@ def grain_chart(data: ReportData) -> Chart | None:
     years = _years(data)
     flows = Panel("Grain balance", "Mt per year")
     # reported first: where reports are honest the true line is drawn over it and stays visible
-    flows.series += _model_series(data, "grain_output_reported_mt", "output (reported)", REPORTED)
-    flows.series += _model_series(data, "grain_output_mt", "output (true)", MODEL)
-    flows.series += _model_series(data, "procurement_mt", "procurement (gross)", PROCUREMENT)
-    flows.series += _model_series(data, "agricultural_tax_mt", "agricultural tax", TAX)
-    flows.series += _model_series(data, "resales_mt", "resales to the countryside", RESALES)
-    flows.series += _record_series("grain_output_mt", "record: output", years, RECORD)
-    flows.series += _record_series("grain_procurement_gross_mt", "record: procurement", years, PROCUREMENT)
+    flows.series += model_series(data, "grain_output_reported_mt", "output (reported)", REPORTED)
+    flows.series += model_series(data, "grain_output_mt", "output (true)", MODEL)
+    flows.series += model_series(data, "procurement_mt", "procurement (gross)", PROCUREMENT)
+    flows.series += model_series(data, "agricultural_tax_mt", "agricultural tax", TAX)
+    flows.series += model_series(data, "resales_mt", "resales to the countryside", RESALES)
+    flows.series += record_series("grain_output_mt", "record: output", years, RECORD)
+    flows.series += record_series("grain_procurement_gross_mt", "record: procurement", years, PROCUREMENT)
     food = Panel("Rural food grain per head", "kg per person per year")
-    food.series += _model_series(data, "rural_grain_per_capita_kg", "rural food grain per head", PER_HEAD)
+    food.series += model_series(data, "rural_grain_per_capita_kg", "rural food grain per head", PER_HEAD)
     panels = [p for p in (flows, food) if p.has_data]
     if not panels:
         return None
@@ -346,10 +348,10 @@ def procurement_chart(data: ReportData) -> Chart | None:
     resales = data.annual("resales_mt")
     if proc is not None and resales is not None:
         net.series.append(Series("net procurement (less resales)", proc.index, proc - resales, color=PROCUREMENT))
-    net.series += _record_series("grain_procurement_net_mt", "record: net procurement", years, PROCUREMENT)
-    net.series += _model_series(data, "state_grain_stock_mt", "State granary (year end)", TAX)
-    net.series += _model_series(data, "grain_exports_mt", "exports", RESALES)
-    net.series += _model_series(data, "grain_imports_mt", "imports", PER_HEAD)
+    net.series += record_series("grain_procurement_net_mt", "record: net procurement", years, PROCUREMENT)
+    net.series += model_series(data, "state_grain_stock_mt", "State granary (year end)", TAX)
+    net.series += model_series(data, "grain_exports_mt", "exports", RESALES)
+    net.series += model_series(data, "grain_imports_mt", "imports", PER_HEAD)
     panels = [p for p in (share, net) if p.has_data]
     if not panels:
         return None
@@ -363,18 +365,18 @@ def demography_chart(data: ReportData) -> Chart | None:
     """Births and deaths (rates against the record, counts with hunger deaths) and population."""
     years = _years(data)
     rates = Panel("Birth and death rates", "per 1000")
-    rates.series += _model_series(data, "birth_rate_permille", "birth rate", PROCUREMENT)
-    rates.series += _model_series(data, "death_rate_permille", "death rate", FAIL)
-    rates.series += _record_series("birth_rate_permille", "record: birth rate", years, PROCUREMENT)
-    rates.series += _record_series("death_rate_permille", "record: death rate", years, FAIL)
+    rates.series += model_series(data, "birth_rate_permille", "birth rate", PROCUREMENT)
+    rates.series += model_series(data, "death_rate_permille", "death rate", FAIL)
+    rates.series += record_series("birth_rate_permille", "record: birth rate", years, PROCUREMENT)
+    rates.series += record_series("death_rate_permille", "record: death rate", years, FAIL)
     counts = Panel("Births and deaths", "million per year")
-    counts.series += _model_series(data, "births_m", "births", PROCUREMENT)
-    counts.series += _model_series(data, "deaths_m", "deaths", FAIL)
-    counts.series += _model_series(data, "hunger_deaths_m", "of which from hunger", "#7f0000")
+    counts.series += model_series(data, "births_m", "births", PROCUREMENT)
+    counts.series += model_series(data, "deaths_m", "deaths", FAIL)
+    counts.series += model_series(data, "hunger_deaths_m", "of which from hunger", "#7f0000")
     pop = Panel("Population", "million")
-    pop.series += _model_series(data, "population_m", "population", MODEL)
-    pop.series += _record_series("population_total_m", "record: population", years, RECORD)
-    pop.series += _model_series(data, "rural_population_m", "rural population", PER_HEAD)
+    pop.series += model_series(data, "population_m", "population", MODEL)
+    pop.series += record_series("population_total_m", "record: population", years, RECORD)
+    pop.series += model_series(data, "rural_population_m", "rural population", PER_HEAD)
     panels = [p for p in (rates, counts, pop) if p.has_data]
     if not panels:
         return None
@@ -404,6 +406,9 @@ def _tiles_chart(data: ReportData, name: str, column: str, title: str, unit: str
     wide = data.provincial(column)
     if wide is None:
         return None
+    # an ensemble without a run's provincial table: its median with the 5-95% band
+    banded = "provincial_annual" not in data.tables and data.provincial_bands is not None
+    lo, hi = (data.provincial(column, "q05"), data.provincial(column, "q95")) if banded else (None, None)
     record = _province_record(column)
     positions = tile_positions(list(wide.columns))
     national = data.annual(column)
@@ -412,6 +417,10 @@ def _tiles_chart(data: ReportData, name: str, column: str, title: str, unit: str
         p = Panel(province, unit)
         if national is not None:
             p.series.append(Series("national", national.index, national.to_numpy(), color="#BBBBBB",
+                                   legend=len(panels) == 0))
+        if lo is not None and hi is not None and province in lo.columns:
+            p.series.append(Series("province 5-95%", wide.index, wide[province].to_numpy(), kind="band",
+                                   color=MODEL, lo=lo[province].to_numpy(), hi=hi[province].to_numpy(),
                                    legend=len(panels) == 0))
         p.series.append(Series("province", wide.index, wide[province].to_numpy(), color=MODEL,
                                legend=len(panels) == 0))
@@ -423,7 +432,7 @@ def _tiles_chart(data: ReportData, name: str, column: str, title: str, unit: str
                                        legend=False))
         panels.append(p)
         tiles.append(pos)
-    return Chart(name, title, caption, panels, tiles=tiles, panel_height=120)
+    return Chart(name, title, caption, panels, tiles=tiles, panel_height=130)
 
 
 def provinces_chart(data: ReportData) -> Chart | None:
@@ -513,9 +522,9 @@ def comparison_chart(runs: dict[str, ReportData]) -> Chart | None:
                 if s is not None:
                     panel.series.append(Series(label, s.index, s.to_numpy(), color=color))
             else:
-                panel.series += _model_series(d, column, label, color, band_label=f"{label} 5-95%")
+                panel.series += model_series(d, column, label, color, band_label=f"{label} 5-95%")
         if record:
-            panel.series += _record_series(record, "record", years)
+            panel.series += record_series(record, "record", years)
         if panel.has_data:
             panels.append(panel)
     if not panels:

@@ -8,6 +8,8 @@ offers no path, upload or download.
 
 from __future__ import annotations
 
+import math
+
 import pandas as pd
 import streamlit as st
 
@@ -35,8 +37,10 @@ SCALES = (0.00005, 0.002)  # small: a run of 1952-66 at 0.0002 takes some 15 s
 def _param_input(name: str, value: float, scenario: str) -> float:
     p = load_registry()[name]
     lo, hi = (float(v) for v in p.range)
+    step = (hi - lo) / 100 or 0.01
+    digits = min(8, max(2, 1 - math.floor(math.log10(step))))  # enough to show one step
     return st.number_input(
-        name, min_value=lo, max_value=hi, value=float(value), step=(hi - lo) / 100 or 0.01, format="%.4f",
+        name, min_value=lo, max_value=hi, value=float(value), step=step, format=f"%.{digits}f",
         key=f"param-{scenario}-{name}",
         help=f"{p.description} Unit: {p.unit}. Allowed: {lo:g} to {hi:g} (default {p.default:g}). Source: {p.source}")
 
@@ -99,7 +103,8 @@ def main() -> None:
                                key="seed")
         st.subheader("Policy timeline")
         st.caption("One row per change: the month (YYYY-MM), the policy lever, its new value (true/false for "
-                   "switches) and a note. Add or delete rows at will; changes stay in force until changed again.")
+                   "switches), a note and its source. Add or delete rows at will; a change stays in force until "
+                   "changed again.")
         table = st.data_editor(
             pd.DataFrame(timeline_rows(base), columns=list(TIMELINE_COLUMNS)),
             num_rows="dynamic", hide_index=True, key=f"timeline-{name}",

@@ -1,10 +1,13 @@
 """What a report draws from: a run's (or an ensemble's) tables, bands and manifest, and the record.
 
-A run directory holds the tables of ``results/store.py``; an ensemble or comparison directory may
-instead (or also) hold ``national_annual_bands.parquet`` with columns ``year, column, q05, q50,
-q95``. :class:`ReportData` hides the difference: ``annual(column)`` is the run's value or the
-ensemble median, ``band(column)`` the 5-95% band when there is one. The record comes from
-``data/history`` through :func:`hightide.results.validation.load_history` (read for display only).
+A run directory holds the tables of ``results/store.py`` and ``manifest.json``; an ensemble
+directory (``hightide ensemble``) holds ``ensemble.json`` and bands instead:
+``national_annual_bands.parquet`` (``year, column, q05, q50, q95``) and
+``provincial_annual_bands.parquet`` (``province, year, column, q05, q50, q95``).
+:class:`ReportData` hides the difference: ``annual(column)`` is the run's value or the ensemble
+median, ``band(column)`` the 5-95% band when there is one; the same for provinces. The record
+comes from ``data/history`` through :func:`hightide.results.validation.load_history` (read for
+display only).
 """
 
 from __future__ import annotations
@@ -21,7 +24,10 @@ from hightide.results import store
 from hightide.results.validation import load_history
 
 BANDS = "national_annual_bands"
+PROVINCIAL_BANDS = "provincial_annual_bands"
 BAND_COLUMNS = ("year", "column", "q05", "q50", "q95")
+#: what says what a directory holds, in the order looked for: a run's manifest, an ensemble's
+MANIFESTS = (store.MANIFEST, "ensemble.json")
 #: record seasons named in the co-operativisation table, as the month the validation reads them at
 SEASON_MONTH = {"spring": 4, "summer": 7, "autumn": 10, "winter": 1}
 
@@ -93,41 +99,40 @@ class ReportData:
     manifest: dict = field(default_factory=dict)
     tables: dict[str, pd.DataFrame] = field(default_factory=dict)
     bands: pd.DataFrame | None = None
+    provincial_bands: pd.DataFrame | None = None
     _validation: pd.DataFrame | None = field(default=None, init=False, repr=False)
     _derived: dict = field(default_factory=dict, init=False, repr=False)
 
     # ------------------------------------------------------------------ loading
     @classmethod
-    def load(cls, directory: str | Path) -> "ReportData":
+    def load(cls, directory: str | Path) -> ReportData:
         """Read whatever a run, ensemble or comparison directory holds; refuse an incomplete run."""
         d = Path(directory)
         if not d.is_dir():
             raise OutputError(f"{d} is not a directory")
         manifest: dict = {}
-        if (d / store.MANIFEST).is_file():
-            manifest = store.read_manifest(d)
-            status = manifest.get("status")
-            if status is not None and status != store.COMPLETE:
-                raise OutputError(store.incomplete_reason(d, manifest))
+        for name in MANIFESTS:
+            if (d / name).is_file():
+                manifest = _read_manifest(d, name)
+                status = manifest.get("status")
+                if status is not None and status != store.COMPLETE:
+                    raise OutputError(store.incomplete_reason(d, manifest) if name == store.MANIFEST else
+                                      f"the ensemble in {d} is {status}, not complete: finish it first")
+                break
         tables = {}
         for name in store.TABLES:
             path = d / f"{name}.parquet"
             if path.is_file():
                 tables[name] = pd.read_parquet(path)
-        bands = None
-        if (d / f"{BANDS}.parquet").is_file():
-            bands = pd.read_parquet(d / f"{BANDS}.parquet")
-            missing = [c for c in BAND_COLUMNS if c not in bands.columns]
-            if missing:
-                raise OutputError(f"{d / (BANDS + '.parquet')} lacks column(s) {', '.join(missing)}; "
-                                  f"expected {', '.join(BAND_COLUMNS)}")
+        bands = _read_bands(d, BANDS, BAND_COLUMNS)
+        provincial_bands = _read_bands(d, PROVINCIAL_BANDS, ("province", *BAND_COLUMNS))
         if not tables and bands is None:
             raise OutputError(f"{d} holds neither run tables ({', '.join(store.TABLES)}) nor "
                               f"{BANDS}.parquet: nothing to report")
-        return cls(directory=d, manifest=manifest, tables=tables, bands=bands)
+        return cls(directory=d, manifest=manifest, tables=tables, bands=bands, provincial_bands=provincial_bands)
 
     @classmethod
-    def from_results(cls, results) -> "ReportData":
+    def from_results(cls, results) -> ReportData:
         """From an in-memory :class:`hightide.api.Results`."""
         return cls(directory=results.out, manifest=dict(results.manifest), tables=dict(results.tables))
 
@@ -145,27 +150,32 @@ class ReportData:
             bits.append(f"scale {m['scale']:g}")
         if m.get("seed") is not None:
             bits.append(f"seed {m['seed']}")
+        if m.get("base_seed") is not None:
+            bits.append(f"base seed {m['base_seed']}")
         if self.is_ensemble:
-            bits.append("ensemble")
+            bits.append(f"ensemble of {m['runs']}" if m.get("runs") else "ensemble")
         return ", ".join(bits)
 
     def _derived_table(self, name: str) -> pd.DataFrame | None:
+        """The table with its derived columns, indexed for lookups: annual by year, monthly by
+        x = year + month/12 (built once; reports ask for dozens of columns)."""
         if name not in self._derived:
             t = self.tables.get(name)
-            self._derived[name] = derived_columns(t) if t is not None else None
+            if t is not None:
+                t = derived_columns(t)
+                if name == "national_monthly":
+                    x = t["year"].astype(float) + t["month"].astype(float) / 12
+                    t = t.set_index(pd.Index(x.to_numpy(), name="x"))
+                else:
+                    t = t.set_index("year")
+            self._derived[name] = t
         return self._derived[name]
-
-    def _annual_table(self) -> pd.DataFrame | None:
-        return self._derived_table("national_annual")
-
-    def _monthly_table(self) -> pd.DataFrame | None:
-        return self._derived_table("national_monthly")
 
     def annual(self, column: str) -> pd.Series | None:
         """The run's annual value by year, else the ensemble median; None when neither has it."""
-        t = self._annual_table()
+        t = self._derived_table("national_annual")
         if t is not None and column in t.columns:
-            s = t.set_index("year")[column].astype(float)
+            s = t[column].astype(float)
             return s if s.notna().any() else None
         b = self.band(column)
         if b is not None:
@@ -183,19 +193,25 @@ class ReportData:
 
     def monthly(self, column: str) -> pd.Series | None:
         """Month-end (stocks) or within-month (flows) values indexed by x = year + month/12."""
-        t = self._monthly_table()
+        t = self._derived_table("national_monthly")
         if t is None or column not in t.columns:
             return None
-        x = t["year"].astype(float) + t["month"].astype(float) / 12
-        s = pd.Series(t[column].astype(float).to_numpy(), index=x.to_numpy())
+        s = t[column].astype(float)
         return s if s.notna().any() else None
 
-    def provincial(self, column: str) -> pd.DataFrame | None:
-        """Wide table year x province of ``column`` (None without a provincial table)."""
+    def provincial(self, column: str, q: str = "q50") -> pd.DataFrame | None:
+        """Wide table year x province of ``column``: the run's, else the ensemble's quantile ``q``
+        (q05, q50 or q95); None when neither is here."""
         t = self.tables.get("provincial_annual")
-        if t is None or column not in t.columns:
+        if t is not None and column in t.columns:
+            return t.pivot(index="year", columns="province", values=column).astype(float)
+        b = self.provincial_bands
+        if b is None:
             return None
-        return t.pivot(index="year", columns="province", values=column).astype(float)
+        b = b[b["column"] == column]
+        if b.empty:
+            return None
+        return b.pivot(index="year", columns="province", values=q).astype(float)
 
     def validation(self) -> pd.DataFrame | None:
         """The validation table (results/validation.py) for the checks that fall within the run's
@@ -212,3 +228,28 @@ class ReportData:
             self._validation = table
         return self._validation
 
+
+
+def _read_manifest(d: Path, name: str) -> dict:
+    if name == store.MANIFEST:
+        return store.read_manifest(d)
+    import json
+
+    try:
+        data = json.loads((d / name).read_text("utf-8"))
+    except (OSError, ValueError) as exc:
+        raise OutputError(f"{d / name} is not readable JSON: {exc}") from None
+    if not isinstance(data, dict):
+        raise OutputError(f"{d / name} is not a JSON object")
+    return data
+
+
+def _read_bands(d: Path, name: str, columns: tuple[str, ...]) -> pd.DataFrame | None:
+    path = d / f"{name}.parquet"
+    if not path.is_file():
+        return None
+    bands = pd.read_parquet(path)
+    missing = [c for c in columns if c not in bands.columns]
+    if missing:
+        raise OutputError(f"{path} lacks column(s) {', '.join(missing)}; expected {', '.join(columns)}")
+    return bands

@@ -89,36 +89,67 @@ def _field_table(fields: dict[str, FieldInfo], notes: dict[str, str] | None = No
     return lines
 
 
+SCENARIOS_INTRO = (
+    "A scenario is a TOML file with up to four sections: `[scenario]` (metadata, run window, scale, seed), "
+    "`[parameters]` (overrides of the parameter registry), `[policy]` (the policy in force at the start) and "
+    "`[[timeline]]` (dated policy changes, each in force until changed again). A scenario may extend a "
+    "bundled one with `base = \"NAME\"` and then change only what it names. Unknown keys are errors; every "
+    "error names the file, the field and what is allowed."
+)
+SCENARIOS_RUN = (
+    "Run one with `hightide run path/to/file.toml` (or by its bundled name); `hightide serve` edits the "
+    "bundled ones in the browser."
+)
+PARAMETERS_SECTION = (
+    "`name = value` pairs overriding the registry's defaults. Names and allowed ranges are in "
+    "[parameters.md](parameters.md) (and `hightide params`); a value outside its range, or an unknown "
+    "name, is an error."
+)
+POLICY_SECTION = (
+    "The policy in force in the first month. Every key is optional; the default applies where a key is "
+    "not given (and, with `base`, the base scenario's value)."
+)
+TIMELINE_SECTION = (
+    "Each entry is a dated change of policy: `date = \"YYYY-MM\"`, optional `note` and `source` (text), "
+    "and any of the `[policy]` keys above with the value it takes from that month. An entry must change "
+    "at least one key. Entries may come in any order; they are applied in date order."
+)
+EXAMPLE = """```toml
+[scenario]
+name = "late_unified_purchase"
+base = "historical"
+description = "Grain stays on the free market until 1955."
+
+[parameters]
+campaign_speed = 0.5
+
+[[timeline]]
+date = "1953-10"
+procurement_regime = "free_market"
+
+[[timeline]]
+date = "1955-01"
+procurement_regime = "unified_purchase"
+note = "unified purchase a year late"
+```"""
+PARAMETERS_INTRO = (
+    "Every number a rule reads: {n} parameters, {n_cal} of them calibrated (fitted on the 1952-1957 window "
+    "only, never on later years). A scenario's `[parameters]` section may set any of them within its allowed "
+    "range. \"approx.\" in a source means an order-of-magnitude reading of the cited work: treat the range, "
+    "not the default, as the statement."
+)
+
+
 def scenarios_md() -> str:
     """The scenario-file reference."""
     out = [GENERATED.format(source="src/hightide/scenarios/schema.py"), "", "# Scenario files", "",
-           "A scenario is a TOML file with up to four sections: `[scenario]` (metadata, run window, scale, seed), "
-           "`[parameters]` (overrides of the parameter registry), `[policy]` (the policy in force at the start) and "
-           "`[[timeline]]` (dated policy changes, each in force until changed again). A scenario may extend a "
-           "bundled one with `base = \"NAME\"` and then change only what it names. Unknown keys are errors; every "
-           "error names the file, the field and what is allowed.", "",
-           "Run one with `hightide run path/to/file.toml` (or by its bundled name); `hightide serve` edits the "
-           "bundled ones in the browser.", "",
-           "## Bundled scenarios", "", "| name | description |", "|---|---|"]
+           SCENARIOS_INTRO, "", SCENARIOS_RUN, "", "## Bundled scenarios", "", "| name | description |", "|---|---|"]
     for name, desc in bundled_scenarios().items():
         out.append(f"| `{name}` | {_cell(desc)} |")
-    out += ["", "## `[scenario]`", ""] + _field_table(ScenarioMeta.model_fields, META_NOTES)
-    out += ["", "## `[parameters]`", "",
-            "`name = value` pairs overriding the registry's defaults. Names and allowed ranges are in "
-            "[parameters.md](parameters.md) (and `hightide params`); a value outside its range, or an unknown "
-            "name, is an error.", ""]
-    out += ["## `[policy]`", "", "The policy in force in the first month. Every key is optional; the default "
-            "applies where a key is not given (and, with `base`, the base scenario's value).", ""]
-    out += _field_table(Policy.model_fields)
-    out += ["", "## `[[timeline]]`", "",
-            "Each entry is a dated change of policy: `date = \"YYYY-MM\"`, optional `note` and `source` (text), "
-            "and any of the `[policy]` keys above with the value it takes from that month. An entry must change "
-            "at least one key. Entries may come in any order; they are applied in date order.", "",
-            "```toml", "[scenario]", 'name = "late_unified_purchase"', 'base = "historical"',
-            'description = "Grain stays on the free market until 1955."', "", "[parameters]",
-            "campaign_speed = 0.5", "", "[[timeline]]", 'date = "1953-10"', 'procurement_regime = "free_market"', "",
-            "[[timeline]]", 'date = "1955-01"', 'procurement_regime = "unified_purchase"',
-            'note = "unified purchase a year late"', "```", ""]
+    out += ["", "## `[scenario]`", "", *_field_table(ScenarioMeta.model_fields, META_NOTES)]
+    out += ["", "## `[parameters]`", "", PARAMETERS_SECTION, ""]
+    out += ["## `[policy]`", "", POLICY_SECTION, "", *_field_table(Policy.model_fields)]
+    out += ["", "## `[[timeline]]`", "", TIMELINE_SECTION, "", EXAMPLE, ""]
     return "\n".join(out)
 
 
@@ -130,10 +161,7 @@ def parameters_md() -> str:
         groups.setdefault(p.group, []).append(p)
     n_cal = sum(p.calibrated for p in registry.values())
     out = [GENERATED.format(source="src/hightide/params/parameters.toml"), "", "# Parameters", "",
-           f"Every number a rule reads: {len(registry)} parameters, {n_cal} of them calibrated (fitted on the "
-           "1952-1957 window only, never on later years). A scenario's `[parameters]` section may set any of "
-           "them within its allowed range. \"approx.\" in a source means an order-of-magnitude reading of the "
-           "cited work: treat the range, not the default, as the statement.", "",
+           PARAMETERS_INTRO.format(n=len(registry), n_cal=n_cal), "",
            "Groups: " + ", ".join(f"[{g}](#{g})" for g in groups) + ".", ""]
     for group, params in groups.items():
         out += [f"## {group}", "", "| name | default | range | unit | calibrated | meaning | source |",

@@ -146,7 +146,7 @@ def _manifest_section(data: ReportData) -> str:
     facts += "".join(f"<tr><th>{_e(k)}</th><td>{_e(_fmt(m[k]))}</td></tr>" for k in extra)
     sc = m.get("scenario_resolved") or {}
     desc = (sc.get("scenario") or {}).get("description", "")
-    parts = [f"<section id='manifest'><h2>Manifest</h2>"]
+    parts = ["<section id='manifest'><h2>Manifest</h2>"]
     if desc:
         parts.append(f"<p class='caption'>{_e(desc)}</p>")
     parts.append(f"<table>{facts}</table>")
@@ -203,7 +203,7 @@ def render(data: ReportData) -> str:
     sections.append(val_html)
     nav += ["<a href='#validation'>Validation</a>", "<a href='#manifest'>Manifest</a>"]
     sections.append(_manifest_section(data))
-    made = _dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    made = _dt.datetime.now(_dt.UTC).strftime("%Y-%m-%d %H:%M UTC")
     # one chart per task, so the page paints and scrolls while the rest are drawn; <body
     # data-rendered="N"> says when all N are done (the browser tests wait for it)
     script = (f"const FIGURES={_json_for_script(figures)};const CONFIG={_json_for_script(PLOTLY_CONFIG)};"

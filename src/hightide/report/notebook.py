@@ -108,7 +108,7 @@ def _chart(res, name: str):
         return chart
     if name in res.national_annual.columns or name in ("n_apcs", "share_apc_pct", "apc_size"):
         panel = charts.Panel(name)
-        panel.series += charts._model_series(data, name, "model")
+        panel.series += charts.model_series(data, name, "model")
         s = record(name)
         years = annual(res, name).index
         s = s[(s.index >= years.min()) & (s.index <= years.max())]

@@ -89,6 +89,17 @@ def _year_step(panel) -> int:
     return 1 if span <= 8 else (2 if span <= 16 else 5)
 
 
+def _time_range(chart: Chart) -> list[float] | None:
+    """One x range for every time panel of a chart, so the years line up from panel to panel."""
+    xs = [np.asarray(s.x, dtype=float) for p in chart.panels if not p.x_title for s in p.series if s.has_data]
+    x = np.concatenate(xs) if xs else np.array([])
+    x = x[np.isfinite(x)]
+    if not x.size:
+        return None
+    pad = max(0.15, 0.02 * float(x.max() - x.min()))
+    return [float(x.min()) - pad, float(x.max()) + pad]
+
+
 def to_plotly(chart: Chart) -> dict:
     """``{"data": [...], "layout": {...}}`` for ``Plotly.newPlot``."""
     rows, cols = chart.grid
@@ -98,7 +109,7 @@ def to_plotly(chart: Chart) -> dict:
     height = plot_px + legend_px + bottom_px
     hgap = 0.012 if tiles else (0.06 if cols > 1 else 0.0)
     vgap_top = title_px / plot_px
-    vgap_bottom = (8 if tiles else 26) / plot_px
+    vgap_bottom = (18 if tiles else 26) / plot_px
     data: list[dict] = []
     layout: dict = {
         "height": height, "margin": {"l": 60 if not chart.panels[0].y_ticks else 230, "r": 20,
@@ -109,6 +120,7 @@ def to_plotly(chart: Chart) -> dict:
     }
     seen: set[str] = set()
     y_all = []
+    x_range = _time_range(chart)
     for i, panel in enumerate(chart.panels):
         r, c = chart.position(i)
         k = i + 1
@@ -120,16 +132,18 @@ def to_plotly(chart: Chart) -> dict:
               "zeroline": False}
         if panel.x_title:
             xa["title"] = {"text": panel.x_title}
-        else:  # a time axis in years: whole-year ticks, never '1952 1952 1952'
+        else:  # a time axis in years: whole-year ticks, never '1952 1952 1952'; one range for all panels
             xa["tickformat"] = "d"
             xa["dtick"] = _year_step(panel)
+            if x_range:
+                xa["range"] = x_range
         if panel.log_y:
             ya["type"] = "log"
         if panel.y_ticks:
             ya["tickvals"], ya["ticktext"] = list(panel.y_ticks[0]), list(panel.y_ticks[1])
             ya["tickfont"] = {"size": 10}
-        if tiles:
-            xa.update({"tickfont": {"size": 8}, "nticks": 3})
+        if tiles:  # small: ticks every five years, level, so they never run into the tile below
+            xa.update({"tickfont": {"size": 8}, "dtick": 5 if xa.get("dtick", 1) > 1 else 1, "tickangle": 0})
             ya.update({"tickfont": {"size": 8}, "nticks": 3})
         elif panel.unit:
             ya["title"] = {"text": panel.unit, "font": {"size": 10}}

@@ -6,10 +6,11 @@ Tables for users are derived from these arrays in :mod:`hightide.results.tables`
 
 from __future__ import annotations
 
+import numba as nb
 import numpy as np
 
 from hightide.engine.context import FLOW_NAMES, StepContext
-from hightide.world.households import NO_ORG
+from hightide.engine.kernels import masked_pairwise_sum
 from hightide.world.organisations import ADVANCED_APC, COMMUNE, ELEMENTARY_APC, MUTUAL_AID
 from hightide.world.world import World
 
@@ -24,42 +25,100 @@ NATIONAL_NAMES = ("granary_kg", "imports_kg", "exports_kg", "state_loss_kg", "st
 FORMS = (("mutual_aid", MUTUAL_AID), ("elementary_apc", ELEMENTARY_APC), ("advanced_apc", ADVANCED_APC), ("commune", COMMUNE))
 
 
+@nb.njit(cache=True)
+def _block_sum(values, active, a, b, u):
+    """``np.add.reduceat`` of values x active over slots a..b-1 (its first value plus NumPy's
+    pairwise sum of the rest); slots from u on are unused (zeros)."""
+    if b <= a:
+        return 0.0
+    first = np.float64(values[a]) if (a < u and active[a]) else 0.0
+    return first + masked_pairwise_sum(values, active, a + 1, b - a - 1, u)
+
+
+@nb.njit(cache=True)
+def _household_stocks(starts, ends, used, active, org, org_form, coerced, children, adults, elderly, animals, grain,
+                      land):
+    """Per province block: persons, households, households by form (none, then FORMS), coerced
+    households (integer counts, exact in any order), and draft animals, grain and land summed as
+    ``np.add.reduceat`` sums a block (its first value plus NumPy's pairwise sum of the rest),
+    inactive and unused slots counting as zeros."""
+    n_prov = starts.size
+    counts = np.zeros((n_prov, 8))  # persons, households, individual, 4 forms, coerced
+    sums = np.zeros((n_prov, 3))
+    for p in range(n_prov):
+        a, b, u = starts[p], ends[p], starts[p] + used[p]
+        persons = 0
+        by_form = np.zeros(8, dtype=np.int64)  # none, forms 0..5 (index form + 1), coerced
+        for i in range(a, u):
+            live = np.int64(active[i])
+            persons += live * (np.int64(children[i]) + adults[i] + elderly[i])
+            o = org[i]
+            by_form[(org_form[max(o, 0)] + 1) if o >= 0 else 0] += live
+            by_form[7] += live & np.int64(coerced[i])
+        counts[p, 0] = persons
+        counts[p, 1] = by_form[:7].sum()
+        counts[p, 2] = by_form[0]
+        for f in range(MUTUAL_AID, COMMUNE + 1):
+            counts[p, 3 + f - MUTUAL_AID] = by_form[f + 1]
+        counts[p, 7] = by_form[7]
+        sums[p, 0] = _block_sum(animals, active, a, b, u)
+        sums[p, 1] = _block_sum(grain, active, a, b, u)
+        sums[p, 2] = _block_sum(land, active, a, b, u)
+    return counts, sums
+
+
+@nb.njit(cache=True)
+def _organisation_stocks(starts, used, active, province, form, represents, quality, advantage, band, n_prov):
+    """Per province: organisations by form (MUTUAL_AID..COMMUNE), assessed co-operatives by class
+    and by yield raised / flat / fell, each counted as the real organisations it represents, summed
+    in slot order as ``np.bincount`` sums them."""
+    out = np.zeros((n_prov, 10))
+    for p in range(starts.size):
+        for i in range(starts[p], starts[p] + used[p]):
+            if not active[i]:
+                continue
+            f = form[i]
+            pv = province[i]
+            r = np.float64(represents[i])
+            if MUTUAL_AID <= f <= COMMUNE:
+                out[pv, f - MUTUAL_AID] += r
+            if ELEMENTARY_APC <= f <= COMMUNE and quality[i] > 0 and np.isfinite(advantage[i]):
+                if 1 <= quality[i] <= 3:
+                    out[pv, 3 + quality[i]] += r
+                adv = advantage[i]
+                if adv > band:
+                    out[pv, 7] += r
+                if abs(adv) <= band:
+                    out[pv, 8] += r
+                if adv < -band:
+                    out[pv, 9] += r
+    return out
+
+
 def stocks_of(world: World) -> np.ndarray:
     """Per-province stocks in real units, in STOCK_NAMES order. Shape (n_provinces, n_stocks)."""
     hh, orgs, n = world.households, world.organisations, world.provinces.n
     w = world.weight
-    act = hh.active
     out = np.zeros((n, len(STOCK_NAMES)))
     col = {name: i for i, name in enumerate(STOCK_NAMES)}
-
-    starts = hh.block_start
-
-    def put(name, values):
-        # households of a province occupy one contiguous block: block sums are province sums
-        out[:, col[name]] = np.add.reduceat(np.asarray(values, dtype=np.float64), starts) * w
-
-    put("rural_population", hh.persons() * act)
-    put("rural_households", act.astype(np.float64))
-    org_form = np.where(hh.org != NO_ORG, orgs.form[np.maximum(hh.org, 0)], -1)
-    put("hh_individual", (act & (hh.org == NO_ORG)).astype(np.float64))
-    for name, form in FORMS:
-        put(f"hh_{name}", (act & (org_form == form)).astype(np.float64))
-        live = orgs.active & (orgs.form == form)
-        out[:, col[f"n_{name}"]] = np.bincount(orgs.province[live], weights=orgs.represents[live], minlength=n) * w
-    coll = orgs.active & np.isin(orgs.form, (ELEMENTARY_APC, ADVANCED_APC, COMMUNE))
-    assessed = coll & (orgs.quality > 0) & np.isfinite(orgs.yield_advantage)
+    # households of a province occupy one contiguous block: block sums are province sums
+    counts, sums = _household_stocks(hh.block_start, hh.block_end, hh.used, hh.active, hh.org, orgs.form, hh.coerced,
+                                     hh.children, hh.adults, hh.elderly, hh.draft_animals, hh.grain_kg, hh.land_mu)
+    for j, name in enumerate(("rural_population", "rural_households", "hh_individual")):
+        out[:, col[name]] = counts[:, j] * w
+    for j, (name, _) in enumerate(FORMS):
+        out[:, col[f"hh_{name}"]] = counts[:, 3 + j] * w
+    out[:, col["hh_coerced"]] = counts[:, 7] * w
+    for j, name in enumerate(("draft_animals", "household_grain_kg", "land_mu")):
+        out[:, col[name]] = sums[:, j] * w
+    org_out = _organisation_stocks(orgs.block_start, orgs.used, orgs.active, orgs.province, orgs.form, orgs.represents,
+                                   orgs.quality, orgs.yield_advantage, np.float32(YIELD_FLAT_BAND), n)
+    for j, (name, _) in enumerate(FORMS):
+        out[:, col[f"n_{name}"]] = org_out[:, j] * w
     for c in (1, 2, 3):
-        sel = assessed & (orgs.quality == c)
-        out[:, col[f"n_class_{c}"]] = np.bincount(orgs.province[sel], weights=orgs.represents[sel], minlength=n) * w
-    adv = orgs.yield_advantage
-    for name, sel in (("n_yield_raised", assessed & (adv > YIELD_FLAT_BAND)),
-                      ("n_yield_flat", assessed & (np.abs(adv) <= YIELD_FLAT_BAND)),
-                      ("n_yield_fell", assessed & (adv < -YIELD_FLAT_BAND))):
-        out[:, col[name]] = np.bincount(orgs.province[sel], weights=orgs.represents[sel], minlength=n) * w
-    put("hh_coerced", (act & hh.coerced).astype(np.float64))
-    put("draft_animals", hh.draft_animals * act)
-    put("household_grain_kg", hh.grain_kg * act)
-    put("land_mu", hh.land_mu * act)
+        out[:, col[f"n_class_{c}"]] = org_out[:, 3 + c] * w
+    for j, name in enumerate(("n_yield_raised", "n_yield_flat", "n_yield_fell")):
+        out[:, col[name]] = org_out[:, 7 + j] * w
     out[:, col["urban_population"]] = world.urban_population
     return out
 

@@ -12,7 +12,6 @@ from __future__ import annotations
 import numba as nb
 import numpy as np
 
-from hightide.economy.consumption import monthly_need
 from hightide.economy.distribution import settle
 from hightide.engine.calendar import months_to_next_harvest_by_zone
 from hightide.engine.context import StepContext
@@ -49,7 +48,7 @@ def allocate(stock: float, food: float, exports: float, other: float, resales: f
 
 
 def supply(world: World, ctx: StepContext) -> None:
-    p, hh, pol = ctx.params, world.households, ctx.policy
+    p, pol = ctx.params, ctx.policy
     n_prov = world.provinces.n
     imports = pol.grain_imports_mt_per_year * 1e9 / 12
     world.granary_kg += imports

@@ -11,8 +11,8 @@ from __future__ import annotations
 import numpy as np
 
 from hightide.engine.context import StepContext
-from hightide.institutions.cooperatives import is_collective
-from hightide.world.households import NO_ORG
+from hightide.engine.kernels import form_counts, form_share
+from hightide.institutions.cooperatives import COLLECTIVE_FORMS
 from hightide.world.world import World
 
 HIGH_PRESSURE = 0.5
@@ -26,19 +26,19 @@ def exaggeration(params, leap_pressure: float, radicalism: np.ndarray) -> np.nda
 
 def update(world: World, ctx: StepContext) -> None:
     """Roll reports over at the new year, build zeal, and set this month's exaggeration."""
-    hh, orgs, pol = world.households, world.organisations, ctx.policy
+    hh, pol = world.households, ctx.policy
     if ctx.cal_month == 1:
-        hh.reported_last_year_kg[:] = hh.reported_this_year_kg
-        hh.reported_this_year_kg[:] = 0.0
-        hh.true_last_year_kg[:] = hh.true_this_year_kg
-        hh.true_this_year_kg[:] = 0.0
+        for a, n in zip(hh.block_start, hh.used):  # the used slots of each province block
+            sl = slice(int(a), int(a + n))
+            hh.reported_last_year_kg[sl] = hh.reported_this_year_kg[sl]
+            hh.reported_this_year_kg[sl] = 0.0
+            hh.true_last_year_kg[sl] = hh.true_this_year_kg[sl]
+            hh.true_this_year_kg[sl] = 0.0
     if pol.pressure >= HIGH_PRESSURE:
-        act = hh.active
-        coop = act & (hh.org != NO_ORG) & is_collective(orgs.form[np.maximum(hh.org, 0)])
-        n = world.provinces.n
+        counts = form_counts(world)
         w = world.weight
-        total = np.bincount(hh.province, weights=act, minlength=n)
-        share = np.bincount(hh.province, weights=coop, minlength=n) / np.maximum(total, 1)
+        total = counts.sum(axis=1)
+        share = form_share(counts, COLLECTIVE_FORMS)
         national = float((share * total * w).sum() / max((total * w).sum(), 1))
         world.zeal += np.maximum(share - national, 0.0) / 12.0
     world.exaggeration = exaggeration(ctx.params, pol.leap_pressure, world.radicalism(ctx.params))

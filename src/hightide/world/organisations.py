@@ -15,10 +15,10 @@ FORM_NAMES = ("individual", "mutual_aid", "elementary_apc", "advanced_apc", "com
 ORG_SCHEMA: dict[str, tuple[str, str, str]] = {
     "active": ("bool", "-", "organisation exists"),
     "form": ("int8", "code", "form of organisation (FORM_NAMES)"),
-    "province": ("int16", "id", "province"),
+    "province": ("int8", "id", "province"),
     "township": ("int32", "id", "township it belongs to"),
     "village": ("int32", "id", "village it was founded in"),
-    "founded_month": ("int32", "month index", "month founded"),
+    "founded_month": ("int16", "month index", "month founded"),
     "cadre_competence": ("float32", "index", "competence and fair-mindedness of its leading cadres [003], N(0,1)"),
     "quality": ("int8", "class", "Class I well run, II middling, III poorly run [001 note 16]; 0 = not assessed"),
     "represents": ("float32", "units", "real organisations one simulated one stands for, per unit of weight (a commune built from fewer sampled townships than its size is a fraction)"),

@@ -2,12 +2,15 @@
 
 Arrays are allocated once from a schema (name -> dtype, unit, meaning); each province owns a block
 so that new slots (households formed, organisations founded) stay with their province and a
-province's draws never depend on another's.
+province's draws never depend on another's. Arrays start as untouched zero pages and a slot is
+written only when claimed: the spare capacity of the blocks takes address space, not memory.
+Only the used part of a block (``block_start`` to ``block_start + used``) holds meaningful values.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import ClassVar
 
 import numpy as np
 
@@ -21,6 +24,7 @@ class SlotArrays:
 
     SCHEMA: dict[str, tuple[str, str, str]] = None  # set by subclasses
     WHAT = "slot"
+    DEFAULTS: ClassVar[dict[str, object]] = {}  # non-zero defaults, written when a slot is claimed
 
     @classmethod
     def allocate(cls, capacity_per_province: np.ndarray):
@@ -29,12 +33,7 @@ class SlotArrays:
         start = end - cap
         total = int(end[-1]) if len(end) else 0
         arrays = {name: np.zeros(total, dtype=dtype) for name, (dtype, _, _) in cls.SCHEMA.items()}
-        obj = cls(block_start=start, block_end=end, used=np.zeros(len(cap), dtype=np.int64), arrays=arrays)
-        obj._initialise()
-        return obj
-
-    def _initialise(self) -> None:
-        """Non-zero defaults (subclasses)."""
+        return cls(block_start=start, block_end=end, used=np.zeros(len(cap), dtype=np.int64), arrays=arrays)
 
     def __getattr__(self, name: str) -> np.ndarray:
         arrays = self.__dict__.get("arrays")
@@ -52,7 +51,16 @@ class SlotArrays:
         if first + count > self.block_end[province]:
             raise MemoryError(f"{self.WHAT} capacity exhausted in province {province}; raise household_capacity_factor")
         self.used[province] += count
+        for name, value in self.DEFAULTS.items():
+            self.arrays[name][first:first + count] = value
         return np.arange(first, first + count, dtype=np.int64)
+
+    def used_mask(self) -> np.ndarray:
+        """True on the used part of every province block (a new array)."""
+        mask = np.zeros(self.capacity, dtype=bool)
+        for a, n in zip(self.block_start, self.used):
+            mask[a:a + n] = True
+        return mask
 
     def nbytes(self) -> int:
         return sum(a.nbytes for a in self.arrays.values())

@@ -107,24 +107,29 @@ def build_world(params: ParameterSet, scale: float, seed: int, start_month: int)
     t_total = np.maximum(np.rint(rural_hh / params.rural_households_per_township), 1).astype(np.int64)
     t_sampled = sample_townships(t_total, scale, int(params.townships_min_per_province))
 
+    # township sizes first (to size the slot blocks), then each province's households from the
+    # same stream, one province at a time (only one province's draws are held at once)
     per_prov = []
     for p in range(provinces.n):
         rng = generator(seed, "synthesis", p)
         mean_size = rural_hh[p] / t_total[p]
         sizes = np.maximum(np.rint(mean_size * rng.lognormal(-TOWNSHIP_SIZE_SD**2 / 2, TOWNSHIP_SIZE_SD, t_sampled[p])), 20).astype(np.int64)
-        attrs = _households_of_province(params, p, int(sizes.sum()), provinces.zone[p], rng)
-        per_prov.append((sizes, attrs))
+        per_prov.append((sizes, rng))
 
     capacity = np.array([int(np.ceil(s.sum() * params.household_capacity_factor)) + 16 for s, _ in per_prov])
     hh = Households.allocate(capacity)
     orgs = Organisations.allocate(capacity // 3 + 16)
+    n_towns = int(t_sampled.sum())
+    village_township = []
+    township_county = np.zeros(n_towns, dtype=np.int32)
     weight = np.zeros(provinces.n)
     productivity = np.zeros(provinces.n)
     normal_yield = np.zeros(provinces.n)
     tpc = max(1, int(round(100 * scale)))  # townships per county among the sampled (~100 per county at scale 1)
     next_township = next_village = next_county = 0
-    for p, (sizes, attrs) in enumerate(per_prov):
+    for p, (sizes, rng) in enumerate(per_prov):
         n = int(sizes.sum())
+        attrs = _households_of_province(params, p, n, provinces.zone[p], rng)
         idx = hh.claim_slots(p, n)
         township_local = np.repeat(np.arange(len(sizes)), sizes)
         villages_per_t = np.maximum(np.rint(sizes / params.households_per_village), 1).astype(np.int64)
@@ -133,14 +138,15 @@ def build_world(params: ParameterSet, scale: float, seed: int, start_month: int)
         village_offset = np.cumsum(villages_per_t) - villages_per_t
         hh.active[idx] = True
         hh.province[idx] = p
-        hh.township[idx] = next_township + township_local
-        hh.county[idx] = next_county + township_local // tpc
         hh.village[idx] = next_village + village_offset[township_local] + village_local
+        village_township.append(np.repeat(next_township + np.arange(len(sizes)), villages_per_t).astype(np.int32))
+        township_county[next_township:next_township + len(sizes)] = next_county + np.arange(len(sizes)) // tpc
         next_township += len(sizes)
         next_county += int(np.ceil(len(sizes) / tpc))
         next_village += int(villages_per_t.sum())
         for name, values in attrs.items():
             hh.arrays[name][idx] = values
+        del attrs
         weight[p] = rural_hh[p] / n
         # productivity: expected output per rural person at the start equals the provincial
         # 1953-57 level carried back along the TFP trend (calibrated level multiplier)
@@ -154,6 +160,8 @@ def build_world(params: ParameterSet, scale: float, seed: int, start_month: int)
         hh.true_last_year_kg[idx] = hh.reported_last_year_kg[idx]
         normal_yield[p] = (params.normal_yield_ratio * productivity[p] * f.sum() * expected_weather(params)
                            / hh.land_mu[idx].sum())
+    hh.village_township = np.concatenate(village_township)
+    hh.township_county = township_county
     return World(
         provinces=provinces, households=hh, organisations=orgs, weight=weight,
         productivity=productivity, normal_yield_per_mu=normal_yield,
@@ -162,7 +170,7 @@ def build_world(params: ParameterSet, scale: float, seed: int, start_month: int)
         n_townships_sampled=t_sampled, n_townships_total=t_total,
         radicalism_trait=np.array([generator(seed, "radicalism", p).normal(0.0, params.radicalism_sd)
                                    for p in range(provinces.n)]),
-        zeal=np.zeros(provinces.n), exaggeration=np.zeros(provinces.n),
+        zeal=np.zeros(provinces.n), exaggeration=np.zeros(provinces.n), n_villages=next_village,
     )
 
 

@@ -28,6 +28,7 @@ class World:
     zeal: np.ndarray  # float64 per province: how far it ran ahead of the nation under high pressure (MODEL.md §4.1)
     exaggeration: np.ndarray  # float64 per province: reported/true - 1 this month
     months_without_exit: int = 0  # months since members lost the right to withdraw (Lin 1990)
+    n_villages: int = 0  # village ids run 0..n_villages-1 (set at synthesis; family division keeps the village)
 
     def radicalism(self, params) -> np.ndarray:
         """Radicalism of each province's leadership: trait plus zeal built from its own history."""

@@ -1,0 +1,331 @@
+"""Compiled household passes of the harvest (economy/harvest.py says what they compute and why).
+
+Each pass follows the NumPy expressions of the rules it applies (``production.factor_index``
+inputs, ``production.pooled_inputs``, ``production.labour_exchange``, ``distribution.tax_due``,
+``retention_norm``, ``purchase_request``, ``settle``, ``collective.share_by`` and the
+``distribute_*`` rules) operation for operation, so results are bit for bit those of the array
+formulation; the powers of the Cobb-Douglas index stay with NumPy (``factor_index``), whose
+vectorised ``pow`` the compiled code would not reproduce to the last bit.
+tests/unit/test_harvest_kernels.py holds the array formulation and checks the two agree.
+"""
+
+from __future__ import annotations
+
+import numba as nb
+import numpy as np
+
+from hightide.engine.kernels import PW_BLOCK, PW_STACK, pairwise_close, pairwise_plan
+from hightide.world.organisations import COMMUNE, ELEMENTARY_APC
+
+# procurement regimes (distribution.purchase_request)
+FREE_MARKET, PROPORTIONAL, THREE_FIXES, PLANNED_SHARE = range(4)
+REGIME_CODES = {"free_market": FREE_MARKET, "unified_purchase": PROPORTIONAL, "three_fixes": THREE_FIXES,
+                "planned_share": PLANNED_SHARE}
+
+
+@nb.njit(cache=True)
+def gather_inputs(idx, land_mu, children, adults, elderly, draft_animals, food_ratio, labour_child, labour_elderly,
+                  hunger_threshold, need_per_ae, ae_child, ae_elderly):
+    """Per harvesting household: land, labour power, animals (float64), fed = min(food ratio /
+    threshold, 1) (the inputs of the index powers), persons and monthly food need."""
+    n = idx.size
+    land = np.empty(n)
+    labour = np.empty(n)
+    animals = np.empty(n)
+    fed = np.empty(n)
+    persons = np.empty(n)
+    need = np.empty(n)
+    for k in range(n):
+        i = idx[k]
+        land[k] = np.float64(land_mu[i])
+        labour[k] = adults[i] + labour_child * children[i] + labour_elderly * elderly[i]
+        animals[k] = np.float64(draft_animals[i])
+        fed[k] = min(np.float64(food_ratio[i]) / hunger_threshold, 1.0)
+        persons[k] = np.float64(np.int32(children[i]) + adults[i] + elderly[i])
+        need[k] = need_per_ae * (adults[i] + ae_child * children[i] + ae_elderly * elderly[i])
+    return land, labour, animals, fed, persons, need
+
+
+@nb.njit(cache=True)
+def pool_inputs(unit, n_units, land, sown, labour, animals, plot, effort_slot, idx, c_land, c_labour, labour_used,
+                animals_used, effort_used):
+    """Land and time on the collective field (private plots apart), and the labour and animals a
+    pooling unit puts on each member's land in proportion to it (``pooled_inputs``); effort-weighted
+    labour for the index. ``unit`` -1: farms alone."""
+    n = idx.size
+    land_t = np.zeros(n_units)
+    labour_t = np.zeros(n_units)
+    animals_t = np.zeros(n_units)
+    for k in range(n):
+        c_land[k] = sown[k] * (1.0 - plot[k])
+        c_labour[k] = labour[k] * (1.0 - plot[k])
+        u = unit[k]
+        if u >= 0:
+            land_t[u] += c_land[k]
+            labour_t[u] += c_labour[k]
+            animals_t[u] += animals[k]
+    for k in range(n):
+        u = unit[k]
+        if u >= 0:
+            share = c_land[k] / land_t[u] if land_t[u] > 0 else 0.0
+            labour_used[k] = labour_t[u] * share
+            animals_used[k] = animals_t[u] * share
+        else:
+            labour_used[k] = c_labour[k]
+            animals_used[k] = animals[k]
+        effort_used[k] = labour_used[k] * np.float64(effort_slot[idx[k]])
+
+
+@nb.njit(cache=True)
+def settle_households(idx, province, form, team, n_teams, coll_unit, n_units, scale, f_out, bonus, loss_factor,
+                      elasticity_labour, labour, labour_used, own_output, plot_output, normal_output, land, sown,
+                      animals, share, persons, need_month, to_next, normal_yield, exag, rad, tax_rate,
+                      retention_food, seed_per_mu, feed_per_animal, reported_this, true_this, reported_last, true_last,
+                      on_true_output, credence, planned_share, radicalism_procurement, regime, free_market_share,
+                      surplus_rate, adjustment, grain, draft_animals, starvation, flows, state_in, unit_sums,
+                      total_true_out, output_out):
+    """Output, labour exchange in teams, reports, the procurement basis and, for households that
+    settle their own claims (alone or in teams), tax, purchase, seed and feed settled from stock
+    plus income in that order, animals starved of feed, stocks updated. Members of collectives get
+    their plot output and add their claims to their unit's sums (``unit_sums`` columns: output,
+    reported output, normal output, tax, retention, need to next harvest, seed, feed, gross quota).
+    ``flows[p]`` gets (tax, purchase, seed, feed, production, reported production); ``state_in[p]``
+    tax + purchase of households settling alone."""
+    n = idx.size
+    out_t = np.zeros(n_teams)
+    lab_t = np.zeros(n_teams)
+    for k in range(n):
+        output_out[k] = scale[k] * f_out[k] * bonus[k] * loss_factor
+        t = team[k]
+        if t >= 0:
+            out_t[t] += output_out[k]
+            lab_t[t] += labour[k]
+    wage = np.zeros(n_teams)
+    for t in range(n_teams):
+        wage[t] = elasticity_labour * out_t[t] / lab_t[t] if lab_t[t] > 0 else 0.0
+    for k in range(n):
+        i = idx[k]
+        pv = province[i]
+        output = output_out[k]
+        income = output
+        if team[k] >= 0:
+            income = income + wage[team[k]] * (labour[k] - labour_used[k])
+        sh = share[k]
+        normal = normal_output[k]
+        tax = tax_rate * normal_yield[pv] * land[k] * sh
+        retention = (retention_food * persons[k] + seed_per_mu * land[k] + feed_per_animal * animals[k]) * sh
+        seed = seed_per_mu * sown[k] * sh
+        feed = feed_per_animal * animals[k] * sh
+        total_true = output + plot_output[k]
+        reported = total_true * (1.0 + exag[pv])
+        total_true_out[k] = total_true
+        reported_this[i] = reported_this[i] + np.float32(reported)
+        true_this[i] = true_this[i] + np.float32(total_true)
+        if on_true_output:
+            basis = total_true / max(sh, 1e-9)
+        else:
+            t_last = np.float64(true_last[i])
+            basis = t_last + credence * (np.float64(reported_last[i]) - t_last)
+        gross = (planned_share + radicalism_procurement * max(rad[pv], 0.0)) * basis * sh
+        flows[pv, 4] += total_true
+        flows[pv, 5] += reported
+        u = coll_unit[k]
+        if u >= 0:
+            grain[i] += plot_output[k]
+            unit_sums[u, 0] += output
+            unit_sums[u, 1] += output * (1.0 + exag[pv])
+            unit_sums[u, 2] += normal
+            unit_sums[u, 3] += tax
+            unit_sums[u, 4] += retention
+            unit_sums[u, 5] += need_month[k] * to_next[k]
+            unit_sums[u, 6] += seed
+            unit_sums[u, 7] += feed
+            unit_sums[u, 8] += gross
+            continue
+        stock = grain[i]
+        if regime == PLANNED_SHARE:
+            purchase = max(gross - tax, 0.0)
+        elif regime == FREE_MARKET:
+            surplus = stock + income * (1.0 + exag[pv]) - tax - seed - feed - need_month[k] * to_next[k]
+            purchase = free_market_share * max(surplus, 0.0)
+        else:
+            base = normal if regime == THREE_FIXES else income * (1.0 + exag[pv])
+            purchase = surplus_rate * max(base - tax - retention, 0.0)
+        purchase = purchase * adjustment
+        remaining = max(stock + income, 0.0)
+        p_tax = min(max(tax, 0.0), remaining)
+        remaining -= p_tax
+        p_purchase = min(max(purchase, 0.0), remaining)
+        remaining -= p_purchase
+        p_seed = min(max(seed, 0.0), remaining)
+        remaining -= p_seed
+        p_feed = min(max(feed, 0.0), remaining)
+        short = (feed - p_feed) / feed if feed > 0 else 0.0
+        draft_animals[i] = draft_animals[i] * np.float32(1.0 - starvation * min(max(short, 0.0), 1.0))
+        grain[i] = stock + income - (((p_tax + p_purchase) + p_seed) + p_feed)
+        flows[pv, 0] += p_tax
+        flows[pv, 1] += p_purchase
+        flows[pv, 2] += p_seed
+        flows[pv, 3] += p_feed
+        state_in[pv] += p_tax + p_purchase
+
+
+@nb.njit(cache=True)
+def unit_member_sums(idx, coll_unit, n_units, province, org, persons, five_guarantee, form, free_supply_share,
+                     retention_food, share, land, labour, coerced, coerced_effort):
+    """Per accounting unit (members: ``coll_unit`` >= 0): members, five-guarantee members, the
+    largest free-supply share of its members' forms, its province, and the weight totals of
+    ``collective.share_by`` (persons x five-guarantee, persons, ration, land, work points).
+    Also a dense index of the members' organisations (-1 elsewhere) and their slots."""
+    count = np.zeros(n_units)
+    fg_count = np.zeros(n_units)
+    free_share = np.zeros(n_units)
+    prov_u = np.zeros(n_units, dtype=np.int64)
+    totals = np.zeros((n_units, 5))
+    for k in range(idx.size):
+        u = coll_unit[k]
+        if u < 0:
+            continue
+        i = idx[k]
+        fg = five_guarantee[i]
+        count[u] += 1.0
+        fg_count[u] += np.float64(fg)
+        f = free_supply_share if form[k] == COMMUNE else 0.0
+        free_share[u] = max(free_share[u], f)
+        prov_u[u] = province[i]
+        totals[u, 0] += persons[k] * fg
+        totals[u, 1] += persons[k]
+        totals[u, 2] += retention_food * persons[k] * share[k]
+        totals[u, 3] += land[k]
+        totals[u, 4] += labour[k] * (coerced_effort if coerced[i] else 1.0)
+    # organisations of the members, densely numbered province by province (as kernels.dense_index)
+    label = np.full(idx.size, -1, dtype=np.int64)
+    org_ids = np.empty(idx.size, dtype=np.int64)
+    n_orgs = 0
+    start = 0
+    while start < idx.size:
+        pv = province[idx[start]]
+        end = start
+        lo = np.int64(1) << 62
+        hi = np.int64(-1)
+        while end < idx.size and province[idx[end]] == pv:
+            if coll_unit[end] >= 0:
+                lo = min(lo, np.int64(org[idx[end]]))
+                hi = max(hi, np.int64(org[idx[end]]))
+            end += 1
+        if hi >= 0:
+            seen = np.full(hi - lo + 1, -1, dtype=np.int64)
+            for k in range(start, end):
+                if coll_unit[k] >= 0:
+                    o = org[idx[k]]
+                    if seen[o - lo] < 0:
+                        seen[o - lo] = n_orgs
+                        org_ids[n_orgs] = o
+                        n_orgs += 1
+                    label[k] = seen[o - lo]
+        start = end
+    return count, fg_count, free_share, prov_u, totals, label, org_ids[:n_orgs].copy()
+
+
+@nb.njit(cache=True, inline="always")
+def _share_by(weight, total, count, amount):
+    """``collective.share_by`` for one member."""
+    w = weight / total if total > 0 else 1.0 / max(count, 1.0)
+    return amount * w
+
+
+@nb.njit(cache=True)
+def share_out(idx, coll_unit, count, totals, fg_count, welfare, remainder, free_share, paid_rest, ration_pool, form,
+              persons, five_guarantee, retention_food, land, labour, coerced, coerced_effort, dividend_share,
+              own_output, plot_output, claim_rate, share, learning_rate, feed_per_animal, animals, fed_share,
+              starvation, grain, attitude, draft_animals, label, n_orgs, output):
+    """Each member's share of its unit's remainder: free supply by persons, the welfare fund to
+    five-guarantee households, then a land dividend and work points (elementary) or a basic ration
+    and work points (advanced, communes); stock and animals updated; the member's experience moves
+    its attitude. Returns per organisation (``label``) the output with plots and the output
+    members' own land and labour would have given."""
+    y_o = np.zeros(n_orgs)
+    own_o = np.zeros(n_orgs)
+    for k in range(idx.size):
+        u = coll_unit[k]
+        if u < 0:
+            continue
+        i = idx[k]
+        fg = np.float64(five_guarantee[i])
+        work_points = labour[k] * (coerced_effort if coerced[i] else 1.0)
+        welfare_u = welfare[u] if fg_count[u] > 0 else 0.0
+        welfare_share = _share_by(persons[k] * fg, totals[u, 0], count[u], welfare_u) * fg
+        free = _share_by(persons[k], totals[u, 1], count[u], remainder[u] * free_share[u])
+        if form[k] == ELEMENTARY_APC:
+            dist = (_share_by(land[k], totals[u, 3], count[u], paid_rest[u] * dividend_share)
+                    + _share_by(work_points, totals[u, 4], count[u], paid_rest[u] * (1.0 - dividend_share)))
+        else:
+            ration = retention_food * persons[k] * share[k]
+            dist = (_share_by(ration, totals[u, 2], count[u], ration_pool[u])
+                    + _share_by(work_points, totals[u, 4], count[u], paid_rest[u] - ration_pool[u]))
+        income = free + welfare_share + dist
+        fd = feed_per_animal * animals[k] * share[k]
+        short = (fd - fd * fed_share[u]) / fd if fd > 0 else 0.0
+        draft_animals[i] = draft_animals[i] * np.float32(1.0 - starvation * min(max(short, 0.0), 1.0))
+        grain[i] += income
+        y_o[label[k]] += output[k] + plot_output[k]
+        own_o[label[k]] += own_output[k]
+        counterfactual = own_output[k] * (1.0 - claim_rate[u])
+        received = income + plot_output[k]
+        r = (received / counterfactual if counterfactual > 0 else 1.0) - 1.0
+        r = min(max(r, -1.0), 1.0)
+        attitude[i] = attitude[i] + np.float32(learning_rate * r * share[k])
+    return y_o, own_o
+
+
+@nb.njit(cache=True)
+def output_bonus(org, in_team, coll, team_bonus, luck, unit_factor):
+    """Output multiplier: 1 + the pooling bonus in teams; management luck x the collective factor
+    of the organisation (scale, quality class, exit) in collectives; 1 alone."""
+    out = np.ones(org.size)
+    for k in range(org.size):
+        if in_team[k]:
+            out[k] += team_bonus
+        elif coll[k]:
+            out[k] = out[k] * luck[org[k]] * unit_factor[org[k]]
+    return out
+
+
+@nb.njit(cache=True)
+def weighted_pairwise_sum(values, active, starts, ends, used, weight):
+    """``np.sum(values * active * np.repeat(weight, ends - starts))`` over every slot (the product
+    formed as NumPy forms it: values x active in the values' type, then x weight), summed as
+    ``np.sum`` sums, without the temporaries."""
+    n = ends[-1] if ends.size else 0
+    leaf_len, leaf_join = pairwise_plan(n)
+    buf = np.empty(PW_BLOCK)
+    stack = np.empty(PW_STACK)
+    pos = leaf = depth = 0
+    for p in range(starts.size):
+        for i in range(starts[p], ends[p]):
+            v = 0.0
+            if i < starts[p] + used[p] and active[i]:
+                v = np.float64(values[i])
+            buf[pos] = v * weight[p]
+            pos += 1
+            if pos == leaf_len[leaf]:
+                depth = pairwise_close(buf, pos, stack, depth, leaf_join[leaf])
+                leaf += 1
+                pos = 0
+    return stack[0] if leaf_len.size else 0.0
+
+
+@nb.njit(cache=True)
+def harvesting_slots(starts, used, active, provinces):
+    """Active slots (ascending) of the given provinces (ascending)."""
+    n = 0
+    for p in provinces:
+        for i in range(starts[p], starts[p] + used[p]):
+            n += active[i]
+    out = np.empty(n + 1, dtype=np.int64)
+    k = 0
+    for p in provinces:
+        for i in range(starts[p], starts[p] + used[p]):
+            out[k] = i
+            k += active[i]
+    return out[:n]
