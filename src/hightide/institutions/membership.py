@@ -58,25 +58,28 @@ def found(world, month: int, first_member: np.ndarray, village: np.ndarray, form
     return ids
 
 
-@nb.njit(cache=True)
+@nb.njit(cache=True, parallel=True)
 def _neighbourhood(starts, used, active, province, village, org, org_form, forms, any_org, children, adults,
                    elderly, land, labour_child, labour_elderly, n_prov, n_vill):
     labour_p = np.zeros(n_prov)
     land_p = np.zeros(n_prov)
     members_v = np.zeros(n_vill)
     total_v = np.zeros(n_vill)
-    for p in range(starts.size):
+    for p in nb.prange(starts.size):  # a province's villages are its own: no two threads share a sum
+        labour = 0.0
+        land_sum = 0.0
         for i in range(starts[p], starts[p] + used[p]):
             if not active[i]:
                 continue
-            pv = province[i]
-            labour_p[pv] += adults[i] + labour_child * children[i] + labour_elderly * elderly[i]
-            land_p[pv] += np.float64(land[i])
+            labour += adults[i] + labour_child * children[i] + labour_elderly * elderly[i]
+            land_sum += np.float64(land[i])
             v = village[i]
             total_v[v] += 1.0
             o = org[i]
             if o >= 0 and (any_org or forms[org_form[o]]):
                 members_v[v] += 1.0
+        labour_p[p] = labour
+        land_p[p] = land_sum
     return labour_p, land_p, members_v, total_v
 
 
