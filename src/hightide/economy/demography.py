@@ -380,7 +380,13 @@ def herd_growth(world: World, ctx: StepContext) -> None:
         idx, effort, pooled, food_ratio = _herds(chunk, hh.block_start, hh.used, hh.active, hh.draft_animals, hh.org,
                                                 orgs.form, hh.effort, hh.food_ratio)
         rate = herd_rate(p, effort, pooled, hunger_shortfall(p, food_ratio))
-        _scale_herds(idx, hh.draft_animals, np.power(1.0 + np.maximum(rate, -0.99), 1 / 12).astype(np.float32))
+        growth = 1.0 + np.maximum(rate, -0.99)
+        # most herds grow at the same rate (kept by their household, fed): one power for them all
+        common = 1.0 + max(p.draft_animal_growth_per_year, -0.99)
+        factor = np.full(idx.size, np.power(np.array([common]), 1 / 12)[0])
+        other = growth != common
+        factor[other] = np.power(growth[other], 1 / 12)
+        _scale_herds(idx, hh.draft_animals, factor.astype(np.float32))
 
 
 @nb.njit(cache=True, parallel=True)
