@@ -39,3 +39,35 @@ def test_a_scenario_object_and_its_file_give_the_same_run(tiny_path, tiny_scale,
     sc = load_scenario(tiny_path)
     res = hightide.api.run(sc, scale=tiny_scale, seed=0)
     pd.testing.assert_frame_equal(res.national_annual, rerun.national_annual, check_exact=True)
+
+
+def _run_on_threads(path, scale, threads: int):
+    import os
+
+    old = os.environ.get("HIGHTIDE_THREADS")
+    os.environ["HIGHTIDE_THREADS"] = str(threads)
+    try:
+        return hightide.api.run(path, scale=scale, seed=0)
+    finally:
+        if old is None:
+            del os.environ["HIGHTIDE_THREADS"]
+        else:
+            os.environ["HIGHTIDE_THREADS"] = old
+
+
+@pytest.fixture(scope="module")
+def one_thread(tiny_path, tiny_scale):
+    return _run_on_threads(tiny_path, tiny_scale, 1)
+
+
+@pytest.fixture(scope="module")
+def all_threads(tiny_path, tiny_scale):
+    import numba
+
+    return _run_on_threads(tiny_path, tiny_scale, numba.config.NUMBA_NUM_THREADS)
+
+
+@pytest.mark.parametrize("table", ["national_annual", "national_monthly", "provincial_annual"])
+def test_one_thread_and_all_cores_give_the_same_tables(one_thread, all_threads, table):
+    """Provinces run in parallel in the compiled passes: the thread count never moves a number."""
+    pd.testing.assert_frame_equal(one_thread.tables[table], all_threads.tables[table], check_exact=True)

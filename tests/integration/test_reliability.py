@@ -429,12 +429,12 @@ def test_validate_refuses_an_incomplete_run(tiny, tmp_path):
 # (f) --------------------------------------------------------------------------------------------
 
 def test_memory_estimate_refuses_an_absurd_request(tiny, tmp_path, monkeypatch):
-    monkeypatch.setattr(memory, "available_memory_bytes", lambda: 400 * 2**20)
+    monkeypatch.setattr(memory, "available_memory_bytes", lambda: 1024 * 2**20)
     out = tmp_path / "run"
     with pytest.raises(memory.ResourceLimitError) as err:
         api.run(tiny, scale=1.0, out=out)
     msg = str(err.value)
-    assert "not enough memory" in msg and "400 MB is available" in msg
+    assert "not enough memory" in msg and "1.0 GB is available" in msg
     largest = float(re.search(r"largest scale that fits is about ([0-9.e-]+)", msg).group(1))
     assert 0 < largest < 1
     assert not out.exists()  # refused before anything was written
@@ -445,7 +445,7 @@ def test_memory_estimate_refuses_an_absurd_request(tiny, tmp_path, monkeypatch):
     sc = load_scenario(tiny)
     params = resolve(sc.parameters)
     fits = memory.estimate_resources(params, largest, sc.start_month, N_MONTHS).memory_bytes
-    assert fits <= 400 * 2**20 < memory.estimate_resources(params, largest * 1.2, sc.start_month, N_MONTHS).memory_bytes
+    assert fits <= 1024 * 2**20 < memory.estimate_resources(params, largest * 1.2, sc.start_month, N_MONTHS).memory_bytes
     result = runner.invoke(app, ["run", str(tiny), "--scale", "1", "--out", str(out)])
     assert result.exit_code == 2
     assert "not enough memory" in result.output and "largest scale that fits" in result.output
@@ -475,18 +475,20 @@ def test_manifest_records_the_estimate_and_the_run_size(reference):
     assert m["households_simulated"] > 0 and m["months"] == N_MONTHS and m["simulation_seconds"] >= 0
 
 
-def test_memory_estimate_is_an_upper_bound_of_the_state(tiny):
-    """The estimated state equals the arrays the world really allocates (within the size noise)."""
+def test_memory_estimate_counts_the_household_slots_in_use(tiny):
+    """The estimated households at the start equal the slots the world really fills (within the
+    township-size noise), and the state at the end counts them grown by family division."""
     from hightide.engine.simulation import initial_state
     from hightide.params import resolve
     from hightide.scenarios import load_scenario
 
     sc = load_scenario(tiny)
     params = resolve(sc.parameters)
-    state = initial_state(sc, params, 0.002, 0)
-    real = state.world.households.nbytes() + state.world.organisations.nbytes()
-    est = memory.estimate_resources(params, 0.002, sc.start_month, N_MONTHS).state_bytes
-    assert 0.8 < est / real < 1.25
+    hh = initial_state(sc, params, 0.002, 0).world.households
+    real = int(hh.used.sum()) * memory.household_slot_bytes()
+    est = memory.estimate_resources(params, 0.002, sc.start_month, N_MONTHS)
+    assert 0.8 < est.start_state_bytes / real < 1.25
+    assert est.state_bytes > est.start_state_bytes * memory.SLOT_GROWTH
 
 
 # (g) --------------------------------------------------------------------------------------------

@@ -58,3 +58,33 @@ def test_labour_shortage_is_between_zero_and_one():
 def test_landless_household_with_hands_is_not_short_of_hands():
     got = labour_shortage(np.array([2.0]), np.array([0.0]), np.array([0.2]))
     assert got[0] == 0.0
+
+
+def test_compiled_willingness_is_the_array_rule(params):
+    """willingness_of (one compiled pass) gives exactly willingness + labour_shortage, and the
+    co-operative terms exactly as _willingness_apc forms them (float32 animal cost)."""
+    from types import SimpleNamespace
+
+    from hightide.institutions.membership import willingness_of
+    from hightide.world.synthesis import labour_power
+
+    g = np.random.default_rng(3)
+    n = 2000
+    hh = SimpleNamespace(klass=g.integers(0, 5, n).astype(np.int8), attitude=g.normal(size=n).astype(np.float32),
+                         children=g.integers(0, 5, n).astype(np.int8), adults=g.integers(0, 4, n).astype(np.int8),
+                         elderly=g.integers(0, 3, n).astype(np.int8),
+                         land_mu=np.where(g.random(n) < 0.05, 0.0, g.random(n) * 20).astype(np.float32),
+                         draft_animals=g.choice([0.0, 0.4, 1.0, 2.5], n).astype(np.float32),
+                         province=g.integers(0, 3, n).astype(np.int8), village=g.integers(0, 40, n).astype(np.int32),
+                         village_township=np.arange(40, dtype=np.int32) // 4)
+    world = SimpleNamespace(households=hh)
+    idx = np.sort(g.choice(n, 700, replace=False))
+    mean_lpm, share_v, adv_t = g.random(3) * 0.5 + 0.1, g.random(40), g.normal(size=10) * 0.1
+    labour = labour_power(params, hh.children[idx], hh.adults[idx], hh.elderly[idx]).astype(np.float64)
+    ref = willingness(params, klass=hh.klass[idx], attitude=hh.attitude[idx],
+                      shortage=labour_shortage(labour, hh.land_mu[idx].astype(np.float64), mean_lpm[hh.province[idx]]),
+                      animals=hh.draft_animals[idx], promotion=0.7, neighbours_share=share_v[hh.village[idx]])
+    np.testing.assert_array_equal(willingness_of(world, params, idx, 0.7, mean_lpm, share_v), ref)
+    ref_apc = (ref + params.willingness_demonstration * adv_t[hh.village_township[hh.village[idx]]]
+               - params.willingness_unfair_price * hh.draft_animals[idx] * (1.0 - params.animal_price_fairness))
+    np.testing.assert_array_equal(willingness_of(world, params, idx, 0.7, mean_lpm, share_v, adv_t), ref_apc)

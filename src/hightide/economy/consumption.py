@@ -53,15 +53,20 @@ def _hall_sums(members, units, n_units, province, children, adults, elderly, gra
     return stock_u, need_u, months_u
 
 
-@nb.njit(cache=True)
+@nb.njit(cache=True, parallel=True)
 def _eat(starts, used, active, province, children, adults, elderly, grain, food_ratio, need_per_ae, ae_child,
          ae_elderly, months_left_p, storage_loss, members, units, stock_u, need_u, served_u, flows):
     """One month of eating, household by household, as the rules above say: need by adult
     equivalents (``monthly_need``), ``ration`` from the own stock, or the mess hall's serving split
-    by need; storage loss; the 3-month mean food ratio. ``flows[p]`` gets (eaten, loss, need)."""
-    j = 0
-    for p in range(starts.size):
+    by need; storage loss; the 3-month mean food ratio. ``flows[p]`` gets (eaten, loss, need).
+    Provinces run in parallel (each its own slots, members and sums)."""
+    first_member = np.searchsorted(members, starts)
+    for p in nb.prange(starts.size):
         months_left = months_left_p[p]
+        j = first_member[p]
+        eaten_p = 0.0
+        loss_p = 0.0
+        need_p = 0.0
         for i in range(starts[p], starts[p] + used[p]):
             if not active[i]:
                 continue
@@ -80,10 +85,12 @@ def _eat(starts, used, active, province, children, adults, elderly, grain, food_
             grain[i] = stock - loss
             ratio = min(eaten / need if need > 0 else 1.0, 1.0)
             food_ratio[i] = np.float32((2.0 * np.float64(food_ratio[i]) + ratio) / 3.0)
-            pv = province[i]
-            flows[pv, 0] += eaten
-            flows[pv, 1] += loss
-            flows[pv, 2] += need
+            eaten_p += eaten
+            loss_p += loss
+            need_p += need
+        flows[p, 0] = eaten_p
+        flows[p, 1] = loss_p
+        flows[p, 2] = need_p
 
 
 def eat(world: World, ctx: StepContext) -> None:

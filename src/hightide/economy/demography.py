@@ -58,15 +58,18 @@ def crude_baseline_rate(params: ParameterSet) -> float:
 VITAL_STREAMS = ("deaths_child", "deaths_adult", "deaths_elderly", "births", "ageing_child", "ageing_adult")
 
 
-@nb.njit(cache=True)
+@nb.njit(cache=True, parallel=True)
 def _vital(heads, month_word, provinces, starts, used, active, children, adults, elderly, hungry, p_hungry, p_fed,
            p_grow_up, p_grow_old, flows):
     """Deaths by age band, births, then ageing, household by household: each event count is
     min(floor(n p + U), n) (``streams.events``) with U from the province's stream of that event.
     ``p_fed`` holds the fed probabilities (child, adult, elderly deaths, births); ``p_hungry[:, k]``
     those of the k-th hungry household (``hungry``, ascending). ``flows[p]`` gets (births, deaths)."""
-    j = 0
-    for pv in provinces:
+    first_hungry = np.searchsorted(hungry, starts[provinces])
+    overflow = np.zeros(provinces.size, dtype=np.bool_)
+    for q in nb.prange(provinces.size):  # provinces are independent: their own streams and slots
+        pv = provinces[q]
+        j = first_hungry[q]
         c0, c1, c2, c3 = rng.stream_start(heads[0], pv, month_word)
         d0, d1, d2, d3 = rng.stream_start(heads[1], pv, month_word)
         e0, e1, e2, e3 = rng.stream_start(heads[2], pv, month_word)
@@ -101,8 +104,7 @@ def _vital(heads, month_word, provinces, starts, used, active, children, adults,
             up = min(np.floor(nc * p_grow_up + u_up), nc)
             older = min(np.floor(na * p_grow_old + u_older), na)
             c, a, e = nc - up + born, na + up - older, ne + older
-            if max(c, max(a, e)) > MAX_BAND:
-                raise OverflowError("a household has more members in one age band than its counts hold")
+            overflow[q] |= max(c, max(a, e)) > MAX_BAND
             children[i] = np.int8(c)
             adults[i] = np.int8(a)
             elderly[i] = np.int8(e)
@@ -110,6 +112,7 @@ def _vital(heads, month_word, provinces, starts, used, active, children, adults,
             deaths_p += d_child + d_adult + d_old
         flows[pv, 0] = births_p
         flows[pv, 1] = deaths_p
+    return overflow.any()
 
 
 def vital_events(world: World, ctx: StepContext) -> None:
@@ -139,8 +142,10 @@ def vital_events(world: World, ctx: StepContext) -> None:
                   + hh.adults[hungry] * (p_hungry[:, 1] - p_fed[1])
                   + hh.elderly[hungry] * (p_hungry[:, 2] - p_fed[2]))
         hunger_deaths += np.bincount(hh.province[hungry], weights=excess, minlength=world.provinces.n)
-        _vital(heads, month_word, chunk, hh.block_start, hh.used, active, hh.children, hh.adults, hh.elderly, hungry,
-               np.ascontiguousarray(p_hungry), p_fed, 1 / (12 * p.years_as_child), 1 / (12 * p.years_working_age), flows)
+        if _vital(heads, month_word, chunk, hh.block_start, hh.used, active, hh.children, hh.adults, hh.elderly, hungry,
+                  np.ascontiguousarray(p_hungry), p_fed, 1 / (12 * p.years_as_child), 1 / (12 * p.years_working_age),
+                  flows):
+            raise OverflowError(f"a household has more than {MAX_BAND} members in one age band")
     w = world.weight
     ctx.flows["births"] += flows[:, 0] * w
     ctx.flows["deaths"] += flows[:, 1] * w
@@ -161,17 +166,22 @@ def _urban_vital(world: World, ctx: StepContext, base: float) -> None:
     ctx.flows["urban_deaths"] += deaths
 
 
-@nb.njit(cache=True)
+@nb.njit(cache=True, parallel=True)
 def _die_out(starts, used, active, children, adults, elderly, org):
     """Households whose last member died: flagged inactive and out of their organisation.
     Returns their slots (ascending)."""
-    n = 0
-    for p in range(starts.size):
+    n_prov = starts.size
+    counts = np.zeros(n_prov, dtype=np.int64)
+    for p in nb.prange(n_prov):
+        c = 0
         for i in range(starts[p], starts[p] + used[p]):
-            n += active[i] & (np.int32(children[i]) + adults[i] + elderly[i] == 0)
-    dead = np.empty(n, dtype=np.int64)
-    k = 0
-    for p in range(starts.size):
+            c += active[i] & (np.int32(children[i]) + adults[i] + elderly[i] == 0)
+        counts[p] = c
+    first = np.zeros(n_prov + 1, dtype=np.int64)
+    first[1:] = np.cumsum(counts)
+    dead = np.empty(first[n_prov], dtype=np.int64)
+    for p in nb.prange(n_prov):
+        k = first[p]
         for i in range(starts[p], starts[p] + used[p]):
             if active[i] & (np.int32(children[i]) + adults[i] + elderly[i] == 0):
                 dead[k] = i
@@ -370,32 +380,46 @@ def herd_growth(world: World, ctx: StepContext) -> None:
         idx, effort, pooled, food_ratio = _herds(chunk, hh.block_start, hh.used, hh.active, hh.draft_animals, hh.org,
                                                 orgs.form, hh.effort, hh.food_ratio)
         rate = herd_rate(p, effort, pooled, hunger_shortfall(p, food_ratio))
-        _scale_herds(idx, hh.draft_animals, np.power(1.0 + np.maximum(rate, -0.99), 1 / 12).astype(np.float32))
+        growth = 1.0 + np.maximum(rate, -0.99)
+        # most herds grow at the same rate (kept by their household, fed): one power for them all
+        common = 1.0 + max(p.draft_animal_growth_per_year, -0.99)
+        factor = np.full(idx.size, np.power(np.array([common]), 1 / 12)[0])
+        other = growth != common
+        factor[other] = np.power(growth[other], 1 / 12)
+        _scale_herds(idx, hh.draft_animals, factor.astype(np.float32))
 
 
-@nb.njit(cache=True)
+@nb.njit(cache=True, parallel=True)
 def _herds(provinces, starts, used, active, animals, org, org_form, effort, food_ratio):
     """Active households with animals (ascending), with their effort, whether their animals are
     pooled (their organisation is a co-operative or commune) and their food ratio."""
-    n = 0
-    for p in provinces:
+    counts = np.zeros(provinces.size, dtype=np.int64)
+    for q in nb.prange(provinces.size):
+        p = provinces[q]
+        c = 0
         for i in range(starts[p], starts[p] + used[p]):
-            n += active[i] & (animals[i] > 0)
-    idx = np.empty(n + 1, dtype=np.int64)
-    eff = np.empty(n + 1)
-    pooled = np.empty(n + 1, dtype=np.bool_)
-    fr = np.empty(n + 1)
-    k = 0
-    for p in provinces:
+            c += active[i] & (animals[i] > 0)
+        counts[q] = c
+    first = np.zeros(provinces.size + 1, dtype=np.int64)
+    first[1:] = np.cumsum(counts)
+    n = first[provinces.size]
+    idx = np.empty(n, dtype=np.int64)
+    eff = np.empty(n)
+    pooled = np.empty(n, dtype=np.bool_)
+    fr = np.empty(n)
+    for q in nb.prange(provinces.size):
+        p = provinces[q]
+        k = first[q]
         for i in range(starts[p], starts[p] + used[p]):
-            o = org[i]
-            f = org_form[max(o, 0)]
-            idx[k] = i
-            eff[k] = np.float64(effort[i])
-            pooled[k] = (o >= 0) & (f >= ELEMENTARY_APC) & (f <= COMMUNE)
-            fr[k] = np.float64(food_ratio[i])
-            k += active[i] & (animals[i] > 0)
-    return idx[:n], eff[:n], pooled[:n], fr[:n]
+            if active[i] & (animals[i] > 0):
+                o = org[i]
+                f = org_form[max(o, 0)]
+                idx[k] = i
+                eff[k] = np.float64(effort[i])
+                pooled[k] = (o >= 0) & (f >= ELEMENTARY_APC) & (f <= COMMUNE)
+                fr[k] = np.float64(food_ratio[i])
+                k += 1
+    return idx, eff, pooled, fr
 
 
 @nb.njit(cache=True)

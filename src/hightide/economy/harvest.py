@@ -130,6 +130,7 @@ def harvest(world: World, ctx: StepContext) -> None:
         fed_h[hungry] = fed[hungry] ** p.hunger_labour_elasticity
         labour = labour * fed_h
         labour_t[hungry] = production.labour_term(p, labour[hungry])
+        del fed, fed_h, hungry  # (arrays are dropped as soon as they are done with: memory at scale)
 
         org = hh.org[idx]
         form = np.where(org != NO_ORG, orgs.form[np.maximum(org, 0)], -1)
@@ -152,6 +153,7 @@ def harvest(world: World, ctx: StepContext) -> None:
             coll_unit[coll] = cu
             n_units = int(cu.max()) + 1
         unit = np.where(coll, n_teams + coll_unit, team)
+        del cu
         c_land, c_labour, labour_used, animals_used, effort_labour = (np.empty(idx.size) for _ in range(5))
         hk.pool_inputs(unit, n_teams + n_units, land, sown, labour, animals, plot, hh.effort, idx, c_land, c_labour,
                        labour_used, animals_used, effort_labour)
@@ -165,7 +167,9 @@ def harvest(world: World, ctx: StepContext) -> None:
         used_t = animal_t.copy()
         used_t[unit >= 0] = production.animal_term(p, animals_used[unit >= 0])
         f_out = c_land_t * effort_t * used_t
+        del c_land_t, effort_t, used_t, changed, c_land, effort_labour, unit
         normal_output = tfp[prov] * expected_weather(p) * share * (sown_t * labour_t * animal_t)
+        del sown_t, land_t, labour_t, animal_t
         unit_sums = np.zeros((n_units, 9))
         total_true, output = np.empty(idx.size), np.empty(idx.size)
         hk.settle_households(
@@ -181,6 +185,7 @@ def harvest(world: World, ctx: StepContext) -> None:
             own_flows, own_state_in, unit_sums, total_true, output)
         true_sum.add(total_true * w[prov])
         sown_sum.add(sown * w[prov])
+        del scale, f_out, bonus, normal_output, total_true, sown, need_month, labour_used, labour, team, org, in_team
         if coll.any():
             _collective_shares(world, ctx, idx, coll_unit, n_units, unit_sums, adjustment, output, own_output,
                                c_labour, land, share, plot_output, persons, form, animals, flows=unit_flows,

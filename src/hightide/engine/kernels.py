@@ -198,21 +198,27 @@ def unit_index(org: np.ndarray, village: np.ndarray, province: np.ndarray, down:
     return units if ok else None
 
 
-@nb.njit(cache=True)
+@nb.njit(cache=True, parallel=True)
 def _members_of_forms(starts, used, active, org, org_form, org_active, forms, live_only):
-    n = 0
-    for p in range(starts.size):
+    n_prov = starts.size
+    counts = np.zeros(n_prov, dtype=np.int64)
+    for p in nb.prange(n_prov):
+        c = 0
         for i in range(starts[p], starts[p] + used[p]):
             o = max(org[i], 0)
-            n += active[i] & (org[i] >= 0) & forms[org_form[o]] & (org_active[o] | (not live_only))
-    out = np.empty(n + 1, dtype=np.int64)
-    k = 0
-    for p in range(starts.size):
+            c += active[i] & (org[i] >= 0) & forms[org_form[o]] & (org_active[o] | (not live_only))
+        counts[p] = c
+    first = np.zeros(n_prov + 1, dtype=np.int64)
+    first[1:] = np.cumsum(counts)
+    out = np.empty(first[n_prov], dtype=np.int64)
+    for p in nb.prange(n_prov):
+        k = first[p]
         for i in range(starts[p], starts[p] + used[p]):
             o = max(org[i], 0)
-            out[k] = i  # written always, kept when selected: no branch to mispredict
-            k += active[i] & (org[i] >= 0) & forms[org_form[o]] & (org_active[o] | (not live_only))
-    return out[:n]
+            if active[i] & (org[i] >= 0) & forms[org_form[o]] & (org_active[o] | (not live_only)):
+                out[k] = i
+                k += 1
+    return out
 
 
 def members_of_forms(hh, orgs, forms, live_only: bool = False) -> np.ndarray:
@@ -409,14 +415,16 @@ def active_count(slots) -> int:
     return int(_active_count(slots.block_start, slots.used, slots.active))
 
 
-@nb.njit(cache=True)
+@nb.njit(cache=True, parallel=True)
 def _form_counts(starts, used, active, province, org, org_form, n_prov):
     out = np.zeros((n_prov, 8))
-    for p in range(starts.size):
+    for p in nb.prange(starts.size):  # block p holds province p's households
+        c = np.zeros(8, dtype=np.int64)
         for i in range(starts[p], starts[p] + used[p]):
-            if active[i]:
-                o = org[i]
-                out[province[i], (org_form[o] + 1) if o >= 0 else 0] += 1.0
+            o = org[i]
+            c[(org_form[max(o, 0)] + 1) if o >= 0 else 0] += active[i]
+        for f in range(8):
+            out[p, f] = c[f]
     return out
 
 
@@ -435,21 +443,27 @@ def form_share(counts: np.ndarray, forms) -> np.ndarray:
     return inside / np.maximum(counts.sum(axis=1), 1)
 
 
-@nb.njit(cache=True)
+@nb.njit(cache=True, parallel=True)
 def _outside_forms(starts, used, active, org, org_form, forms):
-    n = 0
-    for p in range(starts.size):
+    n_prov = starts.size
+    counts = np.zeros(n_prov, dtype=np.int64)
+    for p in nb.prange(n_prov):
+        c = 0
         for i in range(starts[p], starts[p] + used[p]):
             o = org[i]
-            n += active[i] & ((o < 0) | (not forms[org_form[max(o, 0)]]))
-    out = np.empty(n + 1, dtype=np.int64)
-    k = 0
-    for p in range(starts.size):
+            c += active[i] & ((o < 0) | (not forms[org_form[max(o, 0)]]))
+        counts[p] = c
+    first = np.zeros(n_prov + 1, dtype=np.int64)
+    first[1:] = np.cumsum(counts)
+    out = np.empty(first[n_prov], dtype=np.int64)
+    for p in nb.prange(n_prov):
+        k = first[p]
         for i in range(starts[p], starts[p] + used[p]):
             o = org[i]
-            out[k] = i
-            k += active[i] & ((o < 0) | (not forms[org_form[max(o, 0)]]))
-    return out[:n]
+            if active[i] & ((o < 0) | (not forms[org_form[max(o, 0)]])):
+                out[k] = i
+                k += 1
+    return out
 
 
 def outside_forms(world, forms) -> np.ndarray:

@@ -4,14 +4,16 @@ NumPy temporaries of a few MB are allocated and freed many times a month. By def
 each to the OS (mmap/munmap), which costs page faults on every reuse; raising the mmap and trim
 thresholds keeps them in the heap. Harmless elsewhere: only applied on glibc.
 
-The estimate: a run's state is its household and organisation slots (bytes per slot from
-``HOUSEHOLD_SCHEMA`` and ``ORG_SCHEMA``; slots = initial households x ``household_capacity_factor``,
-with the minimum-townships floor, exactly as :func:`hightide.world.synthesis.build_world` sizes
-them); NumPy temporaries (the month's processes, and building the world) peak at about three
-times the state, counted as four for margin as the model grows; Python, NumPy, pandas and Arrow
-take a fixed baseline. Measured peak resident memory (1952-54, scales 0.002-0.03, Nov 2026 model:
-baseline + ~4.0x the state) is 70-80% of the estimate. Disk: the tables, plus a checkpoint (the
-state, pickled) twice over while a new one replaces the old.
+The estimate (measured, see docs/PERFORMANCE.md): slot arrays are allocated at full capacity but
+stay untouched zero pages until a slot is claimed, so resident state is the slots in use: the
+households at the start (as :func:`hightide.world.synthesis.build_world` draws them, with the
+minimum-townships floor) times ``SLOT_GROWTH`` (family division adds slots; dead households keep
+theirs) at the bytes of ``HOUSEHOLD_SCHEMA``, plus organisations in use. No process holds arrays over
+every household except the harvest, which works on whole provinces in chunks of up to
+``kernels.CHUNK_SLOTS`` used slots at ``HARVEST_BYTES_PER_SLOT``: the largest chunk sets the
+temporaries. Python, NumPy, pandas, Arrow and Numba's compiled kernels take a fixed baseline.
+Disk: the tables, plus a checkpoint (the slots in use, pickled) twice over while a new one
+replaces the old.
 """
 
 from __future__ import annotations
@@ -33,10 +35,14 @@ _M_TRIM_THRESHOLD = -1
 _M_MMAP_THRESHOLD = -3
 _done = False
 
-#: temporaries at the peak, as a multiple of the state (measured ~3.0x; counted as 4 for margin)
-TEMPORARIES_FACTOR = 4.0
-#: interpreter, NumPy, pandas and Arrow (measured ~115 MB), with room for building the tables
-BASELINE_BYTES = 160 * 2**20
+#: household slots in use at the end of 1952-66 per household at the start (measured 1.25-1.30)
+SLOT_GROWTH = 1.3
+#: organisation slots in use per household slot in use (teams are founded afresh; measured 0.13)
+ORG_SLOTS_PER_HOUSEHOLD = 0.15
+#: the harvest's per-household arrays (measured ~300 bytes at scale 0.05, counted with margin)
+HARVEST_BYTES_PER_SLOT = 350
+#: interpreter, NumPy, pandas, Arrow and Numba's kernels (intercept of the measured peaks ~450 MB)
+BASELINE_BYTES = 450 * 2**20
 #: tables and manifest: small and independent of scale
 OUTPUT_BYTES_FIXED = 2 * 2**20
 OUTPUT_BYTES_PER_MONTH = 20 * 2**10
@@ -85,12 +91,14 @@ class ResourceEstimate:
     scale: float
     household_slots: int
     organisation_slots: int
-    state_bytes: int  # household and organisation arrays
+    state_bytes: int  # household and organisation slots in use at the end (resident)
     recorder_bytes: int
     memory_bytes: int  # estimated peak resident memory
     checkpoint_bytes: int  # one checkpoint file (0 without checkpoints)
     output_bytes: int  # tables and manifest (0 without an output directory)
     disk_bytes: int  # peak extra disk the run needs
+    start_state_bytes: int = 0  # household slots in use at the start
+    temporaries_bytes: int = 0  # the harvest's arrays for its largest chunk of provinces
 
 
 class _SlotModel:
@@ -106,13 +114,29 @@ class _SlotModel:
         self.minimum = int(params.townships_min_per_province)
         self.factor = float(params.household_capacity_factor)
 
-    def slots(self, scale: float) -> tuple[int, int]:
+    def households(self, scale: float) -> np.ndarray:
+        """Households per province at the start (mean township size x townships sampled)."""
         from hightide.world.synthesis import sample_townships
 
         sampled = sample_townships(self.t_total, scale, self.minimum)
-        households = sampled * (self.rural_hh / self.t_total)  # mean township size x townships sampled
-        capacity = np.ceil(households * self.factor).astype(np.int64) + 16
+        return sampled * (self.rural_hh / self.t_total)
+
+    def slots(self, scale: float) -> tuple[int, int]:
+        """Slot capacity (households, organisations) as build_world allocates it."""
+        capacity = np.ceil(self.households(scale) * self.factor).astype(np.int64) + 16
         return int(capacity.sum()), int((capacity // 3 + 16).sum())
+
+    def largest_chunk(self, scale: float) -> int:
+        """Used household slots of the largest group of provinces the harvest handles at once."""
+        from hightide.engine.kernels import CHUNK_SLOTS
+
+        largest = cur = 0
+        for n in np.ceil(self.households(scale) * min(SLOT_GROWTH, self.factor)):
+            if cur and cur + n > CHUNK_SLOTS:
+                cur = 0
+            cur += int(n)
+            largest = max(largest, cur)
+        return largest
 
 
 def _estimate(model: _SlotModel, scale: float, n_months: int, outputs: bool, checkpoints: bool,
@@ -121,17 +145,21 @@ def _estimate(model: _SlotModel, scale: float, n_months: int, outputs: bool, che
     from hightide.results.recorder import NATIONAL_NAMES, STOCK_NAMES
 
     hh_slots, org_slots = model.slots(scale)
-    state = hh_slots * household_slot_bytes() + org_slots * organisation_slot_bytes()
+    start = float(model.households(scale).sum())
+    in_use = min(start * SLOT_GROWTH, hh_slots)
+    state = int(in_use * household_slot_bytes() + min(in_use * ORG_SLOTS_PER_HOUSEHOLD, org_slots) * organisation_slot_bytes())
     recorder = 8 * (n_months * model.n_provinces * (len(STOCK_NAMES) + len(FLOW_NAMES))
                     + n_months * len(NATIONAL_NAMES) + model.n_provinces * len(STOCK_NAMES))
-    memory = BASELINE_BYTES + int(state * (1 + TEMPORARIES_FACTOR)) + 3 * recorder
+    temporaries = model.largest_chunk(scale) * HARVEST_BYTES_PER_SLOT
+    memory = BASELINE_BYTES + state + temporaries + 3 * recorder
     output = OUTPUT_BYTES_FIXED + OUTPUT_BYTES_PER_MONTH * n_months if outputs else 0
     checkpoint = state + recorder + CHECKPOINT_OVERHEAD_BYTES if (outputs and checkpoints) else 0
     # while a checkpoint replaces the previous one both are on disk; a resumed run already has one
     disk = output + checkpoint * (1 if resuming else 2)
     return ResourceEstimate(scale=scale, household_slots=hh_slots, organisation_slots=org_slots, state_bytes=state,
                             recorder_bytes=recorder, memory_bytes=memory, checkpoint_bytes=checkpoint,
-                            output_bytes=output, disk_bytes=disk)
+                            output_bytes=output, disk_bytes=disk, start_state_bytes=int(start * household_slot_bytes()),
+                            temporaries_bytes=temporaries)
 
 
 def estimate_resources(params, scale: float, start_month: int, n_months: int, *, outputs: bool = True,
@@ -247,11 +275,10 @@ def check_resources(params, scale: float, start_month: int, n_months: int, *, la
         largest = _largest_scale(model, n_months, lambda s: est(s).memory_bytes <= memory)
         raise ResourceLimitError(
             f"not enough memory to run {label} at scale {scale:g}: it needs about {format_bytes(e.memory_bytes)} "
-            f"({e.household_slots:,} household slots x {household_slot_bytes()} bytes and "
-            f"{e.organisation_slots:,} organisation slots x {organisation_slot_bytes()} bytes = "
-            f"{format_bytes(e.state_bytes)} of state, plus ~{TEMPORARIES_FACTOR:g}x that for the month's "
-            f"temporaries, plus {format_bytes(BASELINE_BYTES)} for Python) but only {format_bytes(memory)} "
-            f"is available; " + _largest_text(largest, "memory"))
+            f"({format_bytes(e.state_bytes)} of household and organisation state in use by the end, at "
+            f"{household_slot_bytes()} bytes a household slot, plus {format_bytes(e.temporaries_bytes)} for the "
+            f"harvest of the largest group of provinces, plus {format_bytes(BASELINE_BYTES)} for Python and "
+            f"its libraries) but only {format_bytes(memory)} is available; " + _largest_text(largest, "memory"))
     if outputs:
         disk = free_disk_bytes(out)
         if disk is not None and e.disk_bytes > disk:

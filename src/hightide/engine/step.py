@@ -15,6 +15,7 @@ from __future__ import annotations
 from typing import Callable
 
 from hightide.economy import consumption, demography, harvest
+from hightide.engine import threads
 from hightide.engine.context import StepContext
 from hightide.institutions import cooperatives, incentives, mutual_aid
 from hightide.state import granary, planning
@@ -39,9 +40,11 @@ PROCESSES: tuple[tuple[str, Process], ...] = (
 
 
 def step(world: World, ctx: StepContext, timings: dict[str, float] | None = None) -> None:
-    """Advance the world by one month."""
+    """Advance the world by one month (on as many threads as the machine's load leaves free;
+    the numbers do not depend on it)."""
     import time
 
+    threads.adapt()
     for name, process in PROCESSES:
         t0 = time.perf_counter()
         process(world, ctx)

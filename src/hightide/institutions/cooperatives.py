@@ -15,8 +15,8 @@ import numpy as np
 from hightide.engine import streams
 from hightide.engine.calendar import SLACK_SEASON
 from hightide.engine.context import StepContext
-from hightide.engine.kernels import CHUNK_SLOTS, form_counts, form_share, members_of_forms, outside_forms, unit_index
-from hightide.institutions.membership import found, labour_shortage, neighbourhood, willingness
+from hightide.engine.kernels import form_counts, form_share, members_of_forms, outside_forms, unit_index
+from hightide.institutions.membership import found, neighbourhood, willingness_of
 from hightide.institutions.mutual_aid import group_into_teams
 from hightide.world.households import LOWER_MIDDLE, NO_ORG, RICH, UPPER_MIDDLE
 from hightide.world.organisations import ADVANCED_APC, COMMUNE, ELEMENTARY_APC, MUTUAL_AID
@@ -80,7 +80,7 @@ def no_exit_factor(params, months_without_exit: int) -> float:
 def _willingness_apc(world: World, ctx: StepContext, idx: np.ndarray) -> np.ndarray:
     """Willingness to join a co-operative: the mutual-aid terms, the local co-operatives' yield
     advantage (demonstration, [001 §V]) and the cost of pooling animals at an unfair price."""
-    p, hh, orgs = ctx.params, world.households, world.organisations
+    p, orgs = ctx.params, world.organisations
     mean_lpm, share_v = neighbourhood(world, p, COLLECTIVE_FORMS)
     live = orgs.active & is_collective(orgs.form)
     adv_t = np.zeros(int(world.n_townships_sampled.sum()))
@@ -89,17 +89,7 @@ def _willingness_apc(world: World, ctx: StepContext, idx: np.ndarray) -> np.ndar
     np.add.at(adv_t, orgs.township[seen], orgs.yield_advantage[seen])
     np.add.at(cnt_t, orgs.township[seen], 1.0)
     advantage_t = np.divide(adv_t, cnt_t, out=np.zeros_like(adv_t), where=cnt_t > 0)
-    out = np.empty(idx.size)
-    for a in range(0, idx.size, CHUNK_SLOTS):  # household by household: chunks only bound memory
-        sub = idx[a:a + CHUNK_SLOTS]
-        labour = labour_power(p, hh.children[sub], hh.adults[sub], hh.elderly[sub]).astype(np.float64)
-        w = willingness(p, klass=hh.klass[sub], attitude=hh.attitude[sub],
-                        shortage=labour_shortage(labour, hh.land_mu[sub].astype(np.float64), mean_lpm[hh.province[sub]]),
-                        animals=hh.draft_animals[sub], promotion=ctx.policy.mutual_aid_promotion,
-                        neighbours_share=share_v[hh.village[sub]])
-        out[a:a + CHUNK_SLOTS] = (w + p.willingness_demonstration * advantage_t[hh.township_of(sub)]
-                                  - p.willingness_unfair_price * hh.draft_animals[sub] * (1.0 - p.animal_price_fairness))
-    return out
+    return willingness_of(world, p, idx, ctx.policy.mutual_aid_promotion, mean_lpm, share_v, advantage_t)
 
 
 def organise(world: World, ctx: StepContext) -> None:

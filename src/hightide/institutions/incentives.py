@@ -23,15 +23,16 @@ from hightide.world.world import World
 GROWING_SEASON_MONTHS = 6.0  # April-September for the autumn crop (MODEL.md §3)
 
 
-@nb.njit(cache=True)
+@nb.njit(cache=True, parallel=True)
 def _move_toward(starts, used, active, effort, members, units, org, org_form, unit_effort, free_loss, free_share,
                  rural_industry, season):
     """Move each active household's effort a 1/season step toward this month's incentive: for the
     j-th collective member its unit's effort less the free-supply loss in a commune, for everyone
     else 1; all less the share of labour in rural industry."""
     outside = 1.0 * (1.0 - rural_industry)
-    j = 0
-    for p in range(starts.size):
+    first_member = np.searchsorted(members, starts)
+    for p in nb.prange(starts.size):
+        j = first_member[p]
         for i in range(starts[p], starts[p] + used[p]):
             if not active[i]:
                 continue

@@ -37,6 +37,54 @@ def willingness(params: ParameterSet, *, klass, attitude, shortage, animals, pro
             + params.willingness_neighbours * neighbours_share)
 
 
+def class_table(params: ParameterSet) -> np.ndarray:
+    """``class_bonus`` by class code."""
+    return class_bonus(params, np.arange(5))
+
+
+@nb.njit(cache=True, parallel=True)
+def _willingness_at(idx, klass, attitude, children, adults, elderly, land, animals, province, village,
+                    village_township, labour_child, labour_elderly, mean_lpm, neighbours_v, bonus, base, w_short,
+                    w_no_animals, promotion_term, w_neighbours, apc, w_demonstration, advantage_t, unfair, unfairness):
+    """``willingness`` (with ``labour_shortage`` from labour power and land) for the households
+    ``idx``, element by element in the order of the array expression; with ``apc`` the
+    co-operative terms of ``cooperatives._willingness_apc`` (demonstration by the township's
+    co-operatives; the unfair price of pooled animals, a float32 product as NumPy forms it)."""
+    out = np.empty(idx.size)
+    for k in nb.prange(idx.size):
+        i = idx[k]
+        labour = adults[i] + labour_child * children[i] + labour_elderly * elderly[i]
+        area = np.float64(land[i])
+        per_mu = labour / area if area > 0 else 0.0
+        short = min(max(1.0 - per_mu / mean_lpm[province[i]], 0.0), 1.0) if area > 0 else 0.0
+        no_animals = 1.0 if animals[i] < 0.5 else 0.0
+        w = (base + bonus[klass[i]] + np.float64(attitude[i]) + w_short * short + w_no_animals * no_animals
+             + promotion_term + w_neighbours * neighbours_v[village[i]])
+        if apc:
+            cost = unfair * animals[i] * unfairness  # float32 x float32 x float32
+            w = w + w_demonstration * advantage_t[village_township[village[i]]] - np.float64(cost)
+        out[k] = w
+    return out
+
+
+def willingness_of(world, params: ParameterSet, idx: np.ndarray, promotion: float, mean_lpm: np.ndarray,
+                   neighbours_share: np.ndarray, advantage_t: np.ndarray | None = None) -> np.ndarray:
+    """``willingness`` of the households ``idx`` (``labour_shortage`` against the province mean
+    ``mean_lpm``; ``neighbours_share`` by village), with the co-operative terms when the
+    township advantage ``advantage_t`` is given (``cooperatives._willingness_apc``), computed
+    in one compiled pass without per-household temporaries."""
+    hh = world.households
+    apc = advantage_t is not None
+    return _willingness_at(
+        np.asarray(idx, dtype=np.int64), hh.klass, hh.attitude, hh.children, hh.adults, hh.elderly, hh.land_mu,
+        hh.draft_animals, hh.province, hh.village, hh.village_township, params.labour_weight_child,
+        params.labour_weight_elderly, mean_lpm, neighbours_share, class_table(params), params.willingness_base,
+        params.willingness_labour_shortage, params.willingness_no_animals, params.willingness_promotion * promotion,
+        params.willingness_neighbours, apc, params.willingness_demonstration if apc else 0.0,
+        advantage_t if apc else np.zeros(1), np.float32(params.willingness_unfair_price),
+        np.float32(1.0 - params.animal_price_fairness))
+
+
 def found(world, month: int, first_member: np.ndarray, village: np.ndarray, form: int) -> np.ndarray:
     """Create organisations of ``form``, one per founding household, in the founders' provinces'
     slot blocks, township and ``village``. Returns their ids."""
@@ -58,25 +106,28 @@ def found(world, month: int, first_member: np.ndarray, village: np.ndarray, form
     return ids
 
 
-@nb.njit(cache=True)
+@nb.njit(cache=True, parallel=True)
 def _neighbourhood(starts, used, active, province, village, org, org_form, forms, any_org, children, adults,
                    elderly, land, labour_child, labour_elderly, n_prov, n_vill):
     labour_p = np.zeros(n_prov)
     land_p = np.zeros(n_prov)
     members_v = np.zeros(n_vill)
     total_v = np.zeros(n_vill)
-    for p in range(starts.size):
+    for p in nb.prange(starts.size):  # a province's villages are its own: no two threads share a sum
+        labour = 0.0
+        land_sum = 0.0
         for i in range(starts[p], starts[p] + used[p]):
             if not active[i]:
                 continue
-            pv = province[i]
-            labour_p[pv] += adults[i] + labour_child * children[i] + labour_elderly * elderly[i]
-            land_p[pv] += np.float64(land[i])
+            labour += adults[i] + labour_child * children[i] + labour_elderly * elderly[i]
+            land_sum += np.float64(land[i])
             v = village[i]
             total_v[v] += 1.0
             o = org[i]
             if o >= 0 and (any_org or forms[org_form[o]]):
                 members_v[v] += 1.0
+        labour_p[p] = labour
+        land_p[p] = land_sum
     return labour_p, land_p, members_v, total_v
 
 

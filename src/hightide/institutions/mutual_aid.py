@@ -13,11 +13,9 @@ import numpy as np
 from hightide.engine import rng, streams
 from hightide.engine.calendar import SLACK_SEASON
 from hightide.engine.context import StepContext
-from hightide.engine.kernels import CHUNK_SLOTS
-from hightide.institutions.membership import found, labour_shortage, neighbourhood, willingness
+from hightide.institutions.membership import found, neighbourhood, willingness_of
 from hightide.world.households import LANDLORD, NO_ORG
 from hightide.world.organisations import MUTUAL_AID
-from hightide.world.synthesis import labour_power
 from hightide.world.world import World
 
 
@@ -96,15 +94,7 @@ def organise(world: World, ctx: StepContext) -> None:
         free = org == NO_ORG
         is_member = ~free & orgs.active[np.maximum(org, 0)] & (orgs.form[np.maximum(org, 0)] == MUTUAL_AID)
         mean_lpm, organised_share = neighbourhood(world, p)
-        w = np.empty(idx.size)
-        for a in range(0, idx.size, CHUNK_SLOTS):  # household by household: chunks only bound memory
-            sub = idx[a:a + CHUNK_SLOTS]
-            labour = labour_power(p, hh.children[sub], hh.adults[sub], hh.elderly[sub]).astype(np.float64)
-            land = hh.land_mu[sub].astype(np.float64)
-            w[a:a + CHUNK_SLOTS] = willingness(p, klass=hh.klass[sub], attitude=hh.attitude[sub],
-                                               shortage=labour_shortage(labour, land, mean_lpm[hh.province[sub]]),
-                                               animals=hh.draft_animals[sub], promotion=pol.mutual_aid_promotion,
-                                               neighbours_share=organised_share[hh.village[sub]])
+        w = willingness_of(world, p, idx, pol.mutual_aid_promotion, mean_lpm, organised_share)
         _leave(world, ctx, idx[is_member & (w < -p.exit_hysteresis)], counted_as="left")
         joins = ~is_member & free & (w > 0)
         _join(world, ctx, idx[joins], u[joins])

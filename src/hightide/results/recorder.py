@@ -35,7 +35,7 @@ def _block_sum(values, active, a, b, u):
     return first + masked_pairwise_sum(values, active, a + 1, b - a - 1, u)
 
 
-@nb.njit(cache=True)
+@nb.njit(cache=True, parallel=True)
 def _household_stocks(starts, ends, used, active, org, org_form, coerced, children, adults, elderly, animals, grain,
                       land):
     """Per province block: persons, households, households by form (none, then FORMS), coerced
@@ -45,7 +45,7 @@ def _household_stocks(starts, ends, used, active, org, org_form, coerced, childr
     n_prov = starts.size
     counts = np.zeros((n_prov, 8))  # persons, households, individual, 4 forms, coerced
     sums = np.zeros((n_prov, 3))
-    for p in range(n_prov):
+    for p in nb.prange(n_prov):
         a, b, u = starts[p], ends[p], starts[p] + used[p]
         persons = 0
         by_form = np.zeros(8, dtype=np.int64)  # none, forms 0..5 (index form + 1), coerced

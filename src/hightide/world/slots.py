@@ -55,6 +55,29 @@ class SlotArrays:
             self.arrays[name][first:first + count] = value
         return np.arange(first, first + count, dtype=np.int64)
 
+    def __getstate__(self) -> dict:
+        """Pickle the used part of each block only (a checkpoint's size and the memory of loading
+        it follow the households, not the spare capacity)."""
+        state = dict(self.__dict__)
+        ranges = [(int(a), int(a + n)) for a, n in zip(self.block_start, self.used)]
+        state["arrays"] = {name: np.concatenate([arr[a:b] for a, b in ranges]) for name, arr in self.arrays.items()}
+        state["_capacity"] = self.capacity
+        return state
+
+    def __setstate__(self, state: dict) -> None:
+        capacity = state.pop("_capacity")
+        packed = state["arrays"]
+        arrays = {}
+        for name, values in packed.items():
+            arr = np.zeros(capacity, dtype=values.dtype)
+            k = 0
+            for a, n in zip(state["block_start"], state["used"]):
+                arr[a:a + n] = values[k:k + n]
+                k += n
+            arrays[name] = arr
+        state["arrays"] = arrays
+        self.__dict__.update(state)
+
     def used_mask(self) -> np.ndarray:
         """True on the used part of every province block (a new array)."""
         mask = np.zeros(self.capacity, dtype=bool)

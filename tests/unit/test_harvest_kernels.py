@@ -1,0 +1,126 @@
+"""economy/harvest_kernels.py: the compiled harvest passes give exactly what the array rules give
+(production.pooled_inputs, distribution.tax_due/retention_norm/purchase_request/settle,
+collective.share_by and the distribute_* rules)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from hightide.economy import collective, distribution, production
+from hightide.economy import harvest_kernels as hk
+from hightide.world.organisations import ADVANCED_APC, COMMUNE, ELEMENTARY_APC
+
+
+@pytest.fixture
+def rng():
+    return np.random.default_rng(7)
+
+
+def test_pool_inputs_is_pooled_inputs(rng):
+    n = 500
+    unit = np.where(rng.random(n) < 0.7, rng.integers(0, 40, n), -1)
+    land, labour, animals = rng.random(n) * 10, rng.random(n) * 3, rng.poisson(1.0, n).astype(float)
+    plot = np.where(rng.random(n) < 0.3, 0.05, 0.0)
+    sown = land * 0.9
+    effort = rng.random(n).astype(np.float32)
+    idx = np.arange(n)
+    out = [np.empty(n) for _ in range(5)]
+    hk.pool_inputs(unit, 40, land, sown, labour, animals, plot, effort, idx, *out)
+    c_land, c_labour, labour_used, animals_used, effort_used = out
+    np.testing.assert_array_equal(c_land, sown * (1.0 - plot))
+    np.testing.assert_array_equal(c_labour, labour * (1.0 - plot))
+    pooled = unit >= 0
+    ref_l, ref_a = production.pooled_inputs(unit[pooled], c_land[pooled], c_labour[pooled], animals[pooled], 40)
+    np.testing.assert_array_equal(labour_used[pooled], ref_l)
+    np.testing.assert_array_equal(animals_used[pooled], ref_a)
+    np.testing.assert_array_equal(labour_used[~pooled], c_labour[~pooled])
+    np.testing.assert_array_equal(effort_used, labour_used * effort.astype(np.float64))
+
+
+@pytest.mark.parametrize("regime", ["free_market", "unified_purchase", "three_fixes", "planned_share"])
+def test_households_settle_claims_in_order(rng, params, regime):
+    """Alone (no team, no unit): tax, purchase, seed and feed are paid from stock + output."""
+    n = 300
+    p = params
+    idx = np.arange(n)
+    province = np.zeros(n, dtype=np.int8)
+    land, animals = rng.random(n) * 15, rng.poisson(1.0, n).astype(float)
+    labour, persons = rng.random(n) * 3 + 0.5, rng.integers(1, 8, n).astype(float)
+    sown, share = land * 0.95, np.full(n, 0.6)
+    output_index = rng.random(n) * 50
+    need, to_next = rng.random(n) * 20, np.full(n, 4.0)
+    normal = rng.random(n) * 900
+    grain = rng.random(n) * 400
+    grain0 = grain.copy()
+    draft = animals.astype(np.float32)
+    reports = [np.zeros(n, dtype=np.float32) for _ in range(2)] + [rng.random(n).astype(np.float32) * 800 for _ in range(2)]
+    exag, rad, ny = np.array([0.2]), np.array([0.3]), np.array([150.0])
+    flows, state_in = np.zeros((1, 6)), np.zeros(1)
+    total_true, output = np.empty(n), np.empty(n)
+    minus = np.full(n, -1, dtype=np.int64)
+    hk.settle_households(idx, province, np.full(n, -1), minus, 0, minus, 0, np.full(n, 10.0), output_index, np.ones(n),
+                         1.0, p.elasticity_labour, labour, labour, np.zeros(n), np.zeros(n), normal, land, sown, animals,
+                         share, persons, need, to_next, ny, exag, rad, p.agricultural_tax_rate,
+                         p.retention_food_norm_kg_per_capita, p.seed_kg_per_mu, p.feed_kg_per_animal_year, *reports,
+                         False, 0.5, p.planned_procurement_share, p.radicalism_procurement, hk.REGIME_CODES[regime],
+                         p.free_market_sale_share, p.procurement_surplus_rate, 0.8, grain, draft, p.animal_starvation,
+                         flows, state_in, np.zeros((0, 9)), total_true, output)
+    income = 10.0 * output_index * 1.0 * 1.0
+    np.testing.assert_array_equal(output, income)
+    tax = distribution.tax_due(p, land, ny[province], share)
+    retention = distribution.retention_norm(p, persons, land, animals, share)
+    seed = p.seed_kg_per_mu * sown * share
+    feed = p.feed_kg_per_animal_year * animals * share
+    t_last, r_last = reports[3].astype(np.float64), reports[2].astype(np.float64)
+    basis = t_last + 0.5 * (r_last - t_last)
+    gross = (p.planned_procurement_share + p.radicalism_procurement * 0.3) * basis * share
+    purchase = distribution.purchase_request(
+        regime, p, reported_output=income * 1.2, normal_output=normal, tax=tax, retention=retention, stock=grain0,
+        need_to_next_harvest=need * to_next, seed=seed, feed=feed, planned_gross=gross) * 0.8
+    paid = distribution.settle(grain0 + income, [tax, purchase, seed, feed])
+    np.testing.assert_array_equal(grain, grain0 + income - sum(paid))
+    np.testing.assert_array_equal(flows[0, :4], [np.bincount(province, weights=x)[0] for x in paid])
+    short = np.divide(feed - paid[3], feed, out=np.zeros_like(feed), where=feed > 0)
+    expected = animals.astype(np.float32) * (1.0 - p.animal_starvation * np.clip(short, 0.0, 1.0)).astype(np.float32)
+    np.testing.assert_array_equal(draft, expected)
+
+
+def test_collective_shares_follow_the_distribution_rules(rng, params):
+    """Free supply, welfare, land dividend + work points (elementary), ration + work points
+    (advanced): the per-member arithmetic of share_out is that of collective.share_by."""
+    p = params
+    n, n_units = 400, 12
+    idx = np.arange(n)
+    unit = np.sort(rng.integers(0, n_units, n))
+    form = np.where(unit < 4, ELEMENTARY_APC, np.where(unit < 8, ADVANCED_APC, COMMUNE))
+    province = np.zeros(n, dtype=np.int8)
+    org = (unit * 3).astype(np.int32)
+    persons = rng.integers(1, 7, n).astype(float)
+    fg = rng.random(n) < 0.05
+    land, labour, share = rng.random(n) * 10, rng.random(n) * 3, np.full(n, 0.4)
+    coerced = rng.random(n) < 0.3
+    count, fg_count, free_share, _prov_u, totals, label, org_ids = hk.unit_member_sums(
+        idx, unit, n_units, province, org, persons, fg, form, 0.3, p.retention_food_norm_kg_per_capita, share, land,
+        labour, coerced, p.coerced_effort)
+    remainder, welfare = rng.random(n_units) * 5000, rng.random(n_units) * 100
+    paid_rest = remainder * (1.0 - free_share)
+    ration = p.retention_food_norm_kg_per_capita * persons * share
+    ration_pool = np.minimum(paid_rest, np.bincount(unit, weights=ration, minlength=n_units))
+    grain = np.zeros(n)
+    args = {"own_output": rng.random(n) * 100, "plot_output": np.zeros(n), "claim_rate": np.zeros(n_units), "share": share,
+                "learning_rate": 0.0, "feed_per_animal": 0.0, "animals": np.zeros(n), "fed_share": np.ones(n_units),
+                "starvation": 0.0, "grain": grain, "attitude": np.zeros(n, dtype=np.float32),
+                "draft_animals": np.zeros(n, dtype=np.float32), "label": label, "n_orgs": org_ids.size, "output": np.zeros(n)}
+    hk.share_out(idx, unit, count, totals, fg_count, welfare, remainder, free_share, paid_rest, ration_pool, form,
+                 persons, fg, p.retention_food_norm_kg_per_capita, land, labour, coerced, p.coerced_effort,
+                 p.land_dividend_share, **args)
+    work_points = labour * np.where(coerced, p.coerced_effort, 1.0)
+    welfare_share = collective.share_by(persons * fg, unit, np.where(fg_count > 0, welfare, 0.0), n_units) * fg
+    free = collective.share_by(persons, unit, remainder * free_share, n_units)
+    expected = free + welfare_share + np.where(
+        form == ELEMENTARY_APC,
+        collective.distribute_elementary(paid_rest, unit, land, work_points, p.land_dividend_share, n_units),
+        collective.distribute_advanced(paid_rest, unit, ration, work_points, n_units))
+    np.testing.assert_array_equal(grain, expected)
+    np.testing.assert_array_equal(free_share, np.where(np.arange(n_units) >= 8, 0.3, 0.0) * (np.bincount(unit, minlength=n_units) > 0))
