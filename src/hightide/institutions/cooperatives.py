@@ -15,7 +15,7 @@ import numpy as np
 from hightide.engine import streams
 from hightide.engine.calendar import SLACK_SEASON
 from hightide.engine.context import StepContext
-from hightide.engine.kernels import form_counts, form_share, members_of_forms, outside_forms, unit_index
+from hightide.engine.kernels import form_counts, form_share, members_of_forms, outside_forms, units_of_members
 from hightide.institutions.membership import found, neighbourhood, willingness_of
 from hightide.institutions.mutual_aid import group_into_teams
 from hightide.world.households import LOWER_MIDDLE, NO_ORG, RICH, UPPER_MIDDLE
@@ -365,14 +365,12 @@ def accounting_units(hh, orgs, members: np.ndarray, policy, team_size: float, le
     ``team_size`` in slot order. ``level`` overrides ``policy.accounting_unit``. Members must be in
     ascending slot order (as from ``np.flatnonzero``); units are numbered in (org, village, team) order."""
     level = policy.accounting_unit if level is None else level
-    org = hh.org[members]
-    down = orgs.form[org] != ELEMENTARY_APC
-    if level == "unit":
-        down[:] = False
     ts = max(int(team_size), 1) if level == "team" else 0
-    units = unit_index(org, hh.village[members], hh.province[members], down, ts)
+    units = units_of_members(members, hh.org, hh.village, orgs.form, hh.block_start, level == "unit",
+                             ELEMENTARY_APC, ts)
     if units is None:  # organisations not numbered province by province: sort the packed key
-        org64 = org.astype(np.int64)
+        org64 = hh.org[members].astype(np.int64)
+        down = (orgs.form[org64] != ELEMENTARY_APC) & (level != "unit")
         village = np.where(down, hh.village[members], -1).astype(np.int64)
         team = np.zeros(members.size, dtype=np.int64)
         if ts:
