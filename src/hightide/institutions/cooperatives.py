@@ -10,6 +10,7 @@ of a group of townships merge into a commune when the policy says so.
 
 from __future__ import annotations
 
+import numba as nb
 import numpy as np
 
 from hightide.engine import streams
@@ -282,15 +283,9 @@ def _upgrade(world: World, ctx: StepContext) -> None:
     gap = np.maximum(target - share, 0.0)
     if not gap.any():
         return
-    act = hh.active
-    form = np.where(hh.org != NO_ORG, orgs.form[np.maximum(hh.org, 0)], -1)
-    adv = act & ((form == ADVANCED_APC) | (form == COMMUNE))
     n_vill = world.n_villages
-    elem_v = np.bincount(hh.village, weights=act & (form == ELEMENTARY_APC), minlength=n_vill)
-    size_v = np.bincount(hh.village, weights=act, minlength=n_vill)
-    adv_v = np.bincount(hh.village, weights=adv, minlength=n_vill)
-    vill_prov = np.full(n_vill, -1, dtype=np.int64)
-    vill_prov[hh.village[act]] = hh.province[act]
+    elem_v, size_v, adv_v, vill_prov = _village_forms(hh.block_start, hh.used, hh.active, hh.org, hh.village,
+                                                      hh.province, orgs.form, n_vill)
     candidates = np.flatnonzero((elem_v > 0) & (adv_v == 0) & (vill_prov >= 0))
     if candidates.size == 0:
         return
@@ -307,21 +302,61 @@ def _upgrade(world: World, ctx: StepContext) -> None:
         return
     pick = np.zeros(n_vill, dtype=bool)
     pick[chosen] = True
-    movers = np.flatnonzero(act & pick[hh.village] & ((form == -1) | (form == MUTUAL_AID) | (form == ELEMENTARY_APC)))
+    movers = _movers(hh.block_start, hh.used, hh.active, hh.org, hh.village, orgs.form, pick)
+    form = np.where(hh.org[movers] != NO_ORG, orgs.form[np.maximum(hh.org[movers], 0)], -1)
     complete = form_share(counts, COLLECTIVE_FORMS)[hh.province[movers]] >= BASICALLY_COMPLETE
-    movers = movers[(hh.klass[movers] < RICH) | complete]
-    old = np.unique(hh.org[movers][form[movers] == ELEMENTARY_APC])
+    keep = (hh.klass[movers] < RICH) | complete
+    movers, form = movers[keep], form[keep]
+    old = np.unique(hh.org[movers][form == ELEMENTARY_APC])
     first_member = np.full(n_vill, -1, dtype=np.int64)
     first_member[hh.village[movers][::-1]] = movers[::-1]
     villages = np.unique(hh.village[movers])
     ids = _new_orgs(world, ctx, first_member[villages], villages, ADVANCED_APC)
     vid = np.full(n_vill, -1, dtype=np.int64)
     vid[villages] = ids
-    was_member = form[movers] == ELEMENTARY_APC
+    was_member = form == ELEMENTARY_APC
     hh.coerced[movers[~was_member]] = True
     hh.org[movers] = vid[hh.village[movers]]
     hh.joined_month[movers] = ctx.month
     orgs.active[old] = False
+
+
+@nb.njit(cache=True)
+def _village_forms(starts, used, active, org, village, province, org_form, n_vill):
+    """Per village: active households in elementary co-operatives, all active households, those in
+    advanced co-operatives or communes (float counts, as ``np.bincount`` of the masks gives them),
+    and the village's province (-1: no active household)."""
+    elem_v = np.zeros(n_vill)
+    size_v = np.zeros(n_vill)
+    adv_v = np.zeros(n_vill)
+    vill_prov = np.full(n_vill, -1, dtype=np.int64)
+    for p in range(starts.size):
+        for i in range(starts[p], starts[p] + used[p]):
+            if not active[i]:
+                continue
+            v = village[i]
+            f = org_form[org[i]] if org[i] >= 0 else -1
+            size_v[v] += 1.0
+            if f == ELEMENTARY_APC:
+                elem_v[v] += 1.0
+            if f == ADVANCED_APC or f == COMMUNE:
+                adv_v[v] += 1.0
+            vill_prov[v] = province[i]
+    return elem_v, size_v, adv_v, vill_prov
+
+
+@nb.njit(cache=True)
+def _movers(starts, used, active, org, village, org_form, pick):
+    """Active households (ascending) of the picked villages outside any organisation or in a
+    mutual-aid team or an elementary co-operative."""
+    out = []
+    for p in range(starts.size):
+        for i in range(starts[p], starts[p] + used[p]):
+            if active[i] and pick[village[i]]:
+                f = org_form[org[i]] if org[i] >= 0 else -1
+                if f == -1 or f == MUTUAL_AID or f == ELEMENTARY_APC:
+                    out.append(i)
+    return np.array(out, dtype=np.int64)
 
 
 def _communes(world: World, ctx: StepContext) -> None:
