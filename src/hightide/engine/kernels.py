@@ -515,26 +515,51 @@ def pairwise_feed(leaf_len, leaf_join, buf, stack, state, values):
     state[0], state[1], state[2] = leaf, pos, depth
 
 
+@nb.njit(cache=True, inline="always")
+def _masked_value(values, mask, i, limit):
+    return np.float64(values[i]) if (i < limit and mask[i]) else 0.0
+
+
 @nb.njit(cache=True)
 def _masked_leaf(values, mask, a, n, limit):
     """NumPy's eight-lane block sum of values[i] (i < limit and mask[i], else 0) over a..a+n-1."""
     if n < 8:
         res = 0.0
         for i in range(a, a + n):
-            res += np.float64(values[i]) if (i < limit and mask[i]) else 0.0
+            res += _masked_value(values, mask, i, limit)
         return res
-    r = np.zeros(8)
-    for j in range(8):
-        i = a + j
-        r[j] = np.float64(values[i]) if (i < limit and mask[i]) else 0.0
+    r0 = _masked_value(values, mask, a, limit)
+    r1 = _masked_value(values, mask, a + 1, limit)
+    r2 = _masked_value(values, mask, a + 2, limit)
+    r3 = _masked_value(values, mask, a + 3, limit)
+    r4 = _masked_value(values, mask, a + 4, limit)
+    r5 = _masked_value(values, mask, a + 5, limit)
+    r6 = _masked_value(values, mask, a + 6, limit)
+    r7 = _masked_value(values, mask, a + 7, limit)
     body = n - n % 8
-    for k in range(8, body, 8):
-        for j in range(8):
-            i = a + k + j
-            r[j] += np.float64(values[i]) if (i < limit and mask[i]) else 0.0
-    res = ((r[0] + r[1]) + (r[2] + r[3])) + ((r[4] + r[5]) + (r[6] + r[7]))
+    if a + body <= limit:  # the whole body is in use: no bound test per value
+        for k in range(a + 8, a + body, 8):
+            r0 += np.float64(values[k]) if mask[k] else 0.0
+            r1 += np.float64(values[k + 1]) if mask[k + 1] else 0.0
+            r2 += np.float64(values[k + 2]) if mask[k + 2] else 0.0
+            r3 += np.float64(values[k + 3]) if mask[k + 3] else 0.0
+            r4 += np.float64(values[k + 4]) if mask[k + 4] else 0.0
+            r5 += np.float64(values[k + 5]) if mask[k + 5] else 0.0
+            r6 += np.float64(values[k + 6]) if mask[k + 6] else 0.0
+            r7 += np.float64(values[k + 7]) if mask[k + 7] else 0.0
+    else:
+        for k in range(a + 8, a + body, 8):
+            r0 += _masked_value(values, mask, k, limit)
+            r1 += _masked_value(values, mask, k + 1, limit)
+            r2 += _masked_value(values, mask, k + 2, limit)
+            r3 += _masked_value(values, mask, k + 3, limit)
+            r4 += _masked_value(values, mask, k + 4, limit)
+            r5 += _masked_value(values, mask, k + 5, limit)
+            r6 += _masked_value(values, mask, k + 6, limit)
+            r7 += _masked_value(values, mask, k + 7, limit)
+    res = ((r0 + r1) + (r2 + r3)) + ((r4 + r5) + (r6 + r7))
     for i in range(a + body, a + n):
-        res += np.float64(values[i]) if (i < limit and mask[i]) else 0.0
+        res += _masked_value(values, mask, i, limit)
     return res
 
 
