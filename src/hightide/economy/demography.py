@@ -374,52 +374,65 @@ def herd_rate(params, effort: np.ndarray, pooled: np.ndarray, shortfall: np.ndar
 
 
 def herd_growth(world: World, ctx: StepContext) -> None:
-    """Draft animals breed, age, are neglected or slaughtered (MODEL.md §4.2-§4.3)."""
+    """Draft animals breed, age, are neglected or slaughtered (MODEL.md §4.2-§4.3): each herd grows
+    by (1 + max(``herd_rate``, -0.99)) ** (1/12) a month. Most herds grow at the common rate (kept
+    by their household, fed): ``_herds`` scales them by one power and computes the others' growth
+    (``herd_rate`` element for element); NumPy takes the others' powers."""
     p, hh, orgs = ctx.params, world.households, world.organisations
+    common = 1.0 + max(p.draft_animal_growth_per_year, -0.99)
+    common_factor = np.float32(np.power(np.array([common]), 1 / 12)[0])
     for chunk in province_chunks(hh):
-        idx, effort, pooled, food_ratio = _herds(chunk, hh.block_start, hh.used, hh.active, hh.draft_animals, hh.org,
-                                                orgs.form, hh.effort, hh.food_ratio)
-        rate = herd_rate(p, effort, pooled, hunger_shortfall(p, food_ratio))
-        growth = 1.0 + np.maximum(rate, -0.99)
-        # most herds grow at the same rate (kept by their household, fed): one power for them all
-        common = 1.0 + max(p.draft_animal_growth_per_year, -0.99)
-        factor = np.full(idx.size, np.power(np.array([common]), 1 / 12)[0])
-        other = growth != common
-        factor[other] = np.power(growth[other], 1 / 12)
-        _scale_herds(idx, hh.draft_animals, factor.astype(np.float32))
+        idx, growth = _herds(chunk, hh.block_start, hh.used, hh.active, hh.draft_animals, hh.org, orgs.form, hh.effort,
+                             hh.food_ratio, p.draft_animal_growth_per_year, p.collective_herd_neglect,
+                             p.hunger_slaughter, p.hunger_threshold, common, common_factor)
+        if idx.size:
+            _scale_herds(idx, hh.draft_animals, np.power(growth, 1 / 12).astype(np.float32))
+
+
+@nb.njit(cache=True, inline="always")
+def _herd_growth_of(i, org, org_form, effort, food_ratio, g, neglect, slaughter, threshold):
+    """1 + max(``herd_rate``, -0.99) of household i, in the order of the array expressions."""
+    o = org[i]
+    f = org_form[max(o, 0)]
+    pooled = 1.0 if (o >= 0) & (f >= ELEMENTARY_APC) & (f <= COMMUNE) else 0.0
+    neglect_t = (neglect * pooled) * min(max(1.0 - np.float64(effort[i]), 0.0), 1.0)
+    short = min(max((threshold - np.float64(food_ratio[i])) / threshold, 0.0), 1.0)
+    return 1.0 + max((g - neglect_t) - slaughter * short, -0.99)
 
 
 @nb.njit(cache=True, parallel=True)
-def _herds(provinces, starts, used, active, animals, org, org_form, effort, food_ratio):
-    """Active households with animals (ascending), with their effort, whether their animals are
-    pooled (their organisation is a co-operative or commune) and their food ratio."""
+def _herds(provinces, starts, used, active, animals, org, org_form, effort, food_ratio, g, neglect, slaughter,
+           threshold, common, common_factor):
+    """Herds of active households growing at the ``common`` rate are scaled by ``common_factor``
+    here; returns the other herds' households (ascending) and growth. A herd's growth depends on
+    its effort, whether its animals are pooled (its organisation is a co-operative or commune) and
+    its food ratio."""
     counts = np.zeros(provinces.size, dtype=np.int64)
     for q in nb.prange(provinces.size):
         p = provinces[q]
         c = 0
         for i in range(starts[p], starts[p] + used[p]):
-            c += active[i] & (animals[i] > 0)
+            if active[i] & (animals[i] > 0):
+                c += _herd_growth_of(i, org, org_form, effort, food_ratio, g, neglect, slaughter, threshold) != common
         counts[q] = c
     first = np.zeros(provinces.size + 1, dtype=np.int64)
     first[1:] = np.cumsum(counts)
     n = first[provinces.size]
     idx = np.empty(n, dtype=np.int64)
-    eff = np.empty(n)
-    pooled = np.empty(n, dtype=np.bool_)
-    fr = np.empty(n)
+    growth = np.empty(n)
     for q in nb.prange(provinces.size):
         p = provinces[q]
         k = first[q]
         for i in range(starts[p], starts[p] + used[p]):
             if active[i] & (animals[i] > 0):
-                o = org[i]
-                f = org_form[max(o, 0)]
-                idx[k] = i
-                eff[k] = np.float64(effort[i])
-                pooled[k] = (o >= 0) & (f >= ELEMENTARY_APC) & (f <= COMMUNE)
-                fr[k] = np.float64(food_ratio[i])
-                k += 1
-    return idx, eff, pooled, fr
+                gr = _herd_growth_of(i, org, org_form, effort, food_ratio, g, neglect, slaughter, threshold)
+                if gr != common:
+                    idx[k] = i
+                    growth[k] = gr
+                    k += 1
+                else:
+                    animals[i] = animals[i] * common_factor
+    return idx, growth
 
 
 @nb.njit(cache=True)
