@@ -64,7 +64,7 @@ def _vital(heads, month_word, provinces, starts, used, active, children, adults,
     """Deaths by age band, births, then ageing, household by household: each event count is
     min(floor(n p + U), n) (``streams.events``) with U from the province's stream of that event.
     ``p_fed`` holds the fed probabilities (child, adult, elderly deaths, births); ``p_hungry[:, k]``
-    those of the k-th hungry household (``hungry``, ascending). ``flows[p]`` gets (births, deaths)."""
+    (rows in that order) those of the k-th hungry household (``hungry``, ascending). ``flows[p]`` gets (births, deaths)."""
     first_hungry = np.searchsorted(hungry, starts[provinces])
     overflow = np.zeros(provinces.size, dtype=np.bool_)
     for q in nb.prange(provinces.size):  # provinces are independent: their own streams and slots
@@ -86,7 +86,7 @@ def _vital(heads, month_word, provinces, starts, used, active, children, adults,
             g0, g1, u_up = rng.next_double(g0, g1, g2, g3)
             h0, h1, u_older = rng.next_double(h0, h1, h2, h3)
             if j < hungry.size and hungry[j] == i:
-                pc, pa, po, pb = p_hungry[j, 0], p_hungry[j, 1], p_hungry[j, 2], p_hungry[j, 3]
+                pc, pa, po, pb = p_hungry[0, j], p_hungry[1, j], p_hungry[2, j], p_hungry[3, j]
                 j += 1
             else:
                 pc, pa, po, pb = p_fed[0], p_fed[1], p_fed[2], p_fed[3]
@@ -115,6 +115,52 @@ def _vital(heads, month_word, provinces, starts, used, active, children, adults,
     return overflow.any()
 
 
+def _hungry_probabilities(p: ParameterSet, hh, hungry: np.ndarray, log_surv: np.ndarray) -> np.ndarray:
+    """Monthly probabilities of the hungry households (rows: child, adult, elderly deaths, births;
+    one column per household of ``hungry``): ``monthly_probability`` with ``hunger_multiplier``
+    (scaled by the vulnerability of children and the old) and ``fertility_multiplier``. The
+    arithmetic runs in ``_hunger_arguments`` in the order of those array expressions; NumPy takes
+    the transcendentals (its vectorised log1p and expm1, which compiled code would not reproduce
+    to the last bit)."""
+    args = _hunger_arguments(hungry, hh.food_ratio, p.hunger_threshold, p.hunger_mortality_scale,
+                             p.hunger_vulnerability_child, p.hunger_vulnerability_elderly,
+                             p.fertility_per_working_adult, p.hunger_fertility_slope, log_surv)
+    # births: hazard = -log1p(-clip(annual)) x 1.0, argument -hazard / 12
+    args[3] = -((-np.log1p(args[3])) * 1.0) / 12.0
+    return -np.expm1(args)
+
+
+@nb.njit(cache=True)
+def _hunger_arguments(hungry, food_ratio, threshold, mortality_scale, vulnerability_child, vulnerability_elderly,
+                      fertility, fertility_slope, log_surv):
+    """Per hungry household: -hazard / 12 of child, adult and elderly deaths (rows 0-2; the hazard
+    is the fed one, ``log_surv``, times the hunger multiplier) and -clip(annual birth rate) (row 3,
+    the argument of log1p), each as the array expressions of ``hunger_shortfall``,
+    ``hunger_multiplier``, ``fertility_multiplier`` and ``monthly_probability`` form it."""
+    out = np.empty((4, hungry.size))
+    for k in range(hungry.size):
+        short = min(max((threshold - np.float64(food_ratio[hungry[k]])) / threshold, 0.0), 1.0)
+        hm = 1.0 + mortality_scale * (short * short)
+        out[0, k] = -(log_surv[0] * (1.0 + (hm - 1.0) * vulnerability_child)) / 12.0
+        out[1, k] = -(log_surv[1] * hm) / 12.0
+        out[2, k] = -(log_surv[2] * (1.0 + (hm - 1.0) * vulnerability_elderly)) / 12.0
+        annual = fertility * max(1.0 - fertility_slope * short, 0.0)
+        out[3, k] = -min(max(annual, 0.0), 0.999)
+    return out
+
+
+@nb.njit(cache=True)
+def _excess_deaths(hungry, province, children, adults, elderly, p_hungry, p_fed, n_prov):
+    """Expected deaths of the hungry beyond the fed probabilities, summed per province in slot
+    order (as ``np.bincount`` sums them)."""
+    out = np.zeros(n_prov)
+    for k in range(hungry.size):
+        i = hungry[k]
+        out[province[i]] += ((children[i] * (p_hungry[0, k] - p_fed[0]) + adults[i] * (p_hungry[1, k] - p_fed[1]))
+                             + elderly[i] * (p_hungry[2, k] - p_fed[2]))
+    return out
+
+
 def vital_events(world: World, ctx: StepContext) -> None:
     """Deaths, births and ageing in every household (``_vital``); the hungry face higher death
     and lower birth probabilities (``hunger_multiplier``, ``fertility_multiplier``). Provinces are
@@ -127,24 +173,17 @@ def vital_events(world: World, ctx: StepContext) -> None:
     heads, month_word = streams.stream_heads(ctx.seed, *VITAL_STREAMS), streams.month_word(ctx.month)
     flows = np.zeros((world.provinces.n, 2))
     hunger_deaths = np.zeros(world.provinces.n)
+    # the hazards of the fed at 1952 rates times the baseline factor, as ``monthly_probability`` forms them
+    log_surv = np.array([-np.log1p(-np.clip(rate * base, 0.0, 0.999))
+                         for rate in (p.mortality_child, p.mortality_adult, p.mortality_elderly)])
     for chunk in province_chunks(hh):
         hungry = active_below(hh, chunk, hh.food_ratio, p.hunger_threshold)
-        short = hunger_shortfall(p, hh.food_ratio[hungry].astype(np.float64))
-        hm = hunger_multiplier(p, short)
-        p_hungry = np.stack([
-            monthly_probability(p.mortality_child * base, 1.0 + (hm - 1.0) * p.hunger_vulnerability_child),
-            monthly_probability(p.mortality_adult * base, hm),
-            monthly_probability(p.mortality_elderly * base, 1.0 + (hm - 1.0) * p.hunger_vulnerability_elderly),
-            monthly_probability(p.fertility_per_working_adult * fertility_multiplier(p, short)),
-        ], axis=1).reshape(hungry.size, 4)
+        p_hungry = _hungry_probabilities(p, hh, hungry, log_surv)
         # deaths beyond the baseline among the hungry, in expectation, are counted as hunger deaths
-        excess = (hh.children[hungry] * (p_hungry[:, 0] - p_fed[0])
-                  + hh.adults[hungry] * (p_hungry[:, 1] - p_fed[1])
-                  + hh.elderly[hungry] * (p_hungry[:, 2] - p_fed[2]))
-        hunger_deaths += np.bincount(hh.province[hungry], weights=excess, minlength=world.provinces.n)
+        hunger_deaths += _excess_deaths(hungry, hh.province, hh.children, hh.adults, hh.elderly, p_hungry, p_fed,
+                                        world.provinces.n)
         if _vital(heads, month_word, chunk, hh.block_start, hh.used, active, hh.children, hh.adults, hh.elderly, hungry,
-                  np.ascontiguousarray(p_hungry), p_fed, 1 / (12 * p.years_as_child), 1 / (12 * p.years_working_age),
-                  flows):
+                  p_hungry, p_fed, 1 / (12 * p.years_as_child), 1 / (12 * p.years_working_age), flows):
             raise OverflowError(f"a household has more than {MAX_BAND} members in one age band")
     w = world.weight
     ctx.flows["births"] += flows[:, 0] * w
