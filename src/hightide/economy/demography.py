@@ -230,12 +230,13 @@ def _die_out(starts, used, active, children, adults, elderly, org):
     return dead
 
 
-@nb.njit(cache=True)
+@nb.njit(cache=True, parallel=True)
 def _heirs(starts, used, active, village, village_township, dead, u, n_townships):
     """The heir of each dead household: the floor(u x n)-th of the n living households of its
-    township in slot order (-1 when none lives there)."""
+    township in slot order (-1 when none lives there). A township lies in one province: the
+    passes over households run provinces in parallel."""
     alive_t = np.zeros(n_townships, dtype=np.int64)
-    for p in range(starts.size):
+    for p in nb.prange(starts.size):
         for i in range(starts[p], starts[p] + used[p]):
             if active[i]:
                 alive_t[village_township[village[i]]] += 1
@@ -264,7 +265,7 @@ def _heirs(starts, used, active, village, village_township, dead, u, n_townships
     heir = np.full(dead.size, -1, dtype=np.int64)
     seen = np.zeros(n_townships, dtype=np.int64)
     nxt = first[:n_townships].copy()
-    for p in range(starts.size):
+    for p in nb.prange(starts.size):
         for i in range(starts[p], starts[p] + used[p]):
             if not active[i]:
                 continue
@@ -347,14 +348,16 @@ def partition(world: World, ctx: StepContext) -> None:
     ctx.add("households_formed", prov, np.ones(parents.size), world.weight)
 
 
-@nb.njit(cache=True)
+@nb.njit(cache=True, parallel=True)
 def _persons(starts, used, active, children, adults, elderly):
     """Persons in active households per province block (as np.bincount: whole numbers, exact)."""
     out = np.zeros(starts.size)
-    for p in range(starts.size):
+    for p in nb.prange(starts.size):
+        c = 0
         for i in range(starts[p], starts[p] + used[p]):
             if active[i]:
-                out[p] += np.int32(children[i]) + adults[i] + elderly[i]
+                c += np.int64(children[i]) + adults[i] + elderly[i]
+        out[p] = c
     return out
 
 

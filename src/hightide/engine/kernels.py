@@ -33,19 +33,26 @@ def province_chunks(slots, provinces=None, limit: int = CHUNK_SLOTS) -> list[np.
     return out
 
 
-@nb.njit(cache=True)
+@nb.njit(cache=True, parallel=True)
 def _below(starts, used, provinces, active, values, threshold):
-    n = 0
-    for p in provinces:
+    counts = np.zeros(provinces.size + 1, dtype=np.int64)
+    for q in nb.prange(provinces.size):
+        p = provinces[q]
+        c = 0
         for i in range(starts[p], starts[p] + used[p]):
-            n += active[i] & (values[i] < threshold)
-    out = np.empty(n + 1, dtype=np.int64)
-    k = 0
-    for p in provinces:
+            c += active[i] & (values[i] < threshold)
+        counts[q + 1] = c
+    for q in range(provinces.size):
+        counts[q + 1] += counts[q]
+    out = np.empty(counts[provinces.size], dtype=np.int64)
+    for q in nb.prange(provinces.size):
+        p = provinces[q]
+        k = counts[q]
         for i in range(starts[p], starts[p] + used[p]):
-            out[k] = i
-            k += active[i] & (values[i] < threshold)
-    return out[:n]
+            if active[i] & (values[i] < threshold):
+                out[k] = i
+                k += 1
+    return out
 
 
 def active_below(slots, provinces: np.ndarray, values: np.ndarray, threshold) -> np.ndarray:
