@@ -13,7 +13,7 @@ import numpy as np
 from hightide.engine import rng, streams
 from hightide.engine.calendar import LUNAR_NEW_YEAR
 from hightide.engine.context import StepContext
-from hightide.engine.kernels import active_below, province_chunks
+from hightide.engine.kernels import active_below, compact_segments, province_chunks
 from hightide.params import ParameterSet
 from hightide.world.households import MAX_BAND, NO_ORG
 from hightide.world.organisations import COMMUNE, ELEMENTARY_APC
@@ -210,24 +210,21 @@ def _die_out(starts, used, active, children, adults, elderly, org):
     """Households whose last member died: flagged inactive and out of their organisation.
     Returns their slots (ascending)."""
     n_prov = starts.size
+    base = np.zeros(n_prov, dtype=np.int64)
+    for p in range(1, n_prov):
+        base[p] = base[p - 1] + used[p - 1]
     counts = np.zeros(n_prov, dtype=np.int64)
+    dead = np.empty(base[n_prov - 1] + used[n_prov - 1] if n_prov else 0, dtype=np.int64)
     for p in nb.prange(n_prov):
-        c = 0
-        for i in range(starts[p], starts[p] + used[p]):
-            c += active[i] & (np.int32(children[i]) + adults[i] + elderly[i] == 0)
-        counts[p] = c
-    first = np.zeros(n_prov + 1, dtype=np.int64)
-    first[1:] = np.cumsum(counts)
-    dead = np.empty(first[n_prov], dtype=np.int64)
-    for p in nb.prange(n_prov):
-        k = first[p]
+        k = base[p]
         for i in range(starts[p], starts[p] + used[p]):
             if active[i] & (np.int32(children[i]) + adults[i] + elderly[i] == 0):
                 dead[k] = i
                 k += 1
                 active[i] = False
                 org[i] = NO_ORG
-    return dead
+        counts[p] = k - base[p]
+    return dead[:compact_segments(dead, base, counts)].copy()
 
 
 @nb.njit(cache=True, parallel=True)
@@ -449,22 +446,16 @@ def _herds(provinces, starts, used, active, animals, org, org_form, effort, food
     here; returns the other herds' households (ascending) and growth. A herd's growth depends on
     its effort, whether its animals are pooled (its organisation is a co-operative or commune) and
     its food ratio."""
+    base = np.zeros(provinces.size, dtype=np.int64)
+    for q in range(1, provinces.size):
+        base[q] = base[q - 1] + used[provinces[q - 1]]
     counts = np.zeros(provinces.size, dtype=np.int64)
-    for q in nb.prange(provinces.size):
-        p = provinces[q]
-        c = 0
-        for i in range(starts[p], starts[p] + used[p]):
-            if active[i] & (animals[i] > 0):
-                c += _herd_growth_of(i, org, org_form, effort, food_ratio, g, neglect, slaughter, threshold) != common
-        counts[q] = c
-    first = np.zeros(provinces.size + 1, dtype=np.int64)
-    first[1:] = np.cumsum(counts)
-    n = first[provinces.size]
+    n = base[-1] + used[provinces[-1]] if provinces.size else 0
     idx = np.empty(n, dtype=np.int64)
     growth = np.empty(n)
     for q in nb.prange(provinces.size):
         p = provinces[q]
-        k = first[q]
+        k = base[q]
         for i in range(starts[p], starts[p] + used[p]):
             if active[i] & (animals[i] > 0):
                 gr = _herd_growth_of(i, org, org_form, effort, food_ratio, g, neglect, slaughter, threshold)
@@ -474,7 +465,10 @@ def _herds(provinces, starts, used, active, animals, org, org_form, effort, food
                     k += 1
                 else:
                     animals[i] = animals[i] * common_factor
-    return idx, growth
+        counts[q] = k - base[q]
+    compact_segments(growth, base, counts)
+    k = compact_segments(idx, base, counts)
+    return idx[:k], growth[:k]
 
 
 @nb.njit(cache=True)

@@ -33,26 +33,40 @@ def province_chunks(slots, provinces=None, limit: int = CHUNK_SLOTS) -> list[np.
     return out
 
 
+@nb.njit(cache=True)
+def compact_segments(out, base, counts):
+    """Move segment p (``counts[p]`` values written from ``base[p]``, bases ascending and at least
+    the values before them) to follow segment p - 1; returns the values in all segments.
+
+    A filter over provinces in one parallel pass writes each province's hits from the first slot
+    it could need (its used slots before it), into an array allocated (np.empty: untouched pages
+    cost no memory) for every slot; this packs them."""
+    k = 0
+    for p in range(base.size):
+        b = base[p]
+        if b != k:
+            for j in range(counts[p]):
+                out[k + j] = out[b + j]
+        k += counts[p]
+    return k
+
+
 @nb.njit(cache=True, parallel=True)
 def _below(starts, used, provinces, active, values, threshold):
-    counts = np.zeros(provinces.size + 1, dtype=np.int64)
+    base = np.zeros(provinces.size, dtype=np.int64)
+    for q in range(1, provinces.size):
+        base[q] = base[q - 1] + used[provinces[q - 1]]
+    counts = np.zeros(provinces.size, dtype=np.int64)
+    out = np.empty(base[-1] + used[provinces[-1]] if provinces.size else 0, dtype=np.int64)
     for q in nb.prange(provinces.size):
         p = provinces[q]
-        c = 0
-        for i in range(starts[p], starts[p] + used[p]):
-            c += active[i] & (values[i] < threshold)
-        counts[q + 1] = c
-    for q in range(provinces.size):
-        counts[q + 1] += counts[q]
-    out = np.empty(counts[provinces.size], dtype=np.int64)
-    for q in nb.prange(provinces.size):
-        p = provinces[q]
-        k = counts[q]
+        k = base[q]
         for i in range(starts[p], starts[p] + used[p]):
             if active[i] & (values[i] < threshold):
                 out[k] = i
                 k += 1
-    return out
+        counts[q] = k - base[q]
+    return out[:compact_segments(out, base, counts)]
 
 
 def active_below(slots, provinces: np.ndarray, values: np.ndarray, threshold) -> np.ndarray:
@@ -370,24 +384,20 @@ def unit_index(org: np.ndarray, village: np.ndarray, province: np.ndarray, down:
 @nb.njit(cache=True, parallel=True)
 def _members_of_forms(starts, used, active, org, org_form, org_active, forms, live_only):
     n_prov = starts.size
+    base = np.zeros(n_prov, dtype=np.int64)
+    for p in range(1, n_prov):
+        base[p] = base[p - 1] + used[p - 1]
     counts = np.zeros(n_prov, dtype=np.int64)
+    out = np.empty(base[n_prov - 1] + used[n_prov - 1] if n_prov else 0, dtype=np.int64)
     for p in nb.prange(n_prov):
-        c = 0
-        for i in range(starts[p], starts[p] + used[p]):
-            o = max(org[i], 0)
-            c += active[i] & (org[i] >= 0) & forms[org_form[o]] & (org_active[o] | (not live_only))
-        counts[p] = c
-    first = np.zeros(n_prov + 1, dtype=np.int64)
-    first[1:] = np.cumsum(counts)
-    out = np.empty(first[n_prov], dtype=np.int64)
-    for p in nb.prange(n_prov):
-        k = first[p]
+        k = base[p]
         for i in range(starts[p], starts[p] + used[p]):
             o = max(org[i], 0)
             if active[i] & (org[i] >= 0) & forms[org_form[o]] & (org_active[o] | (not live_only)):
                 out[k] = i
                 k += 1
-    return out
+        counts[p] = k - base[p]
+    return out[:compact_segments(out, base, counts)]
 
 
 def members_of_forms(hh, orgs, forms, live_only: bool = False) -> np.ndarray:
@@ -640,24 +650,20 @@ def form_share(counts: np.ndarray, forms) -> np.ndarray:
 @nb.njit(cache=True, parallel=True)
 def _outside_forms(starts, used, active, org, org_form, forms):
     n_prov = starts.size
+    base = np.zeros(n_prov, dtype=np.int64)
+    for p in range(1, n_prov):
+        base[p] = base[p - 1] + used[p - 1]
     counts = np.zeros(n_prov, dtype=np.int64)
+    out = np.empty(base[n_prov - 1] + used[n_prov - 1] if n_prov else 0, dtype=np.int64)
     for p in nb.prange(n_prov):
-        c = 0
-        for i in range(starts[p], starts[p] + used[p]):
-            o = org[i]
-            c += active[i] & ((o < 0) | (not forms[org_form[max(o, 0)]]))
-        counts[p] = c
-    first = np.zeros(n_prov + 1, dtype=np.int64)
-    first[1:] = np.cumsum(counts)
-    out = np.empty(first[n_prov], dtype=np.int64)
-    for p in nb.prange(n_prov):
-        k = first[p]
+        k = base[p]
         for i in range(starts[p], starts[p] + used[p]):
             o = org[i]
             if active[i] & ((o < 0) | (not forms[org_form[max(o, 0)]])):
                 out[k] = i
                 k += 1
-    return out
+        counts[p] = k - base[p]
+    return out[:compact_segments(out, base, counts)]
 
 
 def outside_forms(world, forms) -> np.ndarray:
