@@ -216,10 +216,15 @@ def _number_units_by_village(members, org, village, org_form, by_unit, apart_for
             v_hi = max(v_hi, np.int64(village[i]))
     n_o = o_hi - o_lo + 1
     n_v = max(v_hi - v_lo + 1, 0)
-    org_n = np.zeros(n_o, dtype=np.int64)  # members not split, per organisation
-    vill_n = np.zeros(n_v, dtype=np.int64)  # split members per village
     vill_org = np.full(n_v, -1, dtype=np.int64)
-    for k in range(start, end):  # rank in the (org, village) group, in slot order
+    # each member's team within its (org, village) group, counted in slot order (rank // team_size
+    # without dividing), and its group: village v (split) or n_v + organisation (not split)
+    group = np.empty(end - start, dtype=np.int64)
+    org_t = np.zeros(n_o, dtype=np.int64)  # current team and members in it, per organisation
+    org_f = np.zeros(n_o, dtype=np.int64)
+    vill_t = np.zeros(n_v, dtype=np.int64)
+    vill_f = np.zeros(n_v, dtype=np.int64)
+    for k in range(start, end):
         i = members[k]
         o = org[i] - o_lo
         if (not by_unit) and org_form[org[i]] != apart_form:
@@ -228,34 +233,40 @@ def _number_units_by_village(members, org, village, org_form, by_unit, apart_for
                 vill_org[v] = o
             elif vill_org[v] != o:
                 return -1
-            out[k] = vill_n[v]
-            vill_n[v] += 1
+            if team_size > 0 and vill_f[v] == team_size:
+                vill_t[v] += 1
+                vill_f[v] = 0
+            vill_f[v] += 1
+            out[k] = vill_t[v]
+            group[k - start] = v
         else:
-            out[k] = org_n[o]
-            org_n[o] += 1
+            if team_size > 0 and org_f[o] == team_size:
+                org_t[o] += 1
+                org_f[o] = 0
+            org_f[o] += 1
+            out[k] = org_t[o]
+            group[k - start] = n_v + o
     # units of each organisation: its unsplit teams first (village key -1), then by village
     units_o = np.zeros(n_o, dtype=np.int64)
+    group_first = np.zeros(n_v + n_o, dtype=np.int64)  # first unit of each group within its organisation
     for o in range(n_o):
-        if org_n[o] > 0:
-            units_o[o] = (org_n[o] + team_size - 1) // team_size if team_size > 0 else 1
-    vill_first = np.zeros(n_v, dtype=np.int64)
+        if org_f[o] > 0:
+            units_o[o] = org_t[o] + 1
     for v in range(n_v):
-        if vill_n[v] > 0:
+        if vill_f[v] > 0:
             o = vill_org[v]
-            vill_first[v] = units_o[o]
-            units_o[o] += (vill_n[v] + team_size - 1) // team_size if team_size > 0 else 1
-    org_first = np.zeros(n_o, dtype=np.int64)
+            group_first[v] = units_o[o]
+            units_o[o] += vill_t[v] + 1
     total = 0
     for o in range(n_o):
-        org_first[o] = total
+        for_org = total
         total += units_o[o]
+        group_first[n_v + o] = for_org
+    for v in range(n_v):
+        if vill_f[v] > 0:
+            group_first[v] += group_first[n_v + vill_org[v]]
     for k in range(start, end):
-        i = members[k]
-        t = out[k] // team_size if team_size > 0 else 0
-        u = org_first[org[i] - o_lo] + t
-        if (not by_unit) and org_form[org[i]] != apart_form:
-            u += vill_first[village[i] - v_lo]
-        out[k] = u
+        out[k] += group_first[group[k - start]]
     return total
 
 
