@@ -179,3 +179,24 @@ def test_effort_is_the_running_mean_of_the_growing_season():
     np.testing.assert_allclose(hh.effort[live], 0.8, rtol=1e-6)
     month(5, industry=0.0)  # the second month: the mean of 0.8 and 1.0
     np.testing.assert_allclose(hh.effort[live], 0.9, rtol=1e-6)
+
+
+def test_the_hungry_put_less_work_into_the_season():
+    """Work capacity falls with intake below the hunger threshold (Strauss 1986): the season's
+    effort is the incentive times min(food ratio / threshold, 1) ** hunger_labour_elasticity."""
+    from hightide.engine.context import StepContext
+    from hightide.institutions import incentives
+    from hightide.world.synthesis import build_world
+
+    p = resolve({"townships_min_per_province": 1.0})
+    world = build_world(p, 0.0002, 0, 1958 * 12)
+    hh = world.households
+    live = np.flatnonzero(hh.active)
+    hungry, fed = live[::2], live[1::2]
+    hh.food_ratio[hungry] = np.float32(p.hunger_threshold / 2)
+    hh.food_ratio[fed] = np.float32(p.hunger_threshold + 0.05)
+    ctx = StepContext(month=1958 * 12 + 3, start_month=1958 * 12, policy=Policy(), params=p, seed=0,
+                      n_provinces=world.provinces.n)
+    incentives.update_effort(world, ctx)  # April: the season's first month
+    np.testing.assert_allclose(hh.effort[fed], 1.0, rtol=1e-6)
+    np.testing.assert_allclose(hh.effort[hungry], 0.5 ** p.hunger_labour_elasticity, rtol=1e-5)
