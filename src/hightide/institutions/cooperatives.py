@@ -373,17 +373,28 @@ def _communes(world: World, ctx: StepContext) -> None:
     if outside.size == 0:
         return  # later entrants join through enrolment; withdrawers stay out
     k = max(int(round(pol.commune_townships)), 1)
-    t_rank = np.zeros(int(world.n_townships_sampled.sum()), dtype=np.int64)
-    for pv in range(world.provinces.n):
-        towns = np.unique(hh.township_of(np.flatnonzero(act & (hh.province == pv))))
-        t_rank[towns] = np.arange(towns.size) // k
+    n_towns = int(world.n_townships_sampled.sum())
+    # each province's townships with a living household, ascending, dealt into groups of k
+    live = np.flatnonzero(act)
+    town_live = hh.township_of(live)
+    towns, first = np.unique(town_live, return_index=True)
+    town_prov = hh.province[live[first]].astype(np.int64)
+    order = np.lexsort((towns, town_prov))
+    towns, town_prov = towns[order], town_prov[order]
+    rank = np.arange(towns.size) - np.searchsorted(town_prov, town_prov)
+    t_rank = np.zeros(n_towns, dtype=np.int64)
+    t_rank[towns] = rank // k
+    del live, town_live
     town_out = hh.township_of(outside)
     key = hh.province[outside].astype(np.int64) * 1_000_000 + t_rank[town_out]
     groups, inv = np.unique(key, return_inverse=True)
+    inv = inv.ravel()
     first_member = np.full(groups.size, -1, dtype=np.int64)
     first_member[inv[::-1]] = outside[::-1]
     ids = _new_orgs(world, ctx, first_member, hh.village[first_member], COMMUNE)
-    towns_in_group = np.array([np.unique(town_out[inv == g]).size for g in range(groups.size)])
+    # townships with households outside in each group (distinct (group, township) pairs)
+    pairs = np.unique(inv.astype(np.int64) * n_towns + town_out)
+    towns_in_group = np.bincount(pairs // n_towns, minlength=groups.size)
     orgs.represents[ids] = towns_in_group / k
     old = np.unique(hh.org[outside][hh.org[outside] != NO_ORG])
     hh.coerced[outside[form[outside] == -1]] = True
