@@ -7,7 +7,7 @@ Each scale runs the historical scenario (1952-1966, seed 0) in a fresh process, 
 resident memory is its own, and reports household-months per second of the time-stepping alone
 (manifest ``simulation_seconds``: no start-up, no writing), peak memory per household slot used
 and the seconds of each process. Compiled kernels are loaded from Numba's cache (a first run on a
-new installation compiles them once, ~1 min, and is not representative). Scale 1 takes ~1 h on
+new installation compiles them once, ~1 min, and is not representative). Scale 1 takes ~2 h or more on
 this 2-core machine; record it with ``hightide run --scale 1 --out DIR`` under ``/usr/bin/time -v``
 and pass ``--manifest DIR/manifest.json --peak-kb N`` to add it to the table.
 """

@@ -101,3 +101,44 @@ def test_compiled_herd_growth_is_the_array_rule():
     _scale_herds(idx, got, np.power(growth, 1 / 12).astype(np.float32))
     assert 0 < idx.size < has.size
     np.testing.assert_array_equal(got, want)
+
+
+def test_compiled_hunger_probabilities_are_the_array_rules():
+    """``_hungry_probabilities`` (arithmetic compiled, log1p and expm1 by NumPy) gives, bit for bit,
+    ``monthly_probability`` with ``hunger_multiplier`` scaled by the vulnerabilities (deaths) and
+    ``fertility_multiplier`` (births) of ``hunger_shortfall``; ``_excess_deaths`` the bincount of
+    expected deaths beyond the fed probabilities."""
+    from types import SimpleNamespace
+
+    from hightide.economy.demography import (
+        _excess_deaths, _hungry_probabilities, baseline_factor, fertility_multiplier, hunger_multiplier,
+        hunger_shortfall, monthly_probability)
+
+    p = resolve({})
+    g = np.random.default_rng(11)
+    n = 3000
+    food_ratio = g.uniform(0.0, 1.0, n).astype(np.float32)
+    hungry = np.flatnonzero(food_ratio < np.float32(p.hunger_threshold))
+    children, adults, elderly = (g.integers(0, 5, n).astype(np.int8) for _ in range(3))
+    province = g.integers(0, 4, n).astype(np.int8)
+    base = baseline_factor(p, 1959.5 - 1952)
+    short = hunger_shortfall(p, food_ratio[hungry].astype(np.float64))
+    hm = hunger_multiplier(p, short)
+    want = np.stack([
+        monthly_probability(p.mortality_child * base, 1.0 + (hm - 1.0) * p.hunger_vulnerability_child),
+        monthly_probability(p.mortality_adult * base, hm),
+        monthly_probability(p.mortality_elderly * base, 1.0 + (hm - 1.0) * p.hunger_vulnerability_elderly),
+        monthly_probability(p.fertility_per_working_adult * fertility_multiplier(p, short)),
+    ])
+    log_surv = np.array([-np.log1p(-np.clip(rate * base, 0.0, 0.999))
+                         for rate in (p.mortality_child, p.mortality_adult, p.mortality_elderly)])
+    hh = SimpleNamespace(food_ratio=food_ratio)
+    got = _hungry_probabilities(p, hh, hungry, log_surv)
+    assert hungry.size > 100
+    np.testing.assert_array_equal(got, want)
+    p_fed = np.array([monthly_probability(p.mortality_child * base), monthly_probability(p.mortality_adult * base),
+                      monthly_probability(p.mortality_elderly * base), monthly_probability(p.fertility_per_working_adult)])
+    excess = (children[hungry] * (want[0] - p_fed[0]) + adults[hungry] * (want[1] - p_fed[1])
+              + elderly[hungry] * (want[2] - p_fed[2]))
+    np.testing.assert_array_equal(_excess_deaths(hungry, province, children, adults, elderly, got, p_fed, 4),
+                                  np.bincount(province[hungry], weights=excess, minlength=4))

@@ -90,3 +90,11 @@ def test_streamed_pairwise_sum_is_numpy_sum(n):
     g = np.random.default_rng(n)
     a = g.normal(size=n) * 10.0 ** g.uniform(-4, 4, n)
     assert kernels.pairwise_sum(a) == a.sum()
+
+
+def test_compact_segments_packs_each_province_after_the_one_before():
+    out = np.array([1, 2, -9, -9, 5, -9, -9, 7, 8, 9, -9])
+    base = np.array([0, 4, 4, 7])
+    counts = np.array([2, 0, 1, 3])
+    k = kernels.compact_segments(out, base, counts)
+    assert k == 6 and out[:k].tolist() == [1, 2, 5, 7, 8, 9]
