@@ -13,7 +13,8 @@ import numpy as np
 from hightide.engine import rng, streams
 from hightide.engine.calendar import LUNAR_NEW_YEAR
 from hightide.engine.context import StepContext
-from hightide.engine.kernels import active_below, province_chunks
+from hightide.engine.kernels import active_below, group_sum, province_chunks
+from hightide.engine.provincial import national_total
 from hightide.params import ParameterSet
 from hightide.world.households import MAX_BAND, NO_ORG
 from hightide.world.organisations import COMMUNE, ELEMENTARY_APC
@@ -254,21 +255,22 @@ def extinctions(world: World, ctx: StepContext) -> None:
     same township (kin or the village take them in); with no one left, grain goes to the State."""
     hh = world.households
     dead = _die_out(hh.block_start, hh.used, hh.active, hh.children, hh.adults, hh.elderly, hh.org)
-    if dead.size == 0:
-        return
-    # the heirs' draws: the province streams as far as the last dead household of each
-    u = streams.uniform_at(ctx.seed, "heirs", ctx.month, hh.block_start, dead)
-    heir = _heirs(hh.block_start, hh.used, hh.active, hh.village, hh.village_township, dead, u,
-                  int(world.n_townships_sampled.sum()))
-    has_heir = heir >= 0
-    _inherit(dead, heir, hh.land_mu, hh.draft_animals, hh.grain_kg)
-    orphan = dead[~has_heir]
-    estate = hh.grain_kg[orphan] * world.weight[hh.province[orphan]]
-    world.granary_kg += float(estate.sum())
-    ctx.add("estate_kg", hh.province[orphan], hh.grain_kg[orphan], world.weight)
-    for name in ("land_mu", "draft_animals", "grain_kg"):
-        hh.arrays[name][dead] = 0
-    ctx.add("households_extinct", hh.province[dead], np.ones(dead.size), world.weight)
+    estate = np.zeros(world.provinces.n)  # grain left to the State per province, real kg
+    if dead.size:
+        # the heirs' draws: the province streams as far as the last dead household of each
+        u = streams.uniform_at(ctx.seed, "heirs", ctx.month, hh.block_start, dead)
+        heir = _heirs(hh.block_start, hh.used, hh.active, hh.village, hh.village_township, dead, u,
+                      int(world.n_townships_sampled.sum()))
+        has_heir = heir >= 0
+        _inherit(dead, heir, hh.land_mu, hh.draft_animals, hh.grain_kg)
+        orphan = dead[~has_heir]
+        estate = group_sum(hh.province[orphan], hh.grain_kg[orphan], world.provinces.n) * world.weight
+        ctx.flows["estate_kg"] += estate
+        for name in ("land_mu", "draft_animals", "grain_kg"):
+            hh.arrays[name][dead] = 0
+        ctx.add("households_extinct", hh.province[dead], np.ones(dead.size), world.weight)
+    # the nation's estates reach the granary (per-province sums in province order)
+    world.granary_kg += national_total(ctx.gather("estates", estate))
 
 
 def partition(world: World, ctx: StepContext) -> None:
@@ -343,7 +345,9 @@ def migration(world: World, ctx: StepContext) -> None:
     if rate == 0:
         return
     hh, n_prov = world.households, world.provinces.n
-    rural = _persons(hh.block_start, hh.used, hh.active, hh.children, hh.adults, hh.elderly) * world.weight
+    # each province's share of the nation's rural people (every province's count, on any number of shards)
+    rural = ctx.gather("rural_persons", _persons(hh.block_start, hh.used, hh.active, hh.children, hh.adults, hh.elderly)
+                       * world.weight)
     expected = abs(rate) * 1e6 / 12 * rural / rural.sum() / world.weight  # simulated persons
     moved = np.zeros(n_prov)
     province_streams = streams.ProvinceStreams(ctx.seed, "migration", ctx.month)
@@ -359,7 +363,7 @@ def migration(world: World, ctx: StepContext) -> None:
         chosen = g.choice(eligible, size=k, replace=False)
         hh.adults[chosen] += -1 if rate > 0 else 1
         moved[pv] = k
-    real = moved * world.weight * (1 if rate > 0 else -1)
+    real = ctx.gather("migrants", moved) * world.weight * (1 if rate > 0 else -1)  # the towns of every province
     world.urban_population += real
     ctx.flows["migrants"] += real
 

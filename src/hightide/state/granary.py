@@ -15,7 +15,7 @@ import numpy as np
 from hightide.economy.distribution import settle
 from hightide.engine.calendar import months_to_next_harvest_by_zone
 from hightide.engine.context import StepContext
-from hightide.engine.kernels import PW_BLOCK, PW_STACK, active_count, pairwise_close, pairwise_plan
+from hightide.engine.provincial import national_total
 from hightide.world.world import World
 
 
@@ -83,15 +83,11 @@ def supply(world: World, ctx: StepContext) -> None:
 
 @nb.njit(cache=True)
 def _resale(starts, used, active, province, children, adults, elderly, grain, reported, true, credence,
-            need_per_ae, ae_child, ae_elderly, target_share, months_left_p, weight, n_active, sell, frac, by_province):
+            need_per_ae, ae_child, ae_elderly, target_share, months_left_p, weight, sell, frac, by_province, real_p):
     """``resale_request`` for every active household (stock plus believed phantom grain against
-    the target share of its need to the next harvest). Not ``sell``: returns the total request in
-    real kg; ``sell``: sells request x frac to each, adds it to ``by_province`` (simulated kg) and
-    returns the real kg sold. Totals are summed as ``np.sum`` sums (pairwise, in slot order)."""
-    leaf_len, leaf_join = pairwise_plan(n_active)
-    buf = np.empty(PW_BLOCK)
-    stack = np.empty(PW_STACK)
-    pos = leaf = depth = 0
+    the target share of its need to the next harvest). Not ``sell``: adds each request in real kg
+    to ``real_p`` of its province; ``sell``: sells request x frac to each, adds it to
+    ``by_province`` (simulated kg) and in real kg to ``real_p``. Sums run in slot order."""
     zero32 = np.float32(0.0)
     for p in range(starts.size):
         months_left = months_left_p[p]
@@ -106,36 +102,31 @@ def _resale(starts, used, active, province, children, adults, elderly, grain, re
                 resold = request * frac
                 grain[i] += resold
                 by_province[pv] += resold
-                buf[pos] = resold * weight[pv]
+                real_p[pv] += resold * weight[pv]
             else:
-                buf[pos] = request * weight[pv]
-            pos += 1
-            if pos == leaf_len[leaf]:
-                depth = pairwise_close(buf, pos, stack, depth, leaf_join[leaf])
-                leaf += 1
-                pos = 0
-    return stack[0] if leaf_len.size else 0.0
+                real_p[pv] += request * weight[pv]
 
 
 class _Resale:
-    """The month's resale requests of every active household, computed in one compiled pass."""
+    """The month's resale requests of every active household, computed in one compiled pass; the
+    national totals are per-province sums in province order (``StepContext.gather``)."""
 
     def __init__(self, world: World, ctx: StepContext):
         self.world, self.ctx = world, ctx
         self.by_province = np.zeros(world.provinces.n)
-        self.n_active = active_count(world.households)
 
     def total_request(self) -> float:
-        return self._run(False, 0.0)
+        return national_total(self.ctx.gather("resale_request", self._run(False, 0.0)))
 
     def sell(self, frac: float) -> float:
-        return self._run(True, frac)
+        return national_total(self.ctx.gather("resale_sold", self._run(True, frac)))
 
-    def _run(self, sell: bool, frac: float) -> float:
+    def _run(self, sell: bool, frac: float) -> np.ndarray:
         p, hh, pol = self.ctx.params, self.world.households, self.ctx.policy
         months_left = months_to_next_harvest_by_zone(self.world.provinces.zone, self.ctx.cal_month).astype(np.float64)
-        return float(_resale(hh.block_start, hh.used, hh.active, hh.province, hh.children, hh.adults, hh.elderly,
-                             hh.grain_kg, hh.reported_this_year_kg, hh.true_this_year_kg, np.float32(pol.report_credence),
-                             p.food_need_kg_per_adult_equivalent / 12, p.adult_equivalent_child, p.adult_equivalent_elderly,
-                             p.resale_target_share, months_left, self.world.weight, self.n_active, sell, float(frac),
-                             self.by_province))
+        real_p = np.zeros(self.world.provinces.n)
+        _resale(hh.block_start, hh.used, hh.active, hh.province, hh.children, hh.adults, hh.elderly,
+                hh.grain_kg, hh.reported_this_year_kg, hh.true_this_year_kg, np.float32(pol.report_credence),
+                p.food_need_kg_per_adult_equivalent / 12, p.adult_equivalent_child, p.adult_equivalent_elderly,
+                p.resale_target_share, months_left, self.world.weight, sell, float(frac), self.by_province, real_p)
+        return real_p
