@@ -40,7 +40,7 @@ class StepContext:
     initial: bool = False  # the settling month before the run: every household decides once
     flows: dict[str, np.ndarray] = field(default_factory=dict)
     national: dict[str, float] = field(default_factory=dict)
-    exchange: "Exchange | None" = None  # a shard's link to the centre (None: every province is here)
+    exchange: Exchange | None = None  # a shard's link to the centre (None: every province is here)
 
     def __post_init__(self):
         if not self.flows:

@@ -22,20 +22,27 @@ thread of the actor that blocks at each gather until the centre replies.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import os
 import queue
 import threading
 import time
-from typing import Callable
+from collections.abc import Callable
+from itertools import pairwise
 
 import numpy as np
 
 from hightide.engine.context import Exchange, StepContext
-from hightide.engine.simulation import (RunState, SimulationInterrupted, SimulationResult, StopOnInterrupt,
-                                        initial_state)
+from hightide.engine.simulation import (
+    RunState,
+    SimulationInterrupted,
+    SimulationResult,
+    StopOnInterrupt,
+    initial_state,
+)
 from hightide.engine.step import step
-from hightide.errors import HightideError
+from hightide.errors import HightideError, ScenarioError
 from hightide.params import resolve
 from hightide.results.recorder import month_record, stocks_of
 from hightide.scenarios.schema import Scenario
@@ -55,7 +62,7 @@ def assign_provinces(households_per_province: np.ndarray, shards: int) -> list[n
     sizes = np.asarray(households_per_province, dtype=np.float64)
     n = sizes.size
     if not 1 <= shards <= n:
-        raise ValueError(f"shards must be from 1 to the number of provinces ({n}), got {shards}")
+        raise ScenarioError(f"shards must be from 1 to the number of provinces ({n}), got {shards}", field="shards")
     cum = np.cumsum(sizes)
     cuts = [0]
     for k in range(1, shards):
@@ -64,7 +71,7 @@ def assign_provinces(households_per_province: np.ndarray, shards: int) -> list[n
         cut = min(max(cut, cuts[-1] + 1), n - (shards - k))  # at least one province on either side
         cuts.append(cut)
     cuts.append(n)
-    return [np.arange(a, b, dtype=np.int64) for a, b in zip(cuts[:-1], cuts[1:])]
+    return [np.arange(a, b, dtype=np.int64) for a, b in pairwise(cuts)]
 
 
 def owners(assignment: list[np.ndarray], n_provinces: int) -> np.ndarray:
@@ -234,7 +241,7 @@ class Shard:
             step(self.world, ctx, self.timings)
             stocks, flows, national = month_record(self.world, ctx)
             self._requests.put(("done", stocks[self.provinces], flows[self.provinces], national))
-        except BaseException as exc:  # handed to the centre with the next message
+        except BaseException as exc:  # noqa: BLE001 - handed to the centre with the next message, raised there
             self._requests.put(("error", exc))
 
 
@@ -353,10 +360,8 @@ def simulate_sharded(scenario: Scenario, *, shards: int, scale: float | None = N
         timings = _results([a.get_timings() for a in actors])
     except BaseException:
         for a in actors:
-            try:
+            with contextlib.suppress(Exception):  # a shard that failed may be gone already
                 a.abort().result()
-            except Exception:  # pragma: no cover - a shard that failed is gone already
-                pass
         raise
     for name in timings[0]:
         state.process_seconds[name] = state.process_seconds.get(name, 0.0) + max(t.get(name, 0.0) for t in timings)

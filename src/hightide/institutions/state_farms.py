@@ -5,8 +5,6 @@ seed gives the First Five-Year Plan figures for 1957: 3,038 farms on 16.87 M mu,
 
 from __future__ import annotations
 
-import numpy as np
-
 from hightide.engine.context import StepContext
 from hightide.engine.provincial import national_total, province_sums
 from hightide.world.world import World
