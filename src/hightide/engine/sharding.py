@@ -162,6 +162,11 @@ def merge(shards: list[World], assignment: list[np.ndarray]) -> World:
 
 # --- the shard (a Dask actor) -------------------------------------------------------------------
 
+#: held by a shard's month while it computes, released while it waits at a gather: shards that
+#: share a worker process take turns (the compiled passes' thread pool serves one caller at a time)
+_COMPUTE = threading.Lock()
+
+
 class _ShardExchange(Exchange):
     """The shard's side of a gather: send its provinces' rows to the centre, wait for every province's."""
 
@@ -169,8 +174,13 @@ class _ShardExchange(Exchange):
         self.provinces, self.requests, self.replies = provinces, requests, replies
 
     def gather(self, name: str, values: np.ndarray) -> np.ndarray:
-        self.requests.put(("gather", name, np.ascontiguousarray(np.asarray(values)[self.provinces])))
-        reply = self.replies.get()
+        rows = np.ascontiguousarray(np.asarray(values)[self.provinces])
+        _COMPUTE.release()
+        try:
+            self.requests.put(("gather", name, rows))
+            reply = self.replies.get()
+        finally:
+            _COMPUTE.acquire()
         if isinstance(reply, BaseException):
             raise reply
         return reply
@@ -181,8 +191,8 @@ class _Abort(Exception):
 
 
 class Shard:
-    """A long-lived shard: its World, the months it has run, and the month in progress (a thread
-    that stops at every gather). Methods return the shard's next message: ("gather", name, rows)
+    """A long-lived shard: its World, the months it has run, and its thread, which runs a month
+    when the centre starts one and stops at every gather. Methods return the shard's next message: ("gather", name, rows)
     or ("done", stocks, flows, national) at the end of the month."""
 
     def __init__(self, scenario: Scenario, world: World, provinces: np.ndarray, seed: int, threads: int):
@@ -195,7 +205,9 @@ class Shard:
         self.timings: dict[str, float] = {}
         self._requests: queue.Queue = queue.Queue()
         self._replies: queue.Queue = queue.Queue()
-        self._thread: threading.Thread | None = None
+        self._months: queue.Queue = queue.Queue()
+        self._thread = threading.Thread(target=self._run, daemon=True, name="hightide-shard")
+        self._thread.start()
 
     def initial(self) -> tuple[np.ndarray, float]:
         """Its provinces' stocks at the start, and the granary."""
@@ -203,8 +215,7 @@ class Shard:
 
     def begin(self, month: int) -> tuple:
         """Start month index ``month`` (year * 12 + month - 1)."""
-        self._thread = threading.Thread(target=self._month, args=(month,), daemon=True)
-        self._thread.start()
+        self._months.put(month)
         return self._next()
 
     def reply(self, full: np.ndarray) -> tuple:
@@ -212,11 +223,12 @@ class Shard:
         self._replies.put(full)
         return self._next()
 
-    def abort(self) -> None:
-        """Give up the month in progress (another shard failed)."""
-        if self._thread is not None and self._thread.is_alive():
-            self._replies.put(_Abort("the sharded run stopped"))
-            self._thread.join(timeout=10)
+    def close(self) -> None:
+        """End the shard's thread (giving up a month in progress, when another shard failed), so
+        that the worker lets go of the shard's world."""
+        self._replies.put(_Abort("the sharded run stopped"))
+        self._months.put(None)
+        self._thread.join(timeout=10)
 
     def get_world(self) -> World:
         return self.world
@@ -227,22 +239,28 @@ class Shard:
     def _next(self) -> tuple:
         message = self._requests.get()
         if message[0] == "error":
-            self._thread.join()
             raise message[1]
-        if message[0] == "done":
-            self._thread.join()
         return message
 
+    def _run(self) -> None:
+        """The shard's thread: one month after another, as the centre starts them."""
+        while (month := self._months.get()) is not None:
+            self._month(month)
+
     def _month(self, month: int) -> None:
+        _COMPUTE.acquire()
         try:
             ctx = StepContext(month=month, start_month=self.scenario.start_month, policy=self.schedule.at(month),
                               params=self.params, seed=self.seed, n_provinces=self.world.provinces.n,
                               exchange=_ShardExchange(self.provinces, self._requests, self._replies))
             step(self.world, ctx, self.timings)
             stocks, flows, national = month_record(self.world, ctx)
-            self._requests.put(("done", stocks[self.provinces], flows[self.provinces], national))
+            message = ("done", stocks[self.provinces], flows[self.provinces], national)
         except BaseException as exc:  # noqa: BLE001 - handed to the centre with the next message, raised there
-            self._requests.put(("error", exc))
+            message = ("error", exc)
+        finally:
+            _COMPUTE.release()
+        self._requests.put(message)
 
 
 # --- the centre -----------------------------------------------------------------------------------
@@ -308,11 +326,12 @@ def simulate_sharded(scenario: Scenario, *, shards: int, scale: float | None = N
     t0 = time.perf_counter()
     workers = sorted(client.scheduler_info()["workers"])
     threads = default_threads(shards)
-    actors = []
+    handles = []  # the actors' futures: a shard lives on its worker as long as its future is held
     for k, provinces in enumerate(assignment):
         where = [workers[k % len(workers)]] if workers else None
-        actors.append(client.submit(Shard, scenario, restrict(world, provinces), provinces, seed, threads,
-                                    actor=True, workers=where, allow_other_workers=False, pure=False).result())
+        handles.append(client.submit(Shard, scenario, restrict(world, provinces), provinces, seed, threads,
+                                     actor=True, workers=where, allow_other_workers=False, pure=False))
+    actors = _results(handles)
     state.world = None  # the shards hold the world now; merged back when a checkpoint or the end needs it
     del world
     setup_seconds = time.perf_counter() - t0
@@ -361,8 +380,10 @@ def simulate_sharded(scenario: Scenario, *, shards: int, scale: float | None = N
     except BaseException:
         for a in actors:
             with contextlib.suppress(Exception):  # a shard that failed may be gone already
-                a.abort().result()
+                a.close().result()
         raise
+    _results([a.close() for a in actors])
+    del actors, handles  # the shards are done: release them on their workers
     for name in timings[0]:
         state.process_seconds[name] = state.process_seconds.get(name, 0.0) + max(t.get(name, 0.0) for t in timings)
     result = SimulationResult(scenario=scenario, params=params, scale=scale, seed=seed, world=state.world,
