@@ -66,7 +66,7 @@ def client():
 
     cluster = LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=":0",
                            silence_logs=logging.ERROR)
-    with Client(cluster) as c:
+    with Client(cluster, direct_to_workers=True) as c:
         yield c
     cluster.close()
 
