@@ -1,4 +1,9 @@
-"""Grain and people are conserved month by month (MODEL.md §4.4), and the invariant check can fail."""
+"""Grain and people are conserved month by month (MODEL.md §4.4), and the invariant check can fail.
+
+Every identity is checked on two runs, both with the invariant check after every month: the tiny
+two-year run, and the whole historical scenario 1952-1966 (collectivisation, the Leap, the
+famine and the retreat) on one township per province (~25 s).
+"""
 
 from __future__ import annotations
 
@@ -24,9 +29,42 @@ HAS_ACCUMULATION = "accumulation_kg" in F
 HAS_STATE_FARMS = "state_farm_kg" in N
 
 
+FULL_HISTORICAL = """\
+[scenario]
+name = "historical_small"
+base = "historical"
+description = "The whole historical timeline on one township per province, for tests."
+
+[parameters]
+townships_min_per_province = 1.0
+"""
+
+
+@pytest.fixture(scope="module", params=["tiny", "full_historical"])
+def results(request, tiny_results, tiny_scale, tmp_path_factory):
+    if request.param == "tiny":
+        return tiny_results
+    import hightide.api
+
+    path = tmp_path_factory.mktemp("full") / "historical_small.toml"
+    path.write_text(FULL_HISTORICAL, encoding="utf-8")
+    res = hightide.api.run(path, scale=tiny_scale, seed=0, check=True)
+    assert res.manifest["status"] == "complete"
+    return res
+
+
 @pytest.fixture(scope="module")
-def rec(tiny_results):
-    return tiny_results.simulation.recorder
+def rec(results):
+    return results.simulation.recorder
+
+
+def test_full_historical_run_has_its_famine(results):
+    """The whole run is not a quiet one: the conservation checks above cover the famine years."""
+    d = results.national_annual.set_index("year")
+    if d.index.max() < 1966:
+        pytest.skip("the tiny run ends in 1953")
+    assert d.loc[1960, "death_rate_permille"] > 1.5 * d.loc[1957, "death_rate_permille"]
+    assert d.loc[1960, "grain_output_mt"] < 0.9 * d.loc[1957, "grain_output_mt"]
 
 
 def _stock_series(rec, name):
@@ -46,8 +84,8 @@ def _state_farm(rec):
     return rec.national[:, N["state_farm_kg"]] if HAS_STATE_FARMS else np.zeros(rec.national.shape[0])
 
 
-def test_recorder_is_complete(rec):
-    assert rec.months_recorded == 24
+def test_recorder_is_complete(rec, results):
+    assert rec.months_recorded == results.manifest["months"] in (24, 180)
     assert not np.isnan(rec.stocks).any() and not np.isnan(rec.flows).any() and not np.isnan(rec.national).any()
 
 
@@ -105,17 +143,17 @@ def test_household_count_identity_every_month(rec):
     assert _flow(rec, "households_formed").sum() > 0  # family division happened (February)
 
 
-def test_population_identity_from_the_monthly_table(tiny_results, rec):
+def test_population_identity_from_the_monthly_table(results, rec):
     """In the user-facing table: population change = births - deaths (migrants move within the nation)."""
-    df = tiny_results.national_monthly
+    df = results.national_monthly
     init = (rec.initial_stocks[:, S["rural_population"]].sum() + rec.initial_stocks[:, S["urban_population"]].sum()) / 1e6
     pop = np.concatenate([[init], df["population_m"].to_numpy()])
     np.testing.assert_allclose(np.diff(pop), (df["births_m"] - df["deaths_m"]).to_numpy(), rtol=0, atol=1e-9 * pop.max())
 
 
-def test_household_grain_identity_from_the_monthly_table_in_harvest_months(tiny_results, rec):
+def test_household_grain_identity_from_the_monthly_table_in_harvest_months(results, rec):
     """Table columns and recorder agree: stock change = output - procurement - seed/feed + resales - (eaten, lost, estates)."""
-    df = tiny_results.national_monthly
+    df = results.national_monthly
     f = rec.flows.sum(axis=1)
     used = (f[:, F["consumption_kg"]] + f[:, F["household_loss_kg"]] + f[:, F["estate_kg"]]
             + _accumulation(rec).sum(axis=1)) / 1e9

@@ -149,3 +149,54 @@ def test_quality_class_thresholds_and_output_class_from_cadres_alone():
     c = np.random.default_rng(0).normal(size=200_000)
     shares = np.bincount(quality_class(c), minlength=4)[1:] / c.size
     assert 0.30 < shares[0] < 0.38 and 0.08 < shares[2] < 0.15
+
+
+def test_effort_is_the_running_mean_of_the_growing_season():
+    """Effort moves only April-September, as the running mean of the season's monthly incentive
+    (restarting each April): a commune founded in the harvest month or the slack season does not
+    touch the crop already grown (MODEL.md §3, §4.3)."""
+    from hightide.engine.context import StepContext
+    from hightide.institutions import incentives
+
+    p = resolve({"townships_min_per_province": 1.0})
+    from hightide.world.synthesis import build_world
+
+    world = build_world(p, 0.0002, 0, 1958 * 12)
+    hh = world.households
+    live = hh.active.copy()
+    hh.effort[live] = 0.5  # last season's mean, far from this season's incentive (1 outside collectives)
+
+    def month(cal, industry=0.0):
+        pol = Policy(rural_industry_share=industry)
+        ctx = StepContext(month=1958 * 12 + cal - 1, start_month=1958 * 12, policy=pol, params=p, seed=0,
+                          n_provinces=world.provinces.n)
+        incentives.update_effort(world, ctx)
+
+    for cal in (10, 11, 12, 1, 2, 3):  # harvest month and slack season: nothing moves
+        month(cal, industry=0.5)
+        assert np.all(hh.effort[live] == np.float32(0.5))
+    month(4, industry=0.2)  # April restarts the mean at this month's incentive
+    np.testing.assert_allclose(hh.effort[live], 0.8, rtol=1e-6)
+    month(5, industry=0.0)  # the second month: the mean of 0.8 and 1.0
+    np.testing.assert_allclose(hh.effort[live], 0.9, rtol=1e-6)
+
+
+def test_the_hungry_put_less_work_into_the_season():
+    """Work capacity falls with intake below the hunger threshold (Strauss 1986): the season's
+    effort is the incentive times min(food ratio / threshold, 1) ** hunger_labour_elasticity."""
+    from hightide.engine.context import StepContext
+    from hightide.institutions import incentives
+    from hightide.world.synthesis import build_world
+
+    p = resolve({"townships_min_per_province": 1.0})
+    world = build_world(p, 0.0002, 0, 1958 * 12)
+    hh = world.households
+    live = np.flatnonzero(hh.active)
+    hungry, fed = live[::2], live[1::2]
+    hh.food_ratio[hungry] = np.float32(p.hunger_threshold / 2)
+    hh.food_ratio[fed] = np.float32(p.hunger_threshold + 0.05)
+    ctx = StepContext(month=1958 * 12 + 3, start_month=1958 * 12, policy=Policy(), params=p, seed=0,
+                      n_provinces=world.provinces.n)
+    incentives.update_effort(world, ctx)  # April: the season's first month
+    np.testing.assert_allclose(hh.effort[fed], 1.0, rtol=1e-6)
+    np.testing.assert_allclose(hh.effort[hungry], 0.5 ** p.hunger_labour_elasticity, rtol=1e-5)

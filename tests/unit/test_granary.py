@@ -27,17 +27,17 @@ def test_resale_never_negative(params):
     assert got[1] == pytest.approx(params.resale_target_share * 20.0 + 3.0)
 
 
-def test_allocate_pays_the_towns_ration_first_then_exports_then_other_uses_then_resales():
+def test_allocate_pays_the_towns_ration_first_then_exports_then_resales_then_other_uses():
     from hightide.state.granary import allocate
 
-    # plenty: everything paid, reserve untouched
+    # plenty: everything paid, reserve untouched (returns food, exports, other uses, resales)
     assert allocate(1000.0, 100.0, 10.0, 50.0, 40.0, reserve=300.0) == (100.0, 10.0, 50.0, 40.0)
-    # short: the ration is paid in full before exports; nothing left for other uses or resales
+    # short: the ration is paid in full before exports; nothing left for resales or other uses
     assert allocate(105.0, 100.0, 10.0, 50.0, 40.0, reserve=0.0) == (100.0, 5.0, 0.0, 0.0)
-    # the reserve for the coming months holds back other uses first, then resales
+    # the reserve for the coming months holds back other uses first, then resales (the Three
+    # Fixes' fixed sales to deficit households come before the State's discretionary uses)
     food, exp, other, resale = allocate(500.0, 100.0, 10.0, 50.0, 40.0, reserve=360.0)
-    assert (food, exp, other, resale) == (100.0, 10.0, 30.0, 0.0)
+    assert (food, exp, other, resale) == (100.0, 10.0, 0.0, 30.0)
     food, exp, other, resale = allocate(540.0, 100.0, 10.0, 50.0, 40.0, reserve=360.0)
-    assert (other, resale) == (50.0, 20.0)
-    # never more than the stock
+    assert (other, resale) == (30.0, 40.0)
     assert sum(allocate(60.0, 100.0, 10.0, 50.0, 40.0, reserve=0.0)) == 60.0

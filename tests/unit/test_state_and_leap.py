@@ -77,6 +77,15 @@ def test_urban_reserve_is_capped_in_months():
     assert urban_reserve(need, zones, 9, max_months=3.0) == 30.0
 
 
+def test_default_reserve_carries_the_towns_to_the_next_harvest(params):
+    """The grain year: by default the State holds the towns' ration all the way to the next harvest
+    (after October: June in the wheat zone, 8 months), not a few months of it."""
+    need = np.array([10.0, 20.0])
+    zones = np.array([0, 1])
+    assert params.urban_reserve_months >= 8
+    assert urban_reserve(need, zones, 10, max_months=params.urban_reserve_months) == 30.0 * 8
+
+
 # --- consumption, labour, herds ----------------------------------------------------------------
 def test_mess_halls_overeat_while_stocks_look_ample_then_ration():
     need, months = np.array([10.0, 10.0, 10.0]), np.array([4.0, 4.0, 4.0])

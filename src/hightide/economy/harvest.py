@@ -104,16 +104,11 @@ def harvest(world: World, ctx: StepContext) -> None:
         # the harvest's arithmetic; a term is a function of its own input only)
         land_t, labour_t, animal_t = production.factor_terms(p, land, labour, animals)
         own_output = scale * (land_t * labour_t * animal_t)
-        # hands away on the furnaces at harvest time lose part of the crop; land taken out of grain;
-        # hungry people work less (MODEL.md §4.3, §4.6)
+        # hands away on the furnaces at harvest time lose part of the crop; land taken out of grain
+        # (MODEL.md §4.3, §4.6); hungry people worked less through the season (in ``effort``)
         sown = land * pol.sown_area_factor
         sown_t = land_t if pol.sown_area_factor == 1.0 else production.land_term(p, sown)
-        hungry = fed < 1.0  # 1 ** elasticity is 1: the fed keep their labour and its term
-        fed_h = np.ones(idx.size)
-        fed_h[hungry] = fed[hungry] ** p.hunger_labour_elasticity
-        labour = labour * fed_h
-        labour_t[hungry] = production.labour_term(p, labour[hungry])
-        del fed, fed_h, hungry  # (arrays are dropped as soon as they are done with: memory at scale)
+        del fed  # (arrays are dropped as soon as they are done with: memory at scale)
 
         org = hh.org[idx]
         form = np.where(org != NO_ORG, orgs.form[np.maximum(org, 0)], -1)

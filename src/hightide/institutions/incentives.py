@@ -4,8 +4,11 @@ Each month a household's current incentive is set by its unit: monitoring weaken
 of the unit that shares the harvest (Lin 1990; Putterman 1987), coerced members work less,
 without the right to withdraw the discipline of exit is gone (Lin 1990), and free supply cuts the
 link between work and food; labour drawn all year into commune industry and works is not in the
-fields. Effort at a harvest is the mean over the growing season, so a change of organisation in
-August moves the autumn harvest only a little.
+fields; and the hungry work less (Strauss 1986; Dasgupta & Ray 1986). Effort at a harvest is the running mean over the growing season (April-September, MODEL.md
+§3): it moves only in those months, so a change of organisation in August moves the autumn
+harvest only a little, and one in the harvest month or the slack season not until the next
+growing season (the crop is grown by then; hands missing at the harvest itself lose part of the
+crop instead, ``harvest.labour_diverted_share``). The mean restarts each April.
 """
 
 from __future__ import annotations
@@ -20,15 +23,17 @@ from hightide.institutions.cooperatives import COLLECTIVE_FORMS
 from hightide.world.organisations import COMMUNE
 from hightide.world.world import World
 
-GROWING_SEASON_MONTHS = 6.0  # April-September for the autumn crop (MODEL.md §3)
+GROWING_SEASON = (4, 5, 6, 7, 8, 9)  # April-September, the autumn crop's season (MODEL.md §3)
 
 
 @nb.njit(cache=True, parallel=True)
 def _move_toward(starts, used, active, effort, members, units, org, org_form, unit_effort, free_loss, free_share,
-                 rural_industry, season):
-    """Move each active household's effort a 1/season step toward this month's incentive: for the
+                 rural_industry, season, food_ratio, hunger_threshold, hunger_elasticity):
+    """Move each active household's effort a 1/k step toward this month's incentive (the k-th month
+    of the season: a running mean, k = 1 restarts it): for the
     j-th collective member its unit's effort less the free-supply loss in a commune, for everyone
-    else 1; all less the share of labour in rural industry."""
+    else 1; all less the share of labour in rural industry, and times the work capacity of the
+    hungry, min(food ratio / threshold, 1) ** elasticity."""
     outside = 1.0 * (1.0 - rural_industry)
     first_member = np.searchsorted(members, starts)
     for p in nb.prange(starts.size):
@@ -42,13 +47,21 @@ def _move_toward(starts, used, active, effort, members, units, org, org_form, un
                 j += 1
             else:
                 cur = outside
+            fed = min(np.float64(food_ratio[i]) / hunger_threshold, 1.0)
+            if fed < 1.0:
+                cur *= fed ** hunger_elasticity
             effort[i] = effort[i] + np.float32((cur - np.float64(effort[i])) / season)
 
 
 def update_effort(world: World, ctx: StepContext) -> None:
     """Members of a collective: their unit's effort (``cooperatives.effort`` of its size and
     coerced share), less the free-supply loss in communes; everyone: less the labour drawn into
-    rural industry."""
+    rural industry, and less again when hungry (work capacity falls with intake: Strauss 1986
+    finds an output elasticity of about a third to calories at low intakes, i.e. about one for
+    labour at ``elasticity_labour``). Only in growing-season months, so the crop reflects the
+    hunger of the months it was grown in, not that of the lean weeks before the harvest."""
+    if ctx.cal_month not in GROWING_SEASON:
+        return
     p, hh, orgs, pol = ctx.params, world.households, world.organisations, ctx.policy
     members = members_of_forms(hh, orgs, COLLECTIVE_FORMS)
     units = cooperatives.accounting_units(hh, orgs, members, pol, p.production_team_size)
@@ -57,4 +70,5 @@ def update_effort(world: World, ctx: StepContext) -> None:
     coerced = group_sum_at(units, hh.coerced, members, n) / size
     _move_toward(hh.block_start, hh.used, hh.active, hh.effort, members, units, hh.org, orgs.form,
                  cooperatives.effort(p, size, coerced), p.free_supply_effort_loss, pol.free_supply_share,
-                 pol.rural_industry_share, GROWING_SEASON_MONTHS)
+                 pol.rural_industry_share, float(GROWING_SEASON.index(ctx.cal_month) + 1), hh.food_ratio,
+                 p.hunger_threshold, p.hunger_labour_elasticity)

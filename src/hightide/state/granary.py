@@ -1,10 +1,12 @@
 """The State's granary and unified supply (MODEL.md §4.4 (6), §4.5).
 
 Each month the granary takes imports, feeds the towns at their ration, ships exports, meets the
-State's other non-farm uses (industry, army, brewing) and sells back (resale) to rural households
-whose stock will not carry them to the next harvest. When grain is short the claims are cut in
-that order of priority: the towns' food ration, exports, other uses, rural resales (Lin & Yang
-2000: urban residents had a legally protected ration, villagers only what was left).
+sells back (resale) to rural households whose stock will not carry them to the next harvest, and
+meets the State's other non-farm uses (industry, army, brewing). When grain is short the claims
+are cut in that order of priority: the towns' food ration, exports, rural resales, other uses
+(Lin & Yang 2000: urban residents had a legally protected ration, villagers only what was left;
+the Three Fixes of 1955 fixed the sales to deficit households with the purchase quota [001
+commentary], while the State's industrial and other uses were cut in 1960-61, Walker 1984).
 """
 
 from __future__ import annotations
@@ -37,13 +39,14 @@ def urban_reserve(urban_need_month: np.ndarray, zones: np.ndarray, cal_month: in
 def allocate(stock: float, food: float, exports: float, other: float, resales: float,
              reserve: float) -> tuple[float, float, float, float]:
     """Split the granary between the month's claims in order of priority: the towns' food ration,
-    exports, the State's other uses, rural resales; other uses and resales wait while the stock
-    left would not carry the towns' ration ahead (``reserve``) (Lin & Yang 2000, urban bias)."""
-    paid_food, paid_export, paid_other, paid_resale = (
-        float(x[0]) for x in settle(np.array([stock]), [np.array([v]) for v in (food, exports, other, resales)]))
+    exports, rural resales (the fixed sales of the Three Fixes), the State's other uses; resales
+    and other uses wait while the stock left would not carry the towns' ration ahead (``reserve``)
+    (Lin & Yang 2000, urban bias). Returns (food, exports, other uses, resales) paid."""
+    paid_food, paid_export, paid_resale, paid_other = (
+        float(x[0]) for x in settle(np.array([stock]), [np.array([v]) for v in (food, exports, resales, other)]))
     free = max(stock - paid_food - paid_export - reserve, 0.0)
-    paid_other = min(paid_other, free)
-    paid_resale = min(paid_resale, free - paid_other)
+    paid_resale = min(paid_resale, free)
+    paid_other = min(paid_other, free - paid_resale)
     return paid_food, paid_export, paid_other, paid_resale
 
 
