@@ -108,10 +108,18 @@ class _InProcess:
         return {"workers": {}}
 
     def submit(self, cls, *args, **kwargs):
-        actor = cls(*args)
-        proxy = type("Proxy", (), {name: (lambda self, *a, _m=getattr(actor, name): _Done(_m(*a)))
-                                   for name in dir(Shard) if not name.startswith("_")})()
-        return _Done(proxy)
+        return _Done(_Proxy(cls(*args)))
+
+
+class _Proxy:
+    """An actor handle: a method call returns something with ``result()``."""
+
+    def __init__(self, actor: Shard):
+        self._actor = actor
+
+    def __getattr__(self, name):
+        method = getattr(self._actor, name)
+        return lambda *args: _Done(method(*args))
 
 
 def test_the_centre_drives_shards_in_one_process_to_the_same_run(high_tide):

@@ -6,7 +6,14 @@ import numpy as np
 import pytest
 
 from hightide.engine.context import StepContext
-from hightide.engine.sharding import ShardMismatch, assign_provinces, combine, merge, owners, restrict
+from hightide.engine.sharding import (
+    ShardMismatch,
+    assign_provinces,
+    combine,
+    merge,
+    owners,
+    restrict,
+)
 from hightide.errors import ScenarioError
 from hightide.params import resolve
 from hightide.scenarios import load_scenario

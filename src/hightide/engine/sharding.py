@@ -35,6 +35,7 @@ import numpy as np
 
 from hightide.engine.context import Exchange, StepContext
 from hightide.engine.simulation import (
+    ForcedInterrupt,
     RunState,
     SimulationInterrupted,
     SimulationResult,
@@ -373,15 +374,18 @@ def simulate_sharded(scenario: Scenario, *, shards: int, scale: float | None = N
             saved = state.months_done
         state.world = None
 
+    consistent = True  # the shards are at the end of a month (a checkpoint may be taken)
     try:
         try:
             for i in range(state.months_done, n_months):
                 if stop is not None and stop.requested:
                     raise KeyboardInterrupt
                 month = scenario.start_month + i
+                consistent = False
                 stocks, flows, national = _run_month(actors, assignment, n_prov, month, exchanges)
                 recorder.store(month, stocks, flows, national)
                 state.months_done = i + 1
+                consistent = True
                 if after_month is not None:
                     state.world = merged()
                     after_month(state)
@@ -391,8 +395,10 @@ def simulate_sharded(scenario: Scenario, *, shards: int, scale: float | None = N
                     save()
                 if on_month is not None:
                     on_month(i + 1, n_months)
-        except KeyboardInterrupt:
-            if checkpoint is not None and saved != state.months_done:
+        except KeyboardInterrupt as exc:
+            # a month the shards are half-way through is given up; the last whole one is saved
+            if (consistent and checkpoint is not None and saved != state.months_done
+                    and not isinstance(exc, ForcedInterrupt)):
                 save()
             raise SimulationInterrupted(state.months_done, saved) from None
         state.simulation_seconds = sim_before + time.perf_counter() - t1
@@ -404,7 +410,8 @@ def simulate_sharded(scenario: Scenario, *, shards: int, scale: float | None = N
                 a.close().result()
         raise
     _results([a.close() for a in actors])
-    del actors, handles  # the shards are done: release them on their workers
+    actors.clear()  # the shards are done: release them on their workers
+    handles.clear()
     for name in timings[0]:
         state.process_seconds[name] = state.process_seconds.get(name, 0.0) + max(t.get(name, 0.0) for t in timings)
     result = SimulationResult(scenario=scenario, params=params, scale=scale, seed=seed, world=state.world,
