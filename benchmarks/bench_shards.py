@@ -58,6 +58,7 @@ def main() -> None:
                                  "process_seconds_total": sum(sim.process_seconds.values()),
                                  "wall_seconds": wall, "cluster_start_seconds": startup if label == "cold workers" else 0.0,
                                  "setup_seconds": sim.shards["setup_seconds"], "exchanges": sim.shards["exchanges"],
+                                 "shard_compute_seconds": sim.shards["compute_seconds"],
                                  "identical": all(ref[k].equals(tables[k]) for k in
                                                   ("national_annual", "national_monthly", "provincial_annual"))})
         finally:

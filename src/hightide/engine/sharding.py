@@ -173,15 +173,18 @@ class _ShardExchange(Exchange):
 
     def __init__(self, provinces: np.ndarray, requests: queue.Queue, replies: queue.Queue):
         self.provinces, self.requests, self.replies = provinces, requests, replies
+        self.wait_seconds = 0.0  # time spent waiting for the centre (and the other shards)
 
     def gather(self, name: str, values: np.ndarray) -> np.ndarray:
         rows = np.ascontiguousarray(np.asarray(values)[self.provinces])
+        t0 = time.perf_counter()
         _COMPUTE.release()
         try:
             self.requests.put(("gather", name, rows))
             reply = self.replies.get()
         finally:
             _COMPUTE.acquire()
+            self.wait_seconds += time.perf_counter() - t0
         if isinstance(reply, BaseException):
             raise reply
         return reply
@@ -203,7 +206,8 @@ class Shard:
         self.provinces = np.asarray(provinces, dtype=np.int64)
         self.params = resolve(scenario.parameters)
         self.schedule = PolicySchedule(scenario)
-        self.timings: dict[str, float] = {}
+        self.timings: dict[str, float] = {}  # per process, waits at gathers included
+        self.compute_seconds = 0.0  # the months' time less the waits at gathers
         self._requests: queue.Queue = queue.Queue()
         self._replies: queue.Queue = queue.Queue()
         self._months: queue.Queue = queue.Queue()
@@ -234,8 +238,8 @@ class Shard:
     def get_world(self) -> World:
         return self.world
 
-    def get_timings(self) -> dict[str, float]:
-        return dict(self.timings)
+    def get_timings(self) -> tuple[dict[str, float], float]:
+        return dict(self.timings), self.compute_seconds
 
     def _next(self) -> tuple:
         message = self._requests.get()
@@ -250,16 +254,19 @@ class Shard:
 
     def _month(self, month: int) -> None:
         _COMPUTE.acquire()
+        t0 = time.perf_counter()
+        exchange = _ShardExchange(self.provinces, self._requests, self._replies)
         try:
             ctx = StepContext(month=month, start_month=self.scenario.start_month, policy=self.schedule.at(month),
                               params=self.params, seed=self.seed, n_provinces=self.world.provinces.n,
-                              exchange=_ShardExchange(self.provinces, self._requests, self._replies))
+                              exchange=exchange)
             step(self.world, ctx, self.timings)
             stocks, flows, national = month_record(self.world, ctx)
             message = ("done", stocks[self.provinces], flows[self.provinces], national)
         except BaseException as exc:  # noqa: BLE001 - handed to the centre with the next message, raised there
             message = ("error", exc)
         finally:
+            self.compute_seconds += time.perf_counter() - t0 - exchange.wait_seconds
             _COMPUTE.release()
         self._requests.put(message)
 
@@ -412,12 +419,13 @@ def simulate_sharded(scenario: Scenario, *, shards: int, scale: float | None = N
     _results([a.close() for a in actors])
     actors.clear()  # the shards are done: release them on their workers
     handles.clear()
-    for name in timings[0]:
-        state.process_seconds[name] = state.process_seconds.get(name, 0.0) + max(t.get(name, 0.0) for t in timings)
+    for name in timings[0][0]:  # the slowest shard's, waits at gathers included
+        state.process_seconds[name] = state.process_seconds.get(name, 0.0) + max(t.get(name, 0.0) for t, _ in timings)
     result = SimulationResult(scenario=scenario, params=params, scale=scale, seed=seed, world=state.world,
                               recorder=recorder, build_seconds=state.build_seconds,
                               simulation_seconds=state.simulation_seconds, process_seconds=state.process_seconds,
                               resumed_from=resumed_from,
                               shards={"shards": shards, "provinces": [a.tolist() for a in assignment],
-                                      "setup_seconds": round(setup_seconds, 3), "exchanges": exchanges[0]})
+                                      "setup_seconds": round(setup_seconds, 3), "exchanges": exchanges[0],
+                                      "compute_seconds": [round(c, 3) for _, c in timings]})
     return result
