@@ -137,6 +137,11 @@ def test_the_centre_drives_shards_in_one_process_to_the_same_run(high_tide):
     assert [m for m, _ in checkpoints] == [12]
     resumed = simulate(high_tide, scale=SCALE, seed=0, state=pickle.loads(checkpoints[0][1]))
     _assert_same_run(single, resumed)
+    # and shards (another number of them) continue it too
+    resumed = simulate_sharded(high_tide, shards=3, scale=SCALE, seed=0, client=_InProcess(),
+                               state=pickle.loads(checkpoints[0][1]))
+    assert resumed.resumed_from == 12
+    _assert_same_run(single, resumed)
 
 
 def test_cli_run_with_shards_writes_the_single_process_tables(tiny_path, tiny_results, tiny_scale, client, tmp_path):
