@@ -21,7 +21,7 @@ import sys
 from pathlib import Path
 
 CHILD = """
-import json, resource, sys, time
+import json, os, resource, sys, time
 from hightide import api
 t = time.perf_counter()
 res = api.run("historical", scale=float(sys.argv[1]), seed=0)
@@ -29,7 +29,8 @@ wall = time.perf_counter() - t
 m = res.manifest
 print(json.dumps({"households": m["households_simulated"], "months": m["months"], "wall_seconds": wall,
                   "simulation_seconds": m["simulation_seconds"], "process_seconds": m["process_seconds"],
-                  "peak_bytes": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024}))
+                  "peak_bytes": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024,
+                  "load_average": os.getloadavg(), "threads": os.environ.get("HIGHTIDE_THREADS", "adaptive")}))
 """
 
 
@@ -74,7 +75,7 @@ def main() -> None:
         print(f"scale {r['scale']:g}: {r['households']:,} households x {r['months']} months in "
               f"{r['simulation_seconds']:.1f} s (wall {r['wall_seconds'] or 0:.1f} s) = "
               f"{r['household_months_per_second']:,.0f} household-months/s; peak {r['peak_bytes'] / 2**20:,.0f} MB = "
-              f"{r['peak_bytes_per_household']:,.0f} B/household")
+              f"{r['peak_bytes_per_household']:,.0f} B/household; load average {r.get('load_average', '?')}")
         print("   slowest processes (s):", ", ".join(f"{k} {v:.1f}" for k, v in top))
     if args.json:
         args.json.write_text(json.dumps(rows, indent=2))

@@ -27,14 +27,14 @@ BYTES_PER_HOUSEHOLD_MONTH = {
     "planning": 6 + 32 / 12,  # organisation form counts (active, org); January roll-over of four reports
     "cooperatives": 6 + 10,  # form counts for upgrading; check-ups, enrolment and upgrades in some months
     "organising": 2 + 17 + 5 + 6,  # deciders (active, klass), neighbourhood (village, org, bands, land), team sizes; willingness of deciders
-    "incentives": 10 + 40 + 17,  # members (two passes), accounting units (member arrays, counting sort), effort step
+    "incentives": 13 + 48 + 17,  # members (one pass), accounting units (three passes over members), effort step
     "harvest": 600 / 4,  # gather, index powers, pooling, claims and shares: ~600 B a household, three harvests a year
     "supply": 1 + 2 * 21 + 8,  # active count; requests then resale (bands, grain, reports); grain written
     "consumption": 29,  # bands, grain read and written, food ratio read and written
     "vital_events": 7,  # active, age bands read and written
-    "extinctions": 4,  # active, age bands
+    "extinctions": 4 + 5,  # active, age bands; heirs: living households by township (active, village)
     "migration": 6,  # persons by province; eligible households
-    "herd_growth": 17 + 25 + 60 + 16,  # herds pass, its gathered arrays, herd rate and growth factor, animals updated
+    "herd_growth": 21 + 40,  # herds pass (active, animals, org, effort, food ratio; animals written); the others' growth, powers, factors
     "recorder": 25,  # one pass over bands, org, coerced, animals, grain, land
 }
 

@@ -67,3 +67,37 @@ def test_monthly_probability_is_vectorised():
     got = monthly_probability(np.array([0.0, 0.05]), np.array([1.0, 3.0]))
     assert got.shape == (2,)
     assert got[0] == 0.0 and got[1] == pytest.approx(monthly_probability(0.05, 3.0))
+
+
+def test_compiled_herd_growth_is_the_array_rule():
+    """``_herds`` + NumPy's powers give each herd (1 + max(herd_rate, -0.99)) ** (1/12), as the
+    array rule does (float32 factors), bit for bit: common-rate herds by one power, others each."""
+    from hightide.economy.demography import _herds, _scale_herds, herd_rate, hunger_shortfall
+    from hightide.world.organisations import COMMUNE, ELEMENTARY_APC, MUTUAL_AID
+
+    p = resolve({})
+    g = np.random.default_rng(3)
+    n = 5000
+    active = g.random(n) < 0.9
+    animals = np.where(g.random(n) < 0.7, g.gamma(1.0, 1.0, n), 0.0).astype(np.float32)
+    org_form = np.array([MUTUAL_AID, ELEMENTARY_APC, COMMUNE, MUTUAL_AID], dtype=np.int8)
+    org = g.integers(-1, 4, n).astype(np.int32)
+    effort = np.where(g.random(n) < 0.5, 1.0, g.uniform(0.5, 1.0, n)).astype(np.float32)
+    food_ratio = np.where(g.random(n) < 0.6, 1.0, g.uniform(0.2, 1.0, n)).astype(np.float32)
+    # the array rule
+    has = np.flatnonzero(active & (animals > 0))
+    o = org[has]
+    pooled = (o >= 0) & np.isin(org_form[np.maximum(o, 0)], (ELEMENTARY_APC, COMMUNE))
+    rate = herd_rate(p, effort[has].astype(float), pooled, hunger_shortfall(p, food_ratio[has].astype(float)))
+    want = animals.copy()
+    want[has] = animals[has] * np.power(1.0 + np.maximum(rate, -0.99), 1 / 12).astype(np.float32)
+    # the compiled pass, two provinces
+    common = 1.0 + max(p.draft_animal_growth_per_year, -0.99)
+    got = animals.copy()
+    idx, growth = _herds(np.array([0, 1]), np.array([0, 2000]), np.array([2000, 3000]), active, got, org, org_form,
+                         effort, food_ratio, p.draft_animal_growth_per_year, p.collective_herd_neglect,
+                         p.hunger_slaughter, p.hunger_threshold, common,
+                         np.float32(np.power(np.array([common]), 1 / 12)[0]))
+    _scale_herds(idx, got, np.power(growth, 1 / 12).astype(np.float32))
+    assert 0 < idx.size < has.size
+    np.testing.assert_array_equal(got, want)

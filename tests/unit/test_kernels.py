@@ -35,8 +35,39 @@ def test_unit_index_matches_sorted_keys(team_size, seed):
     org = np.concatenate([100 * p + g.integers(0, 12, k) for p, k in enumerate(per)]).astype(np.int32)
     village = np.concatenate([50 * p + g.integers(0, 9, k) for p, k in enumerate(per)]).astype(np.int32)
     down = (org % 3) != 0  # per organisation, as the form decides
-    got = kernels.unit_index(org, village, province, down, team_size)
-    np.testing.assert_array_equal(got, reference_units(org, village, down, team_size))
+    want = reference_units(org, village, down, team_size)
+    np.testing.assert_array_equal(kernels.unit_index(org, village, province, down, team_size), want)
+    form = (np.arange(org.max() + 1) % 3 != 0).astype(np.int8)
+    block_start = np.searchsorted(province, np.arange(n_prov))
+    got = kernels.units_of_members(np.arange(org.size), org, village, form, block_start, False, 0, team_size)
+    np.testing.assert_array_equal(got, want)
+
+
+@pytest.mark.parametrize("team_size", [0, 1, 3, 25])
+@pytest.mark.parametrize("seed", range(5))
+def test_unit_index_with_whole_villages_matches_sorted_keys(team_size, seed):
+    """Organisations that take whole villages (each village's split members in one organisation,
+    the counting path), in slot order that is not village order (households formed later sit at
+    the end of the block); also unsplit organisations and one province where a village is shared."""
+    g = np.random.default_rng(100 + seed)
+    n_prov = 4
+    per = g.integers(1, 400, n_prov)
+    province = np.repeat(np.arange(n_prov), per).astype(np.int16)
+    village = np.concatenate([50 * p + g.integers(0, 30, k) for p, k in enumerate(per)]).astype(np.int32)
+    org = (100 * province + (village % 50) // 4).astype(np.int32)  # 4 villages per organisation
+    down = (org % 3) != 0
+    if seed % 2:
+        org[province == 2] = 200 + g.integers(0, 12, int((province == 2).sum()))  # shared villages here
+        down = (org % 3) != 0
+    want = reference_units(org, village, down, team_size)
+    np.testing.assert_array_equal(kernels.unit_index(org, village, province, down, team_size), want)
+    # read through slots: members of province blocks, split unless the organisation's form is 0
+    form = (np.arange(org.max() + 1) % 3 != 0).astype(np.int8)
+    block_start = np.searchsorted(province, np.arange(n_prov))
+    got = kernels.units_of_members(np.arange(org.size), org, village, form, block_start, False, 0, team_size)
+    np.testing.assert_array_equal(got, want)
+    unsplit = kernels.units_of_members(np.arange(org.size), org, village, form, block_start, True, 0, team_size)
+    np.testing.assert_array_equal(unsplit, reference_units(org, village, np.zeros(org.size, bool), team_size))
 
 
 def test_unit_index_declines_when_organisations_are_not_by_province():

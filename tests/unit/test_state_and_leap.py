@@ -146,7 +146,7 @@ def test_management_luck_is_keyed_and_mean_one(p):
 def test_accounting_units_unit_brigade_team():
     # org 0 elementary (villages 5, 6); org 1 commune with 5 members in village 7 and 2 in village 8
     hh = SimpleNamespace(org=np.array([0, 0, 1, 1, 1, 1, 1, 1, 1]), village=np.array([5, 6, 7, 7, 7, 7, 7, 8, 8]),
-                         province=np.zeros(9, dtype=np.int16))
+                         province=np.zeros(9, dtype=np.int16), block_start=np.array([0]))
     orgs = SimpleNamespace(form=np.array([ELEMENTARY_APC, COMMUNE]))
     members = np.arange(9)
 

@@ -13,7 +13,7 @@ import numpy as np
 from hightide.engine import rng, streams
 from hightide.engine.calendar import LUNAR_NEW_YEAR
 from hightide.engine.context import StepContext
-from hightide.engine.kernels import active_below, group_sum, province_chunks
+from hightide.engine.kernels import active_below, compact_segments, group_sum, province_chunks
 from hightide.engine.provincial import national_total
 from hightide.params import ParameterSet
 from hightide.world.households import MAX_BAND, NO_ORG
@@ -65,7 +65,7 @@ def _vital(heads, month_word, provinces, starts, used, active, children, adults,
     """Deaths by age band, births, then ageing, household by household: each event count is
     min(floor(n p + U), n) (``streams.events``) with U from the province's stream of that event.
     ``p_fed`` holds the fed probabilities (child, adult, elderly deaths, births); ``p_hungry[:, k]``
-    those of the k-th hungry household (``hungry``, ascending). ``flows[p]`` gets (births, deaths)."""
+    (rows in that order) those of the k-th hungry household (``hungry``, ascending). ``flows[p]`` gets (births, deaths)."""
     first_hungry = np.searchsorted(hungry, starts[provinces])
     overflow = np.zeros(provinces.size, dtype=np.bool_)
     for q in nb.prange(provinces.size):  # provinces are independent: their own streams and slots
@@ -87,7 +87,7 @@ def _vital(heads, month_word, provinces, starts, used, active, children, adults,
             g0, g1, u_up = rng.next_double(g0, g1, g2, g3)
             h0, h1, u_older = rng.next_double(h0, h1, h2, h3)
             if j < hungry.size and hungry[j] == i:
-                pc, pa, po, pb = p_hungry[j, 0], p_hungry[j, 1], p_hungry[j, 2], p_hungry[j, 3]
+                pc, pa, po, pb = p_hungry[0, j], p_hungry[1, j], p_hungry[2, j], p_hungry[3, j]
                 j += 1
             else:
                 pc, pa, po, pb = p_fed[0], p_fed[1], p_fed[2], p_fed[3]
@@ -116,6 +116,52 @@ def _vital(heads, month_word, provinces, starts, used, active, children, adults,
     return overflow.any()
 
 
+def _hungry_probabilities(p: ParameterSet, hh, hungry: np.ndarray, log_surv: np.ndarray) -> np.ndarray:
+    """Monthly probabilities of the hungry households (rows: child, adult, elderly deaths, births;
+    one column per household of ``hungry``): ``monthly_probability`` with ``hunger_multiplier``
+    (scaled by the vulnerability of children and the old) and ``fertility_multiplier``. The
+    arithmetic runs in ``_hunger_arguments`` in the order of those array expressions; NumPy takes
+    the transcendentals (its vectorised log1p and expm1, which compiled code would not reproduce
+    to the last bit)."""
+    args = _hunger_arguments(hungry, hh.food_ratio, p.hunger_threshold, p.hunger_mortality_scale,
+                             p.hunger_vulnerability_child, p.hunger_vulnerability_elderly,
+                             p.fertility_per_working_adult, p.hunger_fertility_slope, log_surv)
+    # births: hazard = -log1p(-clip(annual)) x 1.0, argument -hazard / 12
+    args[3] = -((-np.log1p(args[3])) * 1.0) / 12.0
+    return -np.expm1(args)
+
+
+@nb.njit(cache=True)
+def _hunger_arguments(hungry, food_ratio, threshold, mortality_scale, vulnerability_child, vulnerability_elderly,
+                      fertility, fertility_slope, log_surv):
+    """Per hungry household: -hazard / 12 of child, adult and elderly deaths (rows 0-2; the hazard
+    is the fed one, ``log_surv``, times the hunger multiplier) and -clip(annual birth rate) (row 3,
+    the argument of log1p), each as the array expressions of ``hunger_shortfall``,
+    ``hunger_multiplier``, ``fertility_multiplier`` and ``monthly_probability`` form it."""
+    out = np.empty((4, hungry.size))
+    for k in range(hungry.size):
+        short = min(max((threshold - np.float64(food_ratio[hungry[k]])) / threshold, 0.0), 1.0)
+        hm = 1.0 + mortality_scale * (short * short)
+        out[0, k] = -(log_surv[0] * (1.0 + (hm - 1.0) * vulnerability_child)) / 12.0
+        out[1, k] = -(log_surv[1] * hm) / 12.0
+        out[2, k] = -(log_surv[2] * (1.0 + (hm - 1.0) * vulnerability_elderly)) / 12.0
+        annual = fertility * max(1.0 - fertility_slope * short, 0.0)
+        out[3, k] = -min(max(annual, 0.0), 0.999)
+    return out
+
+
+@nb.njit(cache=True)
+def _excess_deaths(hungry, province, children, adults, elderly, p_hungry, p_fed, n_prov):
+    """Expected deaths of the hungry beyond the fed probabilities, summed per province in slot
+    order (as ``np.bincount`` sums them)."""
+    out = np.zeros(n_prov)
+    for k in range(hungry.size):
+        i = hungry[k]
+        out[province[i]] += ((children[i] * (p_hungry[0, k] - p_fed[0]) + adults[i] * (p_hungry[1, k] - p_fed[1]))
+                             + elderly[i] * (p_hungry[2, k] - p_fed[2]))
+    return out
+
+
 def vital_events(world: World, ctx: StepContext) -> None:
     """Deaths, births and ageing in every household (``_vital``); the hungry face higher death
     and lower birth probabilities (``hunger_multiplier``, ``fertility_multiplier``). Provinces are
@@ -128,24 +174,17 @@ def vital_events(world: World, ctx: StepContext) -> None:
     heads, month_word = streams.stream_heads(ctx.seed, *VITAL_STREAMS), streams.month_word(ctx.month)
     flows = np.zeros((world.provinces.n, 2))
     hunger_deaths = np.zeros(world.provinces.n)
+    # the hazards of the fed at 1952 rates times the baseline factor, as ``monthly_probability`` forms them
+    log_surv = np.array([-np.log1p(-np.clip(rate * base, 0.0, 0.999))
+                         for rate in (p.mortality_child, p.mortality_adult, p.mortality_elderly)])
     for chunk in province_chunks(hh):
         hungry = active_below(hh, chunk, hh.food_ratio, p.hunger_threshold)
-        short = hunger_shortfall(p, hh.food_ratio[hungry].astype(np.float64))
-        hm = hunger_multiplier(p, short)
-        p_hungry = np.stack([
-            monthly_probability(p.mortality_child * base, 1.0 + (hm - 1.0) * p.hunger_vulnerability_child),
-            monthly_probability(p.mortality_adult * base, hm),
-            monthly_probability(p.mortality_elderly * base, 1.0 + (hm - 1.0) * p.hunger_vulnerability_elderly),
-            monthly_probability(p.fertility_per_working_adult * fertility_multiplier(p, short)),
-        ], axis=1).reshape(hungry.size, 4)
+        p_hungry = _hungry_probabilities(p, hh, hungry, log_surv)
         # deaths beyond the baseline among the hungry, in expectation, are counted as hunger deaths
-        excess = (hh.children[hungry] * (p_hungry[:, 0] - p_fed[0])
-                  + hh.adults[hungry] * (p_hungry[:, 1] - p_fed[1])
-                  + hh.elderly[hungry] * (p_hungry[:, 2] - p_fed[2]))
-        hunger_deaths += np.bincount(hh.province[hungry], weights=excess, minlength=world.provinces.n)
+        hunger_deaths += _excess_deaths(hungry, hh.province, hh.children, hh.adults, hh.elderly, p_hungry, p_fed,
+                                        world.provinces.n)
         if _vital(heads, month_word, chunk, hh.block_start, hh.used, active, hh.children, hh.adults, hh.elderly, hungry,
-                  np.ascontiguousarray(p_hungry), p_fed, 1 / (12 * p.years_as_child), 1 / (12 * p.years_working_age),
-                  flows):
+                  p_hungry, p_fed, 1 / (12 * p.years_as_child), 1 / (12 * p.years_working_age), flows):
             raise OverflowError(f"a household has more than {MAX_BAND} members in one age band")
     w = world.weight
     ctx.flows["births"] += flows[:, 0] * w
@@ -172,32 +211,30 @@ def _die_out(starts, used, active, children, adults, elderly, org):
     """Households whose last member died: flagged inactive and out of their organisation.
     Returns their slots (ascending)."""
     n_prov = starts.size
+    base = np.zeros(n_prov, dtype=np.int64)
+    for p in range(1, n_prov):
+        base[p] = base[p - 1] + used[p - 1]
     counts = np.zeros(n_prov, dtype=np.int64)
+    dead = np.empty(base[n_prov - 1] + used[n_prov - 1] if n_prov else 0, dtype=np.int64)
     for p in nb.prange(n_prov):
-        c = 0
-        for i in range(starts[p], starts[p] + used[p]):
-            c += active[i] & (np.int32(children[i]) + adults[i] + elderly[i] == 0)
-        counts[p] = c
-    first = np.zeros(n_prov + 1, dtype=np.int64)
-    first[1:] = np.cumsum(counts)
-    dead = np.empty(first[n_prov], dtype=np.int64)
-    for p in nb.prange(n_prov):
-        k = first[p]
+        k = base[p]
         for i in range(starts[p], starts[p] + used[p]):
             if active[i] & (np.int32(children[i]) + adults[i] + elderly[i] == 0):
                 dead[k] = i
                 k += 1
                 active[i] = False
                 org[i] = NO_ORG
-    return dead
+        counts[p] = k - base[p]
+    return dead[:compact_segments(dead, base, counts)].copy()
 
 
-@nb.njit(cache=True)
+@nb.njit(cache=True, parallel=True)
 def _heirs(starts, used, active, village, village_township, dead, u, n_townships):
     """The heir of each dead household: the floor(u x n)-th of the n living households of its
-    township in slot order (-1 when none lives there)."""
+    township in slot order (-1 when none lives there). A township lies in one province: the
+    passes over households run provinces in parallel."""
     alive_t = np.zeros(n_townships, dtype=np.int64)
-    for p in range(starts.size):
+    for p in nb.prange(starts.size):
         for i in range(starts[p], starts[p] + used[p]):
             if active[i]:
                 alive_t[village_township[village[i]]] += 1
@@ -226,7 +263,7 @@ def _heirs(starts, used, active, village, village_township, dead, u, n_townships
     heir = np.full(dead.size, -1, dtype=np.int64)
     seen = np.zeros(n_townships, dtype=np.int64)
     nxt = first[:n_townships].copy()
-    for p in range(starts.size):
+    for p in nb.prange(starts.size):
         for i in range(starts[p], starts[p] + used[p]):
             if not active[i]:
                 continue
@@ -310,14 +347,16 @@ def partition(world: World, ctx: StepContext) -> None:
     ctx.add("households_formed", prov, np.ones(parents.size), world.weight)
 
 
-@nb.njit(cache=True)
+@nb.njit(cache=True, parallel=True)
 def _persons(starts, used, active, children, adults, elderly):
     """Persons in active households per province block (as np.bincount: whole numbers, exact)."""
     out = np.zeros(starts.size)
-    for p in range(starts.size):
+    for p in nb.prange(starts.size):
+        c = 0
         for i in range(starts[p], starts[p] + used[p]):
             if active[i]:
-                out[p] += np.int32(children[i]) + adults[i] + elderly[i]
+                c += np.int64(children[i]) + adults[i] + elderly[i]
+        out[p] = c
     return out
 
 
@@ -378,52 +417,62 @@ def herd_rate(params, effort: np.ndarray, pooled: np.ndarray, shortfall: np.ndar
 
 
 def herd_growth(world: World, ctx: StepContext) -> None:
-    """Draft animals breed, age, are neglected or slaughtered (MODEL.md §4.2-§4.3)."""
+    """Draft animals breed, age, are neglected or slaughtered (MODEL.md §4.2-§4.3): each herd grows
+    by (1 + max(``herd_rate``, -0.99)) ** (1/12) a month. Most herds grow at the common rate (kept
+    by their household, fed): ``_herds`` scales them by one power and computes the others' growth
+    (``herd_rate`` element for element); NumPy takes the others' powers."""
     p, hh, orgs = ctx.params, world.households, world.organisations
+    common = 1.0 + max(p.draft_animal_growth_per_year, -0.99)
+    common_factor = np.float32(np.power(np.array([common]), 1 / 12)[0])
     for chunk in province_chunks(hh):
-        idx, effort, pooled, food_ratio = _herds(chunk, hh.block_start, hh.used, hh.active, hh.draft_animals, hh.org,
-                                                orgs.form, hh.effort, hh.food_ratio)
-        rate = herd_rate(p, effort, pooled, hunger_shortfall(p, food_ratio))
-        growth = 1.0 + np.maximum(rate, -0.99)
-        # most herds grow at the same rate (kept by their household, fed): one power for them all
-        common = 1.0 + max(p.draft_animal_growth_per_year, -0.99)
-        factor = np.full(idx.size, np.power(np.array([common]), 1 / 12)[0])
-        other = growth != common
-        factor[other] = np.power(growth[other], 1 / 12)
-        _scale_herds(idx, hh.draft_animals, factor.astype(np.float32))
+        idx, growth = _herds(chunk, hh.block_start, hh.used, hh.active, hh.draft_animals, hh.org, orgs.form, hh.effort,
+                             hh.food_ratio, p.draft_animal_growth_per_year, p.collective_herd_neglect,
+                             p.hunger_slaughter, p.hunger_threshold, common, common_factor)
+        if idx.size:
+            _scale_herds(idx, hh.draft_animals, np.power(growth, 1 / 12).astype(np.float32))
+
+
+@nb.njit(cache=True, inline="always")
+def _herd_growth_of(i, org, org_form, effort, food_ratio, g, neglect, slaughter, threshold):
+    """1 + max(``herd_rate``, -0.99) of household i, in the order of the array expressions."""
+    o = org[i]
+    f = org_form[max(o, 0)]
+    pooled = 1.0 if (o >= 0) & (f >= ELEMENTARY_APC) & (f <= COMMUNE) else 0.0
+    neglect_t = (neglect * pooled) * min(max(1.0 - np.float64(effort[i]), 0.0), 1.0)
+    short = min(max((threshold - np.float64(food_ratio[i])) / threshold, 0.0), 1.0)
+    return 1.0 + max((g - neglect_t) - slaughter * short, -0.99)
 
 
 @nb.njit(cache=True, parallel=True)
-def _herds(provinces, starts, used, active, animals, org, org_form, effort, food_ratio):
-    """Active households with animals (ascending), with their effort, whether their animals are
-    pooled (their organisation is a co-operative or commune) and their food ratio."""
+def _herds(provinces, starts, used, active, animals, org, org_form, effort, food_ratio, g, neglect, slaughter,
+           threshold, common, common_factor):
+    """Herds of active households growing at the ``common`` rate are scaled by ``common_factor``
+    here; returns the other herds' households (ascending) and growth. A herd's growth depends on
+    its effort, whether its animals are pooled (its organisation is a co-operative or commune) and
+    its food ratio."""
+    base = np.zeros(provinces.size, dtype=np.int64)
+    for q in range(1, provinces.size):
+        base[q] = base[q - 1] + used[provinces[q - 1]]
     counts = np.zeros(provinces.size, dtype=np.int64)
-    for q in nb.prange(provinces.size):
-        p = provinces[q]
-        c = 0
-        for i in range(starts[p], starts[p] + used[p]):
-            c += active[i] & (animals[i] > 0)
-        counts[q] = c
-    first = np.zeros(provinces.size + 1, dtype=np.int64)
-    first[1:] = np.cumsum(counts)
-    n = first[provinces.size]
+    n = base[-1] + used[provinces[-1]] if provinces.size else 0
     idx = np.empty(n, dtype=np.int64)
-    eff = np.empty(n)
-    pooled = np.empty(n, dtype=np.bool_)
-    fr = np.empty(n)
+    growth = np.empty(n)
     for q in nb.prange(provinces.size):
         p = provinces[q]
-        k = first[q]
+        k = base[q]
         for i in range(starts[p], starts[p] + used[p]):
             if active[i] & (animals[i] > 0):
-                o = org[i]
-                f = org_form[max(o, 0)]
-                idx[k] = i
-                eff[k] = np.float64(effort[i])
-                pooled[k] = (o >= 0) & (f >= ELEMENTARY_APC) & (f <= COMMUNE)
-                fr[k] = np.float64(food_ratio[i])
-                k += 1
-    return idx, eff, pooled, fr
+                gr = _herd_growth_of(i, org, org_form, effort, food_ratio, g, neglect, slaughter, threshold)
+                if gr != common:
+                    idx[k] = i
+                    growth[k] = gr
+                    k += 1
+                else:
+                    animals[i] = animals[i] * common_factor
+        counts[q] = k - base[q]
+    compact_segments(growth, base, counts)
+    k = compact_segments(idx, base, counts)
+    return idx[:k], growth[:k]
 
 
 @nb.njit(cache=True)

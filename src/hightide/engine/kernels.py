@@ -34,18 +34,39 @@ def province_chunks(slots, provinces=None, limit: int = CHUNK_SLOTS) -> list[np.
 
 
 @nb.njit(cache=True)
-def _below(starts, used, provinces, active, values, threshold):
-    n = 0
-    for p in provinces:
-        for i in range(starts[p], starts[p] + used[p]):
-            n += active[i] & (values[i] < threshold)
-    out = np.empty(n + 1, dtype=np.int64)
+def compact_segments(out, base, counts):
+    """Move segment p (``counts[p]`` values written from ``base[p]``, bases ascending and at least
+    the values before them) to follow segment p - 1; returns the values in all segments.
+
+    A filter over provinces in one parallel pass writes each province's hits from the first slot
+    it could need (its used slots before it), into an array allocated (np.empty: untouched pages
+    cost no memory) for every slot; this packs them."""
     k = 0
-    for p in provinces:
+    for p in range(base.size):
+        b = base[p]
+        if b != k:
+            for j in range(counts[p]):
+                out[k + j] = out[b + j]
+        k += counts[p]
+    return k
+
+
+@nb.njit(cache=True, parallel=True)
+def _below(starts, used, provinces, active, values, threshold):
+    base = np.zeros(provinces.size, dtype=np.int64)
+    for q in range(1, provinces.size):
+        base[q] = base[q - 1] + used[provinces[q - 1]]
+    counts = np.zeros(provinces.size, dtype=np.int64)
+    out = np.empty(base[-1] + used[provinces[-1]] if provinces.size else 0, dtype=np.int64)
+    for q in nb.prange(provinces.size):
+        p = provinces[q]
+        k = base[q]
         for i in range(starts[p], starts[p] + used[p]):
-            out[k] = i
-            k += active[i] & (values[i] < threshold)
-    return out[:n]
+            if active[i] & (values[i] < threshold):
+                out[k] = i
+                k += 1
+        counts[q] = k - base[q]
+    return out[:compact_segments(out, base, counts)]
 
 
 def active_below(slots, provinces: np.ndarray, values: np.ndarray, threshold) -> np.ndarray:
@@ -95,97 +116,270 @@ def group_count(keys: np.ndarray, n: int) -> np.ndarray:
 
 
 @nb.njit(cache=True)
-def _unit_index(org, village, province, down, team_size):
-    """Dense index of the unit each member belongs to, numbered in (org, village, team) order.
-
-    Members come in ascending slot order, so each province is one contiguous run, and an
-    organisation's members all live in its province. Within a province a counting sort by
-    organisation orders members by (org, slot); an organisation whose members are not already in
-    village order (a commune split by brigade) is sorted stably by village. Walking that order gives
-    team ranks and unit numbers. Returns (units, ok): ok is False if organisations of consecutive
-    provinces were not in ascending order (then the numbering is not the sorted one).
-    """
-    n = org.size
-    out = np.empty(n, dtype=np.int64)
+def _number_units(org, village, down, start, end, team_size, out):
+    """Units of the members start..end-1 (one province, ascending slots), numbered from 0 in
+    (org, village, team) order into ``out``. A counting sort by organisation orders members by
+    (org, slot); an organisation whose members are not already in village order (a commune split by
+    brigade) is sorted stably by village. Walking that order gives team ranks and unit numbers.
+    Returns the number of units."""
+    m = end - start
+    if m == 0:
+        return 0
+    o_lo = org[start]
+    o_hi = org[start]
+    for k in range(start, end):
+        o_lo = min(o_lo, org[k])
+        o_hi = max(o_hi, org[k])
+    n_o = o_hi - o_lo + 1
+    first = np.zeros(n_o + 1, dtype=np.int64)
+    for k in range(start, end):
+        first[org[k] - o_lo + 1] += 1
+    for j in range(n_o):
+        first[j + 1] += first[j]
+    fill = first[:n_o].copy()
+    order = np.empty(m, dtype=np.int64)  # members (offsets from start) by (org, slot)
+    vkey = np.empty(m, dtype=np.int64)  # village key in that order: -1 when not split
+    for k in range(m):
+        o = org[start + k] - o_lo
+        j = fill[o]
+        order[j] = k
+        vkey[j] = village[start + k] if down[start + k] else -1
+        fill[o] = j + 1
+    for o in range(n_o):
+        a, b = first[o], first[o + 1]
+        is_sorted = True
+        for j in range(a + 1, b):
+            if vkey[j] < vkey[j - 1]:
+                is_sorted = False
+                break
+        if not is_sorted:  # stable counting sort of the segment by village
+            v_lo = vkey[a]
+            v_hi = vkey[a]
+            for j in range(a, b):
+                v_lo = min(v_lo, vkey[j])
+                v_hi = max(v_hi, vkey[j])
+            pos = np.zeros(v_hi - v_lo + 2, dtype=np.int64)
+            for j in range(a, b):
+                pos[vkey[j] - v_lo + 1] += 1
+            for q in range(v_hi - v_lo + 1):
+                pos[q + 1] += pos[q]
+            seg_order = order[a:b].copy()
+            seg_v = vkey[a:b].copy()
+            for j in range(b - a):
+                q = seg_v[j] - v_lo
+                order[a + pos[q]] = seg_order[j]
+                vkey[a + pos[q]] = seg_v[j]
+                pos[q] += 1
     unit = -1
-    ok = True
-    prev_max_org = -1
-    start = 0
-    while start < n:
-        pv = province[start]
-        end = start
-        o_lo = org[start]
-        o_hi = org[start]
-        while end < n and province[end] == pv:
-            o = org[end]
-            o_lo = min(o_lo, o)
-            o_hi = max(o_hi, o)
-            end += 1
-        if o_lo <= prev_max_org:
-            ok = False
-        prev_max_org = o_hi
-        m = end - start
-        n_o = o_hi - o_lo + 1
-        first = np.zeros(n_o + 1, dtype=np.int64)
-        for k in range(start, end):
-            first[org[k] - o_lo + 1] += 1
-        for j in range(n_o):
-            first[j + 1] += first[j]
-        fill = first[:n_o].copy()
-        order = np.empty(m, dtype=np.int64)  # members (offsets from start) by (org, slot)
-        vkey = np.empty(m, dtype=np.int64)  # village key in that order: -1 when not split
-        for k in range(m):
-            o = org[start + k] - o_lo
-            j = fill[o]
-            order[j] = k
-            vkey[j] = village[start + k] if down[start + k] else -1
-            fill[o] = j + 1
-        for o in range(n_o):
-            a, b = first[o], first[o + 1]
-            is_sorted = True
-            for j in range(a + 1, b):
-                if vkey[j] < vkey[j - 1]:
-                    is_sorted = False
-                    break
-            if not is_sorted:  # stable counting sort of the segment by village
-                v_lo = vkey[a]
-                v_hi = vkey[a]
-                for j in range(a, b):
-                    v_lo = min(v_lo, vkey[j])
-                    v_hi = max(v_hi, vkey[j])
-                pos = np.zeros(v_hi - v_lo + 2, dtype=np.int64)
-                for j in range(a, b):
-                    pos[vkey[j] - v_lo + 1] += 1
-                for q in range(v_hi - v_lo + 1):
-                    pos[q + 1] += pos[q]
-                seg_order = order[a:b].copy()
-                seg_v = vkey[a:b].copy()
-                for j in range(b - a):
-                    q = seg_v[j] - v_lo
-                    order[a + pos[q]] = seg_order[j]
-                    vkey[a + pos[q]] = seg_v[j]
-                    pos[q] += 1
-        last_o = -1
-        last_v = -1
-        last_t = -1
-        rank = 0
-        for j in range(m):
-            k = order[j]
-            o = org[start + k]
-            v = vkey[j]
-            if o != last_o or v != last_v:
-                rank = 0
-                last_t = -1
-            t = rank // team_size if team_size > 0 else 0
-            if o != last_o or v != last_v or t != last_t:
-                unit += 1
-            out[start + k] = unit
-            last_o = o
-            last_v = v
-            last_t = t
-            rank += 1
-        start = end
-    return out, ok
+    last_o = -1
+    last_v = -1
+    last_t = -1
+    rank = 0
+    for j in range(m):
+        k = order[j]
+        o = org[start + k]
+        v = vkey[j]
+        if o != last_o or v != last_v:
+            rank = 0
+            last_t = -1
+        t = rank // team_size if team_size > 0 else 0
+        if o != last_o or v != last_v or t != last_t:
+            unit += 1
+        out[start + k] = unit
+        last_o = o
+        last_v = v
+        last_t = t
+        rank += 1
+    return unit + 1
+
+
+@nb.njit(cache=True)
+def _number_units_by_village(members, org, village, org_form, by_unit, apart_form, start, end, team_size, out):
+    """``_number_units`` without sorting, when every village's split members belong to one
+    organisation (as when a commune or co-operative takes whole villages): a member's rank in its
+    (org, village) group is a count in slot order, and units follow from counts per organisation
+    and village. Returns the number of units, or -1 (nothing usable written) when a village's split
+    members belong to two organisations. Members k are the slots ``members[k]`` of the full
+    household arrays; a member is split by village unless ``by_unit`` or its organisation's form is
+    ``apart_form``."""
+    o_lo = np.int64(org[members[start]])
+    o_hi = o_lo
+    v_lo = np.int64(1) << 62
+    v_hi = np.int64(-1)
+    for k in range(start, end):
+        i = members[k]
+        o = np.int64(org[i])
+        o_lo = min(o_lo, o)
+        o_hi = max(o_hi, o)
+        if (not by_unit) and org_form[o] != apart_form:
+            v_lo = min(v_lo, np.int64(village[i]))
+            v_hi = max(v_hi, np.int64(village[i]))
+    n_o = o_hi - o_lo + 1
+    n_v = max(v_hi - v_lo + 1, 0)
+    vill_org = np.full(n_v, -1, dtype=np.int64)
+    # each member's team within its (org, village) group, counted in slot order (rank // team_size
+    # without dividing), and its group: village v (split) or n_v + organisation (not split)
+    group = np.empty(end - start, dtype=np.int64)
+    org_t = np.zeros(n_o, dtype=np.int64)  # current team and members in it, per organisation
+    org_f = np.zeros(n_o, dtype=np.int64)
+    vill_t = np.zeros(n_v, dtype=np.int64)
+    vill_f = np.zeros(n_v, dtype=np.int64)
+    for k in range(start, end):
+        i = members[k]
+        o = org[i] - o_lo
+        if (not by_unit) and org_form[org[i]] != apart_form:
+            v = village[i] - v_lo
+            if vill_org[v] < 0:
+                vill_org[v] = o
+            elif vill_org[v] != o:
+                return -1
+            if team_size > 0 and vill_f[v] == team_size:
+                vill_t[v] += 1
+                vill_f[v] = 0
+            vill_f[v] += 1
+            out[k] = vill_t[v]
+            group[k - start] = v
+        else:
+            if team_size > 0 and org_f[o] == team_size:
+                org_t[o] += 1
+                org_f[o] = 0
+            org_f[o] += 1
+            out[k] = org_t[o]
+            group[k - start] = n_v + o
+    # units of each organisation: its unsplit teams first (village key -1), then by village
+    units_o = np.zeros(n_o, dtype=np.int64)
+    group_first = np.zeros(n_v + n_o, dtype=np.int64)  # first unit of each group within its organisation
+    for o in range(n_o):
+        if org_f[o] > 0:
+            units_o[o] = org_t[o] + 1
+    for v in range(n_v):
+        if vill_f[v] > 0:
+            o = vill_org[v]
+            group_first[v] = units_o[o]
+            units_o[o] += vill_t[v] + 1
+    total = 0
+    for o in range(n_o):
+        for_org = total
+        total += units_o[o]
+        group_first[n_v + o] = for_org
+    for v in range(n_v):
+        if vill_f[v] > 0:
+            group_first[v] += group_first[n_v + vill_org[v]]
+    for k in range(start, end):
+        out[k] += group_first[group[k - start]]
+    return total
+
+
+@nb.njit(cache=True)
+def _province_runs(province):
+    """Starts of the runs of equal ``province`` values (and the end)."""
+    n = province.size
+    bounds = [0]
+    for k in range(1, n):
+        if province[k] != province[k - 1]:
+            bounds.append(k)
+    bounds.append(n)
+    return np.array(bounds, dtype=np.int64)
+
+
+@nb.njit(cache=True)
+def _orgs_ascending(org, bounds):
+    """True when the organisations of each run come after those of the run before."""
+    prev_max = -1
+    for r in range(bounds.size - 1):
+        lo = org[bounds[r]]
+        hi = org[bounds[r]]
+        for k in range(bounds[r], bounds[r + 1]):
+            lo = min(lo, org[k])
+            hi = max(hi, org[k])
+        if lo <= prev_max:
+            return False
+        prev_max = hi
+    return True
+
+
+@nb.njit(cache=True, parallel=True)
+def _number_runs(members, org, village, org_form, by_unit, apart_form, bounds, team_size, out):
+    """Units of every run of members (province) in parallel (``_number_units_by_village``, else
+    the sorting ``_number_units`` on the run's gathered keys), then offset by the units of the
+    runs before it: the numbering of one sequential walk over the runs."""
+    n_runs = bounds.size - 1
+    counts = np.zeros(n_runs + 1, dtype=np.int64)
+    for r in nb.prange(n_runs):
+        a, b = bounds[r], bounds[r + 1]
+        if b == a:
+            continue
+        c = _number_units_by_village(members, org, village, org_form, by_unit, apart_form, a, b, team_size, out)
+        if c < 0:
+            o_r = np.empty(b - a, dtype=np.int64)
+            v_r = np.empty(b - a, dtype=np.int64)
+            d_r = np.empty(b - a, dtype=np.bool_)
+            for k in range(a, b):
+                i = members[k]
+                o_r[k - a] = org[i]
+                v_r[k - a] = village[i]
+                d_r[k - a] = (not by_unit) and org_form[org[i]] != apart_form
+            c = _number_units(o_r, v_r, d_r, 0, b - a, team_size, out[a:b])
+        counts[r + 1] = c
+    for r in range(n_runs):
+        counts[r + 1] += counts[r]
+    for r in nb.prange(n_runs):
+        for k in range(bounds[r], bounds[r + 1]):
+            out[k] += counts[r]
+
+
+@nb.njit(cache=True)
+def _members_ascending(members, org, bounds):
+    """True when the organisations of each run of members come after those of the run before."""
+    prev_max = -1
+    for r in range(bounds.size - 1):
+        if bounds[r + 1] == bounds[r]:
+            continue
+        lo = org[members[bounds[r]]]
+        hi = lo
+        for k in range(bounds[r], bounds[r + 1]):
+            lo = min(lo, org[members[k]])
+            hi = max(hi, org[members[k]])
+        if lo <= prev_max:
+            return False
+        prev_max = hi
+    return True
+
+
+@nb.njit(cache=True)
+def _unit_index(org, village, province, down, team_size):
+    """Dense index of the unit each member belongs to, numbered in (org, village, team) order, by
+    sorting (``_number_units``) province by province. Members come in ascending slot order, so each
+    province is one contiguous run, and an organisation's members all live in its province.
+    Returns (units, ok): ok is False if organisations of consecutive provinces were not in
+    ascending order (then the numbering is not the sorted one)."""
+    out = np.empty(org.size, dtype=np.int64)
+    bounds = _province_runs(province)
+    if not _orgs_ascending(org, bounds):
+        return out, False
+    total = 0
+    for r in range(bounds.size - 1):
+        c = _number_units(org, village, down, bounds[r], bounds[r + 1], team_size, out)
+        for k in range(bounds[r], bounds[r + 1]):
+            out[k] += total
+        total += c
+    return out, True
+
+
+def units_of_members(members: np.ndarray, org: np.ndarray, village: np.ndarray, org_form: np.ndarray,
+                     block_start: np.ndarray, by_unit: bool, apart_form: int, team_size: int) -> np.ndarray | None:
+    """``unit_index`` of the households ``members`` (ascending slots) read from the household arrays
+    (no gathered keys): a member is split by village unless ``by_unit`` or its organisation's form
+    is ``apart_form``. Provinces (blocks starting at ``block_start``) are numbered in parallel and
+    mostly without sorting (``_number_units_by_village``). None when organisations are not
+    numbered province by province."""
+    members = np.asarray(members, dtype=np.int64)
+    bounds = np.searchsorted(members, np.append(block_start, np.iinfo(np.int64).max)).astype(np.int64)
+    if not _members_ascending(members, org, bounds):
+        return None
+    out = np.empty(members.size, dtype=np.int64)
+    _number_runs(members, org, village, org_form, bool(by_unit), int(apart_form), bounds, int(team_size), out)
+    return out
 
 
 def unit_index(org: np.ndarray, village: np.ndarray, province: np.ndarray, down: np.ndarray,
@@ -201,24 +395,20 @@ def unit_index(org: np.ndarray, village: np.ndarray, province: np.ndarray, down:
 @nb.njit(cache=True, parallel=True)
 def _members_of_forms(starts, used, active, org, org_form, org_active, forms, live_only):
     n_prov = starts.size
+    base = np.zeros(n_prov, dtype=np.int64)
+    for p in range(1, n_prov):
+        base[p] = base[p - 1] + used[p - 1]
     counts = np.zeros(n_prov, dtype=np.int64)
+    out = np.empty(base[n_prov - 1] + used[n_prov - 1] if n_prov else 0, dtype=np.int64)
     for p in nb.prange(n_prov):
-        c = 0
-        for i in range(starts[p], starts[p] + used[p]):
-            o = max(org[i], 0)
-            c += active[i] & (org[i] >= 0) & forms[org_form[o]] & (org_active[o] | (not live_only))
-        counts[p] = c
-    first = np.zeros(n_prov + 1, dtype=np.int64)
-    first[1:] = np.cumsum(counts)
-    out = np.empty(first[n_prov], dtype=np.int64)
-    for p in nb.prange(n_prov):
-        k = first[p]
+        k = base[p]
         for i in range(starts[p], starts[p] + used[p]):
             o = max(org[i], 0)
             if active[i] & (org[i] >= 0) & forms[org_form[o]] & (org_active[o] | (not live_only)):
                 out[k] = i
                 k += 1
-    return out
+        counts[p] = k - base[p]
+    return out[:compact_segments(out, base, counts)]
 
 
 def members_of_forms(hh, orgs, forms, live_only: bool = False) -> np.ndarray:
@@ -353,26 +543,51 @@ def pairwise_feed(leaf_len, leaf_join, buf, stack, state, values):
     state[0], state[1], state[2] = leaf, pos, depth
 
 
+@nb.njit(cache=True, inline="always")
+def _masked_value(values, mask, i, limit):
+    return np.float64(values[i]) if (i < limit and mask[i]) else 0.0
+
+
 @nb.njit(cache=True)
 def _masked_leaf(values, mask, a, n, limit):
     """NumPy's eight-lane block sum of values[i] (i < limit and mask[i], else 0) over a..a+n-1."""
     if n < 8:
         res = 0.0
         for i in range(a, a + n):
-            res += np.float64(values[i]) if (i < limit and mask[i]) else 0.0
+            res += _masked_value(values, mask, i, limit)
         return res
-    r = np.zeros(8)
-    for j in range(8):
-        i = a + j
-        r[j] = np.float64(values[i]) if (i < limit and mask[i]) else 0.0
+    r0 = _masked_value(values, mask, a, limit)
+    r1 = _masked_value(values, mask, a + 1, limit)
+    r2 = _masked_value(values, mask, a + 2, limit)
+    r3 = _masked_value(values, mask, a + 3, limit)
+    r4 = _masked_value(values, mask, a + 4, limit)
+    r5 = _masked_value(values, mask, a + 5, limit)
+    r6 = _masked_value(values, mask, a + 6, limit)
+    r7 = _masked_value(values, mask, a + 7, limit)
     body = n - n % 8
-    for k in range(8, body, 8):
-        for j in range(8):
-            i = a + k + j
-            r[j] += np.float64(values[i]) if (i < limit and mask[i]) else 0.0
-    res = ((r[0] + r[1]) + (r[2] + r[3])) + ((r[4] + r[5]) + (r[6] + r[7]))
+    if a + body <= limit:  # the whole body is in use: no bound test per value
+        for k in range(a + 8, a + body, 8):
+            r0 += np.float64(values[k]) if mask[k] else 0.0
+            r1 += np.float64(values[k + 1]) if mask[k + 1] else 0.0
+            r2 += np.float64(values[k + 2]) if mask[k + 2] else 0.0
+            r3 += np.float64(values[k + 3]) if mask[k + 3] else 0.0
+            r4 += np.float64(values[k + 4]) if mask[k + 4] else 0.0
+            r5 += np.float64(values[k + 5]) if mask[k + 5] else 0.0
+            r6 += np.float64(values[k + 6]) if mask[k + 6] else 0.0
+            r7 += np.float64(values[k + 7]) if mask[k + 7] else 0.0
+    else:
+        for k in range(a + 8, a + body, 8):
+            r0 += _masked_value(values, mask, k, limit)
+            r1 += _masked_value(values, mask, k + 1, limit)
+            r2 += _masked_value(values, mask, k + 2, limit)
+            r3 += _masked_value(values, mask, k + 3, limit)
+            r4 += _masked_value(values, mask, k + 4, limit)
+            r5 += _masked_value(values, mask, k + 5, limit)
+            r6 += _masked_value(values, mask, k + 6, limit)
+            r7 += _masked_value(values, mask, k + 7, limit)
+    res = ((r0 + r1) + (r2 + r3)) + ((r4 + r5) + (r6 + r7))
     for i in range(a + body, a + n):
-        res += np.float64(values[i]) if (i < limit and mask[i]) else 0.0
+        res += _masked_value(values, mask, i, limit)
     return res
 
 
@@ -446,24 +661,20 @@ def form_share(counts: np.ndarray, forms) -> np.ndarray:
 @nb.njit(cache=True, parallel=True)
 def _outside_forms(starts, used, active, org, org_form, forms):
     n_prov = starts.size
+    base = np.zeros(n_prov, dtype=np.int64)
+    for p in range(1, n_prov):
+        base[p] = base[p - 1] + used[p - 1]
     counts = np.zeros(n_prov, dtype=np.int64)
+    out = np.empty(base[n_prov - 1] + used[n_prov - 1] if n_prov else 0, dtype=np.int64)
     for p in nb.prange(n_prov):
-        c = 0
-        for i in range(starts[p], starts[p] + used[p]):
-            o = org[i]
-            c += active[i] & ((o < 0) | (not forms[org_form[max(o, 0)]]))
-        counts[p] = c
-    first = np.zeros(n_prov + 1, dtype=np.int64)
-    first[1:] = np.cumsum(counts)
-    out = np.empty(first[n_prov], dtype=np.int64)
-    for p in nb.prange(n_prov):
-        k = first[p]
+        k = base[p]
         for i in range(starts[p], starts[p] + used[p]):
             o = org[i]
             if active[i] & ((o < 0) | (not forms[org_form[max(o, 0)]])):
                 out[k] = i
                 k += 1
-    return out
+        counts[p] = k - base[p]
+    return out[:compact_segments(out, base, counts)]
 
 
 def outside_forms(world, forms) -> np.ndarray:

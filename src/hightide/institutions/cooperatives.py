@@ -10,12 +10,13 @@ of a group of townships merge into a commune when the policy says so.
 
 from __future__ import annotations
 
+import numba as nb
 import numpy as np
 
 from hightide.engine import streams
 from hightide.engine.calendar import SLACK_SEASON
 from hightide.engine.context import StepContext
-from hightide.engine.kernels import form_counts, form_share, members_of_forms, outside_forms, unit_index
+from hightide.engine.kernels import form_counts, form_share, members_of_forms, outside_forms, units_of_members
 from hightide.institutions.membership import found, neighbourhood, willingness_of
 from hightide.institutions.mutual_aid import group_into_teams
 from hightide.world.households import LOWER_MIDDLE, NO_ORG, RICH, UPPER_MIDDLE
@@ -282,15 +283,9 @@ def _upgrade(world: World, ctx: StepContext) -> None:
     gap = np.maximum(target - share, 0.0)
     if not gap.any():
         return
-    act = hh.active
-    form = np.where(hh.org != NO_ORG, orgs.form[np.maximum(hh.org, 0)], -1)
-    adv = act & ((form == ADVANCED_APC) | (form == COMMUNE))
     n_vill = world.n_villages
-    elem_v = np.bincount(hh.village, weights=act & (form == ELEMENTARY_APC), minlength=n_vill)
-    size_v = np.bincount(hh.village, weights=act, minlength=n_vill)
-    adv_v = np.bincount(hh.village, weights=adv, minlength=n_vill)
-    vill_prov = np.full(n_vill, -1, dtype=np.int64)
-    vill_prov[hh.village[act]] = hh.province[act]
+    elem_v, size_v, adv_v, vill_prov = _village_forms(hh.block_start, hh.used, hh.active, hh.org, hh.village,
+                                                      hh.province, orgs.form, n_vill)
     candidates = np.flatnonzero((elem_v > 0) & (adv_v == 0) & (vill_prov >= 0))
     if candidates.size == 0:
         return
@@ -307,21 +302,61 @@ def _upgrade(world: World, ctx: StepContext) -> None:
         return
     pick = np.zeros(n_vill, dtype=bool)
     pick[chosen] = True
-    movers = np.flatnonzero(act & pick[hh.village] & ((form == -1) | (form == MUTUAL_AID) | (form == ELEMENTARY_APC)))
+    movers = _movers(hh.block_start, hh.used, hh.active, hh.org, hh.village, orgs.form, pick)
+    form = np.where(hh.org[movers] != NO_ORG, orgs.form[np.maximum(hh.org[movers], 0)], -1)
     complete = form_share(counts, COLLECTIVE_FORMS)[hh.province[movers]] >= BASICALLY_COMPLETE
-    movers = movers[(hh.klass[movers] < RICH) | complete]
-    old = np.unique(hh.org[movers][form[movers] == ELEMENTARY_APC])
+    keep = (hh.klass[movers] < RICH) | complete
+    movers, form = movers[keep], form[keep]
+    old = np.unique(hh.org[movers][form == ELEMENTARY_APC])
     first_member = np.full(n_vill, -1, dtype=np.int64)
     first_member[hh.village[movers][::-1]] = movers[::-1]
     villages = np.unique(hh.village[movers])
     ids = _new_orgs(world, ctx, first_member[villages], villages, ADVANCED_APC)
     vid = np.full(n_vill, -1, dtype=np.int64)
     vid[villages] = ids
-    was_member = form[movers] == ELEMENTARY_APC
+    was_member = form == ELEMENTARY_APC
     hh.coerced[movers[~was_member]] = True
     hh.org[movers] = vid[hh.village[movers]]
     hh.joined_month[movers] = ctx.month
     orgs.active[old] = False
+
+
+@nb.njit(cache=True)
+def _village_forms(starts, used, active, org, village, province, org_form, n_vill):
+    """Per village: active households in elementary co-operatives, all active households, those in
+    advanced co-operatives or communes (float counts, as ``np.bincount`` of the masks gives them),
+    and the village's province (-1: no active household)."""
+    elem_v = np.zeros(n_vill)
+    size_v = np.zeros(n_vill)
+    adv_v = np.zeros(n_vill)
+    vill_prov = np.full(n_vill, -1, dtype=np.int64)
+    for p in range(starts.size):
+        for i in range(starts[p], starts[p] + used[p]):
+            if not active[i]:
+                continue
+            v = village[i]
+            f = org_form[org[i]] if org[i] >= 0 else -1
+            size_v[v] += 1.0
+            if f == ELEMENTARY_APC:
+                elem_v[v] += 1.0
+            if f == ADVANCED_APC or f == COMMUNE:
+                adv_v[v] += 1.0
+            vill_prov[v] = province[i]
+    return elem_v, size_v, adv_v, vill_prov
+
+
+@nb.njit(cache=True)
+def _movers(starts, used, active, org, village, org_form, pick):
+    """Active households (ascending) of the picked villages outside any organisation or in a
+    mutual-aid team or an elementary co-operative."""
+    out = []
+    for p in range(starts.size):
+        for i in range(starts[p], starts[p] + used[p]):
+            if active[i] and pick[village[i]]:
+                f = org_form[org[i]] if org[i] >= 0 else -1
+                if f == -1 or f == MUTUAL_AID or f == ELEMENTARY_APC:
+                    out.append(i)
+    return np.array(out, dtype=np.int64)
 
 
 def _communes(world: World, ctx: StepContext) -> None:
@@ -338,17 +373,28 @@ def _communes(world: World, ctx: StepContext) -> None:
     if outside.size == 0:
         return  # later entrants join through enrolment; withdrawers stay out
     k = max(int(round(pol.commune_townships)), 1)
-    t_rank = np.zeros(int(world.n_townships_sampled.sum()), dtype=np.int64)
-    for pv in range(world.provinces.n):
-        towns = np.unique(hh.township_of(np.flatnonzero(act & (hh.province == pv))))
-        t_rank[towns] = np.arange(towns.size) // k
+    n_towns = int(world.n_townships_sampled.sum())
+    # each province's townships with a living household, ascending, dealt into groups of k
+    live = np.flatnonzero(act)
+    town_live = hh.township_of(live)
+    towns, first = np.unique(town_live, return_index=True)
+    town_prov = hh.province[live[first]].astype(np.int64)
+    order = np.lexsort((towns, town_prov))
+    towns, town_prov = towns[order], town_prov[order]
+    rank = np.arange(towns.size) - np.searchsorted(town_prov, town_prov)
+    t_rank = np.zeros(n_towns, dtype=np.int64)
+    t_rank[towns] = rank // k
+    del live, town_live
     town_out = hh.township_of(outside)
     key = hh.province[outside].astype(np.int64) * 1_000_000 + t_rank[town_out]
     groups, inv = np.unique(key, return_inverse=True)
+    inv = inv.ravel()
     first_member = np.full(groups.size, -1, dtype=np.int64)
     first_member[inv[::-1]] = outside[::-1]
     ids = _new_orgs(world, ctx, first_member, hh.village[first_member], COMMUNE)
-    towns_in_group = np.array([np.unique(town_out[inv == g]).size for g in range(groups.size)])
+    # townships with households outside in each group (distinct (group, township) pairs)
+    pairs = np.unique(inv.astype(np.int64) * n_towns + town_out)
+    towns_in_group = np.bincount(pairs // n_towns, minlength=groups.size)
     orgs.represents[ids] = towns_in_group / k
     old = np.unique(hh.org[outside][hh.org[outside] != NO_ORG])
     hh.coerced[outside[form[outside] == -1]] = True
@@ -365,14 +411,12 @@ def accounting_units(hh, orgs, members: np.ndarray, policy, team_size: float, le
     ``team_size`` in slot order. ``level`` overrides ``policy.accounting_unit``. Members must be in
     ascending slot order (as from ``np.flatnonzero``); units are numbered in (org, village, team) order."""
     level = policy.accounting_unit if level is None else level
-    org = hh.org[members]
-    down = orgs.form[org] != ELEMENTARY_APC
-    if level == "unit":
-        down[:] = False
     ts = max(int(team_size), 1) if level == "team" else 0
-    units = unit_index(org, hh.village[members], hh.province[members], down, ts)
+    units = units_of_members(members, hh.org, hh.village, orgs.form, hh.block_start, level == "unit",
+                             ELEMENTARY_APC, ts)
     if units is None:  # organisations not numbered province by province: sort the packed key
-        org64 = org.astype(np.int64)
+        org64 = hh.org[members].astype(np.int64)
+        down = (orgs.form[org64] != ELEMENTARY_APC) & (level != "unit")
         village = np.where(down, hh.village[members], -1).astype(np.int64)
         team = np.zeros(members.size, dtype=np.int64)
         if ts:

@@ -138,10 +138,12 @@ def _leave(world: World, ctx: StepContext, leavers: np.ndarray, counted_as: str)
     ctx.add(counted_as, hh.province[leavers], np.ones(leavers.size), world.weight)
 
 
-@nb.njit(cache=True)
+@nb.njit(cache=True, parallel=True)
 def _team_sizes(starts, used, active, org, org_active, org_form, n_orgs):
+    """Active members of each live mutual-aid team (a team's members live in its province, whose
+    block of households only this thread counts)."""
     size = np.zeros(n_orgs, dtype=np.int32)
-    for p in range(starts.size):
+    for p in nb.prange(starts.size):
         for i in range(starts[p], starts[p] + used[p]):
             o = org[i]
             if active[i] and o >= 0 and org_active[o] and org_form[o] == MUTUAL_AID:
@@ -149,9 +151,9 @@ def _team_sizes(starts, used, active, org, org_active, org_form, n_orgs):
     return size
 
 
-@nb.njit(cache=True)
+@nb.njit(cache=True, parallel=True)
 def _release(starts, used, active, org, joined_month, gone):
-    for p in range(starts.size):
+    for p in nb.prange(starts.size):
         for i in range(starts[p], starts[p] + used[p]):
             o = org[i]
             if active[i] and o >= 0 and gone[o]:

@@ -57,23 +57,26 @@ class SlotArrays:
 
     def __getstate__(self) -> dict:
         """Pickle the used part of each block only (a checkpoint's size and the memory of loading
-        it follow the households, not the spare capacity)."""
+        it follow the households, not the spare capacity). The parts are views, written by pickle
+        straight from the arrays: saving a checkpoint copies nothing (a packed copy of every
+        array would double the state's memory while it is written)."""
         state = dict(self.__dict__)
         ranges = [(int(a), int(a + n)) for a, n in zip(self.block_start, self.used)]
-        state["arrays"] = {name: np.concatenate([arr[a:b] for a, b in ranges]) for name, arr in self.arrays.items()}
+        state["arrays"] = {name: [arr[a:b] for a, b in ranges] for name, arr in self.arrays.items()}
         state["_capacity"] = self.capacity
         return state
 
     def __setstate__(self, state: dict) -> None:
         capacity = state.pop("_capacity")
-        packed = state["arrays"]
+        parts_of = state["arrays"]
         arrays = {}
-        for name, values in packed.items():
-            arr = np.zeros(capacity, dtype=values.dtype)
-            k = 0
-            for a, n in zip(state["block_start"], state["used"]):
-                arr[a:a + n] = values[k:k + n]
-                k += n
+        for name in list(parts_of):
+            parts = parts_of.pop(name)  # each array's parts are dropped once copied (memory on load)
+            if not isinstance(parts, list):  # an array packed block after block (older checkpoints)
+                parts = [parts[k - n:k] for n, k in zip(state["used"], np.cumsum(state["used"]))]
+            arr = np.zeros(capacity, dtype=parts[0].dtype if parts else np.float64)
+            for a, values in zip(state["block_start"], parts):
+                arr[a:a + values.size] = values
             arrays[name] = arr
         state["arrays"] = arrays
         self.__dict__.update(state)
