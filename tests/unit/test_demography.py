@@ -101,3 +101,43 @@ def test_compiled_herd_growth_is_the_array_rule():
     _scale_herds(idx, got, np.power(growth, 1 / 12).astype(np.float32))
     assert 0 < idx.size < has.size
     np.testing.assert_array_equal(got, want)
+
+
+def test_births_answer_the_hunger_of_conception_deaths_the_hunger_of_now(params):
+    """Fertility falls with the conception food ratio (about nine months back), mortality with the
+    current one: the famine's birth trough follows its death peak (Ashton et al. 1984)."""
+    from types import SimpleNamespace
+
+    from hightide.economy.demography import _hungry_probabilities, fertility_multiplier, hunger_shortfall
+
+    th = params.hunger_threshold
+    # 0: hungry now, fed at conception; 1: fed now, hungry at conception; 2: both
+    hh = SimpleNamespace(food_ratio=np.array([th / 2, 1.0, th / 2], dtype=np.float32),
+                         conception_food_ratio=np.array([1.0, th / 2, th / 2], dtype=np.float32))
+    log_surv = np.array([0.01, 0.005, 0.05])
+    p = _hungry_probabilities(params, hh, np.array([0, 1, 2]), log_surv)
+    fed_birth = monthly_probability(params.fertility_per_working_adult)
+    hungry_birth = monthly_probability(params.fertility_per_working_adult
+                                       * float(fertility_multiplier(params, hunger_shortfall(params, np.array([th / 2])))[0]))
+    assert hungry_birth < fed_birth
+    np.testing.assert_allclose(p[3], [fed_birth, hungry_birth, hungry_birth], rtol=1e-12)
+    assert p[1, 0] > p[1, 1] and p[1, 2] == p[1, 0]  # adults die of today's hunger only
+    np.testing.assert_allclose(p[1, 1], -np.expm1(-log_surv[1] / 12), rtol=1e-12)
+
+
+def test_conception_food_ratio_lags_the_food_ratio():
+    """A step in the food ratio reaches the conception ratio as a moving mean of lag nine months:
+    a ninth of the gap in the first month, about two thirds after nine."""
+    from hightide.economy.demography import GESTATION_MONTHS, _conceive
+
+    food = np.full(4, 0.4, dtype=np.float32)
+    conceived = np.ones(4, dtype=np.float32)
+    active = np.array([True, True, False, True])
+    starts, used, provinces = np.array([0, 2]), np.array([2, 2]), np.array([0, 1])
+    _conceive(starts, used, provinces, active, food, conceived, GESTATION_MONTHS)
+    np.testing.assert_allclose(conceived[[0, 1, 3]], 1.0 - 0.6 / 9, rtol=1e-6)
+    assert conceived[2] == 1.0  # inactive slots untouched
+    for _ in range(8):
+        _conceive(starts, used, provinces, active, food, conceived, GESTATION_MONTHS)
+    gap = (conceived[0] - 0.4) / 0.6
+    assert gap == pytest.approx((8 / 9) ** 9, rel=1e-5)

@@ -123,7 +123,7 @@ def _hungry_probabilities(p: ParameterSet, hh, hungry: np.ndarray, log_surv: np.
     arithmetic runs in ``_hunger_arguments`` in the order of those array expressions; NumPy takes
     the transcendentals (its vectorised log1p and expm1, which compiled code would not reproduce
     to the last bit)."""
-    args = _hunger_arguments(hungry, hh.food_ratio, p.hunger_threshold, p.hunger_mortality_scale,
+    args = _hunger_arguments(hungry, hh.food_ratio, hh.conception_food_ratio, p.hunger_threshold, p.hunger_mortality_scale,
                              p.hunger_vulnerability_child, p.hunger_vulnerability_elderly,
                              p.fertility_per_working_adult, p.hunger_fertility_slope, log_surv)
     # births: hazard = -log1p(-clip(annual)) x 1.0, argument -hazard / 12
@@ -132,11 +132,11 @@ def _hungry_probabilities(p: ParameterSet, hh, hungry: np.ndarray, log_surv: np.
 
 
 @nb.njit(cache=True)
-def _hunger_arguments(hungry, food_ratio, threshold, mortality_scale, vulnerability_child, vulnerability_elderly,
-                      fertility, fertility_slope, log_surv):
+def _hunger_arguments(hungry, food_ratio, conception_food_ratio, threshold, mortality_scale, vulnerability_child,
+                      vulnerability_elderly, fertility, fertility_slope, log_surv):
     """Per hungry household: -hazard / 12 of child, adult and elderly deaths (rows 0-2; the hazard
     is the fed one, ``log_surv``, times the hunger multiplier) and -clip(annual birth rate) (row 3,
-    the argument of log1p), each as the array expressions of ``hunger_shortfall``,
+    the argument of log1p; from the shortfall at conception), each as the array expressions of ``hunger_shortfall``,
     ``hunger_multiplier``, ``fertility_multiplier`` and ``monthly_probability`` form it."""
     out = np.empty((4, hungry.size))
     for k in range(hungry.size):
@@ -145,7 +145,8 @@ def _hunger_arguments(hungry, food_ratio, threshold, mortality_scale, vulnerabil
         out[0, k] = -(log_surv[0] * (1.0 + (hm - 1.0) * vulnerability_child)) / 12.0
         out[1, k] = -(log_surv[1] * hm) / 12.0
         out[2, k] = -(log_surv[2] * (1.0 + (hm - 1.0) * vulnerability_elderly)) / 12.0
-        annual = fertility * max(1.0 - fertility_slope * short, 0.0)
+        conceived = min(max((threshold - np.float64(conception_food_ratio[hungry[k]])) / threshold, 0.0), 1.0)
+        annual = fertility * max(1.0 - fertility_slope * conceived, 0.0)
         out[3, k] = -min(max(annual, 0.0), 0.999)
     return out
 
@@ -162,9 +163,28 @@ def _excess_deaths(hungry, province, children, adults, elderly, p_hungry, p_fed,
     return out
 
 
+#: months from conception to birth: births answer the hunger of about this long before
+GESTATION_MONTHS = 9.0
+
+
+@nb.njit(cache=True, parallel=True)
+def _conceive(starts, used, provinces, active, food_ratio, conception_food_ratio, lag):
+    """Move each active household's conception food ratio a 1/lag step toward its food ratio: a
+    moving mean whose lag is about ``lag`` months, so births fall with the hunger of the months
+    they were conceived in and famine births bottom out the year after the deaths peak
+    (famine amenorrhoea and postponed marriage; Ashton et al. 1984; O Grada 2009)."""
+    for q in nb.prange(provinces.size):
+        p = provinces[q]
+        for i in range(starts[p], starts[p] + used[p]):
+            if active[i]:
+                c = np.float64(conception_food_ratio[i])
+                conception_food_ratio[i] = np.float32(c + (np.float64(food_ratio[i]) - c) / lag)
+
+
 def vital_events(world: World, ctx: StepContext) -> None:
     """Deaths, births and ageing in every household (``_vital``); the hungry face higher death
-    and lower birth probabilities (``hunger_multiplier``, ``fertility_multiplier``). Provinces are
+    probabilities (``hunger_multiplier``) and, when their births were conceived hungry, lower
+    birth probabilities (``fertility_multiplier`` of ``conception_food_ratio``). Provinces are
     handled in chunks of whole provinces, which changes nothing but the memory the month needs."""
     p, hh = ctx.params, world.households
     active = hh.active
@@ -178,7 +198,10 @@ def vital_events(world: World, ctx: StepContext) -> None:
     log_surv = np.array([-np.log1p(-np.clip(rate * base, 0.0, 0.999))
                          for rate in (p.mortality_child, p.mortality_adult, p.mortality_elderly)])
     for chunk in province_chunks(hh):
-        hungry = active_below(hh, chunk, hh.food_ratio, p.hunger_threshold)
+        _conceive(hh.block_start, hh.used, chunk, hh.active, hh.food_ratio, hh.conception_food_ratio, GESTATION_MONTHS)
+        # hungry now (deaths) or when this month's births were conceived (births)
+        hungry = np.union1d(active_below(hh, chunk, hh.food_ratio, p.hunger_threshold),
+                            active_below(hh, chunk, hh.conception_food_ratio, p.hunger_threshold))
         p_hungry = _hungry_probabilities(p, hh, hungry, log_surv)
         # deaths beyond the baseline among the hungry, in expectation, are counted as hunger deaths
         hunger_deaths += _excess_deaths(hungry, hh.province, hh.children, hh.adults, hh.elderly, p_hungry, p_fed,
@@ -329,7 +352,8 @@ def partition(world: World, ctx: StepContext) -> None:
     for pv in np.unique(prov):
         sel = np.flatnonzero(prov == pv)
         slots[sel] = hh.claim_slots(int(pv), sel.size)
-    for name in ("active", "province", "village", "klass", "attitude", "org", "joined_month", "food_ratio", "effort"):
+    for name in ("active", "province", "village", "klass", "attitude", "org", "joined_month", "food_ratio",
+                 "conception_food_ratio", "effort"):
         hh.arrays[name][slots] = hh.arrays[name][parents]
     hh.five_guarantee[slots] = False
     hh.coerced[slots] = hh.coerced[parents]
