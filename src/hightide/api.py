@@ -147,7 +147,8 @@ def run(scenario: str | Path | Scenario | None = None, *, scale: float | None = 
         out: str | Path | None = None, force: bool = False, check: bool = False,
         on_month: Callable[[int, int], None] | None = None, checkpoint_every: int | None = None,
         resume: str | Path | None = None, resource_check: bool = True, report: bool = True,
-        keep_checkpoints: str | list[str] | None = None) -> Results:
+        keep_checkpoints: str | list[str] | None = None, shards: int | None = None,
+        scheduler: str | None = None) -> Results:
     """Run a scenario (bundled name, path or Scenario; default ``historical``); write outputs to
     ``out`` when given, with a checkpoint every ``checkpoint_every`` months (default 12; 0 = never).
     ``keep_checkpoints`` ('1958-07,1960-01' or 'yearly') keeps the state at the start of those months
@@ -156,6 +157,9 @@ def run(scenario: str | Path | Scenario | None = None, *, scale: float | None = 
     ``resume=DIR`` continues the run in DIR from its last checkpoint instead (see :func:`resume`).
     ``resource_check=False`` skips the memory and disk estimate. With ``out``, the run ends by
     writing ``out/report.html`` unless ``report=False`` (see :mod:`hightide.report`).
+    ``shards=N`` (N >= 2) runs the provinces in N shards on Dask workers (a local cluster, or the
+    one at ``scheduler``), the centre here exchanging the national aggregates every month
+    (:mod:`hightide.engine.sharding`); the output is the same as on one process.
     """
     if resume is not None:
         given = [n for n, v in (("scenario", scenario), ("scale", scale), ("seed", seed), ("out", out)) if v is not None]
@@ -167,7 +171,7 @@ def run(scenario: str | Path | Scenario | None = None, *, scale: float | None = 
             raise OutputError(f"resume continues the run in {resume} with the scenario, scale and seed its manifest "
                               f"records; do not also give {', '.join(given)}")
         return _resume(Path(resume), check=check, on_month=on_month, checkpoint_every=checkpoint_every,
-                       resource_check=resource_check, report=report)
+                       resource_check=resource_check, report=report, shards=shards, scheduler=scheduler)
     sc = scenario if isinstance(scenario, Scenario) else load_scenario("historical" if scenario is None else scenario)
     scale = sc.scenario.scale if scale is None else scale
     seed = sc.scenario.seed if seed is None else seed
@@ -176,6 +180,7 @@ def run(scenario: str | Path | Scenario | None = None, *, scale: float | None = 
     if isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed < 2**63:
         raise ScenarioError(f"seed must be a whole number from 0 to 2^63-1, got {seed!r}", field="seed")
     every = _check_every(checkpoint_every)
+    shards = _check_shards(shards, check)
     out_path = Path(out) if out is not None else None
     keep = ckpt.parse_keep(keep_checkpoints, sc.start_month, sc.end_month)
     if keep and out_path is None:
@@ -196,24 +201,41 @@ def run(scenario: str | Path | Scenario | None = None, *, scale: float | None = 
         "disk_estimate_bytes": estimate.disk_bytes if estimate else None,
     }
     if out_path is None:
-        return _execute(sc, scale, seed, None, manifest, check=check, on_month=on_month, every=0, state=None)
+        return _execute(sc, scale, seed, None, manifest, check=check, on_month=on_month, every=0, state=None,
+                        shards=shards, scheduler=scheduler)
     store.prepare_output(out_path, force)
     with store.RunLock(out_path):
         store.write_json(out_path / store.MANIFEST, manifest)
         return _execute(sc, scale, seed, out_path, manifest, check=check, on_month=on_month, every=every, state=None,
-                        report=report)
+                        report=report, shards=shards, scheduler=scheduler)
 
 
 def resume(out: str | Path, *, check: bool = False, on_month: Callable[[int, int], None] | None = None,
-           checkpoint_every: int | None = None, resource_check: bool = True, report: bool = True) -> Results:
+           checkpoint_every: int | None = None, resource_check: bool = True, report: bool = True,
+           shards: int | None = None, scheduler: str | None = None) -> Results:
     """Continue the run in ``out`` from its last checkpoint, with the scenario, seed and scale its
-    manifest records, and write the same outputs an uninterrupted run would."""
+    manifest records, and write the same outputs an uninterrupted run would (on ``shards`` province
+    shards if given, whatever the run was started on)."""
     return _resume(Path(out), check=check, on_month=on_month, checkpoint_every=checkpoint_every,
-                   resource_check=resource_check, report=report)
+                   resource_check=resource_check, report=report, shards=shards, scheduler=scheduler)
+
+
+def _check_shards(shards: int | None, check: bool) -> int | None:
+    """None for a single-process run, else the shard count (2 .. number of provinces)."""
+    if shards is None or (not isinstance(shards, bool) and isinstance(shards, int) and shards == 1):
+        return None
+    if isinstance(shards, bool) or not isinstance(shards, int) or shards < 1:
+        raise ScenarioError(f"shards must be a whole number >= 1 (at most the number of provinces), got {shards!r}",
+                            field="shards")
+    if check:
+        raise ScenarioError("check (invariants after every month) runs on one process: drop it or the shards",
+                            field="shards")
+    return shards
 
 
 def _resume(out_path: Path, *, check: bool, on_month, checkpoint_every: int | None, resource_check: bool,
-            report: bool = True) -> Results:
+            report: bool = True, shards: int | None = None, scheduler: str | None = None) -> Results:
+    shards = _check_shards(shards, check)
     if not out_path.is_dir():
         raise OutputError(f"cannot resume {out_path}: no such directory")
     with store.RunLock(out_path):
@@ -259,7 +281,7 @@ def _resume(out_path: Path, *, check: bool, on_month, checkpoint_every: int | No
         })
         store.write_json(out_path / store.MANIFEST, manifest)
         return _execute(sc, scale, seed, out_path, manifest, check=check, on_month=on_month, every=every, state=state,
-                        report=report)
+                        report=report, shards=shards, scheduler=scheduler)
 
 
 def _resources(sc: Scenario, scale: float, out: Path | None, every: int, *, resuming: bool,
@@ -276,7 +298,8 @@ def _resources(sc: Scenario, scale: float, out: Path | None, every: int, *, resu
 
 
 def _execute(sc: Scenario, scale: float, seed: int, out_path: Path | None, manifest: dict, *, check: bool,
-             on_month, every: int, state, report: bool = False) -> Results:
+             on_month, every: int, state, report: bool = False, shards: int | None = None,
+             scheduler: str | None = None) -> Results:
     """Simulate (from ``state`` when resuming), build and write the tables, keep the manifest true."""
     t0 = time.perf_counter()
     wall_before = float(manifest.get("wall_seconds", 0.0) or 0.0) if state is not None else 0.0
@@ -303,9 +326,17 @@ def _execute(sc: Scenario, scale: float, seed: int, out_path: Path | None, manif
     stop = StopOnInterrupt() if use_checkpoints else None
     try:
         with (stop or _nullcontext()):
-            sim = simulate(sc, scale=scale, seed=seed, check=check, on_month=on_month, state=state,
-                           checkpoint=save_checkpoint if use_checkpoints else None,
-                           checkpoint_every=every, stop=stop, after_month=after_month)
+            if shards:
+                from hightide.engine.sharding import simulate_sharded
+
+                sim = simulate_sharded(sc, shards=shards, scheduler=scheduler, scale=scale, seed=seed,
+                                       on_month=on_month, state=state,
+                                       checkpoint=save_checkpoint if use_checkpoints else None,
+                                       checkpoint_every=every, stop=stop, after_month=after_month)
+            else:
+                sim = simulate(sc, scale=scale, seed=seed, check=check, on_month=on_month, state=state,
+                               checkpoint=save_checkpoint if use_checkpoints else None,
+                               checkpoint_every=every, stop=stop, after_month=after_month)
             tables = build_tables(sim.recorder, sim.world.provinces.name)
             manifest.update({
                 "parameters": sim.params.as_dict(),
@@ -314,6 +345,7 @@ def _execute(sc: Scenario, scale: float, seed: int, out_path: Path | None, manif
                 "build_seconds": round(sim.build_seconds, 3),
                 "simulation_seconds": round(sim.simulation_seconds, 3),
                 "process_seconds": {k: round(v, 3) for k, v in sim.process_seconds.items()},
+                **({"shards": sim.shards} if sim.shards else {}),
             })
             if out_path is not None:
                 for name, df in tables.items():

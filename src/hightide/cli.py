@@ -51,11 +51,14 @@ def _interrupted(exc: KeyboardInterrupt) -> None:
 def _do_run(scenario, scale: Optional[float], seed: Optional[int], out: Optional[Path], force: bool,
             quiet: bool, check: bool, checkpoint_every: Optional[int] = None, resume: Optional[Path] = None,
             resource_check: bool = True, report: bool = True, keep_checkpoints: Optional[str] = None,
-            branch_from: Optional[Path] = None, at: Optional[str] = None):
+            branch_from: Optional[Path] = None, at: Optional[str] = None, shards: int | None = None,
+            scheduler: str | None = None):
     from hightide import api
 
     progress, on_month = _progress(quiet)
     kwargs = dict(check=check, checkpoint_every=checkpoint_every, resource_check=resource_check, report=report)
+    if shards is not None:
+        kwargs.update(shards=shards, scheduler=scheduler)
     try:
         if resume is not None:
             call = lambda **kw: api.resume(resume, **kw, **kwargs)  # noqa: E731
@@ -115,6 +118,12 @@ def run(
         None, "--branch-from", metavar="RUN_DIR",
         help="Start from the checkpoint RUN_DIR kept at --at instead of re-running the shared past."),
     at: Optional[str] = typer.Option(None, "--at", metavar="YYYY-MM", help="Branch date (with --branch-from)."),
+    shards: int | None = typer.Option(
+        None, "--shards", metavar="N", min=1,
+        help="Run the provinces in N shards on Dask workers, the centre exchanging national aggregates every "
+             "month (same output as one process; pays off on large runs)."),
+    scheduler: str | None = typer.Option(
+        None, "--scheduler", metavar="ADDRESS", help="Dask scheduler for --shards (default: a local cluster)."),
 ) -> None:
     """Run a scenario and write its tables and manifest (or continue a stopped run with --resume DIR)."""
     from hightide import api
@@ -159,8 +168,13 @@ def run(
                 out = out or api.default_out(scenario, eff_scale, eff_seed)
             if params is not None or branch_from is not None:
                 scenario = sc
+        if branch_from is not None and shards not in (None, 1):
+            _fail(HightideError("--shards does not combine with --branch-from (branch on one process)"))
+        if scheduler is not None and shards in (None, 1):
+            _fail(HightideError("--scheduler goes with --shards N (N >= 2)"))
         res = _do_run(scenario, scale, seed, out, force, quiet, check, checkpoint_every, resume,
-                      not no_resource_check, not no_report, keep_checkpoints, branch_from, at)
+                      not no_resource_check, not no_report, keep_checkpoints, branch_from, at,
+                      shards=shards, scheduler=scheduler)
     except KeyboardInterrupt as exc:  # before or after the run proper
         _interrupted(exc)
     if not quiet:

@@ -105,9 +105,9 @@ def test_compiled_herd_growth_is_the_array_rule():
 
 def test_compiled_hunger_probabilities_are_the_array_rules():
     """``_hungry_probabilities`` (arithmetic compiled, log1p and expm1 by NumPy) gives, bit for bit,
-    ``monthly_probability`` with ``hunger_multiplier`` scaled by the vulnerabilities (deaths) and
-    ``fertility_multiplier`` (births) of ``hunger_shortfall``; ``_excess_deaths`` the bincount of
-    expected deaths beyond the fed probabilities."""
+    ``monthly_probability`` with ``hunger_multiplier`` scaled by the vulnerabilities (deaths, of the
+    food ratio's ``hunger_shortfall``) and ``fertility_multiplier`` (births, of the conception food
+    ratio's); ``_excess_deaths`` the bincount of expected deaths beyond the fed probabilities."""
     from types import SimpleNamespace
 
     from hightide.economy.demography import (
@@ -118,7 +118,9 @@ def test_compiled_hunger_probabilities_are_the_array_rules():
     g = np.random.default_rng(11)
     n = 3000
     food_ratio = g.uniform(0.0, 1.0, n).astype(np.float32)
-    hungry = np.flatnonzero(food_ratio < np.float32(p.hunger_threshold))
+    conception = g.uniform(0.0, 1.0, n).astype(np.float32)
+    th = np.float32(p.hunger_threshold)
+    hungry = np.flatnonzero((food_ratio < th) | (conception < th))
     children, adults, elderly = (g.integers(0, 5, n).astype(np.int8) for _ in range(3))
     province = g.integers(0, 4, n).astype(np.int8)
     base = baseline_factor(p, 1959.5 - 1952)
@@ -128,11 +130,12 @@ def test_compiled_hunger_probabilities_are_the_array_rules():
         monthly_probability(p.mortality_child * base, 1.0 + (hm - 1.0) * p.hunger_vulnerability_child),
         monthly_probability(p.mortality_adult * base, hm),
         monthly_probability(p.mortality_elderly * base, 1.0 + (hm - 1.0) * p.hunger_vulnerability_elderly),
-        monthly_probability(p.fertility_per_working_adult * fertility_multiplier(p, short)),
+        monthly_probability(p.fertility_per_working_adult
+                            * fertility_multiplier(p, hunger_shortfall(p, conception[hungry].astype(np.float64)))),
     ])
     log_surv = np.array([-np.log1p(-np.clip(rate * base, 0.0, 0.999))
                          for rate in (p.mortality_child, p.mortality_adult, p.mortality_elderly)])
-    hh = SimpleNamespace(food_ratio=food_ratio)
+    hh = SimpleNamespace(food_ratio=food_ratio, conception_food_ratio=conception)
     got = _hungry_probabilities(p, hh, hungry, log_surv)
     assert hungry.size > 100
     np.testing.assert_array_equal(got, want)
@@ -142,3 +145,43 @@ def test_compiled_hunger_probabilities_are_the_array_rules():
               + elderly[hungry] * (want[2] - p_fed[2]))
     np.testing.assert_array_equal(_excess_deaths(hungry, province, children, adults, elderly, got, p_fed, 4),
                                   np.bincount(province[hungry], weights=excess, minlength=4))
+
+
+def test_births_answer_the_hunger_of_conception_deaths_the_hunger_of_now(params):
+    """Fertility falls with the conception food ratio (about nine months back), mortality with the
+    current one: the famine's birth trough follows its death peak (Ashton et al. 1984)."""
+    from types import SimpleNamespace
+
+    from hightide.economy.demography import _hungry_probabilities, fertility_multiplier, hunger_shortfall
+
+    th = params.hunger_threshold
+    # 0: hungry now, fed at conception; 1: fed now, hungry at conception; 2: both
+    hh = SimpleNamespace(food_ratio=np.array([th / 2, 1.0, th / 2], dtype=np.float32),
+                         conception_food_ratio=np.array([1.0, th / 2, th / 2], dtype=np.float32))
+    log_surv = np.array([0.01, 0.005, 0.05])
+    p = _hungry_probabilities(params, hh, np.array([0, 1, 2]), log_surv)
+    fed_birth = monthly_probability(params.fertility_per_working_adult)
+    hungry_birth = monthly_probability(params.fertility_per_working_adult
+                                       * float(fertility_multiplier(params, hunger_shortfall(params, np.array([th / 2])))[0]))
+    assert hungry_birth < fed_birth
+    np.testing.assert_allclose(p[3], [fed_birth, hungry_birth, hungry_birth], rtol=1e-12)
+    assert p[1, 0] > p[1, 1] and p[1, 2] == p[1, 0]  # adults die of today's hunger only
+    np.testing.assert_allclose(p[1, 1], -np.expm1(-log_surv[1] / 12), rtol=1e-12)
+
+
+def test_conception_food_ratio_lags_the_food_ratio():
+    """A step in the food ratio reaches the conception ratio as a moving mean of lag nine months:
+    a ninth of the gap in the first month, about two thirds after nine."""
+    from hightide.economy.demography import GESTATION_MONTHS, _conceive
+
+    food = np.full(4, 0.4, dtype=np.float32)
+    conceived = np.ones(4, dtype=np.float32)
+    active = np.array([True, True, False, True])
+    starts, used, provinces = np.array([0, 2]), np.array([2, 2]), np.array([0, 1])
+    _conceive(starts, used, provinces, active, food, conceived, GESTATION_MONTHS)
+    np.testing.assert_allclose(conceived[[0, 1, 3]], 1.0 - 0.6 / 9, rtol=1e-6)
+    assert conceived[2] == 1.0  # inactive slots untouched
+    for _ in range(8):
+        _conceive(starts, used, provinces, active, food, conceived, GESTATION_MONTHS)
+    gap = (conceived[0] - 0.4) / 0.6
+    assert gap == pytest.approx((8 / 9) ** 9, rel=1e-5)

@@ -44,11 +44,11 @@ def test_allocate_pays_the_towns_ration_first_then_exports_then_resales_then_oth
 
 
 @pytest.mark.parametrize("ask_share", [0.0, 0.003, 0.5, 1.0])
-def test_sparse_resale_totals_are_numpy_sums_over_every_household(ask_share):
-    """Requests kept for the households that ask, summed and sold block by block, give what the
-    dense formulation gives: np.sum of request x weight over every active household in slot order,
-    and stocks (and the provinces' sales) after selling request x frac to each."""
-    from hightide.state.granary import _requests, _sparse_total
+def test_compiled_resale_pass_is_the_array_rule_per_province(ask_share):
+    """The compiled pass gives what ``resale_request`` gives over every active household: each
+    province's requests (real kg), and after selling request x frac to each, the stocks and the
+    provinces' sales (simulated and real kg). Per-province totals are what the centre gathers."""
+    from hightide.state.granary import _resale
 
     g = np.random.default_rng(7)
     used = np.array([300, 0, 1100, 517])
@@ -57,39 +57,32 @@ def test_sparse_resale_totals_are_numpy_sums_over_every_household(ask_share):
     active = g.random(n) < 0.9
     children, adults, elderly = (g.integers(0, 4, n).astype(np.int8) for _ in range(3))
     need_per_ae, months = 20.0, np.array([4.0, 4.0, 9.0, 2.0])
-    target = 0.3 * need_per_ae * (adults + 0.6 * children + 0.8 * elderly) * months[np.repeat(np.arange(4), 550)]
-    ask = g.random(n) < ask_share
-    grain = np.where(ask, target * g.uniform(0, 0.9, n), target + g.uniform(1, 50, n))
-    grain[g.random(n) < 0.05] = -0.0
-    reported = g.uniform(0, 10, n).astype(np.float32)
-    true = reported.copy()
     province = np.zeros(n, dtype=np.int8)
     for p, (a, k) in enumerate(zip(starts, used)):
         province[a:a + k] = p
+    target = 0.3 * need_per_ae * (adults + 0.6 * children + 0.8 * elderly) * months[province]
+    ask = g.random(n) < ask_share
+    grain = np.where(ask, target * g.uniform(0, 0.9, n), target + g.uniform(1, 50, n))
+    reported = g.uniform(0, 10, n).astype(np.float32)
+    true = reported.copy()
     weight = np.array([1000.0, 900.0, 1100.0, 1300.0])
-    # the dense formulation
     live = np.concatenate([np.arange(a, a + k)[active[a:a + k]] for a, k in zip(starts, used)])
     need = need_per_ae * (adults[live] + 0.6 * children[live] + 0.8 * elderly[live])
-    stock = grain[live] + np.maximum(reported[live] - true[live], np.float32(0)) * np.float32(1.0)
-    request = np.maximum(0.3 * need * months[province[live]] - stock, 0.0)
-    want_total = np.sum(request * weight[province[live]])
+    request = np.maximum(0.3 * need * months[province[live]] - grain[live], 0.0)
     frac = 0.37
     want_grain = grain.copy()
     want_grain[live] += request * frac
+    want_request_p = np.bincount(province[live], weights=request * weight[province[live]], minlength=4)
     want_by_province = np.bincount(province[live], weights=request * frac, minlength=4)
-    want_sold = np.sum(request * frac * weight[province[live]])
-    # the sparse one
-    slots, ranks, requests = np.empty(n, dtype=np.int32), np.empty(n, dtype=np.int32), np.empty(n)
-    got_grain = grain.copy()
-    n_active, n_ask = _requests(starts, used, active, children, adults, elderly, got_grain, reported, true,
-                                np.float32(1.0), need_per_ae, 0.6, 0.8, 0.3, months, slots, ranks, requests)
-    assert n_active == live.size and n_ask == int((request > 0).sum())
-    by_province = np.zeros(4)
-    got_total = _sparse_total(n_active, slots, ranks, requests, n_ask, province, weight, False, 0.0, got_grain,
-                              by_province)
-    got_sold = _sparse_total(n_active, slots, ranks, requests, n_ask, province, weight, True, frac, got_grain,
-                             by_province)
-    assert got_total == want_total and got_sold == want_sold
-    np.testing.assert_array_equal(got_grain, want_grain)
-    assert np.array_equal(np.signbit(got_grain), np.signbit(want_grain))
-    np.testing.assert_array_equal(by_province, want_by_province)
+
+    got_grain, by_province, request_p, sold_p = grain.copy(), np.zeros(4), np.zeros(4), np.zeros(4)
+    args = (starts, used, active, province, children, adults, elderly, got_grain, reported, true, np.float32(1.0),
+            need_per_ae, 0.6, 0.8, 0.3, months, weight)
+    _resale(*args, False, 0.0, by_province, request_p)
+    np.testing.assert_array_equal(got_grain, grain)  # asking changes nothing
+    _resale(*args, True, frac, by_province, sold_p)
+    np.testing.assert_allclose(request_p, want_request_p, rtol=1e-12)
+    np.testing.assert_allclose(got_grain, want_grain, rtol=1e-12)
+    np.testing.assert_allclose(by_province, want_by_province, rtol=1e-12)
+    np.testing.assert_allclose(sold_p, want_by_province * weight, rtol=1e-12)
+    assert (request_p > 0).any() == bool((request > 0).any())

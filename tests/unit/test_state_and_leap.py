@@ -100,7 +100,8 @@ def test_labour_away_from_fields_from_steel_and_works(p):
     hh = SimpleNamespace(adults=np.array([2, 2, 0], dtype=np.int16), active=np.array([True, True, False]),
                          block_start=np.array([0]), block_end=np.array([3]), used=np.array([2]))
     world = SimpleNamespace(households=hh, weight=np.array([50e6]))  # 200 M adults
-    ctx = SimpleNamespace(params=p, policy=Policy(backyard_steel_mt=1.0, water_conservancy_share=0.02))
+    ctx = SimpleNamespace(params=p, policy=Policy(backyard_steel_mt=1.0, water_conservancy_share=0.02),
+                          gather=lambda name, values: values)  # one process: every province is here
     assert labour_diverted_share(world, ctx) == pytest.approx(p.persons_per_backyard_mt * 1e6 / 200e6 + 0.02)
     ctx.policy = Policy()
     assert labour_diverted_share(world, ctx) == 0.0

@@ -13,7 +13,8 @@ import numpy as np
 from hightide.engine import rng, streams
 from hightide.engine.calendar import LUNAR_NEW_YEAR
 from hightide.engine.context import StepContext
-from hightide.engine.kernels import active_below, compact_segments, province_chunks
+from hightide.engine.kernels import active_below, compact_segments, group_sum, province_chunks
+from hightide.engine.provincial import national_total
 from hightide.params import ParameterSet
 from hightide.world.households import MAX_BAND, NO_ORG
 from hightide.world.organisations import COMMUNE, ELEMENTARY_APC
@@ -122,7 +123,7 @@ def _hungry_probabilities(p: ParameterSet, hh, hungry: np.ndarray, log_surv: np.
     arithmetic runs in ``_hunger_arguments`` in the order of those array expressions; NumPy takes
     the transcendentals (its vectorised log1p and expm1, which compiled code would not reproduce
     to the last bit)."""
-    args = _hunger_arguments(hungry, hh.food_ratio, p.hunger_threshold, p.hunger_mortality_scale,
+    args = _hunger_arguments(hungry, hh.food_ratio, hh.conception_food_ratio, p.hunger_threshold, p.hunger_mortality_scale,
                              p.hunger_vulnerability_child, p.hunger_vulnerability_elderly,
                              p.fertility_per_working_adult, p.hunger_fertility_slope, log_surv)
     # births: hazard = -log1p(-clip(annual)) x 1.0, argument -hazard / 12
@@ -131,11 +132,11 @@ def _hungry_probabilities(p: ParameterSet, hh, hungry: np.ndarray, log_surv: np.
 
 
 @nb.njit(cache=True)
-def _hunger_arguments(hungry, food_ratio, threshold, mortality_scale, vulnerability_child, vulnerability_elderly,
-                      fertility, fertility_slope, log_surv):
+def _hunger_arguments(hungry, food_ratio, conception_food_ratio, threshold, mortality_scale, vulnerability_child,
+                      vulnerability_elderly, fertility, fertility_slope, log_surv):
     """Per hungry household: -hazard / 12 of child, adult and elderly deaths (rows 0-2; the hazard
     is the fed one, ``log_surv``, times the hunger multiplier) and -clip(annual birth rate) (row 3,
-    the argument of log1p), each as the array expressions of ``hunger_shortfall``,
+    the argument of log1p; from the shortfall at conception), each as the array expressions of ``hunger_shortfall``,
     ``hunger_multiplier``, ``fertility_multiplier`` and ``monthly_probability`` form it."""
     out = np.empty((4, hungry.size))
     for k in range(hungry.size):
@@ -144,7 +145,8 @@ def _hunger_arguments(hungry, food_ratio, threshold, mortality_scale, vulnerabil
         out[0, k] = -(log_surv[0] * (1.0 + (hm - 1.0) * vulnerability_child)) / 12.0
         out[1, k] = -(log_surv[1] * hm) / 12.0
         out[2, k] = -(log_surv[2] * (1.0 + (hm - 1.0) * vulnerability_elderly)) / 12.0
-        annual = fertility * max(1.0 - fertility_slope * short, 0.0)
+        conceived = min(max((threshold - np.float64(conception_food_ratio[hungry[k]])) / threshold, 0.0), 1.0)
+        annual = fertility * max(1.0 - fertility_slope * conceived, 0.0)
         out[3, k] = -min(max(annual, 0.0), 0.999)
     return out
 
@@ -161,9 +163,28 @@ def _excess_deaths(hungry, province, children, adults, elderly, p_hungry, p_fed,
     return out
 
 
+#: months from conception to birth: births answer the hunger of about this long before
+GESTATION_MONTHS = 9.0
+
+
+@nb.njit(cache=True, parallel=True)
+def _conceive(starts, used, provinces, active, food_ratio, conception_food_ratio, lag):
+    """Move each active household's conception food ratio a 1/lag step toward its food ratio: a
+    moving mean whose lag is about ``lag`` months, so births fall with the hunger of the months
+    they were conceived in and famine births bottom out the year after the deaths peak
+    (famine amenorrhoea and postponed marriage; Ashton et al. 1984; O Grada 2009)."""
+    for q in nb.prange(provinces.size):
+        p = provinces[q]
+        for i in range(starts[p], starts[p] + used[p]):
+            if active[i]:
+                c = np.float64(conception_food_ratio[i])
+                conception_food_ratio[i] = np.float32(c + (np.float64(food_ratio[i]) - c) / lag)
+
+
 def vital_events(world: World, ctx: StepContext) -> None:
     """Deaths, births and ageing in every household (``_vital``); the hungry face higher death
-    and lower birth probabilities (``hunger_multiplier``, ``fertility_multiplier``). Provinces are
+    probabilities (``hunger_multiplier``) and, when their births were conceived hungry, lower
+    birth probabilities (``fertility_multiplier`` of ``conception_food_ratio``). Provinces are
     handled in chunks of whole provinces, which changes nothing but the memory the month needs."""
     p, hh = ctx.params, world.households
     active = hh.active
@@ -177,7 +198,10 @@ def vital_events(world: World, ctx: StepContext) -> None:
     log_surv = np.array([-np.log1p(-np.clip(rate * base, 0.0, 0.999))
                          for rate in (p.mortality_child, p.mortality_adult, p.mortality_elderly)])
     for chunk in province_chunks(hh):
-        hungry = active_below(hh, chunk, hh.food_ratio, p.hunger_threshold)
+        _conceive(hh.block_start, hh.used, chunk, hh.active, hh.food_ratio, hh.conception_food_ratio, GESTATION_MONTHS)
+        # hungry now (deaths) or when this month's births were conceived (births)
+        hungry = np.union1d(active_below(hh, chunk, hh.food_ratio, p.hunger_threshold),
+                            active_below(hh, chunk, hh.conception_food_ratio, p.hunger_threshold))
         p_hungry = _hungry_probabilities(p, hh, hungry, log_surv)
         # deaths beyond the baseline among the hungry, in expectation, are counted as hunger deaths
         hunger_deaths += _excess_deaths(hungry, hh.province, hh.children, hh.adults, hh.elderly, p_hungry, p_fed,
@@ -291,21 +315,22 @@ def extinctions(world: World, ctx: StepContext) -> None:
     same township (kin or the village take them in); with no one left, grain goes to the State."""
     hh = world.households
     dead = _die_out(hh.block_start, hh.used, hh.active, hh.children, hh.adults, hh.elderly, hh.org)
-    if dead.size == 0:
-        return
-    # the heirs' draws: the province streams as far as the last dead household of each
-    u = streams.uniform_at(ctx.seed, "heirs", ctx.month, hh.block_start, dead)
-    heir = _heirs(hh.block_start, hh.used, hh.active, hh.village, hh.village_township, dead, u,
-                  int(world.n_townships_sampled.sum()))
-    has_heir = heir >= 0
-    _inherit(dead, heir, hh.land_mu, hh.draft_animals, hh.grain_kg)
-    orphan = dead[~has_heir]
-    estate = hh.grain_kg[orphan] * world.weight[hh.province[orphan]]
-    world.granary_kg += float(estate.sum())
-    ctx.add("estate_kg", hh.province[orphan], hh.grain_kg[orphan], world.weight)
-    for name in ("land_mu", "draft_animals", "grain_kg"):
-        hh.arrays[name][dead] = 0
-    ctx.add("households_extinct", hh.province[dead], np.ones(dead.size), world.weight)
+    estate = np.zeros(world.provinces.n)  # grain left to the State per province, real kg
+    if dead.size:
+        # the heirs' draws: the province streams as far as the last dead household of each
+        u = streams.uniform_at(ctx.seed, "heirs", ctx.month, hh.block_start, dead)
+        heir = _heirs(hh.block_start, hh.used, hh.active, hh.village, hh.village_township, dead, u,
+                      int(world.n_townships_sampled.sum()))
+        has_heir = heir >= 0
+        _inherit(dead, heir, hh.land_mu, hh.draft_animals, hh.grain_kg)
+        orphan = dead[~has_heir]
+        estate = group_sum(hh.province[orphan], hh.grain_kg[orphan], world.provinces.n) * world.weight
+        ctx.flows["estate_kg"] += estate
+        for name in ("land_mu", "draft_animals", "grain_kg"):
+            hh.arrays[name][dead] = 0
+        ctx.add("households_extinct", hh.province[dead], np.ones(dead.size), world.weight)
+    # the nation's estates reach the granary (per-province sums in province order)
+    world.granary_kg += national_total(ctx.gather("estates", estate))
 
 
 def partition(world: World, ctx: StepContext) -> None:
@@ -327,7 +352,8 @@ def partition(world: World, ctx: StepContext) -> None:
     for pv in np.unique(prov):
         sel = np.flatnonzero(prov == pv)
         slots[sel] = hh.claim_slots(int(pv), sel.size)
-    for name in ("active", "province", "village", "klass", "attitude", "org", "joined_month", "food_ratio", "effort"):
+    for name in ("active", "province", "village", "klass", "attitude", "org", "joined_month", "food_ratio",
+                 "conception_food_ratio", "effort"):
         hh.arrays[name][slots] = hh.arrays[name][parents]
     hh.five_guarantee[slots] = False
     hh.coerced[slots] = hh.coerced[parents]
@@ -382,7 +408,9 @@ def migration(world: World, ctx: StepContext) -> None:
     if rate == 0:
         return
     hh, n_prov = world.households, world.provinces.n
-    rural = _persons(hh.block_start, hh.used, hh.active, hh.children, hh.adults, hh.elderly) * world.weight
+    # each province's share of the nation's rural people (every province's count, on any number of shards)
+    rural = ctx.gather("rural_persons", _persons(hh.block_start, hh.used, hh.active, hh.children, hh.adults, hh.elderly)
+                       * world.weight)
     expected = abs(rate) * 1e6 / 12 * rural / rural.sum() / world.weight  # simulated persons
     moved = np.zeros(n_prov)
     province_streams = streams.ProvinceStreams(ctx.seed, "migration", ctx.month)
@@ -398,7 +426,7 @@ def migration(world: World, ctx: StepContext) -> None:
         chosen = g.choice(eligible, size=k, replace=False)
         hh.adults[chosen] += -1 if rate > 0 else 1
         moved[pv] = k
-    real = moved * world.weight * (1 if rate > 0 else -1)
+    real = ctx.gather("migrants", moved) * world.weight * (1 if rate > 0 else -1)  # the towns of every province
     world.urban_population += real
     ctx.flows["migrants"] += real
 

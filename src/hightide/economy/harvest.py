@@ -11,7 +11,8 @@ from hightide.institutions.cooperatives import is_collective
 from hightide.engine.calendar import harvest_season, months_to_next_harvest_by_zone
 from hightide.engine.context import StepContext
 from hightide.economy import harvest_kernels as hk
-from hightide.engine.kernels import PW_BLOCK, PW_STACK, dense_index, pairwise_feed, pairwise_plan, province_chunks
+from hightide.engine.kernels import dense_index, province_chunks
+from hightide.engine.provincial import national_total, province_sums
 from hightide.world.households import NO_ORG
 from hightide.world.organisations import MUTUAL_AID
 from hightide.world.synthesis import expected_weather
@@ -54,25 +55,10 @@ def labour_diverted_share(world: World, ctx: StepContext) -> float:
     pol = ctx.policy
     if pol.backyard_steel_mt <= 0 and pol.water_conservancy_share <= 0:
         return 0.0
-    hh = world.households
-    adults = hk.weighted_pairwise_sum(hh.adults, hh.active, hh.block_start, hh.block_end, hh.used, world.weight)
+    # the nation's rural adults: per-province sums in province order (the same on any number of shards)
+    adults = national_total(ctx.gather("rural_adults", province_sums(world.households, world.households.adults) * world.weight))
     steel = pol.backyard_steel_mt * ctx.params.persons_per_backyard_mt * 1e6 / max(adults, 1.0)
     return float(min(steel + pol.water_conservancy_share, 0.9))
-
-
-class _Streamed:
-    """``np.sum`` of values that arrive in chunks, exactly as over their concatenation."""
-
-    def __init__(self, n: int):
-        self.leaf_len, self.leaf_join = pairwise_plan(n)
-        self.buf, self.stack = np.empty(PW_BLOCK), np.empty(PW_STACK)
-        self.state = np.zeros(3, dtype=np.int64)
-
-    def add(self, values: np.ndarray) -> None:
-        pairwise_feed(self.leaf_len, self.leaf_join, self.buf, self.stack, self.state, values)
-
-    def total(self) -> float:
-        return float(self.stack[0]) if self.leaf_len.size else 0.0
 
 
 def harvest(world: World, ctx: StepContext) -> None:
@@ -85,9 +71,6 @@ def harvest(world: World, ctx: StepContext) -> None:
         return
     p, hh, orgs, pol = ctx.params, world.households, world.organisations, ctx.policy
     provinces = np.flatnonzero(shares > 0)
-    n_all = int(sum(int(hh.active[hh.block_start[pv]:hh.block_start[pv] + hh.used[pv]].sum()) for pv in provinces))
-    if n_all == 0:
-        return
     n_prov = world.provinces.n
     tfp = world.productivity * (1.0 + p.tfp_growth_per_year) ** ctx.years_elapsed
     wx = production.weather(p, ctx.seed, ctx.year, n_prov, pol.weather_source)
@@ -104,7 +87,7 @@ def harvest(world: World, ctx: StepContext) -> None:
     own_state_in = np.zeros(n_prov)
     unit_flows = np.zeros((n_prov, 6))  # tax, purchase, seed, feed, accumulation, welfare
     unit_state_in = np.zeros(n_prov)
-    true_sum, sown_sum = _Streamed(n_all), _Streamed(n_all)
+    true_p, sown_p = np.zeros(n_prov), np.zeros(n_prov)  # true output and sown land per province (simulated)
     w = world.weight
     for chunk in province_chunks(hh, provinces):
         idx = hk.harvesting_slots(hh.block_start, hh.used, hh.active, chunk)
@@ -178,8 +161,8 @@ def harvest(world: World, ctx: StepContext) -> None:
             hk.REGIME_CODES.get(pol.procurement_regime, hk.PROPORTIONAL), p.free_market_sale_share,
             p.procurement_surplus_rate, adjustment, hh.grain_kg, hh.draft_animals, p.animal_starvation,
             own_flows, own_state_in, unit_sums, total_true, output)
-        true_sum.add(total_true * w[prov])
-        sown_sum.add(sown * w[prov])
+        true_p += np.bincount(prov, weights=total_true, minlength=n_prov)
+        sown_p += np.bincount(prov, weights=sown, minlength=n_prov)
         del scale, f_out, bonus, normal_output, total_true, sown, need_month, labour_used, labour, team, org, in_team
         if coll.any():
             _collective_shares(world, ctx, idx, coll_unit, n_units, unit_sums, adjustment, output, own_output,
@@ -187,12 +170,14 @@ def harvest(world: World, ctx: StepContext) -> None:
                                state_in=unit_state_in)
     for name, col in (("tax_kg", 0), ("purchase_kg", 1), ("seed_kg", 2), ("feed_kg", 3)):
         ctx.flows[name] += own_flows[:, col] * w
-    state_in = float((own_state_in * w).sum())
+    # what reaches the State and the nation's harvest: every province's settlement (national totals)
+    settled = ctx.gather("harvest_settled", np.stack([own_state_in, unit_state_in, true_p, sown_p], axis=1))
+    state_in = float((settled[:, 0] * w).sum())
     for name, col in (("tax_kg", 0), ("purchase_kg", 1), ("seed_kg", 2), ("feed_kg", 3), ("accumulation_kg", 4),
                       ("welfare_kg", 5)):
         ctx.flows[name] += unit_flows[:, col] * w
-    state_in += float((unit_state_in * w).sum())
-    state_farms.harvest(world, ctx, true_sum.total(), sown_sum.total())
+    state_in += float((settled[:, 1] * w).sum())
+    state_farms.harvest(world, ctx, national_total(settled[:, 2] * w), national_total(settled[:, 3] * w))
     ctx.flows["production_kg"] += own_flows[:, 4] * w
     ctx.flows["reported_production_kg"] += own_flows[:, 5] * w
     world.granary_kg += state_in

@@ -22,6 +22,13 @@ FLOW_NAMES = (
 )
 
 
+class Exchange:
+    """How a shard's processes get every province's value of a per-province aggregate."""
+
+    def gather(self, name: str, values: np.ndarray) -> np.ndarray:  # pragma: no cover - interface
+        raise NotImplementedError
+
+
 @dataclass
 class StepContext:
     month: int  # month index (year*12 + month-1)
@@ -33,6 +40,7 @@ class StepContext:
     initial: bool = False  # the settling month before the run: every household decides once
     flows: dict[str, np.ndarray] = field(default_factory=dict)
     national: dict[str, float] = field(default_factory=dict)
+    exchange: Exchange | None = None  # a shard's link to the centre (None: every province is here)
 
     def __post_init__(self):
         if not self.flows:
@@ -49,6 +57,14 @@ class StepContext:
     @property
     def years_elapsed(self) -> float:
         return (self.month - self.start_month) / 12.0
+
+    def gather(self, name: str, values: np.ndarray) -> np.ndarray:
+        """Per-province ``values`` (first axis: province) of every province. In one process the
+        world holds every province and they are returned as they are; in a province shard (see
+        :mod:`hightide.engine.sharding`) each province's row comes from the shard that owns it, so
+        what is computed from the result is the same on any number of shards. Every read across
+        provinces (national sums, shares, totals) goes through here, at a point every shard reaches."""
+        return values if self.exchange is None else self.exchange.gather(name, values)
 
     def add(self, name: str, province: np.ndarray, values: np.ndarray, weight: np.ndarray) -> None:
         """Add per-household ``values`` (simulated units) to a flow, weighted to real units by province."""

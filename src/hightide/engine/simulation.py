@@ -52,6 +52,7 @@ class SimulationResult:
     simulation_seconds: float
     process_seconds: dict[str, float] = field(default_factory=dict)
     resumed_from: int | None = None  # months done in the state the run continued from
+    shards: dict | None = None  # a province-sharded run: shard count, provinces, set-up time, exchanges
 
     @property
     def households_simulated(self) -> int:

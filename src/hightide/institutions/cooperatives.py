@@ -431,9 +431,11 @@ def accounting_units(hh, orgs, members: np.ndarray, policy, team_size: float, le
 
 def _village_draws(world: World, seed: int, process: str, month: int, n_villages: int) -> np.ndarray:
     """One U(0,1) per village, from its province's stream. Village ids are numbered contiguously
-    province by province at synthesis, and a province's first slot holds its first village."""
+    province by province at synthesis (townships too, and a township's villages in order), so a
+    province's first village is the first of its first township."""
     hh = world.households
-    lo = hh.village[hh.block_start].astype(np.int64)
+    first_township = np.cumsum(world.n_townships_sampled) - world.n_townships_sampled
+    lo = np.searchsorted(hh.village_township, first_township).astype(np.int64)
     hi = np.append(lo[1:], n_villages)
     out = np.zeros(n_villages)
     return streams.ranges_uniform(seed, process, month, lo, np.maximum(hi - lo, 0), out)

@@ -5,9 +5,8 @@ seed gives the First Five-Year Plan figures for 1957: 3,038 farms on 16.87 M mu,
 
 from __future__ import annotations
 
-import numpy as np
-
 from hightide.engine.context import StepContext
+from hightide.engine.provincial import national_total, province_sums
 from hightide.world.world import World
 
 
@@ -22,13 +21,16 @@ def harvest(world: World, ctx: StepContext, peasant_output_kg: float, peasant_la
     pol = ctx.policy
     if pol.state_farm_land_m_mu <= 0 or peasant_land_mu <= 0:
         return
-    out = state_farm_output(ctx.params, pol.state_farm_land_m_mu * 1e6 * peasant_land_mu / world_land(world),
+    out = state_farm_output(ctx.params, pol.state_farm_land_m_mu * 1e6 * peasant_land_mu / world_land(world, ctx),
                             pol.state_farm_mechanised_share, peasant_output_kg / peasant_land_mu)
     world.granary_kg += out
     ctx.national["state_farm_kg"] = ctx.national.get("state_farm_kg", 0.0) + out
 
 
-def world_land(world: World) -> float:
-    """Peasant land of the whole country (weighted), mu."""
-    hh = world.households
-    return float(np.sum(hh.land_mu * hh.active * world.household_weight()))
+def world_land(world: World, ctx: StepContext | None = None) -> float:
+    """Peasant land of the whole country (weighted), mu: per-province sums in province order
+    (through ``ctx.gather`` when given, so a province shard gets the nation's)."""
+    land = province_sums(world.households, world.households.land_mu) * world.weight
+    if ctx is not None:
+        land = ctx.gather("peasant_land", land)
+    return national_total(land)

@@ -123,6 +123,14 @@ def stocks_of(world: World) -> np.ndarray:
     return out
 
 
+def month_record(world: World, ctx: StepContext) -> tuple[np.ndarray, np.ndarray, list[float]]:
+    """What the recorder keeps of a month: per-province stocks (``stocks_of``), per-province flows
+    (FLOW_NAMES order) and the national values (NATIONAL_NAMES order)."""
+    ctx.national["state_farms"] = ctx.policy.state_farms
+    flows = np.stack([ctx.flows[name] for name in FLOW_NAMES], axis=1)
+    return stocks_of(world), flows, [world.granary_kg] + [ctx.national.get(k, 0.0) for k in NATIONAL_NAMES[1:]]
+
+
 class Recorder:
     """Holds the monthly arrays of a run."""
 
@@ -139,11 +147,14 @@ class Recorder:
         self.initial_granary = world.granary_kg
 
     def record(self, world: World, ctx: StepContext) -> None:
-        t = ctx.month - self.start_month
-        self.stocks[t] = stocks_of(world)
-        self.flows[t] = np.stack([ctx.flows[name] for name in FLOW_NAMES], axis=1)
-        ctx.national["state_farms"] = ctx.policy.state_farms
-        self.national[t] = [world.granary_kg] + [ctx.national.get(k, 0.0) for k in NATIONAL_NAMES[1:]]
+        self.store(ctx.month, *month_record(world, ctx))
+
+    def store(self, month: int, stocks: np.ndarray, flows: np.ndarray, national: list[float]) -> None:
+        """Keep one month's per-province stocks and flows and national values (``month_record``)."""
+        t = month - self.start_month
+        self.stocks[t] = stocks
+        self.flows[t] = flows
+        self.national[t] = national
 
     @property
     def months_recorded(self) -> int:

@@ -17,7 +17,7 @@ import numpy as np
 from hightide.economy.distribution import settle
 from hightide.engine.calendar import months_to_next_harvest_by_zone
 from hightide.engine.context import StepContext
-from hightide.engine.kernels import PW_BLOCK, PW_STACK, pairwise_close, pairwise_plan
+from hightide.engine.provincial import national_total
 from hightide.world.world import World
 
 
@@ -85,15 +85,12 @@ def supply(world: World, ctx: StepContext) -> None:
 
 
 @nb.njit(cache=True)
-def _requests(starts, used, active, children, adults, elderly, grain, reported, true, credence, need_per_ae,
-              ae_child, ae_elderly, target_share, months_left_p, slots, ranks, requests):
-    """``resale_request`` of every active household (stock plus believed phantom grain against
-    the target share of its need to the next harvest), in one pass: the households that ask
-    (request > 0) go to ``slots``, their rank among the active households to ``ranks`` and their
-    request to ``requests``. Returns (active households, households that ask). A stock of -0.0
-    of a household that does not ask becomes +0.0, as adding its zero sale would make it."""
-    n_active = 0
-    n_ask = 0
+def _resale(starts, used, active, province, children, adults, elderly, grain, reported, true, credence,
+            need_per_ae, ae_child, ae_elderly, target_share, months_left_p, weight, sell, frac, by_province, real_p):
+    """``resale_request`` for every active household (stock plus believed phantom grain against
+    the target share of its need to the next harvest). Not ``sell``: adds each request in real kg
+    to ``real_p`` of its province; ``sell``: sells request x frac to each, adds it to
+    ``by_province`` (simulated kg) and in real kg to ``real_p``. Sums run in slot order."""
     zero32 = np.float32(0.0)
     for p in range(starts.size):
         months_left = months_left_p[p]
@@ -103,82 +100,36 @@ def _requests(starts, used, active, children, adults, elderly, grain, reported, 
             need = need_per_ae * (adults[i] + ae_child * children[i] + ae_elderly * elderly[i])
             phantom = max(reported[i] - true[i], zero32) * credence
             request = max(target_share * need * months_left - (grain[i] + phantom), 0.0)
-            if request > 0.0:
-                slots[n_ask] = i
-                ranks[n_ask] = n_active
-                requests[n_ask] = request
-                n_ask += 1
-            elif grain[i] == 0.0:
-                grain[i] += 0.0
-            n_active += 1
-    return n_active, n_ask
-
-
-@nb.njit(cache=True)
-def _sparse_total(n_active, slots, ranks, requests, n_ask, province, weight, sell, frac, grain, by_province):
-    """``np.sum`` over every active household (in slot order) of request x weight (not ``sell``) or,
-    selling, of (request x frac) x weight while each asking household gets request x frac (added
-    to ``by_province``, simulated kg): the pairwise sum of NumPy with zeros for the households that
-    do not ask, so only the blocks holding an asking household are summed."""
-    leaf_len, leaf_join = pairwise_plan(n_active)
-    buf = np.empty(PW_BLOCK)
-    stack = np.empty(PW_STACK)
-    depth = 0
-    first = 0  # rank of the leaf's first household
-    r = 0
-    for leaf in range(leaf_len.size):
-        m = leaf_len[leaf]
-        if r < n_ask and ranks[r] < first + m:
-            buf[:m] = 0.0
-            while r < n_ask and ranks[r] < first + m:
-                i = slots[r]
-                pv = province[i]
-                if sell:
-                    resold = requests[r] * frac
-                    grain[i] += resold
-                    by_province[pv] += resold
-                    buf[ranks[r] - first] = resold * weight[pv]
-                else:
-                    buf[ranks[r] - first] = requests[r] * weight[pv]
-                r += 1
-            depth = pairwise_close(buf, m, stack, depth, leaf_join[leaf])
-        else:  # a block of zeros sums to zero
-            stack[depth] = 0.0
-            depth += 1
-            for _ in range(leaf_join[leaf]):
-                depth -= 1
-                stack[depth - 1] = stack[depth - 1] + stack[depth]
-        first += m
-    return stack[0] if leaf_len.size else 0.0
+            pv = province[i]
+            if sell:
+                resold = request * frac
+                grain[i] += resold
+                by_province[pv] += resold
+                real_p[pv] += resold * weight[pv]
+            else:
+                real_p[pv] += request * weight[pv]
 
 
 class _Resale:
-    """The month's resale requests: one compiled pass over the households keeps those that ask
-    (most do not in a normal month); totals and sales then touch only them."""
+    """The month's resale requests of every active household, computed in one compiled pass; the
+    national totals are per-province sums in province order (``StepContext.gather``)."""
 
     def __init__(self, world: World, ctx: StepContext):
         self.world, self.ctx = world, ctx
         self.by_province = np.zeros(world.provinces.n)
-        p, hh, pol = ctx.params, world.households, ctx.policy
-        months_left = months_to_next_harvest_by_zone(world.provinces.zone, ctx.cal_month).astype(np.float64)
-        n = int(hh.used.sum())
-        index = np.int32 if hh.capacity < 2**31 else np.int64
-        self.slots, self.ranks, self.requests = np.empty(n, dtype=index), np.empty(n, dtype=index), np.empty(n)
-        self.n_active, self.n_ask = _requests(
-            hh.block_start, hh.used, hh.active, hh.children, hh.adults, hh.elderly, hh.grain_kg,
-            hh.reported_this_year_kg, hh.true_this_year_kg, np.float32(pol.report_credence),
-            p.food_need_kg_per_adult_equivalent / 12, p.adult_equivalent_child, p.adult_equivalent_elderly,
-            p.resale_target_share, months_left, self.slots, self.ranks, self.requests)
 
     def total_request(self) -> float:
-        """Total request in real kg."""
-        return self._run(False, 0.0)
+        return national_total(self.ctx.gather("resale_request", self._run(False, 0.0)))
 
     def sell(self, frac: float) -> float:
-        """Sell request x frac to each household; returns the real kg sold."""
-        return self._run(True, frac)
+        return national_total(self.ctx.gather("resale_sold", self._run(True, frac)))
 
-    def _run(self, sell: bool, frac: float) -> float:
-        hh = self.world.households
-        return float(_sparse_total(self.n_active, self.slots, self.ranks, self.requests, self.n_ask, hh.province,
-                                   self.world.weight, sell, float(frac), hh.grain_kg, self.by_province))
+    def _run(self, sell: bool, frac: float) -> np.ndarray:
+        p, hh, pol = self.ctx.params, self.world.households, self.ctx.policy
+        months_left = months_to_next_harvest_by_zone(self.world.provinces.zone, self.ctx.cal_month).astype(np.float64)
+        real_p = np.zeros(self.world.provinces.n)
+        _resale(hh.block_start, hh.used, hh.active, hh.province, hh.children, hh.adults, hh.elderly,
+                hh.grain_kg, hh.reported_this_year_kg, hh.true_this_year_kg, np.float32(pol.report_credence),
+                p.food_need_kg_per_adult_equivalent / 12, p.adult_equivalent_child, p.adult_equivalent_elderly,
+                p.resale_target_share, months_left, self.world.weight, sell, float(frac), self.by_province, real_p)
+        return real_p

@@ -35,7 +35,7 @@ def update(world: World, ctx: StepContext) -> None:
             hh.true_last_year_kg[sl] = hh.true_this_year_kg[sl]
             hh.true_this_year_kg[sl] = 0.0
     if pol.pressure >= HIGH_PRESSURE:
-        counts = form_counts(world)
+        counts = ctx.gather("form_counts", form_counts(world))  # the nation's share needs every province
         w = world.weight
         total = counts.sum(axis=1)
         share = form_share(counts, COLLECTIVE_FORMS)
