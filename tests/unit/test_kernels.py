@@ -98,3 +98,17 @@ def test_compact_segments_packs_each_province_after_the_one_before():
     counts = np.array([2, 0, 1, 3])
     k = kernels.compact_segments(out, base, counts)
     assert k == 6 and out[:k].tolist() == [1, 2, 5, 7, 8, 9]
+
+
+def test_active_below_either_is_the_union_of_both():
+    from types import SimpleNamespace
+
+    g = np.random.default_rng(5)
+    n = 1000
+    slots = SimpleNamespace(block_start=np.array([0, 300, 300, 700]), used=np.array([250, 0, 380, 300]),
+                            active=g.random(n) < 0.8)
+    a, b = g.random(n).astype(np.float32), g.random(n).astype(np.float32)
+    provinces = np.array([0, 2, 3])
+    got = kernels.active_below_either(slots, provinces, a, b, 0.3)
+    want = np.union1d(kernels.active_below(slots, provinces, a, 0.3), kernels.active_below(slots, provinces, b, 0.3))
+    np.testing.assert_array_equal(got, want)

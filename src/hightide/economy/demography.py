@@ -13,7 +13,7 @@ import numpy as np
 from hightide.engine import rng, streams
 from hightide.engine.calendar import LUNAR_NEW_YEAR
 from hightide.engine.context import StepContext
-from hightide.engine.kernels import active_below, compact_segments, group_sum, province_chunks
+from hightide.engine.kernels import active_below_either, compact_segments, group_sum, province_chunks
 from hightide.engine.provincial import national_total
 from hightide.params import ParameterSet
 from hightide.world.households import MAX_BAND, NO_ORG
@@ -200,8 +200,7 @@ def vital_events(world: World, ctx: StepContext) -> None:
     for chunk in province_chunks(hh):
         _conceive(hh.block_start, hh.used, chunk, hh.active, hh.food_ratio, hh.conception_food_ratio, GESTATION_MONTHS)
         # hungry now (deaths) or when this month's births were conceived (births)
-        hungry = np.union1d(active_below(hh, chunk, hh.food_ratio, p.hunger_threshold),
-                            active_below(hh, chunk, hh.conception_food_ratio, p.hunger_threshold))
+        hungry = active_below_either(hh, chunk, hh.food_ratio, hh.conception_food_ratio, p.hunger_threshold)
         p_hungry = _hungry_probabilities(p, hh, hungry, log_surv)
         # deaths beyond the baseline among the hungry, in expectation, are counted as hunger deaths
         hunger_deaths += _excess_deaths(hungry, hh.province, hh.children, hh.adults, hh.elderly, p_hungry, p_fed,

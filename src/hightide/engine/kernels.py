@@ -69,6 +69,31 @@ def _below(starts, used, provinces, active, values, threshold):
     return out[:compact_segments(out, base, counts)]
 
 
+@nb.njit(cache=True, parallel=True)
+def _below_either(starts, used, provinces, active, a, b, threshold_a, threshold_b):
+    base = np.zeros(provinces.size, dtype=np.int64)
+    for q in range(1, provinces.size):
+        base[q] = base[q - 1] + used[provinces[q - 1]]
+    counts = np.zeros(provinces.size, dtype=np.int64)
+    out = np.empty(base[-1] + used[provinces[-1]] if provinces.size else 0, dtype=np.int64)
+    for q in nb.prange(provinces.size):
+        p = provinces[q]
+        k = base[q]
+        for i in range(starts[p], starts[p] + used[p]):
+            if active[i] & ((a[i] < threshold_a) | (b[i] < threshold_b)):
+                out[k] = i
+                k += 1
+        counts[q] = k - base[q]
+    return out[:compact_segments(out, base, counts)]
+
+
+def active_below_either(slots, provinces: np.ndarray, a: np.ndarray, b: np.ndarray, threshold) -> np.ndarray:
+    """Active slots (ascending) of the given provinces with ``a < threshold`` or ``b < threshold``
+    (each compared in its own type): ``np.union1d`` of the two ``active_below`` sets in one pass."""
+    return _below_either(slots.block_start, slots.used, provinces, slots.active, a, b, a.dtype.type(threshold),
+                         b.dtype.type(threshold))
+
+
 def active_below(slots, provinces: np.ndarray, values: np.ndarray, threshold) -> np.ndarray:
     """Active slots (ascending) of the given provinces with ``values < threshold``; the threshold
     is compared in the values' type, as NumPy compares an array with a Python number."""
