@@ -95,9 +95,9 @@ def harvest(world: World, ctx: StepContext) -> None:
             continue
         prov = hh.province[idx]
         share = shares[prov]
-        land, labour, animals, fed, persons, need_month = hk.gather_inputs(
-            idx, hh.land_mu, hh.children, hh.adults, hh.elderly, hh.draft_animals, hh.food_ratio,
-            p.labour_weight_child, p.labour_weight_elderly, p.hunger_threshold,
+        land, labour, animals, persons, need_month = hk.gather_inputs(
+            idx, hh.land_mu, hh.children, hh.adults, hh.elderly, hh.draft_animals,
+            p.labour_weight_child, p.labour_weight_elderly,
             p.food_need_kg_per_adult_equivalent / 12, p.adult_equivalent_child, p.adult_equivalent_elderly)
         scale = tfp[prov] * wx[prov] * share
         # index terms are computed once and reused where an input repeats (the powers are most of
@@ -108,7 +108,6 @@ def harvest(world: World, ctx: StepContext) -> None:
         # (MODEL.md §4.3, §4.6); hungry people worked less through the season (in ``effort``)
         sown = land * pol.sown_area_factor
         sown_t = land_t if pol.sown_area_factor == 1.0 else production.land_term(p, sown)
-        del fed  # (arrays are dropped as soon as they are done with: memory at scale)
 
         org = hh.org[idx]
         form = np.where(org != NO_ORG, orgs.form[np.maximum(org, 0)], -1)

@@ -24,15 +24,14 @@ REGIME_CODES = {"free_market": FREE_MARKET, "unified_purchase": PROPORTIONAL, "t
 
 
 @nb.njit(cache=True)
-def gather_inputs(idx, land_mu, children, adults, elderly, draft_animals, food_ratio, labour_child, labour_elderly,
-                  hunger_threshold, need_per_ae, ae_child, ae_elderly):
-    """Per harvesting household: land, labour power, animals (float64), fed = min(food ratio /
-    threshold, 1) (the inputs of the index powers), persons and monthly food need."""
+def gather_inputs(idx, land_mu, children, adults, elderly, draft_animals, labour_child, labour_elderly,
+                  need_per_ae, ae_child, ae_elderly):
+    """Per harvesting household: land, labour power, animals (float64; the inputs of the index
+    powers), persons and monthly food need. (Hunger acts on labour through the season's effort.)"""
     n = idx.size
     land = np.empty(n)
     labour = np.empty(n)
     animals = np.empty(n)
-    fed = np.empty(n)
     persons = np.empty(n)
     need = np.empty(n)
     for k in range(n):
@@ -40,10 +39,9 @@ def gather_inputs(idx, land_mu, children, adults, elderly, draft_animals, food_r
         land[k] = np.float64(land_mu[i])
         labour[k] = adults[i] + labour_child * children[i] + labour_elderly * elderly[i]
         animals[k] = np.float64(draft_animals[i])
-        fed[k] = min(np.float64(food_ratio[i]) / hunger_threshold, 1.0)
         persons[k] = np.float64(np.int32(children[i]) + adults[i] + elderly[i])
         need[k] = need_per_ae * (adults[i] + ae_child * children[i] + ae_elderly * elderly[i])
-    return land, labour, animals, fed, persons, need
+    return land, labour, animals, persons, need
 
 
 @nb.njit(cache=True)
