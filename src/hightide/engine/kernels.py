@@ -52,24 +52,6 @@ def compact_segments(out, base, counts):
 
 
 @nb.njit(cache=True, parallel=True)
-def _below(starts, used, provinces, active, values, threshold):
-    base = np.zeros(provinces.size, dtype=np.int64)
-    for q in range(1, provinces.size):
-        base[q] = base[q - 1] + used[provinces[q - 1]]
-    counts = np.zeros(provinces.size, dtype=np.int64)
-    out = np.empty(base[-1] + used[provinces[-1]] if provinces.size else 0, dtype=np.int64)
-    for q in nb.prange(provinces.size):
-        p = provinces[q]
-        k = base[q]
-        for i in range(starts[p], starts[p] + used[p]):
-            if active[i] & (values[i] < threshold):
-                out[k] = i
-                k += 1
-        counts[q] = k - base[q]
-    return out[:compact_segments(out, base, counts)]
-
-
-@nb.njit(cache=True, parallel=True)
 def _below_either(starts, used, provinces, active, a, b, threshold_a, threshold_b):
     base = np.zeros(provinces.size, dtype=np.int64)
     for q in range(1, provinces.size):
@@ -97,7 +79,8 @@ def active_below_either(slots, provinces: np.ndarray, a: np.ndarray, b: np.ndarr
 def active_below(slots, provinces: np.ndarray, values: np.ndarray, threshold) -> np.ndarray:
     """Active slots (ascending) of the given provinces with ``values < threshold``; the threshold
     is compared in the values' type, as NumPy compares an array with a Python number."""
-    return _below(slots.block_start, slots.used, provinces, slots.active, values, values.dtype.type(threshold))
+    t = values.dtype.type(threshold)
+    return _below_either(slots.block_start, slots.used, provinces, slots.active, values, values, t, t)
 
 
 @nb.njit(cache=True)
