@@ -16,7 +16,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Callable
 
-from hightide.engine import invariants
+from hightide.engine import invariants, warmup
 from hightide.engine.context import StepContext
 from hightide.engine.memory import tune_allocator
 from hightide.engine.step import step
@@ -158,6 +158,8 @@ def simulate(scenario: Scenario, *, scale: float | None = None, seed: int | None
     seed = scenario.scenario.seed if seed is None else seed
     params = resolve(scenario.parameters)
     tune_allocator()
+    # start-up, before the clock: compiled kernels come from Numba's disk cache now, not in the first months
+    warmup.load_engine_kernels()
     schedule = PolicySchedule(scenario)
     n_months = scenario.end_month - scenario.start_month + 1
     resumed_from = None if state is None else state.months_done
