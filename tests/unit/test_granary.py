@@ -47,8 +47,9 @@ def test_allocate_pays_the_towns_ration_first_then_exports_then_resales_then_oth
 def test_compiled_resale_pass_is_the_array_rule_per_province(ask_share):
     """The compiled pass gives what ``resale_request`` gives over every active household: each
     province's requests (real kg), and after selling request x frac to each, the stocks and the
-    provinces' sales (simulated and real kg). Per-province totals are what the centre gathers."""
-    from hightide.state.granary import _resale
+    provinces' sales (simulated and real kg), summed in slot order as ``np.bincount`` sums them (so
+    bit for bit). Per-province totals are what the centre gathers."""
+    from hightide.state.granary import _requests, _sell
 
     g = np.random.default_rng(7)
     used = np.array([300, 0, 1100, 517])
@@ -75,14 +76,16 @@ def test_compiled_resale_pass_is_the_array_rule_per_province(ask_share):
     want_request_p = np.bincount(province[live], weights=request * weight[province[live]], minlength=4)
     want_by_province = np.bincount(province[live], weights=request * frac, minlength=4)
 
-    got_grain, by_province, request_p, sold_p = grain.copy(), np.zeros(4), np.zeros(4), np.zeros(4)
-    args = (starts, used, active, province, children, adults, elderly, got_grain, reported, true, np.float32(1.0),
-            need_per_ae, 0.6, 0.8, 0.3, months, weight)
-    _resale(*args, False, 0.0, by_province, request_p)
+    got_grain, by_province, sold_p = grain.copy(), np.zeros(4), np.zeros(4)
+    slots, requests, request_p = _requests(starts, used, active, children, adults, elderly, got_grain, reported, true,
+                                           np.float32(1.0), need_per_ae, 0.6, 0.8, 0.3, months, weight)
     np.testing.assert_array_equal(got_grain, grain)  # asking changes nothing
-    _resale(*args, True, frac, by_province, sold_p)
-    np.testing.assert_allclose(request_p, want_request_p, rtol=1e-12)
-    np.testing.assert_allclose(got_grain, want_grain, rtol=1e-12)
-    np.testing.assert_allclose(by_province, want_by_province, rtol=1e-12)
-    np.testing.assert_allclose(sold_p, want_by_province * weight, rtol=1e-12)
+    np.testing.assert_array_equal(slots, live[request > 0])  # the households that ask, ascending
+    np.testing.assert_array_equal(requests, request[request > 0])
+    _sell(slots, requests, frac, province, got_grain, weight, by_province, sold_p)
+    np.testing.assert_array_equal(request_p, want_request_p)
+    np.testing.assert_array_equal(got_grain, want_grain)
+    np.testing.assert_array_equal(by_province, want_by_province)
+    np.testing.assert_array_equal(sold_p, np.bincount(province[live], weights=request * frac * weight[province[live]],
+                                                      minlength=4))
     assert (request_p > 0).any() == bool((request > 0).any())

@@ -92,6 +92,20 @@ def test_streamed_pairwise_sum_is_numpy_sum(n):
     assert kernels.pairwise_sum(a) == a.sum()
 
 
+@pytest.mark.parametrize("n", [0, 1, 7, 8, 9, 127, 128, 129, 257, 1000, 8193, 146_172])
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_masked_pairwise_sum_is_numpy_sum_of_the_masked_values(n, dtype):
+    """values x mask from slot a, slots from ``limit`` on counting as zeros: ``np.sum`` of that
+    array bit for bit, wherever a and the limit fall within NumPy's blocks."""
+    g = np.random.default_rng(n)
+    values = (g.normal(size=n) * 10.0 ** g.uniform(-4, 4, n)).astype(dtype)
+    mask = g.random(n) < 0.8
+    for a, limit in ((0, n), (0, n // 2), (min(3, n), n - n // 3), (n // 5, n)):
+        m = max(n - a, 0)
+        dense = np.where(mask & (np.arange(n) < limit), values.astype(np.float64), 0.0)[a:]
+        assert kernels.masked_pairwise_sum(values, mask, a, m, limit) == dense.sum()
+
+
 def test_compact_segments_packs_each_province_after_the_one_before():
     out = np.array([1, 2, -9, -9, 5, -9, -9, 7, 8, 9, -9])
     base = np.array([0, 4, 4, 7])

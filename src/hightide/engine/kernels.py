@@ -557,60 +557,44 @@ def _masked_value(values, mask, i, limit):
 
 
 @nb.njit(cache=True)
-def _masked_leaf(values, mask, a, n, limit):
-    """NumPy's eight-lane block sum of values[i] (i < limit and mask[i], else 0) over a..a+n-1."""
-    if n < 8:
-        res = 0.0
-        for i in range(a, a + n):
-            res += _masked_value(values, mask, i, limit)
-        return res
-    r0 = _masked_value(values, mask, a, limit)
-    r1 = _masked_value(values, mask, a + 1, limit)
-    r2 = _masked_value(values, mask, a + 2, limit)
-    r3 = _masked_value(values, mask, a + 3, limit)
-    r4 = _masked_value(values, mask, a + 4, limit)
-    r5 = _masked_value(values, mask, a + 5, limit)
-    r6 = _masked_value(values, mask, a + 6, limit)
-    r7 = _masked_value(values, mask, a + 7, limit)
-    body = n - n % 8
-    if a + body <= limit:  # the whole body is in use: no bound test per value
-        for k in range(a + 8, a + body, 8):
-            r0 += np.float64(values[k]) if mask[k] else 0.0
-            r1 += np.float64(values[k + 1]) if mask[k + 1] else 0.0
-            r2 += np.float64(values[k + 2]) if mask[k + 2] else 0.0
-            r3 += np.float64(values[k + 3]) if mask[k + 3] else 0.0
-            r4 += np.float64(values[k + 4]) if mask[k + 4] else 0.0
-            r5 += np.float64(values[k + 5]) if mask[k + 5] else 0.0
-            r6 += np.float64(values[k + 6]) if mask[k + 6] else 0.0
-            r7 += np.float64(values[k + 7]) if mask[k + 7] else 0.0
-    else:
-        for k in range(a + 8, a + body, 8):
-            r0 += _masked_value(values, mask, k, limit)
-            r1 += _masked_value(values, mask, k + 1, limit)
-            r2 += _masked_value(values, mask, k + 2, limit)
-            r3 += _masked_value(values, mask, k + 3, limit)
-            r4 += _masked_value(values, mask, k + 4, limit)
-            r5 += _masked_value(values, mask, k + 5, limit)
-            r6 += _masked_value(values, mask, k + 6, limit)
-            r7 += _masked_value(values, mask, k + 7, limit)
-    res = ((r0 + r1) + (r2 + r3)) + ((r4 + r5) + (r6 + r7))
-    for i in range(a + body, a + n):
-        res += _masked_value(values, mask, i, limit)
-    return res
-
-
-@nb.njit(cache=True)
 def masked_pairwise_sum(values, mask, a, n, limit):
     """``np.sum`` of the n values values[i] x mask[i] from slot a (slots from ``limit`` on
     counting as zeros), as NumPy sums a contiguous float64 array, without forming it. Blocks
-    wholly beyond ``limit`` are zeros and skipped (adding a zero partial sum changes nothing)."""
+    wholly beyond ``limit`` are zeros and skipped (adding a zero partial sum changes nothing).
+    Each block is NumPy's eight-lane sum: the eight running sums live in ``lanes`` and are advanced
+    together (lane l takes values l, l + 8, ... as NumPy's eight variables do), which the compiler
+    turns into one vector add; written as eight scalars, or with ``lanes`` passed in from a caller
+    (possibly aliasing ``values``), the block sums ran ~2x slower."""
     leaf_len, leaf_join = pairwise_plan(n)
     stack = np.empty(PW_STACK)
+    lanes = np.empty(8)
     depth = 0
     pos = a
     for leaf in range(leaf_len.size):
         m = leaf_len[leaf]
-        stack[depth] = _masked_leaf(values, mask, pos, m, limit) if pos < limit else 0.0
+        res = 0.0
+        if pos < limit:
+            if m < 8:
+                for i in range(pos, pos + m):
+                    res += _masked_value(values, mask, i, limit)
+            else:
+                body = m - m % 8
+                if pos + body <= limit:  # the whole body is in use: no bound test per value
+                    for lane in range(8):
+                        lanes[lane] = np.float64(values[pos + lane]) if mask[pos + lane] else 0.0
+                    for k in range(pos + 8, pos + body, 8):
+                        for lane in range(8):
+                            lanes[lane] += np.float64(values[k + lane]) if mask[k + lane] else 0.0
+                else:
+                    for lane in range(8):
+                        lanes[lane] = _masked_value(values, mask, pos + lane, limit)
+                    for k in range(pos + 8, pos + body, 8):
+                        for lane in range(8):
+                            lanes[lane] += _masked_value(values, mask, k + lane, limit)
+                res = ((lanes[0] + lanes[1]) + (lanes[2] + lanes[3])) + ((lanes[4] + lanes[5]) + (lanes[6] + lanes[7]))
+                for i in range(pos + body, pos + m):
+                    res += _masked_value(values, mask, i, limit)
+        stack[depth] = res
         depth += 1
         for _ in range(leaf_join[leaf]):
             depth -= 1

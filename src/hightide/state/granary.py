@@ -85,51 +85,78 @@ def supply(world: World, ctx: StepContext) -> None:
 
 
 @nb.njit(cache=True)
-def _resale(starts, used, active, province, children, adults, elderly, grain, reported, true, credence,
-            need_per_ae, ae_child, ae_elderly, target_share, months_left_p, weight, sell, frac, by_province, real_p):
+def _requests(starts, used, active, children, adults, elderly, grain, reported, true, credence, need_per_ae, ae_child,
+              ae_elderly, target_share, months_left_p, weight):
     """``resale_request`` for every active household (stock plus believed phantom grain against
-    the target share of its need to the next harvest). Not ``sell``: adds each request in real kg
-    to ``real_p`` of its province; ``sell``: sells request x frac to each, adds it to
-    ``by_province`` (simulated kg) and in real kg to ``real_p``. Sums run in slot order."""
+    the target share of its need to the next harvest), in one pass. Returns the households that
+    ask for grain (ascending slots) with their requests (simulated kg), and the requests in real kg
+    summed per province in slot order (households asking nothing add zeros, which change no sum)."""
     zero32 = np.float32(0.0)
+    n = 0
     for p in range(starts.size):
+        n += used[p]
+    slots = np.empty(n, dtype=np.int64)
+    requests = np.empty(n)
+    real_p = np.zeros(starts.size)
+    k = 0
+    for p in range(starts.size):  # a province's households fill its block
         months_left = months_left_p[p]
+        w = weight[p]
+        total = 0.0
         for i in range(starts[p], starts[p] + used[p]):
             if not active[i]:
                 continue
             need = need_per_ae * (adults[i] + ae_child * children[i] + ae_elderly * elderly[i])
             phantom = max(reported[i] - true[i], zero32) * credence
             request = max(target_share * need * months_left - (grain[i] + phantom), 0.0)
-            pv = province[i]
-            if sell:
-                resold = request * frac
-                grain[i] += resold
-                by_province[pv] += resold
-                real_p[pv] += resold * weight[pv]
-            else:
-                real_p[pv] += request * weight[pv]
+            slots[k] = i  # kept when it asks (no branch: half the households may ask, at random)
+            requests[k] = request
+            k += request > 0.0
+            total += request * w
+        real_p[p] = total
+    return slots[:k].copy(), requests[:k].copy(), real_p
+
+
+@nb.njit(cache=True)
+def _sell(slots, requests, frac, province, grain, weight, by_province, real_p):
+    """Sell request x frac to each household that asked: adds it to its grain, to ``by_province``
+    (simulated kg) and in real kg to ``real_p``, in slot order (the other households would get
+    and add zeros)."""
+    for k in range(slots.size):
+        i = slots[k]
+        pv = province[i]
+        resold = requests[k] * frac
+        grain[i] += resold
+        by_province[pv] += resold
+        real_p[pv] += resold * weight[pv]
 
 
 class _Resale:
-    """The month's resale requests of every active household, computed in one compiled pass; the
-    national totals are per-province sums in province order (``StepContext.gather``)."""
+    """The month's resale requests of every active household, computed in one compiled pass
+    (``_requests``: the households that ask, usually few, are kept for the sale); the national
+    totals are per-province sums in province order (``StepContext.gather``)."""
 
     def __init__(self, world: World, ctx: StepContext):
         self.world, self.ctx = world, ctx
         self.by_province = np.zeros(world.provinces.n)
+        self._asking = None
 
     def total_request(self) -> float:
-        return national_total(self.ctx.gather("resale_request", self._run(False, 0.0)))
-
-    def sell(self, frac: float) -> float:
-        return national_total(self.ctx.gather("resale_sold", self._run(True, frac)))
-
-    def _run(self, sell: bool, frac: float) -> np.ndarray:
         p, hh, pol = self.ctx.params, self.world.households, self.ctx.policy
         months_left = months_to_next_harvest_by_zone(self.world.provinces.zone, self.ctx.cal_month).astype(np.float64)
+        slots, requests, real_p = _requests(
+            hh.block_start, hh.used, hh.active, hh.children, hh.adults, hh.elderly, hh.grain_kg,
+            hh.reported_this_year_kg, hh.true_this_year_kg, np.float32(pol.report_credence),
+            p.food_need_kg_per_adult_equivalent / 12, p.adult_equivalent_child, p.adult_equivalent_elderly,
+            p.resale_target_share, months_left, self.world.weight)
+        self._asking = slots, requests
+        return national_total(self.ctx.gather("resale_request", real_p))
+
+    def sell(self, frac: float) -> float:
+        """Sell each household request x frac (``total_request`` first; nothing in between may
+        change the households)."""
+        slots, requests = self._asking
         real_p = np.zeros(self.world.provinces.n)
-        _resale(hh.block_start, hh.used, hh.active, hh.province, hh.children, hh.adults, hh.elderly,
-                hh.grain_kg, hh.reported_this_year_kg, hh.true_this_year_kg, np.float32(pol.report_credence),
-                p.food_need_kg_per_adult_equivalent / 12, p.adult_equivalent_child, p.adult_equivalent_elderly,
-                p.resale_target_share, months_left, self.world.weight, sell, float(frac), self.by_province, real_p)
-        return real_p
+        hh = self.world.households
+        _sell(slots, requests, float(frac), hh.province, hh.grain_kg, self.world.weight, self.by_province, real_p)
+        return national_total(self.ctx.gather("resale_sold", real_p))
