@@ -185,3 +185,87 @@ def test_conception_food_ratio_lags_the_food_ratio():
         _conceive(starts, used, provinces, active, food, conceived, GESTATION_MONTHS)
     gap = (conceived[0] - 0.4) / 0.6
     assert gap == pytest.approx((8 / 9) ** 9, rel=1e-5)
+
+
+def test_conceive_and_find_hungry_in_one_pass_is_the_two_passes():
+    """The fused pass moves the conception ratios as ``_conceive`` does and returns what
+    ``active_below_either`` returns on the moved ratios, bit for bit, for a subset of provinces."""
+    from types import SimpleNamespace
+
+    from hightide.economy.demography import GESTATION_MONTHS, _conceive, _conceive_find_hungry
+    from hightide.engine.kernels import active_below_either
+
+    g = np.random.default_rng(3)
+    n = 900
+    starts, used = np.array([0, 300, 300, 700]), np.array([250, 0, 380, 190])
+    active = g.random(n) < 0.9
+    food = g.uniform(0.3, 1.2, n).astype(np.float32)
+    conceived = g.uniform(0.3, 1.2, n).astype(np.float32)
+    for provinces in (np.array([0, 1, 2, 3]), np.array([2, 3])):
+        want_c, got_c = conceived.copy(), conceived.copy()
+        _conceive(starts, used, provinces, active, food, want_c, GESTATION_MONTHS)
+        slots = SimpleNamespace(block_start=starts, used=used, active=active)
+        want = active_below_either(slots, provinces, food, want_c, 0.7)
+        got = _conceive_find_hungry(starts, used, provinces, active, food, got_c, GESTATION_MONTHS, np.float32(0.7))
+        np.testing.assert_array_equal(got_c, want_c)
+        np.testing.assert_array_equal(got, want)
+        assert 0 < got.size < active.sum()
+
+
+def test_persons_and_households_with_adults_in_one_pass():
+    """Persons per province (as ``np.bincount``) and each province's ``_with_adults`` list, from
+    one pass over the blocks."""
+    from hightide.economy.demography import _persons_and_with_adults, _with_adults
+
+    g = np.random.default_rng(5)
+    n = 700
+    starts, used = np.array([0, 200, 200, 500]), np.array([150, 0, 260, 200])
+    active = g.random(n) < 0.9
+    children, adults, elderly = (g.integers(0, 4, n).astype(np.int8) for _ in range(3))
+    province = np.repeat(np.arange(4), np.diff(np.append(starts, n)))
+    in_use = np.zeros(n, dtype=bool)
+    for a, k in zip(starts, used):
+        in_use[a:a + k] = True
+    live = active & in_use
+    persons_want = np.bincount(province[live], weights=(children.astype(int) + adults + elderly)[live], minlength=4)
+    for minimum in (1, 2):
+        persons, eligible, first = _persons_and_with_adults(starts, used, active, children, adults, elderly, minimum)
+        np.testing.assert_array_equal(persons, persons_want)
+        for pv in range(4):
+            a = starts[pv]
+            want = _with_adults(active, adults, a, a + used[pv], minimum, starts, used)
+            np.testing.assert_array_equal(eligible[first[pv]:first[pv + 1]], want)
+        assert first[-1] == eligible.size == (live & (adults >= minimum)).sum()
+
+
+def test_heirs_are_the_drawn_rank_among_the_living_of_the_township():
+    """Each dead household's heir is the floor(u x n)-th of the n living households of its
+    township in slot order (-1 when none lives there); provinces without a dead household are not
+    walked, which changes nothing."""
+    from hightide.economy.demography import _heirs
+
+    g = np.random.default_rng(11)
+    n = 1200
+    starts, used = np.array([0, 300, 300, 800]), np.array([280, 0, 450, 390])
+    n_villages, n_townships = 60, 20
+    village_township = np.repeat(np.arange(n_townships), 3).astype(np.int32)
+    village = np.zeros(n, dtype=np.int32)
+    for pv, (a, k) in enumerate(zip(starts, used)):  # province pv holds townships 5pv..5pv+4
+        village[a:a + k] = g.integers(15 * pv, 15 * pv + 15, k)
+    village[village_township[village] == 12] = 36  # township 12 all but emptied below
+    active = g.random(n) < 0.9
+    in_use = np.zeros(n, dtype=bool)
+    for a, k in zip(starts, used):
+        in_use[a:a + k] = True
+    township = village_township[village]
+    active[township == 12] = False
+    dead = np.sort(g.choice(np.flatnonzero(in_use & ~active), 25, replace=False)).astype(np.int64)
+    dead = np.append(dead, np.flatnonzero(in_use & (township == 12))[:2])
+    dead.sort()
+    u = g.random(dead.size)
+    heir = _heirs(starts, used, active, village, village_township, dead, u, n_townships)
+    for j, d in enumerate(dead):
+        living = np.flatnonzero(in_use & active & (township == township[d]))
+        want = living[int(u[j] * living.size)] if living.size else -1
+        assert heir[j] == want
+    assert (heir == -1).sum() >= 1 and (heir >= 0).sum() > 10

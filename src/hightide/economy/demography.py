@@ -13,7 +13,7 @@ import numpy as np
 from hightide.engine import rng, streams
 from hightide.engine.calendar import LUNAR_NEW_YEAR
 from hightide.engine.context import StepContext
-from hightide.engine.kernels import active_below_either, compact_segments, group_sum, province_chunks
+from hightide.engine.kernels import compact_segments, group_sum, province_chunks
 from hightide.engine.provincial import national_total
 from hightide.params import ParameterSet
 from hightide.world.households import MAX_BAND, NO_ORG
@@ -181,6 +181,30 @@ def _conceive(starts, used, provinces, active, food_ratio, conception_food_ratio
                 conception_food_ratio[i] = np.float32(c + (np.float64(food_ratio[i]) - c) / lag)
 
 
+@nb.njit(cache=True, parallel=True)
+def _conceive_find_hungry(starts, used, provinces, active, food_ratio, conception_food_ratio, lag, threshold):
+    """``_conceive`` and then ``active_below_either(food_ratio, conception_food_ratio, threshold)``
+    in one pass (``threshold`` in the ratios' type, float32): the active households (ascending
+    slots) hungry now or at conception, after this month's step of the conception ratio."""
+    base = np.zeros(provinces.size, dtype=np.int64)
+    for q in range(1, provinces.size):
+        base[q] = base[q - 1] + used[provinces[q - 1]]
+    counts = np.zeros(provinces.size, dtype=np.int64)
+    out = np.empty(base[-1] + used[provinces[-1]] if provinces.size else 0, dtype=np.int64)
+    for q in nb.prange(provinces.size):
+        p = provinces[q]
+        k = base[q]
+        for i in range(starts[p], starts[p] + used[p]):
+            if active[i]:
+                c = np.float64(conception_food_ratio[i])
+                conceived = np.float32(c + (np.float64(food_ratio[i]) - c) / lag)
+                conception_food_ratio[i] = conceived
+                out[k] = i
+                k += (food_ratio[i] < threshold) | (conceived < threshold)
+        counts[q] = k - base[q]
+    return out[:compact_segments(out, base, counts)]
+
+
 def vital_events(world: World, ctx: StepContext) -> None:
     """Deaths, births and ageing in every household (``_vital``); the hungry face higher death
     probabilities (``hunger_multiplier``) and, when their births were conceived hungry, lower
@@ -198,9 +222,10 @@ def vital_events(world: World, ctx: StepContext) -> None:
     log_surv = np.array([-np.log1p(-np.clip(rate * base, 0.0, 0.999))
                          for rate in (p.mortality_child, p.mortality_adult, p.mortality_elderly)])
     for chunk in province_chunks(hh):
-        _conceive(hh.block_start, hh.used, chunk, hh.active, hh.food_ratio, hh.conception_food_ratio, GESTATION_MONTHS)
-        # hungry now (deaths) or when this month's births were conceived (births)
-        hungry = active_below_either(hh, chunk, hh.food_ratio, hh.conception_food_ratio, p.hunger_threshold)
+        # conception food ratios move (``_conceive``); hungry now (deaths) or when this month's births were
+        # conceived (births): ``active_below_either`` of the two ratios, found in the same pass
+        hungry = _conceive_find_hungry(hh.block_start, hh.used, chunk, hh.active, hh.food_ratio,
+                                       hh.conception_food_ratio, GESTATION_MONTHS, np.float32(p.hunger_threshold))
         p_hungry = _hungry_probabilities(p, hh, hungry, log_surv)
         # deaths beyond the baseline among the hungry, in expectation, are counted as hunger deaths
         hunger_deaths += _excess_deaths(hungry, hh.province, hh.children, hh.adults, hh.elderly, p_hungry, p_fed,
@@ -254,9 +279,15 @@ def _die_out(starts, used, active, children, adults, elderly, org):
 def _heirs(starts, used, active, village, village_township, dead, u, n_townships):
     """The heir of each dead household: the floor(u x n)-th of the n living households of its
     township in slot order (-1 when none lives there). A township lies in one province: the
-    passes over households run provinces in parallel."""
+    passes over households run provinces in parallel, and only provinces where a household died
+    out (the heirs' townships are theirs)."""
+    with_dead = np.zeros(starts.size, dtype=np.bool_)
+    for j in range(dead.size):
+        with_dead[np.searchsorted(starts, dead[j], side="right") - 1] = True
     alive_t = np.zeros(n_townships, dtype=np.int64)
     for p in nb.prange(starts.size):
+        if not with_dead[p]:
+            continue
         for i in range(starts[p], starts[p] + used[p]):
             if active[i]:
                 alive_t[village_township[village[i]]] += 1
@@ -286,6 +317,8 @@ def _heirs(starts, used, active, village, village_township, dead, u, n_townships
     seen = np.zeros(n_townships, dtype=np.int64)
     nxt = first[:n_townships].copy()
     for p in nb.prange(starts.size):
+        if not with_dead[p]:
+            continue
         for i in range(starts[p], starts[p] + used[p]):
             if not active[i]:
                 continue
@@ -370,19 +403,6 @@ def partition(world: World, ctx: StepContext) -> None:
     ctx.add("households_formed", prov, np.ones(parents.size), world.weight)
 
 
-@nb.njit(cache=True, parallel=True)
-def _persons(starts, used, active, children, adults, elderly):
-    """Persons in active households per province block (as np.bincount: whole numbers, exact)."""
-    out = np.zeros(starts.size)
-    for p in nb.prange(starts.size):
-        c = 0
-        for i in range(starts[p], starts[p] + used[p]):
-            if active[i]:
-                c += np.int64(children[i]) + adults[i] + elderly[i]
-        out[p] = c
-    return out
-
-
 @nb.njit(cache=True)
 def _with_adults(active, adults, a, b, minimum, starts, used):
     """Active slots a..b-1 (within the used part of the province blocks) with at least
@@ -400,6 +420,31 @@ def _with_adults(active, adults, a, b, minimum, starts, used):
     return out[:n]
 
 
+@nb.njit(cache=True)
+def _persons_and_with_adults(starts, used, active, children, adults, elderly, minimum):
+    """Persons in active households per province block (whole numbers, exact in any order) and,
+    in the same pass, ``_with_adults`` of every block: returns (persons per province, the slots with at least ``minimum`` adults, ascending, and where each
+    province's slots start in them, length provinces + 1)."""
+    n_prov = starts.size
+    n = 0
+    for p in range(n_prov):
+        n += used[p]
+    persons = np.zeros(n_prov)
+    out = np.empty(n + 1, dtype=np.int64)
+    first = np.zeros(n_prov + 1, dtype=np.int64)
+    k = 0
+    for p in range(n_prov):
+        c = 0
+        for i in range(starts[p], starts[p] + used[p]):
+            if active[i]:
+                c += np.int64(children[i]) + adults[i] + elderly[i]
+            out[k] = i
+            k += active[i] & (adults[i] >= minimum)
+        persons[p] = c
+        first[p + 1] = k
+    return persons, out[:k], first
+
+
 def migration(world: World, ctx: StepContext) -> None:
     """Net rural-to-urban migration (or send-down when negative) set by policy (MODEL.md §4.5):
     one working-age adult leaves (or joins) each chosen household."""
@@ -408,17 +453,18 @@ def migration(world: World, ctx: StepContext) -> None:
         return
     hh, n_prov = world.households, world.provinces.n
     # each province's share of the nation's rural people (every province's count, on any number of shards)
-    rural = ctx.gather("rural_persons", _persons(hh.block_start, hh.used, hh.active, hh.children, hh.adults, hh.elderly)
-                       * world.weight)
+    # persons per province and, province by province, the households that can send (or take) an
+    # adult (``_with_adults`` of its block; a province's moves never change another's list)
+    persons, eligible_all, first = _persons_and_with_adults(hh.block_start, hh.used, hh.active, hh.children, hh.adults,
+                                                            hh.elderly, 2 if rate > 0 else 1)
+    rural = ctx.gather("rural_persons", persons * world.weight)
     expected = abs(rate) * 1e6 / 12 * rural / rural.sum() / world.weight  # simulated persons
     moved = np.zeros(n_prov)
     province_streams = streams.ProvinceStreams(ctx.seed, "migration", ctx.month)
     for pv in range(n_prov):
         g = province_streams[pv]
         k = int(np.floor(expected[pv] + g.random()))
-        a = int(hh.block_start[pv])
-        eligible = _with_adults(hh.active, hh.adults, a, a + int(hh.used[pv]), 2 if rate > 0 else 1, hh.block_start,
-                                hh.used)
+        eligible = eligible_all[first[pv]:first[pv + 1]]
         k = min(k, eligible.size)
         if k == 0:
             continue
