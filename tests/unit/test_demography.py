@@ -247,7 +247,7 @@ def test_heirs_are_the_drawn_rank_among_the_living_of_the_township():
     g = np.random.default_rng(11)
     n = 1200
     starts, used = np.array([0, 300, 300, 800]), np.array([280, 0, 450, 390])
-    n_villages, n_townships = 60, 20
+    n_townships = 20  # three villages each
     village_township = np.repeat(np.arange(n_townships), 3).astype(np.int32)
     village = np.zeros(n, dtype=np.int32)
     for pv, (a, k) in enumerate(zip(starts, used)):  # province pv holds townships 5pv..5pv+4
