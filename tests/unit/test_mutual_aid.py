@@ -75,3 +75,25 @@ def test_default_sizes_never_make_a_team_below_the_minimum(villages):
 def test_no_team_below_minimum_when_team_size_is_at_least_the_minimum():
     team, team_village = group_into_teams(np.zeros(5, dtype=np.int64), np.arange(5.0), 3.0, 3)
     assert np.bincount(team, minlength=team_village.size).min() >= 3
+
+
+def test_anyone_free_or_in_a_team_is_the_array_test():
+    """The early-stopping pass says what the array expression says: some active household outside
+    every organisation, or in a live mutual-aid team (dead teams and inactive households don't count)."""
+    from hightide.institutions.mutual_aid import _anyone_free_or_in_a_team
+    from hightide.world.organisations import COMMUNE, MUTUAL_AID
+
+    g = np.random.default_rng(2)
+    n = 500
+    starts, used = np.array([0, 200, 200]), np.array([150, 0, 240])
+    org_form = np.array([COMMUNE, MUTUAL_AID, MUTUAL_AID, COMMUNE], dtype=np.int8)
+    org_active = np.array([True, False, True, True])
+    in_use = np.zeros(n, dtype=bool)
+    for a, k in zip(starts, used):
+        in_use[a:a + k] = True
+    for trial in range(40):
+        org = g.choice([0, 3, 1, 2, -1], size=n, p=[0.5, 0.47, 0.01, 0.01, 0.01] if trial % 2 else [0.5, 0.5, 0, 0, 0]).astype(np.int32)
+        active = g.random(n) < (0.99 if trial % 4 < 2 else 0.001)
+        o = np.maximum(org, 0)
+        want = bool((in_use & active & ((org < 0) | (org_active[o] & (org_form[o] == MUTUAL_AID)))).any())
+        assert _anyone_free_or_in_a_team(starts, used, active, org, org_active, org_form) == want

@@ -75,14 +75,33 @@ def _deciders(head, month_word, starts, used, active, prob, klass, excluded):
     return out_slots, out_draws
 
 
+@nb.njit(cache=True)
+def _anyone_free_or_in_a_team(starts, used, active, org, org_active, org_form):
+    """Whether any active household is outside every organisation or in a live mutual-aid team:
+    the only households whose decision this month can change anything (stops at the first)."""
+    for p in range(starts.size):
+        for i in range(starts[p], starts[p] + used[p]):
+            if active[i]:
+                o = org[i]
+                if o < 0 or (org_active[o] and org_form[o] == MUTUAL_AID):
+                    return True
+    return False
+
+
 def organise(world: World, ctx: StepContext) -> None:
     p, hh, orgs, pol = ctx.params, world.households, world.organisations, ctx.policy
     if not pol.mutual_aid_allowed:
         is_mat = orgs.active & (orgs.form == MUTUAL_AID)
-        member = hh.active & (hh.org != NO_ORG)
-        member &= is_mat[np.maximum(hh.org, 0)]
-        _leave(world, ctx, np.flatnonzero(member), counted_as="left")
+        if is_mat.any():  # else no household is a member
+            member = hh.active & (hh.org != NO_ORG)
+            member &= is_mat[np.maximum(hh.org, 0)]
+            _leave(world, ctx, np.flatnonzero(member), counted_as="left")
         _dissolve_small(world, ctx, 1 << 30)
+        return
+    if not _anyone_free_or_in_a_team(hh.block_start, hh.used, hh.active, hh.org, orgs.active, orgs.form):
+        # every household is in a co-operative or commune (from 1958 on): no one decides anything
+        # here (a decider neither leaves a team nor joins one), so the draws are not even taken
+        _dissolve_small(world, ctx, int(p.mutual_aid_min_size))
         return
     prob = p.decision_probability_campaign if ctx.cal_month in SLACK_SEASON else p.decision_probability_other
     if ctx.initial:
@@ -165,6 +184,8 @@ def _dissolve_small(world: World, ctx: StepContext, min_size: int) -> None:
     """Teams with fewer than ``min_size`` active members dissolve; their members are free again."""
     hh, orgs = world.households, world.organisations
     live = orgs.active & (orgs.form == MUTUAL_AID)
+    if not live.any():  # no team to count (and none to dissolve)
+        return
     size = _team_sizes(hh.block_start, hh.used, hh.active, hh.org, orgs.active, orgs.form, orgs.capacity)
     gone = np.flatnonzero(live & (size < min_size))
     if gone.size == 0:
