@@ -420,29 +420,33 @@ def _with_adults(active, adults, a, b, minimum, starts, used):
     return out[:n]
 
 
-@nb.njit(cache=True)
+@nb.njit(cache=True, parallel=True)
 def _persons_and_with_adults(starts, used, active, children, adults, elderly, minimum):
     """Persons in active households per province block (whole numbers, exact in any order) and,
-    in the same pass, ``_with_adults`` of every block: returns (persons per province, the slots with at least ``minimum`` adults, ascending, and where each
-    province's slots start in them, length provinces + 1)."""
+    in the same pass, ``_with_adults`` of every block: returns (persons per province, the slots
+    with at least ``minimum`` adults, ascending, and where each province's slots start in them,
+    length provinces + 1). Provinces run in parallel."""
     n_prov = starts.size
-    n = 0
-    for p in range(n_prov):
-        n += used[p]
+    base = np.zeros(n_prov, dtype=np.int64)
+    for p in range(1, n_prov):
+        base[p] = base[p - 1] + used[p - 1]
+    counts = np.zeros(n_prov, dtype=np.int64)
     persons = np.zeros(n_prov)
-    out = np.empty(n + 1, dtype=np.int64)
-    first = np.zeros(n_prov + 1, dtype=np.int64)
-    k = 0
-    for p in range(n_prov):
+    out = np.empty(base[n_prov - 1] + used[n_prov - 1] if n_prov else 0, dtype=np.int64)
+    for p in nb.prange(n_prov):
         c = 0
+        k = base[p]
         for i in range(starts[p], starts[p] + used[p]):
             if active[i]:
                 c += np.int64(children[i]) + adults[i] + elderly[i]
             out[k] = i
             k += active[i] & (adults[i] >= minimum)
         persons[p] = c
-        first[p + 1] = k
-    return persons, out[:k], first
+        counts[p] = k - base[p]
+    first = np.zeros(n_prov + 1, dtype=np.int64)
+    for p in range(n_prov):
+        first[p + 1] = first[p] + counts[p]
+    return persons, out[:compact_segments(out, base, counts)], first
 
 
 def migration(world: World, ctx: StepContext) -> None:

@@ -17,6 +17,7 @@ import numpy as np
 from hightide.economy.distribution import settle
 from hightide.engine.calendar import months_to_next_harvest_by_zone
 from hightide.engine.context import StepContext
+from hightide.engine.kernels import compact_segments
 from hightide.engine.provincial import national_total
 from hightide.world.world import World
 
@@ -84,25 +85,29 @@ def supply(world: World, ctx: StepContext) -> None:
     ctx.national["state_loss_kg"] = float(loss)
 
 
-@nb.njit(cache=True)
+@nb.njit(cache=True, parallel=True)
 def _requests(starts, used, active, children, adults, elderly, grain, reported, true, credence, need_per_ae, ae_child,
               ae_elderly, target_share, months_left_p, weight):
     """``resale_request`` for every active household (stock plus believed phantom grain against
-    the target share of its need to the next harvest), in one pass. Returns the households that
-    ask for grain (ascending slots) with their requests (simulated kg), and the requests in real kg
-    summed per province in slot order (households asking nothing add zeros, which change no sum)."""
+    the target share of its need to the next harvest), in one pass, provinces in parallel. Returns
+    the households that ask for grain (ascending slots) with their requests (simulated kg), and the
+    requests in real kg summed per province in slot order (households asking nothing add zeros,
+    which change no sum)."""
     zero32 = np.float32(0.0)
-    n = 0
-    for p in range(starts.size):
-        n += used[p]
+    n_prov = starts.size
+    base = np.zeros(n_prov, dtype=np.int64)
+    for p in range(1, n_prov):
+        base[p] = base[p - 1] + used[p - 1]
+    counts = np.zeros(n_prov, dtype=np.int64)
+    n = base[n_prov - 1] + used[n_prov - 1] if n_prov else 0
     slots = np.empty(n, dtype=np.int64)
     requests = np.empty(n)
-    real_p = np.zeros(starts.size)
-    k = 0
-    for p in range(starts.size):  # a province's households fill its block
+    real_p = np.zeros(n_prov)
+    for p in nb.prange(n_prov):  # a province's households fill its block
         months_left = months_left_p[p]
         w = weight[p]
         total = 0.0
+        k = base[p]
         for i in range(starts[p], starts[p] + used[p]):
             if not active[i]:
                 continue
@@ -114,6 +119,9 @@ def _requests(starts, used, active, children, adults, elderly, grain, reported, 
             k += request > 0.0
             total += request * w
         real_p[p] = total
+        counts[p] = k - base[p]
+    compact_segments(requests, base, counts)
+    k = compact_segments(slots, base, counts)
     return slots[:k].copy(), requests[:k].copy(), real_p
 
 
