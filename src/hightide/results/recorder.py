@@ -28,7 +28,8 @@ FORMS = (("mutual_aid", MUTUAL_AID), ("elementary_apc", ELEMENTARY_APC), ("advan
 @nb.njit(cache=True)
 def _block_sum(values, active, a, b, u):
     """``np.add.reduceat`` of values x active over slots a..b-1 (its first value plus NumPy's
-    pairwise sum of the rest); slots from u on are unused (zeros)."""
+    pairwise sum of the rest); slots from u on are unused (zeros). (Numba's cache of this module
+    does not follow changes to ``masked_pairwise_sum`` in another file: edit this one with it.)"""
     if b <= a:
         return 0.0
     first = np.float64(values[a]) if (a < u and active[a]) else 0.0
