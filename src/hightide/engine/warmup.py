@@ -14,6 +14,7 @@ and kernels load on first use again.
 
 from __future__ import annotations
 
+import importlib
 import os
 import sys
 
@@ -60,7 +61,6 @@ def load_cached(dispatcher: Dispatcher) -> int:
 
 def load_engine_kernels() -> int:
     """Load the cached overloads of every engine kernel (see module docstring); returns the count."""
-    import hightide.engine.step  # noqa: F401  (imports every process and its kernels)
-    import hightide.results.recorder  # noqa: F401
-
+    for module in ("hightide.engine.step", "hightide.results.recorder"):  # every process and its kernels
+        importlib.import_module(module)
     return sum(load_cached(d) for d in engine_kernels())
