@@ -136,7 +136,7 @@ def test_compiled_hunger_probabilities_are_the_array_rules():
     log_surv = np.array([-np.log1p(-np.clip(rate * base, 0.0, 0.999))
                          for rate in (p.mortality_child, p.mortality_adult, p.mortality_elderly)])
     hh = SimpleNamespace(food_ratio=food_ratio, conception_food_ratio=conception)
-    got = _hungry_probabilities(p, hh, hungry, log_surv)
+    got = _hungry_probabilities(p, hh, hungry, log_surv, p.fertility_per_working_adult)
     assert hungry.size > 100
     np.testing.assert_array_equal(got, want)
     p_fed = np.array([monthly_probability(p.mortality_child * base), monthly_probability(p.mortality_adult * base),
@@ -159,7 +159,7 @@ def test_births_answer_the_hunger_of_conception_deaths_the_hunger_of_now(params)
     hh = SimpleNamespace(food_ratio=np.array([th / 2, 1.0, th / 2], dtype=np.float32),
                          conception_food_ratio=np.array([1.0, th / 2, th / 2], dtype=np.float32))
     log_surv = np.array([0.01, 0.005, 0.05])
-    p = _hungry_probabilities(params, hh, np.array([0, 1, 2]), log_surv)
+    p = _hungry_probabilities(params, hh, np.array([0, 1, 2]), log_surv, params.fertility_per_working_adult)
     fed_birth = monthly_probability(params.fertility_per_working_adult)
     hungry_birth = monthly_probability(params.fertility_per_working_adult
                                        * float(fertility_multiplier(params, hunger_shortfall(params, np.array([th / 2])))[0]))

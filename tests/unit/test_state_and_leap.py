@@ -109,6 +109,28 @@ def test_labour_away_from_fields_from_steel_and_works(p):
     assert labour_diverted_share(world, ctx) == 0.9  # never everyone
 
 
+def test_couples_apart_stop_conceptions_and_the_births_fall_nine_months_later(p):
+    """Labour away on the works keeps couples apart: this month's births answer the share apart
+    GESTATION_MONTHS ago (Ashton et al. 1984), scaled by ``separation_per_labour_away`` and never
+    above everyone."""
+    from hightide.economy.demography import GESTATION_MONTHS, couples_apart_at_conception
+
+    hh = SimpleNamespace(adults=np.array([2, 2], dtype=np.int16), active=np.array([True, True]),
+                         block_start=np.array([0]), block_end=np.array([2]), used=np.array([2]))
+    world = SimpleNamespace(households=hh, weight=np.array([50e6]), couples_apart=())  # 200 M adults
+    ctx = SimpleNamespace(params=p, policy=Policy(water_conservancy_share=0.15), gather=lambda name, values: values)
+    lag = int(GESTATION_MONTHS)
+    seen = [couples_apart_at_conception(world, ctx) for _ in range(lag)]
+    assert seen == [0.0] * lag  # nobody conceived apart before the works began
+    ctx.policy = Policy()
+    seen = [couples_apart_at_conception(world, ctx) for _ in range(lag + 1)]
+    assert seen[:lag] == pytest.approx([p.separation_per_labour_away * 0.15] * lag)
+    assert seen[lag] == 0.0  # the works ended nine months before
+    ctx.params = resolve({"separation_per_labour_away": 2.0})
+    ctx.policy = Policy(water_conservancy_share=0.6)
+    assert max(couples_apart_at_conception(world, ctx) for _ in range(lag + 1)) == 1.0
+
+
 def test_herds_grow_when_cared_for_and_fall_when_neglected_or_hungry(p):
     r = herd_rate(p, effort=np.array([1.0, 0.6, 1.0]), pooled=np.array([False, True, False]),
                   shortfall=np.array([0.0, 0.0, 0.4]))

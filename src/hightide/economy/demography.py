@@ -116,7 +116,8 @@ def _vital(heads, month_word, provinces, starts, used, active, children, adults,
     return overflow.any()
 
 
-def _hungry_probabilities(p: ParameterSet, hh, hungry: np.ndarray, log_surv: np.ndarray) -> np.ndarray:
+def _hungry_probabilities(p: ParameterSet, hh, hungry: np.ndarray, log_surv: np.ndarray,
+                          fertility: float) -> np.ndarray:
     """Monthly probabilities of the hungry households (rows: child, adult, elderly deaths, births;
     one column per household of ``hungry``): ``monthly_probability`` with ``hunger_multiplier``
     (scaled by the vulnerability of children and the old) and ``fertility_multiplier``. The
@@ -125,7 +126,7 @@ def _hungry_probabilities(p: ParameterSet, hh, hungry: np.ndarray, log_surv: np.
     to the last bit)."""
     args = _hunger_arguments(hungry, hh.food_ratio, hh.conception_food_ratio, p.hunger_threshold, p.hunger_mortality_scale,
                              p.hunger_vulnerability_child, p.hunger_vulnerability_elderly,
-                             p.fertility_per_working_adult, p.hunger_fertility_slope, log_surv)
+                             fertility, p.hunger_fertility_slope, log_surv)
     # births: hazard = -log1p(-clip(annual)) x 1.0, argument -hazard / 12
     args[3] = -((-np.log1p(args[3])) * 1.0) / 12.0
     return -np.expm1(args)
@@ -205,6 +206,21 @@ def _conceive_find_hungry(starts, used, provinces, active, food_ratio, conceptio
     return out[:compact_segments(out, base, counts)]
 
 
+def couples_apart_at_conception(world: World, ctx: StepContext) -> float:
+    """Share of rural couples apart in the month this month's births were conceived
+    (``GESTATION_MONTHS`` ago), and this month's share recorded for the births to come. Labour
+    sent to the water works and the furnaces (``harvest.labour_diverted_share``) left spouses
+    apart for weeks or months, and births fell in 1958-59 before the hunger did (Ashton et al.
+    1984; Peng 1987): ``separation_per_labour_away`` couples are apart per adult away."""
+    from hightide.economy.harvest import labour_diverted_share
+
+    apart = min(ctx.params.separation_per_labour_away * labour_diverted_share(world, ctx), 1.0)
+    lag = int(GESTATION_MONTHS)
+    history = world.couples_apart or (0.0,) * lag
+    world.couples_apart = history[1:] + (apart,)
+    return history[0]
+
+
 def vital_events(world: World, ctx: StepContext) -> None:
     """Deaths, births and ageing in every household (``_vital``); the hungry face higher death
     probabilities (``hunger_multiplier``) and, when their births were conceived hungry, lower
@@ -213,8 +229,9 @@ def vital_events(world: World, ctx: StepContext) -> None:
     p, hh = ctx.params, world.households
     active = hh.active
     base = baseline_factor(p, ctx.month / 12 - 1952)
+    fertility = p.fertility_per_working_adult * (1.0 - couples_apart_at_conception(world, ctx))
     p_fed = np.array([monthly_probability(p.mortality_child * base), monthly_probability(p.mortality_adult * base),
-                      monthly_probability(p.mortality_elderly * base), monthly_probability(p.fertility_per_working_adult)])
+                      monthly_probability(p.mortality_elderly * base), monthly_probability(fertility)])
     heads, month_word = streams.stream_heads(ctx.seed, *VITAL_STREAMS), streams.month_word(ctx.month)
     flows = np.zeros((world.provinces.n, 2))
     hunger_deaths = np.zeros(world.provinces.n)
@@ -226,7 +243,7 @@ def vital_events(world: World, ctx: StepContext) -> None:
         # conceived (births): ``active_below_either`` of the two ratios, found in the same pass
         hungry = _conceive_find_hungry(hh.block_start, hh.used, chunk, hh.active, hh.food_ratio,
                                        hh.conception_food_ratio, GESTATION_MONTHS, np.float32(p.hunger_threshold))
-        p_hungry = _hungry_probabilities(p, hh, hungry, log_surv)
+        p_hungry = _hungry_probabilities(p, hh, hungry, log_surv, fertility)
         # deaths beyond the baseline among the hungry, in expectation, are counted as hunger deaths
         hunger_deaths += _excess_deaths(hungry, hh.province, hh.children, hh.adults, hh.elderly, p_hungry, p_fed,
                                         world.provinces.n)

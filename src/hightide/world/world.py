@@ -29,6 +29,7 @@ class World:
     exaggeration: np.ndarray  # float64 per province: reported/true - 1 this month
     months_without_exit: int = 0  # months since members lost the right to withdraw (Lin 1990)
     n_villages: int = 0  # village ids run 0..n_villages-1 (set at synthesis; family division keeps the village)
+    couples_apart: tuple = ()  # share of rural couples apart in each of the last months, oldest first (conception)
 
     def radicalism(self, params) -> np.ndarray:
         """Radicalism of each province's leadership: trait plus zeal built from its own history."""
