@@ -16,7 +16,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Callable
 
-from hightide.engine import invariants, warmup
+from hightide.engine import invariants, threads, warmup
 from hightide.engine.context import StepContext
 from hightide.engine.memory import tune_allocator
 from hightide.engine.step import step
@@ -187,13 +187,14 @@ def simulate(scenario: Scenario, *, scale: float | None = None, seed: int | None
         world, recorder, timings = state.world, state.recorder, state.process_seconds
         if stop is not None and stop.requested and state.months_done < n_months:
             raise KeyboardInterrupt
+        governor = threads.ThreadGovernor()
         for i in range(state.months_done, n_months):
             month = scenario.start_month + i
             ctx = StepContext(month=month, start_month=scenario.start_month, policy=schedule.at(month),
                               params=params, seed=seed, n_provinces=world.provinces.n)
             consistent = False
             before = invariants.Snapshot.take(world) if check else None
-            step(world, ctx, timings)
+            step(world, ctx, timings, governor)
             if check:
                 invariants.check(before, world, ctx)
             recorder.record(world, ctx)

@@ -39,12 +39,16 @@ PROCESSES: tuple[tuple[str, Process], ...] = (
 )
 
 
-def step(world: World, ctx: StepContext, timings: dict[str, float] | None = None) -> None:
-    """Advance the world by one month (on as many threads as the machine's load leaves free;
-    the numbers do not depend on it)."""
+def step(world: World, ctx: StepContext, timings: dict[str, float] | None = None,
+         governor: threads.ThreadGovernor | None = None) -> None:
+    """Advance the world by one month (on as many threads as other programs leave free, by the
+    run's ``governor``; the numbers do not depend on it)."""
     import time
 
-    threads.adapt()
+    if governor is None:
+        threads.adapt()
+    else:
+        governor.adapt()
     for name, process in PROCESSES:
         t0 = time.perf_counter()
         process(world, ctx)
