@@ -13,7 +13,7 @@ import numpy as np
 from hightide.engine import rng, streams
 from hightide.engine.calendar import LUNAR_NEW_YEAR
 from hightide.engine.context import StepContext
-from hightide.engine.kernels import compact_segments, group_sum, province_chunks
+from hightide.engine.kernels import compact_segments, group_sum, province_chunks, segment_bases
 from hightide.engine.provincial import national_total
 from hightide.params import ParameterSet
 from hightide.world.households import MAX_BAND, NO_ORG
@@ -187,11 +187,9 @@ def _conceive_find_hungry(starts, used, provinces, active, food_ratio, conceptio
     """``_conceive`` and then ``active_below_either(food_ratio, conception_food_ratio, threshold)``
     in one pass (``threshold`` in the ratios' type, float32): the active households (ascending
     slots) hungry now or at conception, after this month's step of the conception ratio."""
-    base = np.zeros(provinces.size, dtype=np.int64)
-    for q in range(1, provinces.size):
-        base[q] = base[q - 1] + used[provinces[q - 1]]
+    base, n = segment_bases(provinces, used)
     counts = np.zeros(provinces.size, dtype=np.int64)
-    out = np.empty(base[-1] + used[provinces[-1]] if provinces.size else 0, dtype=np.int64)
+    out = np.empty(n, dtype=np.int64)
     for q in nb.prange(provinces.size):
         p = provinces[q]
         k = base[q]
@@ -540,11 +538,8 @@ def _herds(provinces, starts, used, active, animals, org, org_form, effort, food
     here; returns the other herds' households (ascending) and growth. A herd's growth depends on
     its effort, whether its animals are pooled (its organisation is a co-operative or commune) and
     its food ratio."""
-    base = np.zeros(provinces.size, dtype=np.int64)
-    for q in range(1, provinces.size):
-        base[q] = base[q - 1] + used[provinces[q - 1]]
+    base, n = segment_bases(provinces, used)
     counts = np.zeros(provinces.size, dtype=np.int64)
-    n = base[-1] + used[provinces[-1]] if provinces.size else 0
     idx = np.empty(n, dtype=np.int64)
     growth = np.empty(n)
     for q in nb.prange(provinces.size):

@@ -51,13 +51,22 @@ def compact_segments(out, base, counts):
     return k
 
 
-@nb.njit(cache=True, parallel=True)
-def _below_either(starts, used, provinces, active, a, b, threshold_a, threshold_b):
+@nb.njit(cache=True)
+def segment_bases(provinces, used):
+    """Where each of ``provinces`` starts in an output as long as their used slots together (its
+    segment: a pass writes a province's hits from there, ``compact_segments`` packs them), and
+    that length."""
     base = np.zeros(provinces.size, dtype=np.int64)
     for q in range(1, provinces.size):
         base[q] = base[q - 1] + used[provinces[q - 1]]
+    return base, (base[-1] + used[provinces[-1]] if provinces.size else 0)
+
+
+@nb.njit(cache=True, parallel=True)
+def _below_either(starts, used, provinces, active, a, b, threshold_a, threshold_b):
+    base, n = segment_bases(provinces, used)
     counts = np.zeros(provinces.size, dtype=np.int64)
-    out = np.empty(base[-1] + used[provinces[-1]] if provinces.size else 0, dtype=np.int64)
+    out = np.empty(n, dtype=np.int64)
     for q in nb.prange(provinces.size):
         p = provinces[q]
         k = base[q]
