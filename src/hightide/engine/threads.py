@@ -56,13 +56,10 @@ class ThreadGovernor:
 
     def adapt(self) -> int:
         """Set and return the number of threads for the coming month."""
-        cores = nb.config.NUMBA_NUM_THREADS
-        fixed = os.environ.get("HIGHTIDE_THREADS")
-        if fixed:
-            return _set(max(1, min(int(fixed), cores)))
         now, busy, own = time.perf_counter(), machine_busy_seconds(), time.process_time()
-        if busy is None:  # no /proc/stat: the load average, less the threads this run keeps busy
-            return _set(choose(cores, others_from_load(_load(), nb.get_num_threads())))
+        if os.environ.get("HIGHTIDE_THREADS") or busy is None:  # fixed, or no /proc/stat: no history needed
+            return adapt()
+        cores = nb.config.NUMBA_NUM_THREADS
         if self._mark is None:  # before the first month this run uses no cores: the load is others'
             self._mark = (now, busy, own)
             return _set(choose(cores, others_from_load(_load(), 0.0)))
