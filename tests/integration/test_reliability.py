@@ -384,8 +384,11 @@ def test_resumed_twice(tiny, reference, tmp_path):
 def test_ctrl_c_on_the_command_line(tiny, reference, exe, tmp_path):
     """A real SIGINT: exit code 130, a message, no traceback, and a run that resumes."""
     out = tmp_path / "run"
+    # the child gets the default SIGINT disposition even when the suite itself runs in the
+    # background (where the shell ignores SIGINT, which a child inherits and the CLI respects)
     proc = subprocess.Popen([exe, "run", str(tiny), "--scale", str(SCALE), "--out", str(out), "--checkpoint-every", "3"],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     info = out / ckpt.CHECKPOINT_DIR / ckpt.INFO_FILE
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline and proc.poll() is None and not info.exists():
