@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+import time
 from pathlib import Path
 from typing import Annotated, Optional
 
@@ -27,9 +28,47 @@ def _fail(exc: Exception) -> None:
     raise typer.Exit(code=2)
 
 
+LOG_INTERVAL_SECONDS = 30.0
+
+
+class _LineProgress:
+    """Progress for a log file (stderr not a terminal): one plain line at most every
+    ``LOG_INTERVAL_SECONDS`` (none for work shorter than that), and a last one when the work ends
+    if any was written, so a run left for hours under ``nohup`` shows how far it is."""
+
+    def __init__(self, label: str, unit: str):
+        self.label, self.unit = label, unit
+        self.start = time.monotonic()
+        self.last = self.start
+        self.written = False
+
+    def update(self, done: int, total: int, note: str = "") -> None:
+        now = time.monotonic()
+        finished = total is not None and done >= total
+        if now - self.last < LOG_INTERVAL_SECONDS and not (finished and self.written):
+            return
+        self.last, self.written = now, True
+        elapsed = now - self.start
+        left = ""
+        if total and 0 < done < total:
+            left = f", about {_clock(elapsed * (total - done) / done)} left"
+        extra = f", {note}" if note else ""
+        sys.stderr.write(f"{self.label}: {done}/{total} {self.unit}{extra}, {_clock(elapsed)} elapsed{left}\n")
+        sys.stderr.flush()
+
+
+def _clock(seconds: float) -> str:
+    s = int(round(seconds))
+    return f"{s // 3600}:{s % 3600 // 60:02d}:{s % 60:02d}"
+
+
 def _progress(quiet: bool):
-    if quiet or not sys.stderr.isatty():
+    """A rich progress bar on a terminal; plain lines in a log; nothing when quiet."""
+    if quiet:
         return None, None
+    if not sys.stderr.isatty():
+        lines = _LineProgress("simulating", "months")
+        return None, lines.update
     from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
     progress = Progress(TextColumn("[bold]{task.description}"), BarColumn(), TextColumn("{task.completed}/{task.total} months"),
@@ -74,7 +113,7 @@ def _do_run(scenario, scale: Optional[float], seed: Optional[int], out: Optional
         if progress:
             with progress:
                 return call(on_month=on_month)
-        return call()
+        return call(on_month=on_month) if on_month else call()
     except HightideError as exc:
         _fail(exc)
     except KeyboardInterrupt as exc:
@@ -383,9 +422,19 @@ def docs(
 
 
 def _member_progress(quiet: bool, label: str = "members"):
-    """A rich progress bar over finished members (None when quiet or not on a terminal)."""
-    if quiet or not sys.stderr.isatty():
+    """A rich progress bar over finished members on a terminal, plain lines in a log (None when quiet)."""
+    if quiet:
         return None, None
+    if not sys.stderr.isatty():
+        lines = _LineProgress("running", label)
+        failures = []
+
+        def on_member_line(done: int, total: int, member, status: str) -> None:
+            if status == "failed":
+                failures.append(member.index)
+            lines.update(done, total, f"{len(failures)} failed" if failures else "")
+
+        return None, on_member_line
     from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
     progress = Progress(TextColumn("[bold]{task.description}"), BarColumn(),
@@ -553,6 +602,11 @@ def calibrate(
 
         def on_trial(done, total, loss, best):
             progress.update(task, completed=done, best=f"{best:.4g}")
+    elif not quiet:
+        lines = _LineProgress("calibrating", "trials")
+
+        def on_trial(done, total, loss, best):
+            lines.update(done, total, f"best loss {best:.4g}")
 
     def call():
         names = [n.strip() for n in only.split(",") if n.strip()] if only else None

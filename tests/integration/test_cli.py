@@ -177,3 +177,38 @@ def test_run_rejects_a_negative_seed(run_dir, tmp_path, tiny_scale):
     result = invoke("run", scenario, "--scale", tiny_scale, "--seed", "-1", "--out", tmp_path / "neg", "--quiet")
     assert result.exit_code == 2
     assert "seed" in result.output
+
+
+def test_run_logs_progress_lines_when_stderr_is_not_a_terminal(tmp_path, tiny_writer, tiny_scale, monkeypatch):
+    """Under nohup or a scheduler (stderr a file) a long run writes plain progress lines."""
+    from hightide import cli
+
+    monkeypatch.setattr(cli, "LOG_INTERVAL_SECONDS", 0.0)
+    out = tmp_path / "out"
+    result = invoke("run", tiny_writer(tmp_path), "--scale", tiny_scale, "--out", out)
+    assert result.exit_code == 0, result.output
+    lines = [ln for ln in result.stderr.splitlines() if ln.startswith("simulating: ")]
+    months = read_manifest(out)["months"]
+    assert len(lines) == months
+    assert lines[0].startswith(f"simulating: 1/{months} months, ") and "left" in lines[0]
+    assert lines[-1].startswith(f"simulating: {months}/{months} months, ") and "left" not in lines[-1]
+
+
+def test_progress_lines_are_throttled(capsys, monkeypatch):
+    """Nothing for work shorter than the interval; once a line is written, the end is written too."""
+    from hightide import cli
+
+    monkeypatch.setattr(cli, "LOG_INTERVAL_SECONDS", 3600.0)
+    quiet = cli._LineProgress("simulating", "months")
+    for done in range(1, 13):
+        quiet.update(done, 12)
+    assert capsys.readouterr().err == ""
+    clock = iter([0.0, 4000.0, 4001.0, 4002.0])
+    monkeypatch.setattr(cli.time, "monotonic", lambda: next(clock))
+    slow = cli._LineProgress("running", "members")
+    slow.update(1, 3)   # an hour later: written
+    slow.update(2, 3)   # a second later: not
+    slow.update(3, 3, "1 failed")  # the end: written
+    err = capsys.readouterr().err.splitlines()
+    assert err == ["running: 1/3 members, 1:06:40 elapsed, about 2:13:20 left",
+                   "running: 3/3 members, 1 failed, 1:06:42 elapsed"]
