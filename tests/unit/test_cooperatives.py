@@ -181,6 +181,30 @@ def test_effort_is_the_running_mean_of_the_growing_season():
     np.testing.assert_allclose(hh.effort[live], 0.9, rtol=1e-6)
 
 
+def test_private_plots_count_for_the_season_that_grew_the_crop():
+    """The plots' share a harvest sees is the growing season's mean: plots returned in June (as
+    in 1959) are a third of the June wheat's season and two thirds of the autumn crop's; plots
+    taken in October do not touch the crop already grown; the mean restarts in April."""
+    from hightide.engine.context import StepContext
+    from hightide.institutions import incentives
+    from hightide.world.synthesis import build_world
+
+    p = resolve({"townships_min_per_province": 1.0})
+    world = build_world(p, 0.0002, 0, 1959 * 12)
+    world.private_plot_season = 0.05  # last season's, for a harvest before this April
+    seen = {}
+    for cal, plots in ((1, 0.0), (3, 0.0), (4, 0.0), (5, 0.0), (6, 0.05), (7, 0.05), (8, 0.05), (9, 0.05), (10, 0.0)):
+        ctx = StepContext(month=1959 * 12 + cal - 1, start_month=1959 * 12, policy=Policy(private_plot_share=plots),
+                          params=p, seed=0, n_provinces=world.provinces.n)
+        incentives.update_effort(world, ctx)
+        seen[cal] = world.private_plot_season
+    assert seen[1] == seen[3] == 0.05  # the slack season changes nothing
+    assert seen[4] == 0.0  # April restarts the mean
+    assert seen[6] == pytest.approx(0.05 / 3)  # the June harvest
+    assert seen[9] == pytest.approx(0.05 * 4 / 6) == seen[10]  # the October harvest: taken back too late
+    assert incentives.season_mean(0.2, 0.5, 4) == 0.5 and incentives.season_mean(0.2, 0.5, 5) == pytest.approx(0.35)
+
+
 def test_the_hungry_put_less_work_into_the_season():
     """Work capacity falls with intake below the hunger threshold (Strauss 1986): the season's
     effort is the incentive times min(food ratio / threshold, 1) ** hunger_labour_elasticity."""

@@ -113,8 +113,9 @@ def harvest(world: World, ctx: StepContext) -> None:
         form = np.where(org != NO_ORG, orgs.form[np.maximum(org, 0)], -1)
         in_team = form == MUTUAL_AID
         coll = is_collective(form)
-        # private plots stay with the member [001 note 21]; the rest of its land and time is collective
-        plot = np.where(coll, pol.private_plot_share, 0.0)
+        # private plots stay with the member [001 note 21]; the rest of its land and time is
+        # collective; the plots' share is the growing season's (``incentives.season_mean``)
+        plot = np.where(coll, world.private_plot_season, 0.0)
         plot_output = p.private_plot_yield_ratio * plot * own_output
         # the unit that pools inputs: the team, or the collective's accounting unit (numbered
         # province by province; everything below is per unit)

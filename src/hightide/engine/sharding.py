@@ -146,7 +146,7 @@ def merge(shards: list[World], assignment: list[np.ndarray]) -> World:
     n = base.provinces.n
     owner = owners(assignment, n)
     keep = np.ones(n, dtype=bool)
-    for name in ("granary_kg", "months_without_exit", "n_villages", "couples_apart"):
+    for name in ("granary_kg", "months_without_exit", "n_villages", "couples_apart", "private_plot_season"):
         values = [getattr(w, name) for w in shards]
         if any(v != values[0] for v in values):
             raise ShardMismatch(f"shards disagree on {name}: {values}")

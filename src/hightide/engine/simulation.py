@@ -136,6 +136,7 @@ def initial_state(scenario: Scenario, params: ParameterSet, scale: float, seed: 
     n_months = scenario.end_month - scenario.start_month + 1
     recorder = Recorder(scenario.start_month, n_months, world.provinces.n)
     settle_initial_organisation(world, scenario, schedule, params, seed)
+    world.private_plot_season = schedule.at(scenario.start_month).private_plot_share
     recorder.record_initial(world)
     return RunState(world=world, recorder=recorder, months_done=0, build_seconds=build_seconds)
 

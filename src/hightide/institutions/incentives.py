@@ -53,16 +53,28 @@ def _move_toward(starts, used, active, effort, members, units, org, org_form, un
             effort[i] = effort[i] + np.float32((cur - np.float64(effort[i])) / season)
 
 
+def season_mean(mean: float, current: float, cal_month: int) -> float:
+    """The running mean over the growing season so far, after this month (restarts each April):
+    what a harvest's effort and private plots stand for is the season that grew it."""
+    k = GROWING_SEASON.index(cal_month) + 1
+    return mean + (current - mean) / k
+
+
 def update_effort(world: World, ctx: StepContext) -> None:
     """Members of a collective: their unit's effort (``cooperatives.effort`` of its size and
     coerced share), less the free-supply loss in communes; everyone: less the labour drawn into
     rural industry, and less again when hungry (work capacity falls with intake: Strauss 1986
     finds an output elasticity of about a third to calories at low intakes, i.e. about one for
     labour at ``elasticity_labour``). Only in growing-season months, so the crop reflects the
-    hunger of the months it was grown in, not that of the lean weeks before the harvest."""
+    hunger of the months it was grown in, not that of the lean weeks before the harvest. The
+    private plots' share of members' land is averaged over the same months
+    (``World.private_plot_season``): plots returned in June (as in 1959) count a third for the
+    June wheat and two thirds for the autumn crop, and plots taken in September (as in 1958)
+    leave most of the season's crop grown."""
     if ctx.cal_month not in GROWING_SEASON:
         return
     p, hh, orgs, pol = ctx.params, world.households, world.organisations, ctx.policy
+    world.private_plot_season = season_mean(world.private_plot_season, pol.private_plot_share, ctx.cal_month)
     members = members_of_forms(hh, orgs, COLLECTIVE_FORMS)
     units = cooperatives.accounting_units(hh, orgs, members, pol, p.production_team_size)
     n = int(units.max()) + 1 if units.size else 0
