@@ -56,3 +56,27 @@ def test_policy_state_lookup():
     assert ps.at(1953 * 12 + 9).procurement_regime == "free_market"
     assert ps.at(1953 * 12 + 10).procurement_regime == "unified_purchase"
     assert ps.at(1955 * 12 + 11).procurement_regime == "unified_purchase"
+
+
+@pytest.mark.parametrize("name, field, value, since", [
+    ("exit_right", "exit_allowed", True, "1958-09"),
+    ("no_mess_halls", "mess_halls", False, "1958-09"),
+    ("no_mess_halls", "free_supply_share", 0.0, "1958-09"),
+    ("flexible_procurement", "procurement_on_true_output", True, "1958-09"),
+    ("mao_july_1955", "private_plot_share", 0.05, "1958-09"),
+    ("mao_july_1955", "commune_townships", 0.0, "1958-09"),
+    ("early_retreat", "private_plot_share", 0.05, "1959-08"),
+    ("early_retreat", "free_supply_share", 0.0, "1959-08"),
+])
+def test_a_counterfactual_keeps_its_change_against_later_historical_events(name, field, value, since):
+    """A counterfactual extends ``historical``; none of the base's later events may undo what it
+    changes (a new event in the historical timeline must be matched in the counterfactuals that
+    hold that field)."""
+    from hightide.scenarios.loader import load_scenario
+    from hightide.scenarios.schema import parse_month
+    from hightide.state.policy import PolicySchedule
+
+    scenario = load_scenario(name)
+    schedule = PolicySchedule(scenario)
+    for month in range(parse_month(since), scenario.end_month + 1):
+        assert getattr(schedule.at(month), field) == value, (name, field, month)
