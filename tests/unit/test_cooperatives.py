@@ -224,3 +224,30 @@ def test_the_hungry_put_less_work_into_the_season():
     incentives.update_effort(world, ctx)  # April: the season's first month
     np.testing.assert_allclose(hh.effort[fed], 1.0, rtol=1e-6)
     np.testing.assert_allclose(hh.effort[hungry], 0.5 ** p.hunger_labour_elasticity, rtol=1e-5)
+
+
+def test_enrolment_by_chunks_of_provinces_changes_nothing(monkeypatch):
+    """``_enrol`` works through chunks of whole provinces (to bound its temporaries at full scale);
+    one province per chunk gives the same households, co-operatives and cadres as one chunk for
+    the nation, through the high tide."""
+    from hightide.engine import kernels
+    from hightide.engine.simulation import simulate
+    from hightide.scenarios.loader import load_scenario
+
+    scenario = load_scenario("historical")
+    scenario = scenario.model_copy(update={
+        "scenario": scenario.scenario.model_copy(update={"end": "1956-06"}),
+        "parameters": {**scenario.parameters, "townships_min_per_province": 1.0}})
+
+    def state(limit):
+        monkeypatch.setattr(cooperatives, "province_chunks",
+                            lambda slots, provinces=None: kernels.province_chunks(slots, provinces, limit=limit))
+        world = simulate(scenario, scale=0.0002, seed=3).world
+        hh, orgs = world.households, world.organisations
+        return [hh.org, hh.joined_month, hh.coerced, hh.draft_animals, orgs.active, orgs.form, orgs.village,
+                orgs.cadre_competence, orgs.founded_month]
+
+    one_chunk, per_province = state(1 << 40), state(1)
+    assert np.count_nonzero(one_chunk[5][one_chunk[4]] >= 2) > 10  # co-operatives were founded
+    for a, b in zip(one_chunk, per_province):
+        np.testing.assert_array_equal(a, b)

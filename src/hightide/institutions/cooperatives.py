@@ -16,7 +16,8 @@ import numpy as np
 from hightide.engine import streams
 from hightide.engine.calendar import SLACK_SEASON
 from hightide.engine.context import StepContext
-from hightide.engine.kernels import form_counts, form_share, members_of_forms, outside_forms, units_of_members
+from hightide.engine.kernels import (form_counts, form_share, members_of_forms, outside_forms, province_chunks,
+                                     units_of_members)
 from hightide.institutions.membership import found, neighbourhood, willingness_of
 from hightide.institutions.mutual_aid import group_into_teams
 from hightide.world.households import LOWER_MIDDLE, NO_ORG, RICH, UPPER_MIDDLE
@@ -78,9 +79,10 @@ def no_exit_factor(params, months_without_exit: int) -> float:
     return 1.0 - params.no_exit_tfp_loss * min(max(months_without_exit, 0) / 12.0, 1.0)
 
 
-def _willingness_apc(world: World, ctx: StepContext, idx: np.ndarray) -> np.ndarray:
-    """Willingness to join a co-operative: the mutual-aid terms, the local co-operatives' yield
-    advantage (demonstration, [001 §V]) and the cost of pooling animals at an unfair price."""
+def _apc_surroundings(world: World, ctx: StepContext) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """What a household's willingness to join a co-operative reads from around it, as things stand:
+    its province's mean labour per mu, its village's share in collectives and its township's
+    co-operatives' mean yield advantage."""
     p, orgs = ctx.params, world.organisations
     mean_lpm, share_v = neighbourhood(world, p, COLLECTIVE_FORMS)
     live = orgs.active & is_collective(orgs.form)
@@ -90,7 +92,15 @@ def _willingness_apc(world: World, ctx: StepContext, idx: np.ndarray) -> np.ndar
     np.add.at(adv_t, orgs.township[seen], orgs.yield_advantage[seen])
     np.add.at(cnt_t, orgs.township[seen], 1.0)
     advantage_t = np.divide(adv_t, cnt_t, out=np.zeros_like(adv_t), where=cnt_t > 0)
-    return willingness_of(world, p, idx, ctx.policy.mutual_aid_promotion, mean_lpm, share_v, advantage_t)
+    return mean_lpm, share_v, advantage_t
+
+
+def _willingness_apc(world: World, ctx: StepContext, idx: np.ndarray, surroundings=None) -> np.ndarray:
+    """Willingness to join a co-operative: the mutual-aid terms, the local co-operatives' yield
+    advantage (demonstration, [001 §V]) and the cost of pooling animals at an unfair price
+    (``surroundings``: ``_apc_surroundings``, computed here when not given)."""
+    mean_lpm, share_v, advantage_t = surroundings if surroundings is not None else _apc_surroundings(world, ctx)
+    return willingness_of(world, ctx.params, idx, ctx.policy.mutual_aid_promotion, mean_lpm, share_v, advantage_t)
 
 
 def organise(world: World, ctx: StepContext) -> None:
@@ -111,6 +121,10 @@ def organise(world: World, ctx: StepContext) -> None:
 
 
 def _enrol(world: World, ctx: StepContext) -> None:
+    """Enrolment toward the control figures, by chunks of whole provinces (``province_chunks``):
+    every term is a province's own or read as the month began, so the chunks change nothing but
+    the size of the temporaries (at full scale the high tide's ~60 M candidates at once took
+    ~5 GB)."""
     p, hh, orgs, pol = ctx.params, world.households, world.organisations, ctx.policy
     counts = form_counts(world)
     share = form_share(counts, COLLECTIVE_FORMS)
@@ -118,22 +132,8 @@ def _enrol(world: World, ctx: StepContext) -> None:
     gap = np.maximum(target - share, 0.0)
     if not gap.any():
         return
-    cand = outside_forms(world, COLLECTIVE_FORMS)
-    if cand.size == 0:
-        return
-    w = _willingness_apc(world, ctx, cand)
-    complete = share[hh.province[cand]] >= BASICALLY_COMPLETE
-    admissible = (hh.klass[cand] <= LOWER_MIDDLE) | ((hh.klass[cand] == UPPER_MIDDLE) & (w > 0)) | (
-        (hh.klass[cand] >= RICH) & complete)
-    if not pol.township_plan:
-        # no township-wide plan: "the strong seek out the strong, ostracising peasants who are
-        # badly off" [001 §XII]: households without labour power are left out
-        labour_pp = labour_power(p, hh.children[cand], hh.adults[cand], hh.elderly[cand]) / np.maximum(hh.persons()[cand], 1)
-        admissible &= ~hh.five_guarantee[cand] & (labour_pp >= BADLY_OFF_LABOUR_PER_PERSON)
-    threshold = -pol.pressure * p.pressure_reach
-    ok = admissible & (w > threshold)
-    cand, w = cand[ok], w[ok]
-    if cand.size == 0:
+    cand_all = outside_forms(world, COLLECTIVE_FORMS)
+    if cand_all.size == 0:
         return
     # per province: cadres work village by village ([001 §XII] planning with the xiang as the unit),
     # the best-prepared villages (most households over the bar) first; within a village the class
@@ -141,19 +141,47 @@ def _enrol(world: World, ctx: StepContext) -> None:
     n_hh = counts.sum(axis=1)
     quota = np.floor(gap * n_hh * p.campaign_speed + 0.5).astype(np.int64)
     quota = np.where((quota < p.apc_min_size) & (gap * n_hh >= p.apc_min_size), int(p.apc_min_size), quota)
+    surroundings = _apc_surroundings(world, ctx)
     n_vill = world.n_villages
     tie = _village_draws(world, ctx.seed, "enrolment_villages", ctx.month, n_vill)
-    take = _campaign_take(hh.village[cand], hh.province[cand], CLASS_ORDER[hh.klass[cand]], w, tie, quota, n_vill)
+    # too few in a village to found one: join an existing co-operative of the village, if any
+    live = np.flatnonzero(orgs.active & is_collective(orgs.form))
+    existing = np.full(n_vill, -1, dtype=np.int64)
+    existing[orgs.village[live]] = live
+    bounds = np.searchsorted(cand_all, np.r_[hh.block_start, hh.block_start[-1] + hh.used[-1]])
+    for chunk in province_chunks(hh, np.flatnonzero(quota > 0)):
+        cand = cand_all[bounds[chunk[0]]:bounds[chunk[-1] + 1]]
+        if cand.size:
+            _enrol_chunk(world, ctx, cand, share, quota, surroundings, tie, existing)
+
+
+def _enrol_chunk(world: World, ctx: StepContext, cand: np.ndarray, share: np.ndarray, quota: np.ndarray,
+                 surroundings, tie: np.ndarray, existing: np.ndarray) -> None:
+    """``_enrol`` for the candidates ``cand`` of a chunk of whole provinces."""
+    p, hh, pol = ctx.params, world.households, ctx.policy
+    w = _willingness_apc(world, ctx, cand, surroundings)
+    complete = share[hh.province[cand]] >= BASICALLY_COMPLETE
+    admissible = (hh.klass[cand] <= LOWER_MIDDLE) | ((hh.klass[cand] == UPPER_MIDDLE) & (w > 0)) | (
+        (hh.klass[cand] >= RICH) & complete)
+    if not pol.township_plan:
+        # no township-wide plan: "the strong seek out the strong, ostracising peasants who are
+        # badly off" [001 §XII]: households without labour power are left out
+        children, adults, elderly = hh.children[cand], hh.adults[cand], hh.elderly[cand]
+        persons = children.astype(np.int32) + adults + elderly
+        labour_pp = labour_power(p, children, adults, elderly) / np.maximum(persons, 1)
+        admissible &= ~hh.five_guarantee[cand] & (labour_pp >= BADLY_OFF_LABOUR_PER_PERSON)
+    threshold = -pol.pressure * p.pressure_reach
+    ok = admissible & (w > threshold)
+    cand, w = cand[ok], w[ok]
+    if cand.size == 0:
+        return
+    take = _campaign_take(hh.village[cand], hh.province[cand], CLASS_ORDER[hh.klass[cand]], w, tie, quota,
+                          world.n_villages)
     joiners, w_j = cand[take], w[take]
     if joiners.size == 0:
         return
     u = streams.uniform_at(ctx.seed, "enrolment", ctx.month, hh.block_start, joiners)
     team, team_village = group_into_teams(hh.village[joiners], u, p.apc_size_elementary, int(p.apc_min_size))
-    # too few in a village to found one: join an existing co-operative of the village, if any
-    live = np.flatnonzero(orgs.active & is_collective(orgs.form))
-    n_vill = world.n_villages
-    existing = np.full(n_vill, -1, dtype=np.int64)
-    existing[orgs.village[live]] = live
     alone = team < 0
     tgt = existing[hh.village[joiners[alone]]]
     has = tgt >= 0
