@@ -77,10 +77,11 @@ def harvest(world: World, ctx: StepContext) -> None:
     away = labour_diverted_share(world, ctx)
     adjustment = planning.procurement_adjustment(p, world, pol)
     luck = management_luck(p, ctx.seed, ctx.year, orgs)
-    # management, not last year's result, moves output: the class its cadres alone would earn
-    q = cooperatives.quality_class(orgs.cadre_competence)
-    unit_factor = ((1.0 + p.apc_scale_bonus) * (1.0 + p.quality_class_effect * ((q == 1).astype(float) - (q == 3).astype(float)))
-                   * cooperatives.no_exit_factor(p, world.months_without_exit))
+    # management, not last year's result, moves output: the class its cadres alone would earn;
+    # times the luck, per organisation slot, in place
+    unit_factor = hk.collective_factor(luck, orgs.cadre_competence, p.apc_scale_bonus, p.quality_class_effect,
+                                       cooperatives.no_exit_factor(p, world.months_without_exit),
+                                       cooperatives.CLASS_I_ABOVE, cooperatives.CLASS_III_BELOW)
     to_next_p = months_to_next_harvest_by_zone(world.provinces.zone, ctx.cal_month).astype(np.float64)
     radicalism = world.radicalism(p)
     own_flows = np.zeros((n_prov, 6))  # tax, purchase, seed, feed, production, reported (simulated kg)
@@ -135,7 +136,7 @@ def harvest(world: World, ctx: StepContext) -> None:
         c_land, c_labour, labour_used, animals_used, effort_labour = (np.empty(idx.size) for _ in range(5))
         hk.pool_inputs(unit, n_teams + n_units, land, sown, labour, animals, plot, hh.effort, idx, c_land, c_labour,
                        labour_used, animals_used, effort_labour)
-        bonus = hk.output_bonus(org, in_team, coll, p.mutual_aid_pooling_bonus, luck, unit_factor)
+        bonus = hk.output_bonus(org, in_team, coll, p.mutual_aid_pooling_bonus, unit_factor)
         # collective land less plots, pooled inputs and effort below 1 change the inputs of output
         c_land_t = sown_t.copy()
         c_land_t[coll] = production.land_term(p, c_land[coll])
@@ -164,10 +165,13 @@ def harvest(world: World, ctx: StepContext) -> None:
         true_p += np.bincount(prov, weights=total_true, minlength=n_prov)
         sown_p += np.bincount(prov, weights=sown, minlength=n_prov)
         del scale, f_out, bonus, normal_output, total_true, sown, need_month, labour_used, labour, team, org, in_team
+        del prov, plot, animals_used
         if coll.any():
             _collective_shares(world, ctx, idx, coll_unit, n_units, unit_sums, adjustment, output, own_output,
                                c_labour, land, share, plot_output, persons, form, animals, flows=unit_flows,
                                state_in=unit_state_in)
+        # nothing of this chunk outlives it (the next chunk's arrays would otherwise meet these)
+        del idx, coll, coll_unit, unit_sums, output, own_output, c_labour, land, share, plot_output, persons, form, animals
     for name, col in (("tax_kg", 0), ("purchase_kg", 1), ("seed_kg", 2), ("feed_kg", 3)):
         ctx.flows[name] += own_flows[:, col] * w
     # what reaches the State and the nation's harvest: every province's settlement (national totals)

@@ -277,16 +277,29 @@ def share_out(idx, coll_unit, count, totals, fg_count, welfare, remainder, free_
 
 
 @nb.njit(cache=True)
-def output_bonus(org, in_team, coll, team_bonus, luck, unit_factor):
-    """Output multiplier: 1 + the pooling bonus in teams; management luck x the collective factor
-    of the organisation (scale, quality class, exit) in collectives; 1 alone."""
+def output_bonus(org, in_team, coll, team_bonus, unit_factor):
+    """Output multiplier: 1 + the pooling bonus in teams; the organisation's ``collective_factor``
+    in collectives; 1 alone."""
     out = np.ones(org.size)
     for k in range(org.size):
         if in_team[k]:
             out[k] += team_bonus
         elif coll[k]:
-            out[k] = out[k] * luck[org[k]] * unit_factor[org[k]]
+            out[k] = out[k] * unit_factor[org[k]]
     return out
+
+
+@nb.njit(cache=True)
+def collective_factor(luck, competence, scale_bonus, quality_effect, no_exit, class_i_above, class_iii_below):
+    """Per organisation slot, in ``luck`` (returned): management luck x (1 + the scale bonus) x
+    (1 +/- the quality effect for class I / III of its cadres' competence) x the no-exit factor,
+    in one pass (the NumPy expression made four temporaries of every organisation slot)."""
+    a = 1.0 + scale_bonus
+    for o in range(luck.size):
+        s = competence[o]
+        d = (1.0 if s > class_i_above else 0.0) - (1.0 if (not s > class_i_above) and s < class_iii_below else 0.0)
+        luck[o] = luck[o] * ((a * (1.0 + quality_effect * d)) * no_exit)
+    return luck
 
 
 @nb.njit(cache=True)

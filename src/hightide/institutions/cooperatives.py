@@ -268,10 +268,13 @@ def _dissolve(world: World, ctx: StepContext, ids: np.ndarray, count: bool) -> N
         ctx.add("withdrawn", hh.province[members], np.ones(members.size), world.weight)
 
 
+CLASS_I_ABOVE, CLASS_III_BELOW = 0.4, -1.2  # quality scores, in units of cadre competence
+
+
 def quality_class(score: np.ndarray) -> np.ndarray:
     """Class I (good), II or III (poor) of a co-operative from a score in units of cadre
     competence ([001 §V]: >80% raised yields, a few % fell; [003] fair-minded, competent cadres)."""
-    return np.where(score > 0.4, 1, np.where(score < -1.2, 3, 2))
+    return np.where(score > CLASS_I_ABOVE, 1, np.where(score < CLASS_III_BELOW, 3, 2))
 
 
 def _check_up(world: World, ctx: StepContext) -> None:
