@@ -422,32 +422,29 @@ def docs(
 
 
 def _member_progress(quiet: bool, label: str = "members"):
-    """A rich progress bar over finished members on a terminal, plain lines in a log (None when quiet)."""
+    """A rich progress bar over finished members on a terminal, plain lines in a log (None when
+    quiet); both show how many members failed."""
     if quiet:
         return None, None
     if not sys.stderr.isatty():
         lines = _LineProgress("running", label)
-        failures = []
+        show = lambda done, total, failed: lines.update(done, total, f"{failed} failed" if failed else "")  # noqa: E731
+        progress = None
+    else:
+        from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
-        def on_member_line(done: int, total: int, member, status: str) -> None:
-            if status == "failed":
-                failures.append(member.index)
-            lines.update(done, total, f"{len(failures)} failed" if failures else "")
-
-        return None, on_member_line
-    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
-
-    progress = Progress(TextColumn("[bold]{task.description}"), BarColumn(),
-                        TextColumn("{task.completed}/{task.total} " + label), TextColumn("{task.fields[note]}"),
-                        TimeElapsedColumn(), TimeRemainingColumn(), console=err_console, transient=True)
-    task = progress.add_task("running", total=None, note="")
-    failed = []
+        progress = Progress(TextColumn("[bold]{task.description}"), BarColumn(),
+                            TextColumn("{task.completed}/{task.total} " + label), TextColumn("{task.fields[note]}"),
+                            TimeElapsedColumn(), TimeRemainingColumn(), console=err_console, transient=True)
+        task = progress.add_task("running", total=None, note="")
+        show = lambda done, total, failed: progress.update(  # noqa: E731
+            task, completed=done, total=total, note=f"[red]{failed} failed[/]" if failed else "")
+    failed = 0
 
     def on_member(done: int, total: int, member, status: str) -> None:
-        if status == "failed":
-            failed.append(member.index)
-        note = f"[red]{len(failed)} failed[/]" if failed else ""
-        progress.update(task, completed=done, total=total, note=note)
+        nonlocal failed
+        failed += status == "failed"
+        show(done, total, failed)
 
     return progress, on_member
 
