@@ -164,3 +164,27 @@ def test_shards_refuse_what_they_cannot_do(tiny_path, tiny_scale):
         hightide.api.run(tiny_path, scale=tiny_scale, shards=0)
     res = CliRunner().invoke(app, ["run", str(tiny_path), "--scheduler", "tcp://127.0.0.1:1", "--quiet"])
     assert res.exit_code != 0 and "--shards" in res.output
+
+
+def test_simulation_seconds_leave_out_checkpoint_writes_and_after_month(high_tide):
+    """The manifest's ``simulation_seconds`` is the stepping alone (issue 6): a slow checkpoint
+    writer and a slow ``after_month`` do not count, in one process or sharded."""
+    import time
+
+    pause = 0.4
+
+    def slow_save(state):
+        time.sleep(pause)
+        return True
+
+    def slow_after(state):
+        if state.months_done in (6, 18):
+            time.sleep(pause)
+
+    for run in (lambda **kw: simulate(high_tide, scale=SCALE, seed=0, **kw),
+                lambda **kw: simulate_sharded(high_tide, shards=2, scale=SCALE, seed=0, client=_InProcess(), **kw)):
+        t0 = time.perf_counter()
+        result = run(checkpoint=slow_save, checkpoint_every=12, after_month=slow_after)
+        wall = time.perf_counter() - t0
+        # one checkpoint (month 12 of 24) and two slow months: 3 pauses outside the stepping
+        assert wall - result.simulation_seconds >= 3 * pause

@@ -79,6 +79,7 @@ def _vital(heads, month_word, provinces, starts, used, active, children, adults,
         h0, h1, h2, h3 = rng.stream_start(heads[5], pv, month_word)
         births_p = 0.0
         deaths_p = 0.0
+        over = False
         for i in range(starts[pv], starts[pv] + used[pv]):
             c0, c1, u_child = rng.next_double(c0, c1, c2, c3)
             d0, d1, u_adult = rng.next_double(d0, d1, d2, d3)
@@ -105,7 +106,7 @@ def _vital(heads, month_word, provinces, starts, used, active, children, adults,
             up = min(np.floor(nc * p_grow_up + u_up), nc)
             older = min(np.floor(na * p_grow_old + u_older), na)
             c, a, e = nc - up + born, na + up - older, ne + older
-            overflow[q] |= max(c, max(a, e)) > MAX_BAND
+            over |= max(c, max(a, e)) > MAX_BAND
             children[i] = np.int8(c)
             adults[i] = np.int8(a)
             elderly[i] = np.int8(e)
@@ -113,6 +114,7 @@ def _vital(heads, month_word, provinces, starts, used, active, children, adults,
             deaths_p += d_child + d_adult + d_old
         flows[pv, 0] = births_p
         flows[pv, 1] = deaths_p
+        overflow[q] = over
     return overflow.any()
 
 

@@ -369,17 +369,22 @@ def simulate_sharded(scenario: Scenario, *, shards: int, scale: float | None = N
     saved = state.months_done if resumed_from is not None else None
     t1 = time.perf_counter()
     sim_before = state.simulation_seconds
+    aside = 0.0  # seconds since t1 spent merging for and writing checkpoints and in ``after_month``
 
     def merged() -> World:
         return merge(_results([a.get_world() for a in actors]), assignment)
 
     def save() -> None:
-        nonlocal saved
-        state.world = merged()
-        state.simulation_seconds = sim_before + time.perf_counter() - t1
-        if checkpoint(state):
-            saved = state.months_done
-        state.world = None
+        nonlocal saved, aside
+        t_save = time.perf_counter()
+        try:
+            state.world = merged()
+            state.simulation_seconds = sim_before + t_save - t1 - aside
+            if checkpoint(state):
+                saved = state.months_done
+            state.world = None
+        finally:
+            aside += time.perf_counter() - t_save
 
     consistent = True  # the shards are at the end of a month (a checkpoint may be taken)
     try:
@@ -394,9 +399,11 @@ def simulate_sharded(scenario: Scenario, *, shards: int, scale: float | None = N
                 state.months_done = i + 1
                 consistent = True
                 if after_month is not None:
+                    t_after = time.perf_counter()
                     state.world = merged()
                     after_month(state)
                     state.world = None
+                    aside += time.perf_counter() - t_after
                 if (checkpoint is not None and checkpoint_every > 0 and state.months_done % checkpoint_every == 0
                         and state.months_done < n_months):
                     save()
@@ -408,7 +415,7 @@ def simulate_sharded(scenario: Scenario, *, shards: int, scale: float | None = N
                     and not isinstance(exc, ForcedInterrupt)):
                 save()
             raise SimulationInterrupted(state.months_done, saved) from None
-        state.simulation_seconds = sim_before + time.perf_counter() - t1
+        state.simulation_seconds = sim_before + time.perf_counter() - t1 - aside
         state.world = merged()
         timings = _results([a.get_timings() for a in actors])
     except BaseException:

@@ -154,6 +154,8 @@ def simulate(scenario: Scenario, *, scale: float | None = None, seed: int | None
     at the end of a month, or when ``stop.requested`` is set, the state of the last completed month
     is handed to ``checkpoint`` and :class:`SimulationInterrupted` is raised. ``after_month(state)``
     sees the state at the end of every month (e.g. to keep dated checkpoints for branching).
+    ``simulation_seconds`` counts the months' stepping and recording only: the time spent in
+    checkpoint writes and in ``after_month`` is not simulation.
     """
     scale = scenario.scenario.scale if scale is None else scale
     seed = scenario.scenario.seed if seed is None else seed
@@ -169,12 +171,17 @@ def simulate(scenario: Scenario, *, scale: float | None = None, seed: int | None
     saving = False
     t1 = time.perf_counter()
     sim_before = 0.0
+    aside = 0.0  # seconds since t1 spent writing checkpoints and in ``after_month``: not simulation
 
     def save() -> None:
-        nonlocal saving, saved
-        state.simulation_seconds = sim_before + time.perf_counter() - t1
+        nonlocal saving, saved, aside
+        t_save = time.perf_counter()
+        state.simulation_seconds = sim_before + t_save - t1 - aside
         saving = True  # stays True if the save itself is interrupted: no second attempt then
-        ok = checkpoint(state)
+        try:
+            ok = checkpoint(state)
+        finally:
+            aside += time.perf_counter() - t_save
         saving = False
         if ok:
             saved = state.months_done
@@ -202,7 +209,9 @@ def simulate(scenario: Scenario, *, scale: float | None = None, seed: int | None
             state.months_done = i + 1
             consistent = True
             if after_month is not None:  # before the periodic checkpoint: a resume never skips it
+                t_after = time.perf_counter()
                 after_month(state)
+                aside += time.perf_counter() - t_after
             if (checkpoint is not None and checkpoint_every > 0 and state.months_done % checkpoint_every == 0
                     and state.months_done < n_months):
                 save()
@@ -218,7 +227,7 @@ def simulate(scenario: Scenario, *, scale: float | None = None, seed: int | None
                 and not isinstance(exc, ForcedInterrupt) and saved != done):
             save()
         raise SimulationInterrupted(done, saved) from None
-    state.simulation_seconds = sim_before + time.perf_counter() - t1
+    state.simulation_seconds = sim_before + time.perf_counter() - t1 - aside
     return SimulationResult(scenario=scenario, params=params, scale=scale, seed=seed, world=state.world,
                             recorder=state.recorder, build_seconds=state.build_seconds,
                             simulation_seconds=state.simulation_seconds, process_seconds=state.process_seconds,
