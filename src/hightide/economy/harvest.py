@@ -100,15 +100,31 @@ def harvest(world: World, ctx: StepContext) -> None:
             idx, hh.land_mu, hh.children, hh.adults, hh.elderly, hh.draft_animals,
             p.labour_weight_child, p.labour_weight_elderly,
             p.food_need_kg_per_adult_equivalent / 12, p.adult_equivalent_child, p.adult_equivalent_elderly)
-        scale = tfp[prov] * wx[prov] * share
+        # products are formed in place, factor by factor in the order of the expressions they
+        # replace (so the same roundings), and arrays go as soon as their last use is past: at
+        # full scale a chunk is a whole large province, and its arrays are the harvest's memory
+        scale = tfp[prov]
+        scale *= wx[prov]
+        scale *= share
         # index terms are computed once and reused where an input repeats (the powers are most of
         # the harvest's arithmetic; a term is a function of its own input only)
         land_t, labour_t, animal_t = production.factor_terms(p, land, labour, animals)
-        own_output = scale * (land_t * labour_t * animal_t)
+        own_output = land_t * labour_t
+        own_output *= animal_t
+        np.multiply(scale, own_output, out=own_output)
         # hands away on the furnaces at harvest time lose part of the crop; land taken out of grain
         # (MODEL.md §4.3, §4.6); hungry people worked less through the season (in ``effort``)
         sown = land * pol.sown_area_factor
         sown_t = land_t if pol.sown_area_factor == 1.0 else production.land_term(p, sown)
+        del land_t
+        # what the same households would grow alone in an average year, on the land sown
+        normal_output = sown_t * labour_t
+        normal_output *= animal_t
+        expected = tfp[prov]
+        expected *= expected_weather(p)
+        expected *= share
+        np.multiply(expected, normal_output, out=normal_output)
+        del expected
 
         org = hh.org[idx]
         form = np.where(org != NO_ORG, orgs.form[np.maximum(org, 0)], -1)
@@ -117,7 +133,8 @@ def harvest(world: World, ctx: StepContext) -> None:
         # private plots stay with the member [001 note 21]; the rest of its land and time is
         # collective; the plots' share is the growing season's (``incentives.season_mean``)
         plot = np.where(coll, world.private_plot_season, 0.0)
-        plot_output = p.private_plot_yield_ratio * plot * own_output
+        plot_output = p.private_plot_yield_ratio * plot
+        plot_output *= own_output
         # the unit that pools inputs: the team, or the collective's accounting unit (numbered
         # province by province; everything below is per unit)
         team = np.full(idx.size, -1, dtype=np.int64)
@@ -136,19 +153,27 @@ def harvest(world: World, ctx: StepContext) -> None:
         c_land, c_labour, labour_used, animals_used, effort_labour = (np.empty(idx.size) for _ in range(5))
         hk.pool_inputs(unit, n_teams + n_units, land, sown, labour, animals, plot, hh.effort, idx, c_land, c_labour,
                        labour_used, animals_used, effort_labour)
+        del plot
         bonus = hk.output_bonus(org, in_team, coll, p.mutual_aid_pooling_bonus, unit_factor)
-        # collective land less plots, pooled inputs and effort below 1 change the inputs of output
-        c_land_t = sown_t.copy()
+        del org, in_team
+        # collective land less plots, pooled inputs and effort below 1 change the inputs of output:
+        # each term is replaced where its input changed, in the array of the term it replaces
+        c_land_t = sown_t  # (the land term itself when nothing is taken out of grain: no longer needed)
+        del sown_t
         c_land_t[coll] = production.land_term(p, c_land[coll])
+        del c_land
         changed = (unit >= 0) | (effort_labour != labour)
-        effort_t = labour_t.copy()
+        effort_t = labour_t
         effort_t[changed] = production.labour_term(p, effort_labour[changed])
-        used_t = animal_t.copy()
-        used_t[unit >= 0] = production.animal_term(p, animals_used[unit >= 0])
-        f_out = c_land_t * effort_t * used_t
-        del c_land_t, effort_t, used_t, changed, c_land, effort_labour, unit
-        normal_output = tfp[prov] * expected_weather(p) * share * (sown_t * labour_t * animal_t)
-        del sown_t, land_t, labour_t, animal_t
+        del changed, effort_labour, labour_t
+        pooled = unit >= 0
+        used_t = animal_t
+        used_t[pooled] = production.animal_term(p, animals_used[pooled])
+        del pooled, animals_used, unit, animal_t
+        f_out = c_land_t
+        f_out *= effort_t
+        f_out *= used_t
+        del c_land_t, effort_t, used_t
         unit_sums = np.zeros((n_units, 9))
         total_true, output = np.empty(idx.size), np.empty(idx.size)
         hk.settle_households(
@@ -164,8 +189,7 @@ def harvest(world: World, ctx: StepContext) -> None:
             own_flows, own_state_in, unit_sums, total_true, output)
         true_p += np.bincount(prov, weights=total_true, minlength=n_prov)
         sown_p += np.bincount(prov, weights=sown, minlength=n_prov)
-        del scale, f_out, bonus, normal_output, total_true, sown, need_month, labour_used, labour, team, org, in_team
-        del prov, plot, animals_used
+        del scale, f_out, bonus, normal_output, total_true, sown, need_month, labour_used, labour, team, prov
         if coll.any():
             _collective_shares(world, ctx, idx, coll_unit, n_units, unit_sums, adjustment, output, own_output,
                                c_labour, land, share, plot_output, persons, form, animals, flows=unit_flows,
