@@ -162,11 +162,11 @@ def harvest(world: World, ctx: StepContext) -> None:
         del sown_t
         c_land_t[coll] = production.land_term(p, c_land[coll])
         del c_land
-        changed = (unit >= 0) | (effort_labour != labour)
+        pooled = unit >= 0
+        changed = pooled | (effort_labour != labour)
         effort_t = labour_t
         effort_t[changed] = production.labour_term(p, effort_labour[changed])
         del changed, effort_labour, labour_t
-        pooled = unit >= 0
         used_t = animal_t
         used_t[pooled] = production.animal_term(p, animals_used[pooled])
         del pooled, animals_used, unit, animal_t
