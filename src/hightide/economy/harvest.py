@@ -158,7 +158,7 @@ def harvest(world: World, ctx: StepContext) -> None:
         del org, in_team
         # collective land less plots, pooled inputs and effort below 1 change the inputs of output:
         # each term is replaced where its input changed, in the array of the term it replaces
-        c_land_t = sown_t  # (the land term itself when nothing is taken out of grain: no longer needed)
+        c_land_t = sown_t  # may be the land term itself (sown factor 1); own and normal output are done with it
         del sown_t
         c_land_t[coll] = production.land_term(p, c_land[coll])
         del c_land

@@ -297,7 +297,7 @@ def collective_factor(luck, competence, scale_bonus, quality_effect, no_exit, cl
     a = 1.0 + scale_bonus
     for o in range(luck.size):
         s = competence[o]
-        d = (1.0 if s > class_i_above else 0.0) - (1.0 if (not s > class_i_above) and s < class_iii_below else 0.0)
+        d = 1.0 if s > class_i_above else (-1.0 if s < class_iii_below else 0.0)
         luck[o] = luck[o] * ((a * (1.0 + quality_effect * d)) * no_exit)
     return luck
 
