@@ -246,12 +246,31 @@ def validate(
     scale: Optional[float] = typer.Option(None, "--scale"),
     seed: Optional[int] = typer.Option(None, "--seed"),
     quiet: bool = typer.Option(False, "--quiet", "-q"),
+    ensemble_dir: Optional[Path] = typer.Option(
+        None, "--ensemble", metavar="DIR",
+        help="Validate a finished ensemble of the historical scenario (`hightide ensemble`) instead of one run: "
+             "per-year targets on the median across members, and the famine checks.", show_default=False),
+    counterfactual: Optional[list[Path]] = typer.Option(
+        None, "--counterfactual", metavar="DIR",
+        help="With --ensemble: a counterfactual ensemble whose excess deaths should be lower (repeatable).",
+        show_default=False),
 ) -> None:
-    """Compare the historical run with the record; print the table and write validation.csv."""
+    """Compare the historical run with the record; print the table and write validation.csv.
+
+    With --ensemble DIR: the targets on the ensemble (median, 5-95% band, share of members that
+    pass) and the famine checks (grain, procurement, deaths, excess deaths, births, provinces,
+    counterfactuals), written to DIR/validation_ensemble.csv and DIR/famine_checks.csv."""
     from hightide import api
     from hightide.results import store
     from hightide.results.validation import validate as do_validate
 
+    if ensemble_dir is not None or counterfactual:
+        if ensemble_dir is None:
+            _fail(HightideError("--counterfactual needs --ensemble DIR (the historical ensemble to compare with)"))
+        if out is not None or scale is not None or seed is not None:
+            _fail(HightideError("--ensemble reads a finished ensemble: --out, --scale and --seed do not apply"))
+        _validate_ensemble(ensemble_dir, counterfactual or [])
+        return
     try:
         if out is not None and (out / store.MANIFEST).exists():
             res = api.Results.load(out)
@@ -273,6 +292,38 @@ def validate(
                   "[green]pass[/]" if r["pass"] else "[red]FAIL[/]", r["window"], r["issue"])
     console.print(t)
     console.print(f"{int(table['pass'].sum())} of {len(table)} checks pass; written {out / 'validation.csv'}")
+
+
+def _validate_ensemble(ensemble_dir: Path, counterfactuals: list[Path]) -> None:
+    from hightide.results import store
+    from hightide.results.ensemble_validation import EnsembleRuns, famine_checks, per_year_table
+
+    try:
+        runs = EnsembleRuns.load(ensemble_dir)
+        others = tuple(EnsembleRuns.load(d) for d in counterfactuals)
+        targets = per_year_table(runs)
+        checks = famine_checks(runs, others)
+        store.atomic_write(ensemble_dir / "validation_ensemble.csv", lambda tmp: targets.to_csv(tmp, index=False))
+        store.atomic_write(ensemble_dir / "famine_checks.csv", lambda tmp: checks.to_csv(tmp, index=False))
+    except HightideError as exc:
+        _fail(exc)
+    t = Table(title=f"ensemble vs record ({runs.name}, {runs.n} members): median [5-95%], share of members passing")
+    for c in ("target", "when", "median", "5-95%", "record", "error", "tolerance", "pass", "members", "window"):
+        t.add_column(c, justify="right" if c in ("median", "record", "error", "members") else "left")
+    for _, r in targets.iterrows():
+        t.add_row(r["target"], r["when"], f"{r['model_q50']:.2f}", f"{r['model_q05']:.2f}-{r['model_q95']:.2f}",
+                  f"{r['record']:.2f}", r["error"], r["tolerance"], "[green]pass[/]" if r["pass"] else "[red]FAIL[/]",
+                  f"{r['members_pass']:.0%}", r["window"])
+    console.print(t)
+    f = Table(title="famine checks (the State and grain-economy issue)")
+    for c in ("check", "requirement", "result", "pass"):
+        f.add_column(c, overflow="fold")
+    for _, r in checks.iterrows():
+        f.add_row(r["check"], r["requirement"], escape(r["result"]), "[green]pass[/]" if r["pass"] else "[red]FAIL[/]")
+    console.print(f)
+    console.print(f"targets: {int(targets['pass'].sum())} of {len(targets)} pass; famine checks: "
+                  f"{int(checks['pass'].sum())} of {len(checks)} pass; written {ensemble_dir / 'validation_ensemble.csv'} "
+                  f"and {ensemble_dir / 'famine_checks.csv'}")
 
 
 @app.command()

@@ -212,3 +212,60 @@ def test_progress_lines_are_throttled(capsys, monkeypatch):
     err = capsys.readouterr().err.splitlines()
     assert err == ["running: 1/3 members, 1:06:40 elapsed, about 2:13:20 left",
                    "running: 3/3 members, 1 failed, 1:06:42 elapsed"]
+
+
+def _record_runs(name: str, death_factor: float = 1.0):
+    """Eight members whose annual tables are the record (1960 deaths scaled), for the ensemble
+    validation's command line (the checks themselves are tested in tests/unit)."""
+    import numpy as np
+
+    from hightide.results.ensemble_validation import EnsembleRuns
+    from hightide.results.validation import load_history
+
+    rec = load_history("national_series").set_index("year")
+    table = pd.DataFrame({
+        "year": list(range(1952, 1967)),
+        "grain_output_mt": [rec.loc[y, "grain_output_mt"] for y in range(1952, 1967)],
+        "grain_output_reported_mt": [rec.loc[y, "grain_output_mt"] * (1.8 if y == 1958 else 1) for y in range(1952, 1967)],
+        "procurement_mt": [rec.loc[y, "grain_procurement_gross_mt"] if pd.notna(rec.loc[y, "grain_procurement_gross_mt"])
+                           else 45.0 for y in range(1952, 1967)],
+        "death_rate_permille": [rec.loc[y, "death_rate_permille"] * (death_factor if y == 1960 else 1) for y in range(1952, 1967)],
+        "birth_rate_permille": [rec.loc[y, "birth_rate_permille"] for y in range(1952, 1967)],
+        "population_m": [rec.loc[y, "population_total_m"] for y in range(1952, 1967)],
+    })
+    table["deaths_m"] = table["death_rate_permille"] * table["population_m"] / 1000
+    prov = pd.DataFrame({"province": range(4), "year": 1960, "death_rate_permille": np.array([10.0, 20.0, 30.0, 60.0])})
+    return EnsembleRuns(name=name, seeds=tuple(range(8)), annual=(table,) * 8, provincial=(prov,) * 8)
+
+
+def test_validate_an_ensemble_prints_and_writes_the_famine_checks(tmp_path, monkeypatch):
+    from hightide.results import ensemble_validation
+
+    dirs = {tmp_path / "hist": _record_runs("historical", 1.6), tmp_path / "cf": _record_runs("exit_right", 1.2)}
+    for d in dirs:
+        d.mkdir()
+    monkeypatch.setattr(ensemble_validation.EnsembleRuns, "load", classmethod(lambda cls, out: dirs[out]))
+    result = invoke("validate", "--ensemble", tmp_path / "hist", "--counterfactual", tmp_path / "cf", env=WIDE)
+    assert result.exit_code == 0, result.output
+    assert "famine checks" in result.output and "exit_right reduces excess deaths" in result.output
+    checks = pd.read_csv(tmp_path / "hist" / "famine_checks.csv")
+    assert {"check", "requirement", "result", "pass"} <= set(checks.columns)
+    assert checks.set_index("check").loc["exit_right reduces excess deaths", "pass"]
+    targets = pd.read_csv(tmp_path / "hist" / "validation_ensemble.csv")
+    assert {"model_q05", "model_q50", "model_q95", "members_pass"} <= set(targets.columns)
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--counterfactual", "somewhere"], "--counterfactual needs --ensemble"),
+    (["--ensemble", "somewhere", "--scale", "0.001"], "do not apply"),
+])
+def test_validate_ensemble_argument_errors(args, message):
+    result = invoke("validate", *args)
+    assert result.exit_code == 2
+    assert message in result.output and "Traceback" not in result.output
+
+
+def test_validate_refuses_a_directory_that_is_not_an_ensemble(tmp_path):
+    result = invoke("validate", "--ensemble", tmp_path)
+    assert result.exit_code == 2
+    assert "not a hightide ensemble directory" in result.output
