@@ -122,7 +122,7 @@ def test_compiled_hunger_probabilities_are_the_array_rules():
     th = np.float32(p.hunger_threshold)
     hungry = np.flatnonzero((food_ratio < th) | (conception < th))
     children, adults, elderly = (g.integers(0, 5, n).astype(np.int8) for _ in range(3))
-    province = g.integers(0, 4, n).astype(np.int8)
+    province = np.sort(g.integers(0, 4, n)).astype(np.int8)  # provinces hold contiguous slot blocks
     base = baseline_factor(p, 1959.5 - 1952)
     short = hunger_shortfall(p, food_ratio[hungry].astype(np.float64))
     hm = hunger_multiplier(p, short)

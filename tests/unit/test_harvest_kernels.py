@@ -9,6 +9,7 @@ import pytest
 
 from hightide.economy import collective, distribution, production
 from hightide.economy import harvest_kernels as hk
+from hightide.engine.kernels import province_bounds
 from hightide.world.organisations import ADVANCED_APC, COMMUNE, ELEMENTARY_APC
 
 
@@ -26,7 +27,7 @@ def test_pool_inputs_is_pooled_inputs(rng):
     effort = rng.random(n).astype(np.float32)
     idx = np.arange(n)
     out = [np.empty(n) for _ in range(5)]
-    hk.pool_inputs(unit, 40, land, sown, labour, animals, plot, effort, idx, *out)
+    hk.pool_inputs(unit, 40, land, sown, labour, animals, plot, effort, idx, *out, np.array([0, n]))
     c_land, c_labour, labour_used, animals_used, effort_used = out
     np.testing.assert_array_equal(c_land, sown * (1.0 - plot))
     np.testing.assert_array_equal(c_labour, labour * (1.0 - plot))
@@ -65,7 +66,7 @@ def test_households_settle_claims_in_order(rng, params, regime):
                          p.retention_food_norm_kg_per_capita, p.seed_kg_per_mu, p.feed_kg_per_animal_year, *reports,
                          False, 0.5, p.planned_procurement_share, p.radicalism_procurement, hk.REGIME_CODES[regime],
                          p.free_market_sale_share, p.procurement_surplus_rate, 0.8, grain, draft, p.animal_starvation,
-                         flows, state_in, np.zeros((0, 9)), total_true, output)
+                         flows, state_in, np.zeros((0, 9)), total_true, output, np.array([0, n]))
     income = 10.0 * output_index * 1.0 * 1.0
     np.testing.assert_array_equal(output, income)
     tax = distribution.tax_due(p, land, ny[province], share)
@@ -102,7 +103,7 @@ def test_collective_shares_follow_the_distribution_rules(rng, params):
     coerced = rng.random(n) < 0.3
     count, fg_count, free_share, _prov_u, totals, label, org_ids = hk.unit_member_sums(
         idx, unit, n_units, province, org, persons, fg, form, 0.3, p.retention_food_norm_kg_per_capita, share, land,
-        labour, coerced, p.coerced_effort)
+        labour, coerced, p.coerced_effort, np.array([0, n]))
     remainder, welfare = rng.random(n_units) * 5000, rng.random(n_units) * 100
     paid_rest = remainder * (1.0 - free_share)
     ration = p.retention_food_norm_kg_per_capita * persons * share
@@ -114,7 +115,7 @@ def test_collective_shares_follow_the_distribution_rules(rng, params):
                 "draft_animals": np.zeros(n, dtype=np.float32), "label": label, "n_orgs": org_ids.size, "output": np.zeros(n)}
     hk.share_out(idx, unit, count, totals, fg_count, welfare, remainder, free_share, paid_rest, ration_pool, form,
                  persons, fg, p.retention_food_norm_kg_per_capita, land, labour, coerced, p.coerced_effort,
-                 p.land_dividend_share, **args)
+                 p.land_dividend_share, **args, bounds=np.array([0, n]))
     work_points = labour * np.where(coerced, p.coerced_effort, 1.0)
     welfare_share = collective.share_by(persons * fg, unit, np.where(fg_count > 0, welfare, 0.0), n_units) * fg
     free = collective.share_by(persons, unit, remainder * free_share, n_units)
@@ -124,3 +125,47 @@ def test_collective_shares_follow_the_distribution_rules(rng, params):
         collective.distribute_advanced(paid_rest, unit, ration, work_points, n_units))
     np.testing.assert_array_equal(grain, expected)
     np.testing.assert_array_equal(free_share, np.where(np.arange(n_units) >= 8, 0.3, 0.0) * (np.bincount(unit, minlength=n_units) > 0))
+
+
+def test_province_bounds_marks_each_run_of_a_province():
+    province = np.array([0, 0, 3, 3, 3, 5, 2, 2], dtype=np.int8)
+    idx = np.array([1, 2, 3, 4, 6, 7])  # provinces 0, 3, 3, 3, 2, 2 along idx
+    np.testing.assert_array_equal(province_bounds(idx, province), [0, 1, 4, 6])
+    np.testing.assert_array_equal(province_bounds(np.zeros(0, dtype=np.int64), province), [0])
+    with pytest.raises(ValueError, match="not one run"):
+        province_bounds(np.array([0, 2, 6]), np.array([1, 1, 2, 2, 2, 2, 1], dtype=np.int8))
+
+
+def test_provinces_in_parallel_give_the_sums_and_numbering_of_one_sequential_pass(rng, params):
+    """Units and organisations numbered province by province, households of 6 provinces: the
+    per-province runs of unit_member_sums (one thread each) give the totals, free-supply shares
+    and dense organisation numbering of the whole set taken as one run, bit for bit."""
+    p = params
+    sizes = [0, 37, 5, 120, 1, 64]
+    province = np.repeat(np.arange(len(sizes)), sizes).astype(np.int8)
+    n = province.size
+    idx = np.arange(n)
+    units_per = [max(s // 8, 1) for s in sizes]
+    first_unit = np.cumsum([0] + units_per[:-1])
+    unit = np.concatenate([first_unit[q] + rng.integers(0, units_per[q], s) for q, s in enumerate(sizes)])
+    unit[rng.random(n) < 0.2] = -1
+    org = np.concatenate([1000 * q + rng.integers(0, 30, s) for q, s in enumerate(sizes)]).astype(np.int32)
+    form = np.where(rng.random(n) < 0.5, ADVANCED_APC, COMMUNE)
+    persons, land, labour = rng.integers(1, 7, n).astype(float), rng.random(n) * 10, rng.random(n) * 3
+    fg, coerced, share = rng.random(n) < 0.05, rng.random(n) < 0.3, np.full(n, 0.4)
+    n_units = int(sum(units_per))
+    args = (idx, unit, n_units, province, org, persons, fg, form, 0.3, p.retention_food_norm_kg_per_capita, share,
+            land, labour, coerced, p.coerced_effort)
+    by_province = hk.unit_member_sums(*args, province_bounds(idx, province))
+    # one run over everything: the same arithmetic in slot order, organisations numbered on first sight
+    expected_totals = np.zeros((n_units, 5))
+    members = unit >= 0
+    for k in np.flatnonzero(members):
+        expected_totals[unit[k]] += [persons[k] * fg[k], persons[k], p.retention_food_norm_kg_per_capita * persons[k] * 0.4,
+                                     land[k], labour[k] * (p.coerced_effort if coerced[k] else 1.0)]
+    np.testing.assert_array_equal(by_province[4], expected_totals)
+    _, first = np.unique(org[members], return_index=True)
+    order = org[members][np.sort(first)]
+    np.testing.assert_array_equal(by_province[6], order)
+    np.testing.assert_array_equal(by_province[5][members], [np.flatnonzero(order == o)[0] for o in org[members]])
+    assert (by_province[5][~members] == -1).all()

@@ -13,7 +13,7 @@ import numpy as np
 from hightide.engine import rng, streams
 from hightide.engine.calendar import LUNAR_NEW_YEAR
 from hightide.engine.context import StepContext
-from hightide.engine.kernels import compact_segments, group_sum, province_chunks, segment_bases
+from hightide.engine.kernels import compact_segments, group_sum, province_bounds, province_chunks, segment_bases
 from hightide.engine.provincial import national_total
 from hightide.params import ParameterSet
 from hightide.world.households import MAX_BAND, NO_ORG
@@ -134,7 +134,7 @@ def _hungry_probabilities(p: ParameterSet, hh, hungry: np.ndarray, log_surv: np.
     return -np.expm1(args)
 
 
-@nb.njit(cache=True)
+@nb.njit(cache=True, parallel=True)
 def _hunger_arguments(hungry, food_ratio, conception_food_ratio, threshold, mortality_scale, vulnerability_child,
                       vulnerability_elderly, fertility, fertility_slope, log_surv):
     """Per hungry household: -hazard / 12 of child, adult and elderly deaths (rows 0-2; the hazard
@@ -142,7 +142,7 @@ def _hunger_arguments(hungry, food_ratio, conception_food_ratio, threshold, mort
     the argument of log1p; from the shortfall at conception), each as the array expressions of ``hunger_shortfall``,
     ``hunger_multiplier``, ``fertility_multiplier`` and ``monthly_probability`` form it."""
     out = np.empty((4, hungry.size))
-    for k in range(hungry.size):
+    for k in nb.prange(hungry.size):
         short = min(max((threshold - np.float64(food_ratio[hungry[k]])) / threshold, 0.0), 1.0)
         hm = 1.0 + mortality_scale * (short * short)
         out[0, k] = -(log_surv[0] * (1.0 + (hm - 1.0) * vulnerability_child)) / 12.0
@@ -154,15 +154,18 @@ def _hunger_arguments(hungry, food_ratio, conception_food_ratio, threshold, mort
     return out
 
 
-@nb.njit(cache=True)
+@nb.njit(cache=True, parallel=True)
 def _excess_deaths(hungry, province, children, adults, elderly, p_hungry, p_fed, n_prov):
     """Expected deaths of the hungry beyond the fed probabilities, summed per province in slot
-    order (as ``np.bincount`` sums them)."""
+    order (as ``np.bincount`` sums them); a province's households (one run of the ascending
+    ``hungry``) per thread."""
     out = np.zeros(n_prov)
-    for k in range(hungry.size):
-        i = hungry[k]
-        out[province[i]] += ((children[i] * (p_hungry[0, k] - p_fed[0]) + adults[i] * (p_hungry[1, k] - p_fed[1]))
-                             + elderly[i] * (p_hungry[2, k] - p_fed[2]))
+    bounds = province_bounds(hungry, province)
+    for r in nb.prange(bounds.size - 1):
+        for k in range(bounds[r], bounds[r + 1]):
+            i = hungry[k]
+            out[province[i]] += ((children[i] * (p_hungry[0, k] - p_fed[0]) + adults[i] * (p_hungry[1, k] - p_fed[1]))
+                                 + elderly[i] * (p_hungry[2, k] - p_fed[2]))
     return out
 
 

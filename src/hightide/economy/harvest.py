@@ -11,7 +11,7 @@ from hightide.institutions.cooperatives import is_collective
 from hightide.engine.calendar import harvest_season, months_to_next_harvest_by_zone
 from hightide.engine.context import StepContext
 from hightide.economy import harvest_kernels as hk
-from hightide.engine.kernels import dense_index, province_chunks
+from hightide.engine.kernels import dense_index, province_bounds, province_chunks
 from hightide.engine.provincial import national_total, province_sums
 from hightide.world.households import NO_ORG
 from hightide.world.organisations import MUTUAL_AID
@@ -95,6 +95,7 @@ def harvest(world: World, ctx: StepContext) -> None:
         if idx.size == 0:
             continue
         prov = hh.province[idx]
+        bounds = province_bounds(idx, hh.province)
         share = shares[prov]
         land, labour, animals, persons, need_month = hk.gather_inputs(
             idx, hh.land_mu, hh.children, hh.adults, hh.elderly, hh.draft_animals,
@@ -152,7 +153,7 @@ def harvest(world: World, ctx: StepContext) -> None:
         del cu
         c_land, c_labour, labour_used, animals_used, effort_labour = (np.empty(idx.size) for _ in range(5))
         hk.pool_inputs(unit, n_teams + n_units, land, sown, labour, animals, plot, hh.effort, idx, c_land, c_labour,
-                       labour_used, animals_used, effort_labour)
+                       labour_used, animals_used, effort_labour, bounds)
         del plot
         bonus = hk.output_bonus(org, in_team, coll, p.mutual_aid_pooling_bonus, unit_factor)
         del org, in_team
@@ -186,16 +187,16 @@ def harvest(world: World, ctx: StepContext) -> None:
             pol.procurement_on_true_output, pol.report_credence, p.planned_procurement_share, p.radicalism_procurement,
             hk.REGIME_CODES.get(pol.procurement_regime, hk.PROPORTIONAL), p.free_market_sale_share,
             p.procurement_surplus_rate, adjustment, hh.grain_kg, hh.draft_animals, p.animal_starvation,
-            own_flows, own_state_in, unit_sums, total_true, output)
+            own_flows, own_state_in, unit_sums, total_true, output, bounds)
         true_p += np.bincount(prov, weights=total_true, minlength=n_prov)
         sown_p += np.bincount(prov, weights=sown, minlength=n_prov)
         del scale, f_out, bonus, normal_output, total_true, sown, need_month, labour_used, labour, team, prov
         if coll.any():
             _collective_shares(world, ctx, idx, coll_unit, n_units, unit_sums, adjustment, output, own_output,
-                               c_labour, land, share, plot_output, persons, form, animals, flows=unit_flows,
+                               c_labour, land, share, plot_output, persons, form, animals, bounds, flows=unit_flows,
                                state_in=unit_state_in)
         # nothing of this chunk outlives it (the next chunk's arrays would otherwise meet these)
-        del idx, coll, coll_unit, unit_sums, output, own_output, c_labour, land, share, plot_output, persons, form, animals
+        del idx, bounds, coll, coll_unit, unit_sums, output, own_output, c_labour, land, share, plot_output, persons, form, animals
     for name, col in (("tax_kg", 0), ("purchase_kg", 1), ("seed_kg", 2), ("feed_kg", 3)):
         ctx.flows[name] += own_flows[:, col] * w
     # what reaches the State and the nation's harvest: every province's settlement (national totals)
@@ -212,7 +213,7 @@ def harvest(world: World, ctx: StepContext) -> None:
 
 
 def _collective_shares(world, ctx, idx, coll_unit, n, unit_sums, adjustment, output, own_output, labour, land, share,
-                       plot_output, persons, form, animals, flows, state_in) -> None:
+                       plot_output, persons, form, animals, bounds, flows, state_in) -> None:
     """Settle claims at each accounting unit (sums in ``unit_sums``: output, reported output,
     normal output, tax, retention, need to the next harvest, seed, feed, gross quota) in the
     order of ``collective.unit_claims`` and share the rest among its members (``coll_unit`` >= 0)
@@ -232,7 +233,7 @@ def _collective_shares(world, ctx, idx, coll_unit, n, unit_sums, adjustment, out
     welfare = paid[5]
     count, fg_count, free_share, prov_u, totals, label, org_ids = hk.unit_member_sums(
         idx, coll_unit, n, hh.province, hh.org, persons, hh.five_guarantee, form, pol.free_supply_share,
-        p.retention_food_norm_kg_per_capita, share, land, labour, hh.coerced, p.coerced_effort)
+        p.retention_food_norm_kg_per_capita, share, land, labour, hh.coerced, p.coerced_effort, bounds)
     remainder = remainder + np.where(fg_count > 0, 0.0, welfare)
     paid_rest = remainder * (1.0 - free_share)
     ration_pool = np.minimum(paid_rest, totals[:, 2])
@@ -243,7 +244,8 @@ def _collective_shares(world, ctx, idx, coll_unit, n, unit_sums, adjustment, out
         idx, coll_unit, count, totals, fg_count, welfare, remainder, free_share, paid_rest, ration_pool, form, persons,
         hh.five_guarantee, p.retention_food_norm_kg_per_capita, land, labour, hh.coerced, p.coerced_effort,
         p.land_dividend_share, own_output, plot_output, claim_rate, share, p.learning_rate, p.feed_kg_per_animal_year,
-        animals, fed_share, p.animal_starvation, hh.grain_kg, hh.attitude, hh.draft_animals, label, org_ids.size, output)
+        animals, fed_share, p.animal_starvation, hh.grain_kg, hh.attitude, hh.draft_animals, label, org_ids.size, output,
+        bounds)
     orgs.yield_advantage[org_ids] = np.divide(y_o, own_o, out=np.ones(org_ids.size), where=own_o > 0) - 1.0
     for col, values in enumerate((paid[0], paid[1], paid[2], paid[3], paid[4], welfare)):
         flows[:, col] += np.bincount(prov_u, weights=values, minlength=world.provinces.n)

@@ -23,7 +23,7 @@ REGIME_CODES = {"free_market": FREE_MARKET, "unified_purchase": PROPORTIONAL, "t
                 "planned_share": PLANNED_SHARE}
 
 
-@nb.njit(cache=True)
+@nb.njit(cache=True, parallel=True)
 def gather_inputs(idx, land_mu, children, adults, elderly, draft_animals, labour_child, labour_elderly,
                   need_per_ae, ae_child, ae_elderly):
     """Per harvesting household: land, labour power, animals (float64; the inputs of the index
@@ -34,7 +34,7 @@ def gather_inputs(idx, land_mu, children, adults, elderly, draft_animals, labour
     animals = np.empty(n)
     persons = np.empty(n)
     need = np.empty(n)
-    for k in range(n):
+    for k in nb.prange(n):
         i = idx[k]
         land[k] = np.float64(land_mu[i])
         labour[k] = adults[i] + labour_child * children[i] + labour_elderly * elderly[i]
@@ -44,25 +44,27 @@ def gather_inputs(idx, land_mu, children, adults, elderly, draft_animals, labour
     return land, labour, animals, persons, need
 
 
-@nb.njit(cache=True)
+@nb.njit(cache=True, parallel=True)
 def pool_inputs(unit, n_units, land, sown, labour, animals, plot, effort_slot, idx, c_land, c_labour, labour_used,
-                animals_used, effort_used):
+                animals_used, effort_used, bounds):
     """Land and time on the collective field (private plots apart), and the labour and animals a
     pooling unit puts on each member's land in proportion to it (``pooled_inputs``); effort-weighted
-    labour for the index. ``unit`` -1: farms alone."""
+    labour for the index. ``unit`` -1: farms alone. A unit's members are in one province
+    (``kernels.province_bounds``)."""
     n = idx.size
     land_t = np.zeros(n_units)
     labour_t = np.zeros(n_units)
     animals_t = np.zeros(n_units)
-    for k in range(n):
-        c_land[k] = sown[k] * (1.0 - plot[k])
-        c_labour[k] = labour[k] * (1.0 - plot[k])
-        u = unit[k]
-        if u >= 0:
-            land_t[u] += c_land[k]
-            labour_t[u] += c_labour[k]
-            animals_t[u] += animals[k]
-    for k in range(n):
+    for r in nb.prange(bounds.size - 1):
+        for k in range(bounds[r], bounds[r + 1]):
+            c_land[k] = sown[k] * (1.0 - plot[k])
+            c_labour[k] = labour[k] * (1.0 - plot[k])
+            u = unit[k]
+            if u >= 0:
+                land_t[u] += c_land[k]
+                labour_t[u] += c_labour[k]
+                animals_t[u] += animals[k]
+    for k in nb.prange(n):
         u = unit[k]
         if u >= 0:
             share = c_land[k] / land_t[u] if land_t[u] > 0 else 0.0
@@ -74,34 +76,50 @@ def pool_inputs(unit, n_units, land, sown, labour, animals, plot, effort_slot, i
         effort_used[k] = labour_used[k] * np.float64(effort_slot[idx[k]])
 
 
-@nb.njit(cache=True)
+@nb.njit(cache=True, parallel=True)
 def settle_households(idx, province, form, team, n_teams, coll_unit, n_units, scale, f_out, bonus, loss_factor,
                       elasticity_labour, labour, labour_used, own_output, plot_output, normal_output, land, sown,
                       animals, share, persons, need_month, to_next, normal_yield, exag, rad, tax_rate,
                       retention_food, seed_per_mu, feed_per_animal, reported_this, true_this, reported_last, true_last,
                       on_true_output, credence, planned_share, radicalism_procurement, regime, free_market_share,
                       surplus_rate, adjustment, grain, draft_animals, starvation, flows, state_in, unit_sums,
-                      total_true_out, output_out):
+                      total_true_out, output_out, bounds):
     """Output, labour exchange in teams, reports, the procurement basis and, for households that
     settle their own claims (alone or in teams), tax, purchase, seed and feed settled from stock
     plus income in that order, animals starved of feed, stocks updated. Members of collectives get
     their plot output and add their claims to their unit's sums (``unit_sums`` columns: output,
     reported output, normal output, tax, retention, need to next harvest, seed, feed, gross quota).
     ``flows[p]`` gets (tax, purchase, seed, feed, production, reported production); ``state_in[p]``
-    tax + purchase of households settling alone."""
-    n = idx.size
+    tax + purchase of households settling alone. Provinces (``kernels.province_bounds``) in parallel."""
     out_t = np.zeros(n_teams)
     lab_t = np.zeros(n_teams)
-    for k in range(n):
-        output_out[k] = scale[k] * f_out[k] * bonus[k] * loss_factor
-        t = team[k]
-        if t >= 0:
-            out_t[t] += output_out[k]
-            lab_t[t] += labour[k]
+    for r in nb.prange(bounds.size - 1):
+        for k in range(bounds[r], bounds[r + 1]):
+            output_out[k] = scale[k] * f_out[k] * bonus[k] * loss_factor
+            t = team[k]
+            if t >= 0:
+                out_t[t] += output_out[k]
+                lab_t[t] += labour[k]
     wage = np.zeros(n_teams)
-    for t in range(n_teams):
+    for t in nb.prange(n_teams):
         wage[t] = elasticity_labour * out_t[t] / lab_t[t] if lab_t[t] > 0 else 0.0
-    for k in range(n):
+    for r in nb.prange(bounds.size - 1):
+        _settle_run(bounds[r], bounds[r + 1], idx, province, team, coll_unit, labour, labour_used, plot_output,
+                    normal_output, land, sown, animals, share, persons, need_month, to_next, normal_yield, exag, rad,
+                    tax_rate, retention_food, seed_per_mu, feed_per_animal, reported_this, true_this, reported_last,
+                    true_last, on_true_output, credence, planned_share, radicalism_procurement, regime,
+                    free_market_share, surplus_rate, adjustment, grain, draft_animals, starvation, flows, state_in,
+                    unit_sums, total_true_out, output_out, wage)
+
+
+@nb.njit(cache=True)
+def _settle_run(a, b, idx, province, team, coll_unit, labour, labour_used, plot_output, normal_output, land, sown,
+                animals, share, persons, need_month, to_next, normal_yield, exag, rad, tax_rate, retention_food,
+                seed_per_mu, feed_per_animal, reported_this, true_this, reported_last, true_last, on_true_output,
+                credence, planned_share, radicalism_procurement, regime, free_market_share, surplus_rate, adjustment,
+                grain, draft_animals, starvation, flows, state_in, unit_sums, total_true_out, output_out, wage):
+    """``settle_households``' second pass over the households a..b-1 of one province, in order."""
+    for k in range(a, b):
         i = idx[k]
         pv = province[i]
         output = output_out[k]
@@ -168,61 +186,75 @@ def settle_households(idx, province, form, team, n_teams, coll_unit, n_units, sc
         state_in[pv] += p_tax + p_purchase
 
 
-@nb.njit(cache=True)
+@nb.njit(cache=True, parallel=True)
 def unit_member_sums(idx, coll_unit, n_units, province, org, persons, five_guarantee, form, free_supply_share,
-                     retention_food, share, land, labour, coerced, coerced_effort):
+                     retention_food, share, land, labour, coerced, coerced_effort, bounds):
     """Per accounting unit (members: ``coll_unit`` >= 0): members, five-guarantee members, the
     largest free-supply share of its members' forms, its province, and the weight totals of
     ``collective.share_by`` (persons x five-guarantee, persons, ration, land, work points).
-    Also a dense index of the members' organisations (-1 elsewhere) and their slots."""
+    Also a dense index of the members' organisations (-1 elsewhere) and their slots, numbered in
+    order of first appearance, province after province. Provinces (``kernels.province_bounds``)
+    in parallel: a first pass sums and counts each province's organisations, a second numbers
+    them from the count of the provinces before (no array of every household beyond ``label``)."""
     count = np.zeros(n_units)
     fg_count = np.zeros(n_units)
     free_share = np.zeros(n_units)
     prov_u = np.zeros(n_units, dtype=np.int64)
     totals = np.zeros((n_units, 5))
-    for k in range(idx.size):
-        u = coll_unit[k]
-        if u < 0:
-            continue
-        i = idx[k]
-        fg = five_guarantee[i]
-        count[u] += 1.0
-        fg_count[u] += np.float64(fg)
-        f = free_supply_share if form[k] == COMMUNE else 0.0
-        free_share[u] = max(free_share[u], f)
-        prov_u[u] = province[i]
-        totals[u, 0] += persons[k] * fg
-        totals[u, 1] += persons[k]
-        totals[u, 2] += retention_food * persons[k] * share[k]
-        totals[u, 3] += land[k]
-        totals[u, 4] += labour[k] * (coerced_effort if coerced[i] else 1.0)
-    # organisations of the members, densely numbered province by province (as kernels.dense_index)
+    n_runs = bounds.size - 1
     label = np.full(idx.size, -1, dtype=np.int64)
-    org_ids = np.empty(idx.size, dtype=np.int64)
-    n_orgs = 0
-    start = 0
-    while start < idx.size:
-        pv = province[idx[start]]
-        end = start
+    n_local = np.zeros(n_runs + 1, dtype=np.int64)
+    lo_r = np.zeros(n_runs, dtype=np.int64)
+    hi_r = np.full(n_runs, -1, dtype=np.int64)
+    for r in nb.prange(n_runs):
         lo = np.int64(1) << 62
         hi = np.int64(-1)
-        while end < idx.size and province[idx[end]] == pv:
-            if coll_unit[end] >= 0:
-                lo = min(lo, np.int64(org[idx[end]]))
-                hi = max(hi, np.int64(org[idx[end]]))
-            end += 1
+        for k in range(bounds[r], bounds[r + 1]):
+            u = coll_unit[k]
+            if u < 0:
+                continue
+            i = idx[k]
+            fg = five_guarantee[i]
+            count[u] += 1.0
+            fg_count[u] += np.float64(fg)
+            f = free_supply_share if form[k] == COMMUNE else 0.0
+            free_share[u] = max(free_share[u], f)
+            prov_u[u] = province[i]
+            totals[u, 0] += persons[k] * fg
+            totals[u, 1] += persons[k]
+            totals[u, 2] += retention_food * persons[k] * share[k]
+            totals[u, 3] += land[k]
+            totals[u, 4] += labour[k] * (coerced_effort if coerced[i] else 1.0)
+            lo = min(lo, np.int64(org[i]))
+            hi = max(hi, np.int64(org[i]))
         if hi >= 0:
-            seen = np.full(hi - lo + 1, -1, dtype=np.int64)
-            for k in range(start, end):
+            seen = np.zeros(hi - lo + 1, dtype=np.bool_)
+            m = 0
+            for k in range(bounds[r], bounds[r + 1]):
                 if coll_unit[k] >= 0:
-                    o = org[idx[k]]
-                    if seen[o - lo] < 0:
-                        seen[o - lo] = n_orgs
-                        org_ids[n_orgs] = o
-                        n_orgs += 1
-                    label[k] = seen[o - lo]
-        start = end
-    return count, fg_count, free_share, prov_u, totals, label, org_ids[:n_orgs].copy()
+                    o = org[idx[k]] - lo
+                    if not seen[o]:
+                        seen[o] = True
+                        m += 1
+            n_local[r + 1] = m
+            lo_r[r], hi_r[r] = lo, hi
+    offset = np.cumsum(n_local)
+    org_ids = np.empty(offset[-1], dtype=np.int64)
+    for r in nb.prange(n_runs):
+        lo, hi = lo_r[r], hi_r[r]
+        if hi < 0:
+            continue
+        number = np.full(hi - lo + 1, -1, dtype=np.int64)
+        m = offset[r]
+        for k in range(bounds[r], bounds[r + 1]):
+            if coll_unit[k] >= 0:
+                o = org[idx[k]]
+                if number[o - lo] < 0:
+                    number[o - lo] = m
+                    org_ids[m] = o
+                    m += 1
+                label[k] = number[o - lo]
+    return count, fg_count, free_share, prov_u, totals, label, org_ids
 
 
 @nb.njit(cache=True, inline="always")
@@ -232,19 +264,34 @@ def _share_by(weight, total, count, amount):
     return amount * w
 
 
-@nb.njit(cache=True)
+@nb.njit(cache=True, parallel=True)
 def share_out(idx, coll_unit, count, totals, fg_count, welfare, remainder, free_share, paid_rest, ration_pool, form,
               persons, five_guarantee, retention_food, land, labour, coerced, coerced_effort, dividend_share,
               own_output, plot_output, claim_rate, share, learning_rate, feed_per_animal, animals, fed_share,
-              starvation, grain, attitude, draft_animals, label, n_orgs, output):
+              starvation, grain, attitude, draft_animals, label, n_orgs, output, bounds):
     """Each member's share of its unit's remainder: free supply by persons, the welfare fund to
     five-guarantee households, then a land dividend and work points (elementary) or a basic ration
     and work points (advanced, communes); stock and animals updated; the member's experience moves
     its attitude. Returns per organisation (``label``) the output with plots and the output
-    members' own land and labour would have given."""
+    members' own land and labour would have given. Provinces (``kernels.province_bounds``) in parallel."""
     y_o = np.zeros(n_orgs)
     own_o = np.zeros(n_orgs)
-    for k in range(idx.size):
+    for r in nb.prange(bounds.size - 1):
+        _share_run(bounds[r], bounds[r + 1], idx, coll_unit, count, totals, fg_count, welfare, remainder, free_share,
+                   paid_rest, ration_pool, form, persons, five_guarantee, retention_food, land, labour, coerced,
+                   coerced_effort, dividend_share, own_output, plot_output, claim_rate, share, learning_rate,
+                   feed_per_animal, animals, fed_share, starvation, grain, attitude, draft_animals, label, output, y_o,
+                   own_o)
+    return y_o, own_o
+
+
+@nb.njit(cache=True)
+def _share_run(a, b, idx, coll_unit, count, totals, fg_count, welfare, remainder, free_share, paid_rest, ration_pool,
+               form, persons, five_guarantee, retention_food, land, labour, coerced, coerced_effort, dividend_share,
+               own_output, plot_output, claim_rate, share, learning_rate, feed_per_animal, animals, fed_share,
+               starvation, grain, attitude, draft_animals, label, output, y_o, own_o):
+    """``share_out`` over the households a..b-1 of one province, in order."""
+    for k in range(a, b):
         u = coll_unit[k]
         if u < 0:
             continue
@@ -273,15 +320,14 @@ def share_out(idx, coll_unit, count, totals, fg_count, welfare, remainder, free_
         r = (received / counterfactual if counterfactual > 0 else 1.0) - 1.0
         r = min(max(r, -1.0), 1.0)
         attitude[i] = attitude[i] + np.float32(learning_rate * r * share[k])
-    return y_o, own_o
 
 
-@nb.njit(cache=True)
+@nb.njit(cache=True, parallel=True)
 def output_bonus(org, in_team, coll, team_bonus, unit_factor):
     """Output multiplier: 1 + the pooling bonus in teams; the organisation's ``collective_factor``
     in collectives; 1 alone."""
     out = np.ones(org.size)
-    for k in range(org.size):
+    for k in nb.prange(org.size):
         if in_team[k]:
             out[k] += team_bonus
         elif coll[k]:

@@ -13,6 +13,7 @@ import numpy as np
 from hightide.engine import rng, streams
 from hightide.engine.calendar import SLACK_SEASON
 from hightide.engine.context import StepContext
+from hightide.engine.kernels import compact_segments, segment_bases
 from hightide.institutions.membership import found, neighbourhood, willingness_of
 from hightide.world.households import LANDLORD, NO_ORG
 from hightide.world.organisations import MUTUAL_AID
@@ -41,38 +42,28 @@ def group_into_teams(village: np.ndarray, rank_key: np.ndarray, team_size: float
     return team, np.repeat(uniq, n_teams)
 
 
-@nb.njit(cache=True)
+@nb.njit(cache=True, parallel=True)
 def _deciders(head, month_word, starts, used, active, prob, klass, excluded):
     """Active households, not of the ``excluded`` class, whose draw this month (their province's
-    stream, one per used slot) is below ``prob``: (slots ascending, their draws)."""
-    slots = []
-    draws = []
-    for p in range(starts.size):
-        n = used[p]
+    stream, one per used slot) is below ``prob``: (slots ascending, their draws). Provinces in
+    parallel, each writing its hits into its own segment (``compact_segments`` packs them)."""
+    base, n = segment_bases(np.arange(starts.size), used)
+    counts = np.zeros(starts.size, dtype=np.int64)
+    idx = np.empty(n, dtype=np.int64)
+    u_sel = np.empty(n)
+    for p in nb.prange(starts.size):
         s_hi, s_lo, i_hi, i_lo = rng.stream_start(head, p, month_word)
-        idx = np.empty(n + 1, dtype=np.int64)
-        u_sel = np.empty(n + 1)
-        k = 0
-        for j in range(n):
+        k = base[p]
+        for j in range(used[p]):
             i = starts[p] + j
             s_hi, s_lo, u = rng.next_double(s_hi, s_lo, i_hi, i_lo)
             idx[k] = i
             u_sel[k] = u
             k += active[i] & (u < prob) & (klass[i] != excluded)
-        slots.append(idx[:k].copy())
-        draws.append(u_sel[:k].copy())
-    total = 0
-    for a in slots:
-        total += a.size
-    out_slots = np.empty(total, dtype=np.int64)
-    out_draws = np.empty(total)
-    k = 0
-    for q in range(len(slots)):
-        m = slots[q].size
-        out_slots[k:k + m] = slots[q]
-        out_draws[k:k + m] = draws[q]
-        k += m
-    return out_slots, out_draws
+        counts[p] = k - base[p]
+    compact_segments(u_sel, base, counts)
+    k = compact_segments(idx, base, counts)
+    return idx[:k], u_sel[:k]  # views: only the pages written (about the deciders) are resident
 
 
 @nb.njit(cache=True)

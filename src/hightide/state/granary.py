@@ -17,7 +17,7 @@ import numpy as np
 from hightide.economy.distribution import settle
 from hightide.engine.calendar import months_to_next_harvest_by_zone
 from hightide.engine.context import StepContext
-from hightide.engine.kernels import compact_segments
+from hightide.engine.kernels import compact_segments, province_bounds
 from hightide.engine.provincial import national_total
 from hightide.world.world import World
 
@@ -125,18 +125,20 @@ def _requests(starts, used, active, children, adults, elderly, grain, reported, 
     return slots[:k].copy(), requests[:k].copy(), real_p
 
 
-@nb.njit(cache=True)
+@nb.njit(cache=True, parallel=True)
 def _sell(slots, requests, frac, province, grain, weight, by_province, real_p):
     """Sell request x frac to each household that asked: adds it to its grain, to ``by_province``
     (simulated kg) and in real kg to ``real_p``, in slot order (the other households would get
-    and add zeros)."""
-    for k in range(slots.size):
-        i = slots[k]
-        pv = province[i]
-        resold = requests[k] * frac
-        grain[i] += resold
-        by_province[pv] += resold
-        real_p[pv] += resold * weight[pv]
+    and add zeros); a province's households (one run of the ascending ``slots``) per thread."""
+    bounds = province_bounds(slots, province)
+    for r in nb.prange(bounds.size - 1):
+        for k in range(bounds[r], bounds[r + 1]):
+            i = slots[k]
+            pv = province[i]
+            resold = requests[k] * frac
+            grain[i] += resold
+            by_province[pv] += resold
+            real_p[pv] += resold * weight[pv]
 
 
 class _Resale:
