@@ -11,7 +11,7 @@ import numpy as np
 
 from hightide.engine.calendar import months_to_next_harvest_by_zone
 from hightide.engine.context import StepContext
-from hightide.engine.kernels import members_of_forms
+from hightide.engine.kernels import members_of_forms, province_bounds
 from hightide.world.synthesis import adult_equivalents
 from hightide.institutions.cooperatives import accounting_units
 from hightide.world.organisations import COMMUNE
@@ -36,20 +36,23 @@ def mess_hall_ration(stock_u: np.ndarray, need_u: np.ndarray, months_left_u: np.
     return np.minimum(served, np.maximum(stock_u, 0.0))
 
 
-@nb.njit(cache=True)
+@nb.njit(cache=True, parallel=True)
 def _hall_sums(members, units, n_units, province, children, adults, elderly, grain, need_per_ae, ae_child, ae_elderly,
                months_left_p):
     """Per mess hall: the pooled stock and need of its members (``monthly_need``), and the months
-    to the next harvest of its province."""
+    to the next harvest of its province. A hall's members are in one province: provinces
+    (``kernels.province_bounds`` of the ascending ``members``) in parallel, each summed in order."""
     stock_u = np.zeros(n_units)
     need_u = np.zeros(n_units)
     months_u = np.zeros(n_units)
-    for j in range(members.size):
-        i = members[j]
-        u = units[j]
-        stock_u[u] += grain[i]
-        need_u[u] += need_per_ae * (adults[i] + ae_child * children[i] + ae_elderly * elderly[i])
-        months_u[u] = months_left_p[province[i]]
+    bounds = province_bounds(members, province)
+    for r in nb.prange(bounds.size - 1):
+        for j in range(bounds[r], bounds[r + 1]):
+            i = members[j]
+            u = units[j]
+            stock_u[u] += grain[i]
+            need_u[u] += need_per_ae * (adults[i] + ae_child * children[i] + ae_elderly * elderly[i])
+            months_u[u] = months_left_p[province[i]]
     return stock_u, need_u, months_u
 
 
