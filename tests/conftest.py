@@ -99,3 +99,33 @@ def scenario_file(tmp_path):
 @pytest.fixture(scope="session")
 def tiny_scale() -> float:
     return TINY_SCALE
+
+
+def _record_member(grain_scale=None, death_scale=None, exaggeration=1.8, noise=0.0, seed=0):
+    """An annual table (1952-1966) that is the record (gaps filled), optionally scaled by year: a
+    synthetic ensemble member for the ensemble validation, whose check outcomes are known."""
+    import numpy as np
+    import pandas as pd
+
+    from hightide.results.validation import load_history
+
+    rec = load_history("national_series").set_index("year")
+    rng = np.random.default_rng(seed)
+    rows = []
+    for y in range(1952, 1967):
+        r = rec.loc[y]
+        g = float(r["grain_output_mt"]) * (grain_scale or {}).get(y, 1.0) * (1 + noise * rng.standard_normal())
+        d = float(r["death_rate_permille"]) * (death_scale or {}).get(y, 1.0)
+        pop = float(r["population_total_m"])
+        proc = r["grain_procurement_gross_mt"]
+        rows.append({"year": y, "grain_output_mt": g, "grain_output_reported_mt": g * (exaggeration if y == 1958 else 1.0),
+                     "procurement_mt": float(proc) if pd.notna(proc) else 45.0, "death_rate_permille": d,
+                     "birth_rate_permille": float(r["birth_rate_permille"]), "population_m": pop,
+                     "deaths_m": d * pop / 1000.0, "draft_animals_m": 80.0})
+    return pd.DataFrame(rows)
+
+
+@pytest.fixture(scope="session")
+def record_member():
+    """``_record_member``: build a synthetic ensemble member from the record."""
+    return _record_member

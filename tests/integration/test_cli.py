@@ -214,34 +214,23 @@ def test_progress_lines_are_throttled(capsys, monkeypatch):
                    "running: 3/3 members, 1 failed, 1:06:42 elapsed"]
 
 
-def _record_runs(name: str, death_factor: float = 1.0):
+def _record_runs(record_member, name: str, death_factor: float = 1.0):
     """Eight members whose annual tables are the record (1960 deaths scaled), for the ensemble
     validation's command line (the checks themselves are tested in tests/unit)."""
     import numpy as np
 
     from hightide.results.ensemble_validation import EnsembleRuns
-    from hightide.results.validation import load_history
 
-    rec = load_history("national_series").set_index("year")
-    table = pd.DataFrame({
-        "year": list(range(1952, 1967)),
-        "grain_output_mt": [rec.loc[y, "grain_output_mt"] for y in range(1952, 1967)],
-        "grain_output_reported_mt": [rec.loc[y, "grain_output_mt"] * (1.8 if y == 1958 else 1) for y in range(1952, 1967)],
-        "procurement_mt": [rec.loc[y, "grain_procurement_gross_mt"] if pd.notna(rec.loc[y, "grain_procurement_gross_mt"])
-                           else 45.0 for y in range(1952, 1967)],
-        "death_rate_permille": [rec.loc[y, "death_rate_permille"] * (death_factor if y == 1960 else 1) for y in range(1952, 1967)],
-        "birth_rate_permille": [rec.loc[y, "birth_rate_permille"] for y in range(1952, 1967)],
-        "population_m": [rec.loc[y, "population_total_m"] for y in range(1952, 1967)],
-    })
-    table["deaths_m"] = table["death_rate_permille"] * table["population_m"] / 1000
+    table = record_member(death_scale={1960: death_factor})
     prov = pd.DataFrame({"province": range(4), "year": 1960, "death_rate_permille": np.array([10.0, 20.0, 30.0, 60.0])})
     return EnsembleRuns(name=name, seeds=tuple(range(8)), annual=(table,) * 8, provincial=(prov,) * 8)
 
 
-def test_validate_an_ensemble_prints_and_writes_the_famine_checks(tmp_path, monkeypatch):
+def test_validate_an_ensemble_prints_and_writes_the_famine_checks(tmp_path, monkeypatch, record_member):
     from hightide.results import ensemble_validation
 
-    dirs = {tmp_path / "hist": _record_runs("historical", 1.6), tmp_path / "cf": _record_runs("exit_right", 1.2)}
+    dirs = {tmp_path / "hist": _record_runs(record_member, "historical", 1.6),
+            tmp_path / "cf": _record_runs(record_member, "exit_right", 1.2)}
     for d in dirs:
         d.mkdir()
     monkeypatch.setattr(ensemble_validation.EnsembleRuns, "load", classmethod(lambda cls, out: dirs[out]))
