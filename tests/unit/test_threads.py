@@ -77,3 +77,24 @@ def test_fixed_thread_count_wins(monkeypatch):
         assert nb.get_num_threads() == 1
     finally:
         nb.set_num_threads(old)
+
+
+def test_started_governor_decides_the_first_month_on_measurement_not_load(monkeypatch):
+    """Started before the run's start-up, the governor decides the first month on what others did
+    during it: an idle machine gives all cores even when the load average reads busy (a virtual
+    machine's load can sit near 1 with every core idle), a busy one gives one thread."""
+    cores = nb.config.NUMBA_NUM_THREADS
+    if cores < 2:
+        pytest.skip("one core")
+    old = nb.get_num_threads()
+    try:
+        for readings, expected in (([(0.0, 50.0, 5.0), (1.5, 51.5, 6.5)], cores),   # others used nothing
+                                   ([(0.0, 50.0, 5.0), (1.5, 53.0, 6.5)], 1)):      # others: one core
+            gov, advance = _governor_with(monkeypatch, readings)
+            monkeypatch.setattr(threads, "_load", lambda: 1.2)
+            advance()
+            gov.start()
+            advance()
+            assert gov.adapt() == expected
+    finally:
+        nb.set_num_threads(old)

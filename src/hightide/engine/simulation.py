@@ -161,6 +161,8 @@ def simulate(scenario: Scenario, *, scale: float | None = None, seed: int | None
     seed = scenario.scenario.seed if seed is None else seed
     params = resolve(scenario.parameters)
     tune_allocator()
+    governor = threads.ThreadGovernor()
+    governor.start()  # the first month's thread count is measured over the start-up below
     # start-up, before the clock: compiled kernels come from Numba's disk cache now, not in the first months
     warmup.load_engine_kernels()
     schedule = PolicySchedule(scenario)
@@ -195,7 +197,6 @@ def simulate(scenario: Scenario, *, scale: float | None = None, seed: int | None
         world, recorder, timings = state.world, state.recorder, state.process_seconds
         if stop is not None and stop.requested and state.months_done < n_months:
             raise KeyboardInterrupt
-        governor = threads.ThreadGovernor()
         for i in range(state.months_done, n_months):
             month = scenario.start_month + i
             ctx = StepContext(month=month, start_month=scenario.start_month, policy=schedule.at(month),

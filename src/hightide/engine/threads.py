@@ -54,6 +54,14 @@ class ThreadGovernor:
 
     _mark: tuple[float, float, float] | None = field(default=None, repr=False)  # wall, machine busy, own CPU
 
+    def start(self) -> None:
+        """Begin measuring now, before the run's start-up (loading kernels, building the world), so
+        that the first month is decided on what other programs did meanwhile rather than on the
+        load average, which on a shared or virtual machine can sit near 1 with every core idle."""
+        busy = machine_busy_seconds()
+        if busy is not None:
+            self._mark = (time.perf_counter(), busy, time.process_time())
+
     def adapt(self) -> int:
         """Set and return the number of threads for the coming month."""
         now, busy, own = time.perf_counter(), machine_busy_seconds(), time.process_time()
