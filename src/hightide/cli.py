@@ -295,16 +295,27 @@ def validate(
 
 
 def _validate_ensemble(ensemble_dir: Path, counterfactuals: list[Path]) -> None:
+    from hightide.report import write_report
+    from hightide.report.data import BANDS
     from hightide.results import store
-    from hightide.results.ensemble_validation import EnsembleRuns, famine_checks, per_year_table
+    from hightide.results.ensemble_validation import (
+        CHECKS_FILE,
+        TARGETS_FILE,
+        EnsembleRuns,
+        famine_checks,
+        per_year_table,
+    )
 
+    report = None
     try:
         runs = EnsembleRuns.load(ensemble_dir)
         others = tuple(EnsembleRuns.load(d) for d in counterfactuals)
         targets = per_year_table(runs)
         checks = famine_checks(runs, others)
-        store.atomic_write(ensemble_dir / "validation_ensemble.csv", lambda tmp: targets.to_csv(tmp, index=False))
-        store.atomic_write(ensemble_dir / "famine_checks.csv", lambda tmp: checks.to_csv(tmp, index=False))
+        store.atomic_write(ensemble_dir / TARGETS_FILE, lambda tmp: targets.to_csv(tmp, index=False))
+        store.atomic_write(ensemble_dir / CHECKS_FILE, lambda tmp: checks.to_csv(tmp, index=False))
+        if (ensemble_dir / f"{BANDS}.parquet").is_file():  # the ensemble's report, now with both tables
+            report = write_report(ensemble_dir)
     except HightideError as exc:
         _fail(exc)
     t = Table(title=f"ensemble vs record ({runs.name}, {runs.n} members): median [5-95%], share of members passing")
@@ -322,8 +333,8 @@ def _validate_ensemble(ensemble_dir: Path, counterfactuals: list[Path]) -> None:
         f.add_row(r["check"], r["requirement"], escape(r["result"]), "[green]pass[/]" if r["pass"] else "[red]FAIL[/]")
     console.print(f)
     console.print(f"targets: {int(targets['pass'].sum())} of {len(targets)} pass; famine checks: "
-                  f"{int(checks['pass'].sum())} of {len(checks)} pass; written {ensemble_dir / 'validation_ensemble.csv'} "
-                  f"and {ensemble_dir / 'famine_checks.csv'}")
+                  f"{int(checks['pass'].sum())} of {len(checks)} pass; written {ensemble_dir / TARGETS_FILE} "
+                  f"and {ensemble_dir / CHECKS_FILE}" + (f"; report: {report}" if report is not None else ""))
 
 
 @app.command()

@@ -242,6 +242,28 @@ def test_validate_an_ensemble_prints_and_writes_the_famine_checks(tmp_path, monk
     assert checks.set_index("check").loc["exit_right reduces excess deaths", "pass"]
     targets = pd.read_csv(tmp_path / "hist" / "validation_ensemble.csv")
     assert {"model_q05", "model_q50", "model_q95", "members_pass"} <= set(targets.columns)
+    assert not (tmp_path / "hist" / "report.html").exists()  # no bands here: nothing else to report
+
+
+def test_validate_an_ensemble_rewrites_its_report(tmp_path, monkeypatch, record_member):
+    """An ensemble directory (bands) gets its report rebuilt with the validation and famine checks."""
+    from hightide.results import ensemble_validation
+
+    hist = tmp_path / "hist"
+    hist.mkdir()
+    runs = _record_runs(record_member, "historical", 1.6)
+    annual = runs.annual[0]
+    pd.concat([annual[["year"]].assign(column=c, q05=annual[c], q50=annual[c], q95=annual[c])
+               for c in ("grain_output_mt", "death_rate_permille")]).to_parquet(hist / "national_annual_bands.parquet")
+    (hist / "ensemble.json").write_text(json.dumps({"status": "complete", "scenario": "historical", "runs": 8}))
+    monkeypatch.setattr(ensemble_validation.EnsembleRuns, "load", classmethod(lambda cls, out: runs))
+    result = invoke("validate", "--ensemble", hist, env=WIDE)
+    assert result.exit_code == 0, result.output
+    assert "report:" in result.output
+    html = (hist / "report.html").read_text("utf-8")
+    checks = pd.read_csv(hist / "famine_checks.csv")
+    assert f"Famine checks: {int(checks['pass'].sum())} of {len(checks)} pass" in html
+    assert "excess deaths 1959-61" in html and "FAIL" in html
 
 
 @pytest.mark.parametrize("args, message", [

@@ -136,6 +136,47 @@ def test_report_of_an_ensemble_directory_shows_bands(tmp_path, tiny_results):
     assert "No validation here" in html
 
 
+def test_report_of_an_ensemble_shows_its_validation_and_famine_checks(tmp_path, tiny_results):
+    """After `hightide validate --ensemble DIR`: the per-year table (median, 5-95% band, share of
+    members passing) and the famine checks, with their failures, in the ensemble's report."""
+    _bands(tiny_results.national_annual, ["year"], ["grain_output_mt"]).to_parquet(
+        tmp_path / "national_annual_bands.parquet")
+    (tmp_path / "ensemble.json").write_text(json.dumps({"status": "complete", "scenario": "historical", "runs": 8}))
+    pd.DataFrame([
+        {"target": "grain_output_mt", "when": "1959", "model_q05": 140.0, "model_q50": 149.4, "model_q95": 156.0,
+         "record": 170.0, "error": "-12.1%", "tolerance": "±12%", "pass": False, "members_pass": 0.25,
+         "window": "out-of-sample", "issue": "state"},
+        {"target": "population_m", "when": "1955", "model_q05": 615.6, "model_q50": 616.9, "model_q95": 618.1,
+         "record": 614.65, "error": "+0.4%", "tolerance": "±2%", "pass": True, "members_pass": 1.0,
+         "window": "calibration", "issue": "foundation"},
+    ]).to_csv(tmp_path / "validation_ensemble.csv", index=False)
+    pd.DataFrame([
+        {"check": "grain trough", "requirement": "in 1960 or 1961", "result": "1960; in 26 of 32 members", "pass": True},
+        {"check": "excess deaths 1959-61", "requirement": "median between 15 and 45 million",
+         "result": "14.3 M [7.7 to 19.3]", "pass": False},
+    ]).to_csv(tmp_path / "famine_checks.csv", index=False)
+    html = write_report(tmp_path).read_text("utf-8")
+    assert "No validation here" not in html
+    assert "Famine checks: 1 of 2 pass" in html and "14.3 M [7.7 to 19.3]" in html
+    assert "<th>median</th>" in html and "140 to 156" in html and "25%" in html
+    assert "<b>1 / 2</b>checks pass" in html and "<b>1 / 2</b>famine checks pass" in html
+    val = _figures(html)["fig-validation"]
+    band = next(t for t in val["data"] if t["name"] == "members 5-95% ÷ record")
+    lo = sorted(1.0 - m for m in band["error_x"]["arrayminus"])  # the bars sit on x = 1: lo = 1 - arrayminus
+    hi = sorted(1.0 + p for p in band["error_x"]["array"])
+    assert lo == pytest.approx(sorted([140.0 / 170.0, 615.6 / 614.65]))
+    assert hi == pytest.approx(sorted([156.0 / 170.0, 618.1 / 614.65]))
+    assert any(t["name"].startswith("median ÷ record") for t in val["data"])
+
+
+def test_report_of_an_ensemble_without_validation_says_how_to_add_it(tmp_path, tiny_results):
+    _bands(tiny_results.national_annual, ["year"], ["grain_output_mt"]).to_parquet(
+        tmp_path / "national_annual_bands.parquet")
+    (tmp_path / "ensemble.json").write_text(json.dumps({"status": "complete", "scenario": "historical", "runs": 8}))
+    html = write_report(tmp_path).read_text("utf-8")
+    assert "No validation here" in html and "hightide validate --ensemble DIR" in html
+
+
 def test_report_of_an_unfinished_ensemble_is_refused(tmp_path, tiny_results):
     _bands(tiny_results.national_annual, ["year"], ["population_m"]).to_parquet(
         tmp_path / "national_annual_bands.parquet")

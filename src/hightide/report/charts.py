@@ -463,8 +463,10 @@ def validation_chart(data: ReportData) -> Chart | None:
             continue
         lo, hi = _tolerance_interval(t, r["record"])
         title = TARGET_TITLES.get(r["target"], (r["target"],))[0]
+        band = ((r["model_q05"] / r["record"], r["model_q95"] / r["record"]) if "model_q05" in v.columns
+                else (np.nan, np.nan))
         rows.append((f"{title} {r['when']}", r["model"] / r["record"], lo / r["record"], hi / r["record"],
-                     bool(r["pass"]), r["window"]))
+                     bool(r["pass"]), r["window"], *band))
     if not rows:
         return None
     rows = rows[::-1]  # first check at the top
@@ -474,13 +476,20 @@ def validation_chart(data: ReportData) -> Chart | None:
                   x_lines=(1.0,))
     panel.series.append(Series("tolerance", [1.0] * len(rows), pos, kind="interval_h", color="#999999",
                                lo=[r[2] for r in rows], hi=[r[3] for r in rows]))
-    panel.series.append(Series("model ÷ record (green pass, red fail)", [r[1] for r in rows], pos, kind="points",
+    ensemble = "model_q05" in v.columns
+    if ensemble:
+        panel.series.append(Series("members 5-95% ÷ record", [1.0] * len(rows), pos, kind="interval_h",
+                                   color=PER_HEAD, lo=[r[6] for r in rows], hi=[r[7] for r in rows]))
+    panel.series.append(Series(("median" if ensemble else "model") + " ÷ record (green pass, red fail)",
+                               [r[1] for r in rows], pos, kind="points",
                                color=PASS, colors=[PASS if r[4] else FAIL for r in rows],
                                hover=[f"{r[0]} ({r[5]}): {r[1]:.3f}, {'pass' if r[4] else 'FAIL'}" for r in rows]))
     n_pass = sum(r[4] for r in rows)
     return Chart("validation", f"Validation: {n_pass} of {len(rows)} checks pass",
                  "Each check of results/validation.py as the model's value divided by the record's, with the "
-                 "interval the tolerance allows (grey); green passes, red fails.", [panel],
+                 "interval the tolerance allows (grey); green passes, red fails."
+                 + (" For an ensemble the point is the median across members and the blue bar their 5-95% band."
+                    if ensemble else ""), [panel],
                  panel_height=max(300, 16 * len(rows) + 60))
 
 

@@ -215,12 +215,15 @@ class ReportData:
 
     def validation(self) -> pd.DataFrame | None:
         """The validation table (results/validation.py) for the checks that fall within the run's
-        period (a run of 1952-53 is not judged on 1960); None when the monthly and annual tables
-        are not both here (an ensemble directory with bands only)."""
+        period (a run of 1952-53 is not judged on 1960). For an ensemble, the table ``hightide
+        validate --ensemble`` wrote: ``model`` is the median across members, with ``model_q05``,
+        ``model_q95`` and ``members_pass`` beside it. None when neither is here."""
         from hightide.results.validation import validate
 
         if "national_annual" not in self.tables or "national_monthly" not in self.tables:
-            return None
+            if self._validation is None and self.is_ensemble:
+                self._validation = self._ensemble_validation()
+            return self._validation
         if self._validation is None:
             table = validate(self.tables["national_annual"], self.tables["national_monthly"])
             if len(table):
@@ -228,6 +231,41 @@ class ReportData:
             self._validation = table
         return self._validation
 
+    def _ensemble_validation(self) -> pd.DataFrame | None:
+        from hightide.results.ensemble_validation import TARGETS_FILE
+
+        table = self._read_csv(TARGETS_FILE)
+        if table is None:
+            return None
+        table = table.rename(columns={"model_q50": "model"})
+        table = table[np.isfinite(table["model"].astype(float))].reset_index(drop=True)
+        table["pass"] = _as_bool(table["pass"])
+        return table
+
+    def famine_checks(self) -> pd.DataFrame | None:
+        """The famine checks ``hightide validate --ensemble`` wrote into an ensemble directory
+        (``check, requirement, result, pass``), or None."""
+        from hightide.results.ensemble_validation import CHECKS_FILE
+
+        table = self._read_csv(CHECKS_FILE) if self.is_ensemble else None
+        if table is not None:
+            table["pass"] = _as_bool(table["pass"])
+        return table
+
+    def _read_csv(self, name: str) -> pd.DataFrame | None:
+        path = self.directory / name if self.directory is not None else None
+        if path is None or not path.is_file():
+            return None
+        try:
+            return pd.read_csv(path, keep_default_na=False, na_values=[""])
+        except (OSError, ValueError, pd.errors.ParserError) as exc:
+            raise OutputError(f"{path} cannot be read ({exc}); write it again with hightide validate --ensemble") from exc
+
+
+
+def _as_bool(column: pd.Series) -> pd.Series:
+    """A CSV's pass column as booleans (``True``/``False`` as read, or as text)."""
+    return column.map(lambda v: v if isinstance(v, bool | np.bool_) else str(v).strip().lower() == "true").astype(bool)
 
 
 def _read_manifest(d: Path, name: str) -> dict:

@@ -69,16 +69,23 @@ def _fmt(v) -> str:
 def _validation_section(data: ReportData) -> tuple[str, dict]:
     v = data.validation()
     figs = {}
+    checks = data.famine_checks()
     if v is None:
-        return ("<section id='validation'><h2>Validation</h2><p class='note'>No validation here: the directory "
-                "holds no national monthly and annual tables (an ensemble's bands alone).</p></section>"), figs
+        hint = ("run <code>hightide validate --ensemble DIR</code> to add the ensemble's validation and famine checks"
+                if data.is_ensemble else "the directory holds no national monthly and annual tables")
+        return (f"<section id='validation'><h2>Validation</h2><p class='note'>No validation here: {hint}.</p>"
+                f"{_famine_checks_html(checks)}</section>"), figs
+    ensemble = "members_pass" in v.columns
     n, n_pass = len(v), int(v["pass"].sum())
     by_window = v.groupby("window")["pass"].agg(["sum", "count"])
     cards = [f"<div class='card'><b>{n_pass} / {n}</b>checks pass</div>"]
     for window, row in by_window.iterrows():
         cards.append(f"<div class='card'><b>{int(row['sum'])} / {int(row['count'])}</b>{_e(window)}</div>")
-    cols = ("target", "when", "model", "record", "error", "tolerance", "pass", "window", "issue", "note")
-    head = "".join(f"<th>{c}</th>" for c in cols)
+    if checks is not None:
+        cards.append(f"<div class='card'><b>{int(checks['pass'].sum())} / {len(checks)}</b>famine checks pass</div>")
+    cols = (("target", "when", "model", "5-95%", "record", "error", "tolerance", "pass", "members", "window", "issue")
+            if ensemble else ("target", "when", "model", "record", "error", "tolerance", "pass", "window", "issue", "note"))
+    head = "".join(f"<th>{'median' if (ensemble and c == 'model') else c}</th>" for c in cols)
     body = []
     for _, r in v.iterrows():
         cells = []
@@ -87,6 +94,10 @@ def _validation_section(data: ReportData) -> tuple[str, dict]:
                 cells.append(f"<td class='ok'>{'pass' if r['pass'] else 'FAIL'}</td>")
             elif c in ("model", "record"):
                 cells.append(f"<td class='num'>{_fmt(float(r[c]))}</td>")
+            elif c == "5-95%":
+                cells.append(f"<td class='num'>{_fmt(float(r['model_q05']))} to {_fmt(float(r['model_q95']))}</td>")
+            elif c == "members":
+                cells.append(f"<td class='num'>{float(r['members_pass']):.0%}</td>")
             else:
                 cells.append(f"<td>{_e(r[c])}</td>")
         body.append(f"<tr class='{'pass' if r['pass'] else 'fail'}'>{''.join(cells)}</tr>")
@@ -95,10 +106,29 @@ def _validation_section(data: ReportData) -> tuple[str, dict]:
     if chart is not None and chart.has_data:
         figs["fig-validation"] = to_plotly(chart)
         fig_html = "<div id='fig-validation' class='chart'></div>"
+    how = ("; each target is judged on the median across the ensemble's members, beside their 5-95% band and the "
+           "share of members that pass on their own (<code>hightide validate --ensemble</code>)" if ensemble else "")
     return (f"<section id='validation'><h2>Validation</h2><p class='caption'>Model against the record with the "
             f"tolerances of <code>results/validation.py</code>; the calibration window is 1952-1957, everything "
-            f"after it is out of sample.</p><div class='summary'>{''.join(cards)}</div>{fig_html}"
+            f"after it is out of sample{how}.</p><div class='summary'>{''.join(cards)}</div>{fig_html}"
+            f"{_famine_checks_html(checks)}"
             f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table></section>"), figs
+
+
+def _famine_checks_html(checks) -> str:
+    """The famine checks of ``hightide validate --ensemble`` (results/ensemble_validation.py)."""
+    if checks is None or checks.empty:
+        return ""
+    rows = "".join(
+        f"<tr class='{'pass' if r['pass'] else 'fail'}'><td>{_e(r['check'])}</td><td>{_e(r['requirement'])}</td>"
+        f"<td>{_e(r['result'])}</td><td class='ok'>{'pass' if r['pass'] else 'FAIL'}</td></tr>"
+        for _, r in checks.iterrows())
+    return (f"<h3 id='famine-checks'>Famine checks: {int(checks['pass'].sum())} of {len(checks)} pass</h3>"
+            "<p class='caption'>The checks of the State and grain-economy issue on the ensemble (median across "
+            "members, 5-95% band in brackets; counterfactual ensembles compared member by member when they share "
+            "the seeds), as <code>results/ensemble_validation.py</code> states them.</p>"
+            f"<table><thead><tr><th>check</th><th>requirement</th><th>result</th><th>pass</th></tr></thead>"
+            f"<tbody>{rows}</tbody></table>")
 
 
 def _changed_parameters(params: dict) -> list[tuple[str, float, float, str]]:

@@ -35,6 +35,9 @@ from hightide.errors import OutputError
 from hightide.experiments.outcomes import excess_deaths_m
 from hightide.results.validation import CALIBRATION_WINDOW, TARGETS, _model_value, _record_value, load_history
 
+#: what ``hightide validate --ensemble DIR`` writes into DIR (and the ensemble's report shows)
+TARGETS_FILE = "validation_ensemble.csv"
+CHECKS_FILE = "famine_checks.csv"
 MIN_MEMBERS = 8  # the "ensemble of at least 8 seeds"
 YEARS_NEEDED = tuple(range(1955, 1966))  # the checks read 1955-1965 (1956-57 baselines, 1958-65 targets)
 GRAIN_YEARS = tuple(range(1958, 1966))
