@@ -124,6 +124,16 @@ def test_unknown_bundled_scenario_name(tmp_path):
     assert "no_such_scenario" in result.output and "historical" in result.output
 
 
+def test_a_directory_named_like_a_bundled_scenario_does_not_hide_it(tmp_path, monkeypatch):
+    """`hightide ensemble historical --out historical`, then `... exit_right`: the ensemble's
+    directory ./historical is not the scenario exit_right's base names."""
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "historical").mkdir()
+    assert load_scenario("historical").name == "historical"
+    derived = load_scenario("exit_right")
+    assert derived.name == "exit_right" and derived.scenario.start == "1952-01"
+
+
 def test_missing_scenario_file(tmp_path):
     missing = tmp_path / "missing.toml"
     result = runner.invoke(app, ["run", str(missing), "--out", str(tmp_path / "never"), "--quiet"])

@@ -35,7 +35,9 @@ def _locate(name_or_path: str | Path) -> tuple[str, str]:
         raise ScenarioError(f"expected a scenario name or path, got {name_or_path!r}")
     path = Path(name_or_path)
     try:
-        is_file_like = path.suffix == ".toml" or path.exists()
+        # a directory of the same name (e.g. an ensemble written to ./historical) is not a scenario
+        # file and does not hide the bundled scenario
+        is_file_like = path.suffix == ".toml" or path.is_file()
     except OSError as exc:
         raise ScenarioError(f"cannot use {str(name_or_path)[:80]!r} as a scenario: {exc.strerror}") from None
     if is_file_like:
