@@ -70,7 +70,7 @@ def build_provinces(params: ParameterSet, start_year_fraction: float = 1952.0) -
     census = df["census_1953_population"] * (params.census_national_total_m * 1e6 / df["census_1953_population"].sum())
     df["census"] = census
     df["urban_1957"] = _zone_mean(df, "urban_share_1957", "census")
-    scale = params.census_urban_share_1953 / np.average(df["urban_1957"], weights=df["census"])
+    scale = params.urban_share_start / np.average(df["urban_1957"], weights=df["census"])
     df["urban"] = (df["urban_1957"] * scale).clip(upper=0.95)
     pop = df[[f"population_{y}_k" for y in YEARS]].to_numpy() * 1e3
     grain = df[[f"grain_output_{y}_kt" for y in YEARS]].to_numpy() * 1e6
