@@ -262,7 +262,6 @@ class ReportData:
             raise OutputError(f"{path} cannot be read ({exc}); write it again with hightide validate --ensemble") from exc
 
 
-
 def _as_bool(column: pd.Series) -> pd.Series:
     """A CSV's pass column as booleans (``True``/``False`` as read, or as text)."""
     return column.map(lambda v: v if isinstance(v, bool | np.bool_) else str(v).strip().lower() == "true").astype(bool)
