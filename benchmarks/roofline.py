@@ -29,6 +29,7 @@ BYTES_PER_HOUSEHOLD_MONTH = {
     "organising": 2 + 17 + 5 + 6,  # deciders (active, klass), neighbourhood (village, org, bands, land), team sizes; willingness of deciders
     "incentives": 13 + 48 + 17,  # members (one pass), accounting units (three passes over members), effort step
     "harvest": 600 / 4,  # gather, index powers, pooling, claims and shares: ~600 B a household, three harvests a year
+    "techniques": 0,  # per province only
     "supply": 1 + 2 * 21 + 8,  # active count; requests then resale (bands, grain, reports); grain written
     "consumption": 29,  # bands, grain read and written, food ratio read and written
     "vital_events": 7,  # active, age bands read and written

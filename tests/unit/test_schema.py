@@ -67,6 +67,7 @@ def test_policy_state_lookup():
     ("mao_july_1955", "commune_townships", 0.0, "1958-09"),
     ("early_retreat", "private_plot_share", 0.05, "1959-08"),
     ("early_retreat", "free_supply_share", 0.0, "1959-08"),
+    ("early_retreat", "campaign_technique_share", 0.0, "1959-08"),
     ("gradual_1955", "exit_allowed", True, "1958-09"),
     ("gradual_1955", "commune_townships", 0.0, "1958-09"),
     ("gradual_1955", "pressure", 0.15, "1955-10"),

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from hightide.economy import collective, distribution, production
+from hightide.economy import collective, distribution, production, techniques
 from hightide.institutions import cooperatives, state_farms
 from hightide.state import planning
 from hightide.institutions.cooperatives import is_collective
@@ -73,6 +73,9 @@ def harvest(world: World, ctx: StepContext) -> None:
     provinces = np.flatnonzero(shares > 0)
     n_prov = world.provinces.n
     tfp = world.productivity * (1.0 + p.tfp_growth_per_year) ** ctx.years_elapsed
+    # land damaged by deep ploughing and close planting yields less (not the normal output the
+    # quotas and the tax are assessed on)
+    damaged = techniques.yield_factor(p, world.soil_damage)
     wx = production.weather(p, ctx.seed, ctx.year, n_prov, pol.weather_source)
     away = labour_diverted_share(world, ctx)
     adjustment = planning.procurement_adjustment(p, world, pol)
@@ -105,6 +108,7 @@ def harvest(world: World, ctx: StepContext) -> None:
         # replace (so the same roundings), and arrays go as soon as their last use is past: at
         # full scale a chunk is a whole large province, and its arrays are the harvest's memory
         scale = tfp[prov]
+        scale *= damaged[prov]
         scale *= wx[prov]
         scale *= share
         # index terms are computed once and reused where an input repeats (the powers are most of

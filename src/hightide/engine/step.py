@@ -5,6 +5,8 @@
    organising  - households join and leave mutual-aid teams (institutions)
    incentives  - effort: growing-season mean of each unit's incentive
 2. harvest     - in harvest months: production, then tax, purchase, seed and feed settled
+   techniques  - land damaged by the Leap's deep ploughing and close planting, and its healing
+                 (after the harvest: the crop in the field was sown on last month's land)
 3. supply      - the State's granary: imports, towns, exports, resales to deficit households
 4. consumption - households eat from their stocks
 5. vital events, extinctions, family division, migration, herd growth - demography
@@ -14,7 +16,7 @@ from __future__ import annotations
 
 from typing import Callable
 
-from hightide.economy import consumption, demography, harvest
+from hightide.economy import consumption, demography, harvest, techniques
 from hightide.engine import threads
 from hightide.engine.context import StepContext
 from hightide.institutions import cooperatives, incentives, mutual_aid
@@ -29,6 +31,7 @@ PROCESSES: tuple[tuple[str, Process], ...] = (
     ("organising", mutual_aid.organise),
     ("incentives", incentives.update_effort),
     ("harvest", harvest.harvest),
+    ("techniques", techniques.update),
     ("supply", granary.supply),
     ("consumption", consumption.eat),
     ("vital_events", demography.vital_events),

@@ -117,6 +117,11 @@ class Policy(BaseModel):
         0.0, ge=0.0, le=0.8, description="Share of rural labour on water-conservancy works (slack season campaigns).")
     sown_area_factor: float = Field(
         1.0, ge=0.3, le=1.2, description="Grain sown area relative to normal (the 1959 cut in sown area; Kueh 1984).")
+    campaign_technique_share: float = Field(
+        0.0, ge=0.0, le=1.0,
+        description="Share of grain land the Leap's campaign techniques (deep ploughing a chi or more, close "
+        "planting) reach in a year (CC directive of 29 Aug 1958: all land within two to three years); radical "
+        "provinces push harder, and the damage heals slowly (economy/techniques.py).")
     report_credence: float = Field(
         1.0, ge=0.0, le=1.0,
         description="Share of the exaggeration in last year's reports that planners believe when they set the "

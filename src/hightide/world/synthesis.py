@@ -170,7 +170,8 @@ def build_world(params: ParameterSet, scale: float, seed: int, start_month: int)
         n_townships_sampled=t_sampled, n_townships_total=t_total,
         radicalism_trait=np.array([generator(seed, "radicalism", p).normal(0.0, params.radicalism_sd)
                                    for p in range(provinces.n)]),
-        zeal=np.zeros(provinces.n), exaggeration=np.zeros(provinces.n), n_villages=next_village,
+        zeal=np.zeros(provinces.n), exaggeration=np.zeros(provinces.n), soil_damage=np.zeros(provinces.n),
+        n_villages=next_village,
     )
 
 

@@ -27,6 +27,7 @@ class World:
     radicalism_trait: np.ndarray  # float64 per province: leadership radicalism drawn at the start (Kung & Chen 2011)
     zeal: np.ndarray  # float64 per province: how far it ran ahead of the nation under high pressure (MODEL.md §4.1)
     exaggeration: np.ndarray  # float64 per province: reported/true - 1 this month
+    soil_damage: np.ndarray  # float64 per province: share of grain land damaged by the Leap's campaign techniques
     months_without_exit: int = 0  # months since members lost the right to withdraw (Lin 1990)
     n_villages: int = 0  # village ids run 0..n_villages-1 (set at synthesis; family division keeps the village)
     couples_apart: tuple = ()  # share of rural couples apart in each of the last months, oldest first (conception)
