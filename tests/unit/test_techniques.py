@@ -19,23 +19,23 @@ def p():
     return resolve()
 
 
-def test_a_year_of_monthly_reach_adds_up_to_the_annual_share(p):
-    reach = techniques.reach_per_month(p, 0.33, np.array([0.0]))
+def test_a_year_of_monthly_reach_adds_up_to_the_annual_share():
+    reach = techniques.reach_per_month(0.33, np.array([0.0]))
     damage = np.zeros(1)
     for _ in range(12):
         damage = techniques.damaged_share_next(damage, reach, half_life_years=1e9)  # no healing
     assert damage[0] == pytest.approx(0.33, rel=1e-9)
 
 
-def test_radical_leaderships_push_the_campaign_harder(p):
+def test_radical_leaderships_push_the_campaign_harder():
     rad = np.array([-2.0, 0.0, 0.5, 10.0])
-    reach = techniques.reach_per_month(p, 0.3, rad)
+    reach = techniques.reach_per_month(0.3, rad)
     annual = 1.0 - (1.0 - reach) ** 12
     np.testing.assert_allclose(annual, [0.0, 0.3, 0.45, 1.0], rtol=1e-12)  # scaled as exaggeration; at most all land
-    assert techniques.reach_per_month(p, 0.0, rad).tolist() == [0.0] * 4
+    assert techniques.reach_per_month(0.0, rad).tolist() == [0.0] * 4
 
 
-def test_damage_halves_every_half_life_once_the_campaign_stops(p):
+def test_damage_halves_every_half_life_once_the_campaign_stops():
     damage = np.array([0.4])
     for _ in range(24):
         damage = techniques.damaged_share_next(damage, np.zeros(1), half_life_years=2.0)

@@ -24,7 +24,7 @@ from hightide.engine.context import StepContext
 from hightide.world.world import World
 
 
-def reach_per_month(params, annual_share: float, radicalism: np.ndarray) -> np.ndarray:
+def reach_per_month(annual_share: float, radicalism: np.ndarray) -> np.ndarray:
     """Share of the not yet damaged land the campaign reaches this month, per province: the
     scenario's annual share, scaled by the leadership's radicalism as exaggeration is
     (``planning.exaggeration``), spread evenly over the year."""
@@ -47,5 +47,5 @@ def yield_factor(params, damage: np.ndarray) -> np.ndarray:
 def update(world: World, ctx: StepContext) -> None:
     """Move each province's damaged share of land by a month: healing, then this month's reach."""
     p = ctx.params
-    reach = reach_per_month(p, ctx.policy.campaign_technique_share, world.radicalism(p))
+    reach = reach_per_month(ctx.policy.campaign_technique_share, world.radicalism(p))
     world.soil_damage = damaged_share_next(world.soil_damage, reach, p.soil_recovery_half_life_years)
