@@ -253,3 +253,50 @@ def test_enrolment_by_chunks_of_provinces_changes_nothing(monkeypatch):
     assert np.count_nonzero(one_chunk[5][one_chunk[4]] >= ELEMENTARY_APC) > 10  # co-operatives were founded
     for a, b in zip(one_chunk, per_province):
         np.testing.assert_array_equal(a, b)
+
+
+def _norm_months(norm, incentive, persistence, months, member=True):
+    """Run ``incentives._move_toward`` for ``months`` growing months on one household (a member of
+    a one-household unit whose incentive is ``incentive``, or an individual), fed, no rural industry."""
+    from hightide.institutions import incentives
+    from hightide.world.organisations import ADVANCED_APC
+
+    norm_arr, effort = np.array([norm], dtype=np.float32), np.array([1.0], dtype=np.float32)
+    members = np.array([0] if member else [], dtype=np.int64)
+    for k in range(1, months + 1):
+        incentives._move_toward(np.array([0]), np.array([1]), np.array([True]), effort, norm_arr, members,
+                                np.zeros(members.size, dtype=np.int64), np.array([0], dtype=np.int32),
+                                np.array([ADVANCED_APC], dtype=np.int8), np.array([incentive]), 0.3, 0.0, 0.0,
+                                float(k), incentives.norm_rate(persistence), np.array([1.0], dtype=np.float32),
+                                0.85, 1.0)
+    return float(norm_arr[0]), float(effort[0])
+
+
+def test_work_norm_closes_all_but_the_persistence_of_the_gap_in_a_season():
+    """A member's work norm moves toward its unit's incentives by partial adjustment (Fischbacher,
+    Gächter & Fehr 2001; Nerlove 1958): after a whole growing season the share ``effort_persistence``
+    of the gap is left; with persistence 0 the norm is the incentive at once (the model before the
+    norm); the season's effort is the running mean of the norm."""
+    from hightide.institutions import incentives
+
+    norm, effort = _norm_months(1.0, 0.6, 0.5, 6)
+    assert norm == pytest.approx(0.6 + 0.5 * 0.4, rel=1e-6)
+    rate = incentives.norm_rate(0.5)
+    path = [1.0 - 0.4 * (1.0 - (1.0 - rate) ** k) for k in range(1, 7)]
+    assert effort == pytest.approx(np.mean(path), rel=1e-6)
+    assert _norm_months(1.0, 0.6, 0.0, 1)[0] == pytest.approx(0.6, rel=1e-6)
+    assert _norm_months(0.6, 1.0, 0.5, 12)[0] == pytest.approx(1.0 - 0.4 * 0.25, rel=1e-6)  # recovery: two seasons
+
+
+def test_work_norm_outside_collectives_is_one_at_once():
+    """Households farming for their own crop (alone or in a mutual-aid team) have no team to free
+    ride on: a household that left its co-operative works fully in the first growing month."""
+    assert _norm_months(0.6, 0.6, 0.5, 1, member=False)[0] == 1.0
+
+
+def test_work_norm_rate_refuses_a_norm_that_never_moves():
+    from hightide.institutions import incentives
+
+    with pytest.raises(ValueError, match="effort_persistence"):
+        incentives.norm_rate(1.0)
+    assert incentives.norm_rate(0.0) == 1.0

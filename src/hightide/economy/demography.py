@@ -405,7 +405,7 @@ def partition(world: World, ctx: StepContext) -> None:
         sel = np.flatnonzero(prov == pv)
         slots[sel] = hh.claim_slots(int(pv), sel.size)
     for name in ("active", "province", "village", "klass", "attitude", "org", "joined_month", "food_ratio",
-                 "conception_food_ratio", "effort"):
+                 "conception_food_ratio", "effort", "work_norm"):
         hh.arrays[name][slots] = hh.arrays[name][parents]
     hh.five_guarantee[slots] = False
     hh.coerced[slots] = hh.coerced[parents]

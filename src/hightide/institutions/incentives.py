@@ -27,14 +27,13 @@ GROWING_SEASON = (4, 5, 6, 7, 8, 9)  # April-September, the autumn crop's season
 
 
 @nb.njit(cache=True, parallel=True)
-def _move_toward(starts, used, active, effort, members, units, org, org_form, unit_effort, free_loss, free_share,
-                 rural_industry, season, food_ratio, hunger_threshold, hunger_elasticity):
-    """Move each active household's effort a 1/k step toward this month's incentive (the k-th month
-    of the season: a running mean, k = 1 restarts it): for the
-    j-th collective member its unit's effort less the free-supply loss in a commune, for everyone
-    else 1; all less the share of labour in rural industry, and times the work capacity of the
-    hungry, min(food ratio / threshold, 1) ** elasticity."""
-    outside = 1.0 * (1.0 - rural_industry)
+def _move_toward(starts, used, active, effort, norm, members, units, org, org_form, unit_effort, free_loss, free_share,
+                 rural_industry, season, norm_rate, food_ratio, hunger_threshold, hunger_elasticity):
+    """Move the j-th collective member's work norm a share ``norm_rate`` toward its unit's incentive
+    (the unit's effort less the free-supply loss in a commune); everyone else works for their own
+    crop, so their norm is 1 at once. Then move each active household's effort a 1/k step (the k-th month of the season: a running mean, k = 1
+    restarts it) toward the norm less the share of labour in rural industry, times the work
+    capacity of the hungry, min(food ratio / threshold, 1) ** elasticity."""
     first_member = np.searchsorted(members, starts)
     for p in nb.prange(starts.size):
         j = first_member[p]
@@ -43,10 +42,13 @@ def _move_toward(starts, used, active, effort, members, units, org, org_form, un
                 continue
             if j < members.size and members[j] == i:
                 free = free_share if org_form[org[i]] == COMMUNE else 0.0
-                cur = unit_effort[units[j]] * (1.0 - free_loss * free) * (1.0 - rural_industry)
+                social = unit_effort[units[j]] * (1.0 - free_loss * free)
+                nrm = np.float64(norm[i]) + (social - np.float64(norm[i])) * norm_rate
                 j += 1
             else:
-                cur = outside
+                nrm = 1.0
+            norm[i] = np.float32(nrm)
+            cur = nrm * (1.0 - rural_industry)
             fed = min(np.float64(food_ratio[i]) / hunger_threshold, 1.0)
             if fed < 1.0:
                 cur *= fed ** hunger_elasticity
@@ -58,6 +60,15 @@ def season_mean(mean: float, current: float, cal_month: int) -> float:
     what a harvest's effort and private plots stand for is the season that grew it."""
     k = GROWING_SEASON.index(cal_month) + 1
     return mean + (current - mean) / k
+
+
+def norm_rate(persistence: float) -> float:
+    """The share of the gap between the work norm and its unit's incentives closed in one month of
+    the growing season, so that a whole season (six months) leaves the share ``persistence`` of it
+    (partial adjustment, Nerlove 1958)."""
+    if not 0.0 <= persistence < 1.0:
+        raise ValueError(f"effort_persistence must be in [0, 1), got {persistence}")
+    return 1.0 - persistence ** (1.0 / len(GROWING_SEASON))
 
 
 def update_effort(world: World, ctx: StepContext) -> None:
@@ -80,7 +91,8 @@ def update_effort(world: World, ctx: StepContext) -> None:
     n = int(units.max()) + 1 if units.size else 0
     size = group_count(units, n)
     coerced = group_sum_at(units, hh.coerced, members, n) / size
-    _move_toward(hh.block_start, hh.used, hh.active, hh.effort, members, units, hh.org, orgs.form,
+    _move_toward(hh.block_start, hh.used, hh.active, hh.effort, hh.work_norm, members, units, hh.org, orgs.form,
                  cooperatives.effort(p, size, coerced), p.free_supply_effort_loss, pol.free_supply_share,
-                 pol.rural_industry_share, float(GROWING_SEASON.index(ctx.cal_month) + 1), hh.food_ratio,
+                 pol.rural_industry_share, float(GROWING_SEASON.index(ctx.cal_month) + 1),
+                 norm_rate(p.effort_persistence), hh.food_ratio,
                  p.hunger_threshold, p.hunger_labour_elasticity)

@@ -41,6 +41,7 @@ HOUSEHOLD_SCHEMA: dict[str, tuple[str, str, str]] = {
     "true_this_year_kg": ("float32", "kg", "output the household (its share of its unit) truly produced this year"),
     "true_last_year_kg": ("float32", "kg", "output truly produced last year"),
     "effort": ("float32", "ratio", "effort in the fields, growing-season mean of the unit's incentive (MODEL.md §4.3)"),
+    "work_norm": ("float32", "ratio", "a collective member's customary effort, moving partially each growing month toward its unit's incentives (1 outside collectives; MODEL.md §4.3)"),
     "coerced": ("bool", "-", "joined its co-operative under pressure, below its willingness threshold [001 §V]"),
 }
 #: the most members of one age band a household may hold (int8 counts; ~10x any household seen)
@@ -48,7 +49,7 @@ MAX_BAND = 127
 
 #: slot defaults other than zero, written when a slot is claimed (slots never claimed stay
 #: untouched, so the spare capacity of a block costs no memory until used)
-HOUSEHOLD_DEFAULTS = {"org": NO_ORG, "joined_month": -1, "food_ratio": 1.0, "conception_food_ratio": 1.0, "effort": 1.0}
+HOUSEHOLD_DEFAULTS = {"org": NO_ORG, "joined_month": -1, "food_ratio": 1.0, "conception_food_ratio": 1.0, "effort": 1.0, "work_norm": 1.0}
 
 
 @dataclass
