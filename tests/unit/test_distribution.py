@@ -124,6 +124,20 @@ def test_retention_norm_paper_value():
     assert got.tolist() == pytest.approx([700.0])
 
 
+def test_lowered_ration_standard_cuts_only_the_food_retained():
+    """The CC directive of 7 Sep 1960 lowered the rural ration standard: food retained is the
+    registry norm times ``rural_ration_factor``, seed and feed unchanged; the harvest reads the
+    standard in force through ``food_norm``."""
+    from hightide.economy.distribution import food_norm
+    from hightide.scenarios.schema import Policy
+
+    p = resolve({"retention_food_norm_kg_per_capita": 200.0, "seed_kg_per_mu": 10.0, "feed_kg_per_animal_year": 100.0})
+    # (0.8 x 200 x 5 + 10 x 20 + 100 x 2) x 0.5 = (800 + 200 + 200) / 2 = 600
+    assert retention_norm(p, arr(5.0), arr(20.0), arr(2.0), arr(0.5), 0.8).tolist() == pytest.approx([600.0])
+    assert food_norm(p, Policy(rural_ration_factor=0.8)) == pytest.approx(160.0)
+    assert food_norm(p, Policy()) == 200.0
+
+
 # --------------------------------------------------------------------------- purchase requests
 
 

@@ -89,3 +89,26 @@ def test_compiled_resale_pass_is_the_array_rule_per_province(ask_share):
     np.testing.assert_array_equal(sold_p, np.bincount(province[live], weights=request * frac * weight[province[live]],
                                                       minlength=4))
     assert (request_p > 0).any() == bool((request > 0).any())
+
+
+def test_urban_ration_factor_scales_the_towns_claims():
+    """The directive of 14 Sep 1960 cut urban rations (~2 jin a month of 29.5): with an ample
+    granary the towns receive their claims times ``urban_ration_factor``, food and other uses alike."""
+    from hightide.engine.context import StepContext
+    from hightide.scenarios.schema import Policy
+    from hightide.state.granary import supply
+    from hightide.world.synthesis import build_world
+
+    p = resolve({"townships_min_per_province": 1.0})
+    paid = {}
+    for factor in (1.0, 0.93):
+        world = build_world(p, 0.0002, 0, 1960 * 12)
+        world.granary_kg = 1e13  # ample: every claim is paid in full
+        ctx = StepContext(month=1960 * 12 + 9, start_month=1960 * 12, policy=Policy(urban_ration_factor=factor),
+                          params=p, seed=0, n_provinces=world.provinces.n)
+        supply(world, ctx)
+        paid[factor] = ctx.flows["urban_supply_kg"].copy()
+        assert np.all(world.urban_food_ratio == 1.0)  # the towns get all of their (cut) ration
+    want = world.urban_population * p.urban_ration_kg_per_capita * 0.93 / 12
+    np.testing.assert_allclose(paid[0.93], want, rtol=1e-12)
+    np.testing.assert_allclose(paid[0.93], 0.93 * paid[1.0], rtol=1e-12)

@@ -85,3 +85,17 @@ def test_a_counterfactual_keeps_its_change_against_later_historical_events(name,
     schedule = PolicySchedule(scenario)
     for month in range(parse_month(since), scenario.end_month + 1):
         assert getattr(schedule.at(month), field) == value, (name, field, month)
+
+
+def test_historical_ration_standards_are_cut_for_the_1960_61_grain_year_only():
+    """The directives of 7 and 14 Sep 1960 lowered rural and urban rations for the rest of the
+    1960/61 grain year (July-June); the 1961/62 year starts at the registry standards again."""
+    from hightide.scenarios.loader import load_scenario
+    from hightide.scenarios.schema import parse_month
+    from hightide.state.policy import PolicySchedule
+
+    schedule = PolicySchedule(load_scenario("historical"))
+    for month, rural, urban in (("1960-08", 1.0, 1.0), ("1960-09", 0.8, 0.93), ("1961-06", 0.8, 0.93),
+                                ("1961-07", 1.0, 1.0), ("1966-12", 1.0, 1.0)):
+        pol = schedule.at(parse_month(month))
+        assert (pol.rural_ration_factor, pol.urban_ration_factor) == (rural, urban), month

@@ -29,11 +29,18 @@ def tax_due(params: ParameterSet, land: np.ndarray, normal_yield_per_mu: np.ndar
     return params.agricultural_tax_rate * normal_yield_per_mu * land * season_share
 
 
+def food_norm(params: ParameterSet, policy) -> float:
+    """The rural ration standard in force, kg of raw grain a head a year: the registry's retention
+    norm times the policy's ``rural_ration_factor`` ([003]; Three Fixes 1955; the CC directive of
+    7 Sep 1960 on lowering the rural and urban ration standards)."""
+    return params.retention_food_norm_kg_per_capita * policy.rural_ration_factor
+
+
 def retention_norm(params: ParameterSet, persons: np.ndarray, land: np.ndarray, animals: np.ndarray,
-                   season_share: np.ndarray) -> np.ndarray:
-    """Grain left to the producer when a quota is set: food by the norm, seed and feed ([003];
-    Three Fixes 1955)."""
-    return (params.retention_food_norm_kg_per_capita * persons
+                   season_share: np.ndarray, ration_factor: float = 1.0) -> np.ndarray:
+    """Grain left to the producer when a quota is set: food by the norm (times the policy's
+    ``rural_ration_factor``), seed and feed ([003]; Three Fixes 1955)."""
+    return (params.retention_food_norm_kg_per_capita * ration_factor * persons
             + params.seed_kg_per_mu * land
             + params.feed_kg_per_animal_year * animals) * season_share
 

@@ -186,7 +186,7 @@ def harvest(world: World, ctx: StepContext) -> None:
             1.0 - min(p.harvest_loss_per_diverted * away, 1.0), p.elasticity_labour, labour, labour_used, own_output,
             plot_output, normal_output, land, sown, animals, share, persons, need_month, to_next_p[prov],
             world.normal_yield_per_mu, world.exaggeration, radicalism, p.agricultural_tax_rate,
-            p.retention_food_norm_kg_per_capita, p.seed_kg_per_mu, p.feed_kg_per_animal_year,
+            distribution.food_norm(p, pol), p.seed_kg_per_mu, p.feed_kg_per_animal_year,
             hh.reported_this_year_kg, hh.true_this_year_kg, hh.reported_last_year_kg, hh.true_last_year_kg,
             pol.procurement_on_true_output, pol.report_credence, p.planned_procurement_share, p.radicalism_procurement,
             hk.REGIME_CODES.get(pol.procurement_regime, hk.PROPORTIONAL), p.free_market_sale_share,
@@ -237,7 +237,7 @@ def _collective_shares(world, ctx, idx, coll_unit, n, unit_sums, adjustment, out
     welfare = paid[5]
     count, fg_count, free_share, prov_u, totals, label, org_ids = hk.unit_member_sums(
         idx, coll_unit, n, hh.province, hh.org, persons, hh.five_guarantee, form, pol.free_supply_share,
-        p.retention_food_norm_kg_per_capita, share, land, labour, hh.coerced, p.coerced_effort, bounds)
+        distribution.food_norm(p, pol), share, land, labour, hh.coerced, p.coerced_effort, bounds)
     remainder = remainder + np.where(fg_count > 0, 0.0, welfare)
     paid_rest = remainder * (1.0 - free_share)
     ration_pool = np.minimum(paid_rest, totals[:, 2])
@@ -246,7 +246,7 @@ def _collective_shares(world, ctx, idx, coll_unit, n, unit_sums, adjustment, out
     # yielded after the same claims ([001 §V] consciousness raised through their own experience)
     y_o, own_o = hk.share_out(
         idx, coll_unit, count, totals, fg_count, welfare, remainder, free_share, paid_rest, ration_pool, form, persons,
-        hh.five_guarantee, p.retention_food_norm_kg_per_capita, land, labour, hh.coerced, p.coerced_effort,
+        hh.five_guarantee, distribution.food_norm(p, pol), land, labour, hh.coerced, p.coerced_effort,
         p.land_dividend_share, own_output, plot_output, claim_rate, share, p.learning_rate, p.feed_kg_per_animal_year,
         animals, fed_share, p.animal_starvation, hh.grain_kg, hh.attitude, hh.draft_animals, label, org_ids.size, output,
         bounds)

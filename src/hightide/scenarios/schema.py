@@ -126,6 +126,16 @@ class Policy(BaseModel):
         1.0, ge=0.0, le=1.0,
         description="Share of the exaggeration in last year's reports that planners believe when they set the "
         "Leap's quotas (1 = all of it; the Lushan revision of Aug 1959 implies ~0.3).")
+    rural_ration_factor: float = Field(
+        1.0, ge=0.5, le=1.2,
+        description="Rural ration standard relative to the registry's retention_food_norm_kg_per_capita: the food "
+        "left to producers when quotas are set and the basic ration a collective hands out first ([003]; the CC "
+        "directive of 7 Sep 1960 lowered it to 360 jin of raw grain a head south of the Huai and 300 north).")
+    urban_ration_factor: float = Field(
+        1.0, ge=0.5, le=1.2,
+        description="The towns' grain (food ration and the State's other uses) relative to the registry's "
+        "urban rations (the follow-up directive of 14 Sep 1960: urban rations ~2 jin a month lower, urban sales "
+        "in the 1960/61 grain year capped at 55 bn jin against 59.1 bn in 1959/60).")
     rural_industry_share: float = Field(
         0.0, ge=0.0, le=0.6,
         description="Share of rural labour drawn all year into commune industry, transport and works "

@@ -58,8 +58,9 @@ def supply(world: World, ctx: StepContext) -> None:
     world.granary_kg += imports
     ctx.national["imports_kg"] = imports
 
-    urban_food = world.urban_population * p.urban_food_ration_kg_per_capita / 12
-    urban_other = world.urban_population * max(p.urban_ration_kg_per_capita - p.urban_food_ration_kg_per_capita, 0.0) / 12
+    urban_food = world.urban_population * p.urban_food_ration_kg_per_capita * pol.urban_ration_factor / 12
+    urban_other = (world.urban_population * max(p.urban_ration_kg_per_capita - p.urban_food_ration_kg_per_capita, 0.0)
+                   * pol.urban_ration_factor / 12)
     exports = pol.grain_exports_mt_per_year * 1e9 / 12
     # the State judges deficits on what was reported: phantom grain from inflated reports hides
     # real shortages (MODEL.md §4.1 the centre plans on what it is told)

@@ -59,7 +59,8 @@ def procurement_adjustment(params, world: World, policy) -> float:
     imported instead (MODEL.md §5). The Leap's plan ignores the stock."""
     if policy.procurement_regime not in ("unified_purchase", "three_fixes"):
         return 1.0
-    target = world.urban_population.sum() * params.urban_ration_kg_per_capita / 12 * params.state_stock_target_months
+    target = (world.urban_population.sum() * params.urban_ration_kg_per_capita * policy.urban_ration_factor / 12
+              * params.state_stock_target_months)
     gap = (target - world.granary_kg) / max(target, 1.0)
     return float(np.clip(1.0 + params.procurement_feedback * gap, 0.25, 1.0))
 
