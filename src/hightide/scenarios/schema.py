@@ -130,7 +130,8 @@ class Policy(BaseModel):
         1.0, ge=0.5, le=1.2,
         description="Rural ration standard relative to the registry's retention_food_norm_kg_per_capita: the food "
         "left to producers when quotas are set and the basic ration a collective hands out first ([003]; the CC "
-        "directive of 7 Sep 1960 lowered it to 360 jin of raw grain a head south of the Huai and 300 north).")
+        "directive of 7 Sep 1960 lowered it, to ~360 jin of raw grain a head south of the Huai and ~300 north as "
+        "secondary accounts recall it).")
     urban_ration_factor: float = Field(
         1.0, ge=0.5, le=1.2,
         description="The towns' grain (food ration and the State's other uses) relative to the registry's "
