@@ -14,20 +14,28 @@ members' output and pays a land dividend by land and the rest by work points
 and the harvest (output, income by class, counts).
 
 The inputs (households of the province, parameters) come from hightide's synthesis and registry;
-both implementations read the same ``Inputs``. This module's ``run_hightide`` uses hightide's
-rules and kernels on arrays: that is the engine the Mesa model is compared with.
+both implementations read the same ``Inputs``. This module's ``run_hightide`` runs the sub-model
+the way hightide's engine runs its processes: the households' state as arrays, one compiled pass
+a month that draws from the process's stream in the kernel (``engine.rng``, as
+``mutual_aid.organise`` does) and weighs ``membership.willingness`` term by term, counts kept as
+households move rather than recounted, and the harvest by the engine's production and sharing
+rules: that is the engine the Mesa model is compared with. (Until 2026-12 it was a sequence of
+NumPy expressions over the whole province each month, ~10 passes; the compiled version gives
+the same months draw for draw and the same harvests to 1e-14.)
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
+import numba as nb
 import numpy as np
 
 from hightide.economy import collective, production
-from hightide.engine import streams
+from hightide.engine import rng, streams
 from hightide.engine.calendar import SLACK_SEASON
-from hightide.institutions.membership import labour_shortage, willingness
+from hightide.engine.kernels import dense_index
+from hightide.institutions.membership import class_table, labour_shortage
 from hightide.institutions.mutual_aid import group_into_teams
 from hightide.params import resolve
 from hightide.world.households import LANDLORD
@@ -81,35 +89,93 @@ def summary(form: np.ndarray, n_teams: int, n_apcs: int) -> dict:
 
 
 def harvest_summary(inputs: Inputs, income: np.ndarray, output_total: float) -> dict:
-    by_class = [float(income[inputs.klass == k].mean()) if np.any(inputs.klass == k) else 0.0 for k in range(5)]
+    total = np.bincount(inputs.klass, weights=income, minlength=5)
+    count = np.bincount(inputs.klass, minlength=5)
+    by_class = [float(total[k] / count[k]) if count[k] else 0.0 for k in range(5)]
     return {"output": float(output_total), "income_by_class": by_class, "mean_income": float(income.mean())}
 
 
+@nb.njit(cache=True)
+def _decide(head, month_word, prob, klass, excluded, attitude, shortage, animals, village, org, org_form, size,
+            members_v, total_v, bonus, base, w_short, w_no_animals, promotion_term, w_neighbours, hysteresis):
+    """One pass over the province: each household draws from the month's stream (``rng``: the
+    draws of ``streams.generator(seed, process, 0, month).random(n)``, as the engine's organising
+    process draws them); one whose draw is below ``prob`` (and not of the ``excluded`` class) weighs
+    ``membership.willingness`` (term by term in the order of its array expression, the village's
+    organised share as at the start of the month); a team member below ``-hysteresis`` leaves (its
+    team's size and its village's count fall after the pass); one outside above 0 joins. Returns
+    the joiners, ascending, and their draws."""
+    n = klass.size
+    joiners = np.empty(n, dtype=np.int64)
+    joiner_u = np.empty(n)
+    leavers = np.empty(n, dtype=np.int64)
+    k = 0
+    n_left = 0
+    s_hi, s_lo, i_hi, i_lo = rng.stream_start(head, 0, month_word)
+    for i in range(n):
+        s_hi, s_lo, u = rng.next_double(s_hi, s_lo, i_hi, i_lo)
+        if not (u < prob) or klass[i] == excluded:
+            continue
+        v = village[i]
+        w = (base + bonus[klass[i]] + attitude[i] + w_short * shortage[i] + w_no_animals * (1.0 if animals[i] < 0.5 else 0.0)
+             + promotion_term + w_neighbours * (members_v[v] / max(total_v[v], 1.0)))
+        o = org[i]
+        if o >= 0 and org_form[o] == TEAM and w < -hysteresis:
+            org[i] = -1
+            size[o] -= 1
+            leavers[n_left] = i
+            n_left += 1
+            o = -1
+        if o < 0 and w > 0:
+            joiners[k] = i
+            joiner_u[k] = u
+            k += 1
+    for j in range(n_left):
+        members_v[village[leavers[j]]] -= 1.0
+    return joiners[:k], joiner_u[:k]
+
+
+@nb.njit(cache=True)
+def _release(org, village, gone, size, members_v):
+    """Members of dissolved organisations back to farming alone."""
+    for i in range(org.size):
+        o = org[i]
+        if o >= 0 and gone[o]:
+            org[i] = -1
+            size[o] -= 1
+            members_v[village[i]] -= 1.0
+
+
 def run_hightide(inputs: Inputs, seed: int) -> dict:
-    """The sub-model on hightide's arrays and rules; draws from hightide's named streams."""
+    """The sub-model as hightide's engine runs a month: one compiled pass over the province's
+    arrays (the engine's way: struct of arrays, Numba kernels, ``membership.willingness`` term by
+    term), organisation sizes and villages' organised counts kept as the households move, hightide's
+    rules and named streams; the few joiners are grouped into teams by
+    ``mutual_aid.group_into_teams``, and the harvest by the engine's production and sharing rules."""
     p = inputs.params
     n, n_vill = inputs.n, int(inputs.village.max()) + 1
     org = np.full(n, -1, dtype=np.int64)  # team or co-operative index
-    org_form = np.zeros(0, dtype=np.int64)  # TEAM / APC per organisation index
+    org_form = np.zeros(0, dtype=np.int64)  # TEAM / APC per organisation index (-1 dissolved)
     org_village = np.zeros(0, dtype=np.int64)
+    size = np.zeros(0, dtype=np.int64)  # members per organisation
+    members_v = np.zeros(n_vill)  # households in an organisation, per village
     mean_lpm = inputs.labour.sum() / max(inputs.land.sum(), 1e-9)
     shortage = labour_shortage(inputs.labour, inputs.land, mean_lpm)
+    total_v = np.bincount(inputs.village, minlength=n_vill).astype(np.float64)
+    bonus = class_table(p)
+    promotion_term = p.willingness_promotion * PROMOTION
+    head = streams.stream_heads(seed, "peer_organising")[0]
     monthly, harvests = [], []
     for t in range(N_MONTHS):
         month = START_MONTH + t
         cal = month % 12 + 1
         prob = p.decision_probability_campaign if cal in SLACK_SEASON else p.decision_probability_other
-        u = streams.generator(seed, "peer_organising", 0, month).random(n)
-        idx = np.flatnonzero((u < prob) & (inputs.klass != LANDLORD))
-        form = np.where(org >= 0, org_form[np.maximum(org, 0)] if org_form.size else 0, INDIVIDUAL)
-        share_v = (np.bincount(inputs.village, weights=org >= 0, minlength=n_vill)
-                   / np.maximum(np.bincount(inputs.village, minlength=n_vill), 1))
-        w = willingness(p, klass=inputs.klass[idx], attitude=inputs.attitude[idx], shortage=shortage[idx],
-                        animals=inputs.animals[idx], promotion=PROMOTION, neighbours_share=share_v[inputs.village[idx]])
-        org[idx[(form[idx] == TEAM) & (w < -p.exit_hysteresis)]] = -1
-        joiners = idx[(org[idx] < 0) & (w > 0)]
+        joiners, joiner_u = _decide(head, streams.month_word(month), prob, inputs.klass, LANDLORD, inputs.attitude, shortage, inputs.animals, inputs.village,
+                          org, org_form, size, members_v, total_v, bonus, p.willingness_base,
+                          p.willingness_labour_shortage, p.willingness_no_animals, promotion_term,
+                          p.willingness_neighbours, p.exit_hysteresis)
         if joiners.size:
-            team, team_village = group_into_teams(inputs.village[joiners], u[joiners], p.mutual_aid_team_size,
+            team, team_village = group_into_teams(inputs.village[joiners], joiner_u, p.mutual_aid_team_size,
                                                   int(p.mutual_aid_min_size))
             live = np.flatnonzero(org_form == TEAM)
             some_team = np.full(n_vill, -1, dtype=np.int64)
@@ -120,37 +186,46 @@ def run_hightide(inputs: Inputs, seed: int) -> dict:
             org[joiners[~alone]] = base + team[~alone]
             org_form = np.concatenate([org_form, np.full(team_village.size, TEAM)])
             org_village = np.concatenate([org_village, team_village])
-        size = np.bincount(org[org >= 0], minlength=org_form.size)
+            size = np.concatenate([size, np.zeros(team_village.size, dtype=np.int64)])
+            placed = joiners[org[joiners] >= 0]
+            np.add.at(size, org[placed], 1)
+            np.add.at(members_v, inputs.village[placed], 1.0)
         gone = (org_form == TEAM) & (size < p.mutual_aid_min_size)
         org_form[gone] = -1  # dissolved
-        org[(org >= 0) & gone[np.maximum(org, 0)]] = -1
+        if gone.any():
+            _release(org, inputs.village, gone, size, members_v)
         if cal in SLACK_SEASON and org_form.size:
             v = streams.generator(seed, "peer_conversion", 0, month).random(org_form.size)
             org_form[(org_form == TEAM) & (v < APC_CONVERSION)] = APC
-        form = np.where(org >= 0, org_form[np.maximum(org, 0)] if org_form.size else 0, INDIVIDUAL)
-        monthly.append(summary(form, np.sum(org_form == TEAM), np.sum(org_form == APC)))
+        monthly.append({"share_team": int(size[org_form == TEAM].sum()) / n, "share_apc": int(size[org_form == APC].sum()) / n,
+                        "teams": int(np.sum(org_form == TEAM)), "apcs": int(np.sum(org_form == APC))})
         if cal == HARVEST_MONTH:
+            form = np.where(org >= 0, org_form[np.maximum(org, 0)] if org_form.size else 0, INDIVIDUAL)
             harvests.append(_harvest_hightide(inputs, org, form))
     return {"monthly": monthly, "harvests": harvests}
 
 
 def _harvest_hightide(inputs: Inputs, org: np.ndarray, form: np.ndarray) -> dict:
     p = inputs.params
-    income = inputs.tfp * production.factor_index(p, inputs.land, inputs.labour, inputs.animals)
+    land_t, labour_t, animal_t = production.factor_terms(p, inputs.land, inputs.labour, inputs.animals)
+    income = inputs.tfp * (land_t * labour_t * animal_t)
     output_total = float(income.sum())
+    province = np.zeros(inputs.n, dtype=np.int64)
     for f, bonus in ((TEAM, p.mutual_aid_pooling_bonus), (APC, p.apc_scale_bonus)):
         members = np.flatnonzero(form == f)
         if members.size == 0:
             continue
-        ids, unit = np.unique(org[members], return_inverse=True)
+        unit, n_units = dense_index(org[members], province[:members.size])
         labour_used, animals_used = production.pooled_inputs(unit, inputs.land[members], inputs.labour[members],
-                                                             inputs.animals[members], ids.size)
-        out = inputs.tfp * production.factor_index(p, inputs.land[members], labour_used, animals_used) * (1.0 + bonus)
+                                                             inputs.animals[members], n_units)
+        # a member's land term is its own land's (factor_terms: a term depends on its input alone)
+        out = inputs.tfp * (land_t[members] * production.labour_term(p, labour_used)
+                            * production.animal_term(p, animals_used)) * (1.0 + bonus)
         output_total += float(out.sum() - income[members].sum())
         if f == TEAM:
-            income[members] = out + production.labour_exchange(p, unit, out, inputs.labour[members], labour_used, ids.size)
+            income[members] = out + production.labour_exchange(p, unit, out, inputs.labour[members], labour_used, n_units)
         else:
-            pooled = np.bincount(unit, weights=out, minlength=ids.size)
+            pooled = np.bincount(unit, weights=out, minlength=n_units)
             income[members] = collective.distribute_elementary(pooled, unit, inputs.land[members], inputs.labour[members],
-                                                               p.land_dividend_share, ids.size)
+                                                               p.land_dividend_share, n_units)
     return harvest_summary(inputs, income, output_total)
