@@ -4,7 +4,11 @@ Each month a household's current incentive is set by its unit: monitoring weaken
 of the unit that shares the harvest (Lin 1990; Putterman 1987), coerced members work less,
 without the right to withdraw the discipline of exit is gone (Lin 1990), and free supply cuts the
 link between work and food; labour drawn all year into commune industry and works is not in the
-fields; and the hungry work less (Strauss 1986; Dasgupta & Ray 1986). Effort at a harvest is the running mean over the growing season (April-September, MODEL.md
+fields; and the hungry work less (Strauss 1986; Dasgupta & Ray 1986). Members do not jump to
+their unit's incentives: their work norm moves part of the way each growing month (conditional
+cooperation, Fischbacher, Gächter & Fehr 2001; partial adjustment, Nerlove 1958), so the
+communes' losses and the return of team accounting reach the crops over two or three seasons.
+Effort at a harvest is the running mean over the growing season (April-September, MODEL.md
 §3): it moves only in those months, so a change of organisation in August moves the autumn
 harvest only a little, and one in the harvest month or the slack season not until the next
 growing season (the crop is grown by then; hands missing at the harvest itself lose part of the
@@ -31,9 +35,10 @@ def _move_toward(starts, used, active, effort, norm, members, units, org, org_fo
                  rural_industry, season, norm_rate, food_ratio, hunger_threshold, hunger_elasticity):
     """Move the j-th collective member's work norm a share ``norm_rate`` toward its unit's incentive
     (the unit's effort less the free-supply loss in a commune); everyone else works for their own
-    crop, so their norm is 1 at once. Then move each active household's effort a 1/k step (the k-th month of the season: a running mean, k = 1
-    restarts it) toward the norm less the share of labour in rural industry, times the work
-    capacity of the hungry, min(food ratio / threshold, 1) ** elasticity."""
+    crop, so their norm is 1 at once. Then move each active household's effort a 1/k step (the
+    k-th month of the season: a running mean, k = 1 restarts it) toward the norm less the share
+    of labour in rural industry, times the work capacity of the hungry,
+    min(food ratio / threshold, 1) ** elasticity."""
     first_member = np.searchsorted(members, starts)
     for p in nb.prange(starts.size):
         j = first_member[p]
@@ -72,8 +77,9 @@ def norm_rate(persistence: float) -> float:
 
 
 def update_effort(world: World, ctx: StepContext) -> None:
-    """Members of a collective: their unit's effort (``cooperatives.effort`` of its size and
-    coerced share), less the free-supply loss in communes; everyone: less the labour drawn into
+    """Members of a collective: a work norm moving toward their unit's effort (``cooperatives.effort``
+    of its size and coerced share) less the free-supply loss in communes, closing all but
+    ``effort_persistence`` of the gap in a season (``norm_rate``); everyone: less the labour drawn into
     rural industry, and less again when hungry (work capacity falls with intake: Strauss 1986
     finds an output elasticity of about a third to calories at low intakes, i.e. about one for
     labour at ``elasticity_labour``). Only in growing-season months, so the crop reflects the
