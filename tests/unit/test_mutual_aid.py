@@ -64,6 +64,38 @@ def test_grouping_rules(case):
         assert len(team_village) == 0
 
 
+def _group_into_teams_by_arrays(village, rank_key, team_size, min_size):
+    """The array-expression form of the rule (the implementation until 2026-12): the oracle."""
+    order = np.lexsort((rank_key, village))
+    v_sorted = village[order]
+    uniq, start, counts = np.unique(v_sorted, return_index=True, return_counts=True)
+    n_teams = np.where(counts >= min_size,
+                       np.maximum(np.minimum(np.rint(counts / team_size), counts // max(min_size, 1)), 1), 0).astype(np.int64)
+    rank = np.arange(len(order)) - np.repeat(start, counts)
+    team_offset = np.cumsum(n_teams) - n_teams
+    per = np.repeat(n_teams, counts)
+    local = np.where(per > 0, rank % np.maximum(per, 1), -1)
+    team_sorted = np.where(local >= 0, np.repeat(team_offset, counts) + local, -1)
+    team = np.empty_like(team_sorted)
+    team[order] = team_sorted
+    return team, np.repeat(uniq, n_teams)
+
+
+@given(_joiners(), st.booleans())
+def test_compiled_grouping_is_the_array_rule(case, ties):
+    """The compiled grouping gives what the array expressions give, teams and their villages,
+    element for element (ties in rank broken by joiner order, as ``np.lexsort`` breaks them)."""
+    village, rank, team_size, min_size = case
+    if ties:
+        rank = np.round(rank, 1)
+    for v in (village, village.astype(np.int32)):
+        team, team_village = group_into_teams(v, rank, team_size, min_size)
+        want_team, want_village = _group_into_teams_by_arrays(v, rank, team_size, min_size)
+        np.testing.assert_array_equal(team, want_team)
+        np.testing.assert_array_equal(team_village, want_village)
+        assert team_village.dtype == want_village.dtype
+
+
 @given(st.lists(st.integers(0, 30), min_size=0, max_size=300))
 def test_default_sizes_never_make_a_team_below_the_minimum(villages):
     village = np.array(villages, dtype=np.int64)

@@ -23,23 +23,40 @@ from hightide.world.world import World
 def group_into_teams(village: np.ndarray, rank_key: np.ndarray, team_size: float, min_size: int) -> tuple[np.ndarray, np.ndarray]:
     """Split joiners into teams within their village.
 
-    Returns (team_number per joiner, -1 when too few joiners in the village; village of each team).
-    Villages with at least ``min_size`` joiners form round(n / team_size) (>= 1) teams, members dealt
-    out in ``rank_key`` order.
+    Returns (team number per joiner, -1 when too few joiners in the village; village of each team).
+    Villages with at least ``min_size`` joiners form round(n / team_size) (>= 1, and no more than
+    n // min_size) teams, members dealt out in ``rank_key`` order (ties in joiner order).
     """
-    order = np.lexsort((rank_key, village))
-    v_sorted = village[order]
-    uniq, start, counts = np.unique(v_sorted, return_index=True, return_counts=True)
-    n_teams = np.where(counts >= min_size,
-                       np.maximum(np.minimum(np.rint(counts / team_size), counts // max(min_size, 1)), 1), 0).astype(np.int64)
-    rank = np.arange(len(order)) - np.repeat(start, counts)
-    team_offset = np.cumsum(n_teams) - n_teams
-    per = np.repeat(n_teams, counts)
-    local = np.where(per > 0, rank % np.maximum(per, 1), -1)
-    team_sorted = np.where(local >= 0, np.repeat(team_offset, counts) + local, -1)
-    team = np.empty_like(team_sorted)
-    team[order] = team_sorted
-    return team, np.repeat(uniq, n_teams)
+    village = np.asarray(village)
+    return _group_into_teams(village, np.asarray(rank_key, dtype=np.float64), float(team_size), int(min_size))
+
+
+@nb.njit(cache=True)
+def _group_into_teams(village, rank_key, team_size, min_size):
+    """``group_into_teams`` in one compiled call: joiners sorted by village, then rank, then joiner
+    order (two stable sorts: ``np.lexsort((rank_key, village))``), each village's run dealt out."""
+    n = village.size
+    by_rank = np.argsort(rank_key, kind="mergesort")
+    order = by_rank[np.argsort(village[by_rank], kind="mergesort")]
+    team = np.full(n, -1, dtype=np.int64)
+    team_village = np.empty(n, dtype=village.dtype)
+    n_teams_all = 0
+    start = 0
+    while start < n:
+        v = village[order[start]]
+        end = start + 1
+        while end < n and village[order[end]] == v:
+            end += 1
+        count = end - start
+        if count >= min_size:
+            per = int(max(min(np.rint(count / team_size), count // max(min_size, 1)), 1))
+            for r in range(count):
+                team[order[start + r]] = n_teams_all + r % per
+            for t in range(per):
+                team_village[n_teams_all + t] = v
+            n_teams_all += per
+        start = end
+    return team, team_village[:n_teams_all]
 
 
 @nb.njit(cache=True, parallel=True)
