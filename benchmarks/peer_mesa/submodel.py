@@ -108,9 +108,8 @@ def _decide(head, month_word, prob, klass, excluded, attitude, shortage, animals
     n = klass.size
     joiners = np.empty(n, dtype=np.int64)
     joiner_u = np.empty(n)
-    leavers = np.empty(n, dtype=np.int64)
+    left_v = np.zeros(members_v.size)
     k = 0
-    n_left = 0
     s_hi, s_lo, i_hi, i_lo = rng.stream_start(head, 0, month_word)
     for i in range(n):
         s_hi, s_lo, u = rng.next_double(s_hi, s_lo, i_hi, i_lo)
@@ -123,15 +122,13 @@ def _decide(head, month_word, prob, klass, excluded, attitude, shortage, animals
         if o >= 0 and org_form[o] == TEAM and w < -hysteresis:
             org[i] = -1
             size[o] -= 1
-            leavers[n_left] = i
-            n_left += 1
+            left_v[v] += 1.0
             o = -1
         if o < 0 and w > 0:
             joiners[k] = i
             joiner_u[k] = u
             k += 1
-    for j in range(n_left):
-        members_v[village[leavers[j]]] -= 1.0
+    members_v -= left_v
     return joiners[:k], joiner_u[:k]
 
 
@@ -170,10 +167,10 @@ def run_hightide(inputs: Inputs, seed: int) -> dict:
         month = START_MONTH + t
         cal = month % 12 + 1
         prob = p.decision_probability_campaign if cal in SLACK_SEASON else p.decision_probability_other
-        joiners, joiner_u = _decide(head, streams.month_word(month), prob, inputs.klass, LANDLORD, inputs.attitude, shortage, inputs.animals, inputs.village,
-                          org, org_form, size, members_v, total_v, bonus, p.willingness_base,
-                          p.willingness_labour_shortage, p.willingness_no_animals, promotion_term,
-                          p.willingness_neighbours, p.exit_hysteresis)
+        joiners, joiner_u = _decide(head, streams.month_word(month), prob, inputs.klass, LANDLORD, inputs.attitude,
+                                    shortage, inputs.animals, inputs.village, org, org_form, size, members_v, total_v,
+                                    bonus, p.willingness_base, p.willingness_labour_shortage, p.willingness_no_animals,
+                                    promotion_term, p.willingness_neighbours, p.exit_hysteresis)
         if joiners.size:
             team, team_village = group_into_teams(inputs.village[joiners], joiner_u, p.mutual_aid_team_size,
                                                   int(p.mutual_aid_min_size))
@@ -197,8 +194,9 @@ def run_hightide(inputs: Inputs, seed: int) -> dict:
         if cal in SLACK_SEASON and org_form.size:
             v = streams.generator(seed, "peer_conversion", 0, month).random(org_form.size)
             org_form[(org_form == TEAM) & (v < APC_CONVERSION)] = APC
-        monthly.append({"share_team": int(size[org_form == TEAM].sum()) / n, "share_apc": int(size[org_form == APC].sum()) / n,
-                        "teams": int(np.sum(org_form == TEAM)), "apcs": int(np.sum(org_form == APC))})
+        teams, apcs = org_form == TEAM, org_form == APC
+        monthly.append({"share_team": int(size[teams].sum()) / n, "share_apc": int(size[apcs].sum()) / n,
+                        "teams": int(teams.sum()), "apcs": int(apcs.sum())})
         if cal == HARVEST_MONTH:
             form = np.where(org >= 0, org_form[np.maximum(org, 0)] if org_form.size else 0, INDIVIDUAL)
             harvests.append(_harvest_hightide(inputs, org, form))
