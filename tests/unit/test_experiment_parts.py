@@ -98,7 +98,7 @@ def test_early_retreat_brings_the_retreat_to_lushan():
     s = PolicySchedule(load_scenario("early_retreat"))
     p = s.at(parse_month("1959-09"))
     assert (p.leap_pressure, p.procurement_regime, p.mess_halls, p.free_supply_share, p.backyard_steel_mt) == (
-        0.1, "unified_purchase", False, 0.0, 0.0)
+        0.1, "three_fixes", False, 0.0, 0.0)
     assert s.at(parse_month("1960-06")).backyard_steel_mt == 0.0
     assert s.at(parse_month("1960-12")).free_supply_share == 0.0
     assert s.at(parse_month("1959-09")).report_credence == 0.3  # the Lushan revision itself stands

@@ -99,3 +99,18 @@ def test_historical_ration_standards_are_cut_for_the_1960_61_grain_year_only():
                                 ("1961-07", 1.0, 1.0), ("1966-12", 1.0, 1.0)):
         pol = schedule.at(parse_month(month))
         assert (pol.rural_ration_factor, pol.urban_ration_factor) == (rural, urban), month
+
+
+def test_historical_procurement_regimes_follow_the_grain_policy():
+    """Free market to the unified purchase of Nov 1953 (the scenario's 1953-10 event), the Three
+    Fixes from Aug 1955, the Leap's planned shares from the communes, and the Three Fixes again
+    from the retreat of 1961 (Zhang Chen 2015: the 1961 round in Suiping) to the end."""
+    from hightide.scenarios.loader import load_scenario
+    from hightide.scenarios.schema import parse_month
+    from hightide.state.policy import PolicySchedule
+
+    schedule = PolicySchedule(load_scenario("historical"))
+    for month, regime in (("1953-09", "free_market"), ("1954-01", "unified_purchase"), ("1955-08", "three_fixes"),
+                          ("1958-09", "planned_share"), ("1960-12", "planned_share"), ("1961-01", "three_fixes"),
+                          ("1966-12", "three_fixes")):
+        assert schedule.at(parse_month(month)).procurement_regime == regime, month
