@@ -114,3 +114,17 @@ def test_historical_procurement_regimes_follow_the_grain_policy():
                           ("1958-09", "planned_share"), ("1960-12", "planned_share"), ("1961-01", "three_fixes"),
                           ("1966-12", "three_fixes")):
         assert schedule.at(parse_month(month)).procurement_regime == regime, month
+
+
+def test_historical_water_works_follow_the_monthly_turnout():
+    """Winter 1957-58: 60-70, 80 and 100 M peasants on the works in November, December and January
+    (Peking Review, 4 Mar 1958) of ~308 M rural adults, until the spring sowing; none in October
+    (the harvest month) or after March."""
+    from hightide.scenarios.loader import load_scenario
+    from hightide.scenarios.schema import parse_month
+    from hightide.state.policy import PolicySchedule
+
+    schedule = PolicySchedule(load_scenario("historical"))
+    for month, share in (("1957-10", 0.0), ("1957-11", 0.21), ("1957-12", 0.26), ("1958-01", 0.32),
+                         ("1958-03", 0.32), ("1958-04", 0.0)):
+        assert schedule.at(parse_month(month)).water_conservancy_share == share, month
