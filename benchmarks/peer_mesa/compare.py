@@ -1,13 +1,15 @@
 """Peer comparison: the sub-model of submodel.py run by hightide's engine and by a Mesa 3 model,
 side by side on the same inputs (outside the test run; needs the ``peer`` extra: mesa).
 
-Run:  .venv/bin/python benchmarks/peer_mesa/compare.py [--scale 0.01] [--seeds 5] [--json FILE]
+Run:  .venv/bin/python benchmarks/peer_mesa/compare.py [--scale 0.01] [--seeds 5] [--threads N] [--json FILE]
 
 Prints, for each aggregate, the mean and standard error over seeds of both implementations and
 whether they agree within sampling noise (difference below three standard errors of the
 difference, or below 1% of the value), and the throughput of each in household-months per second
 (the sub-model's months x the province's households / seconds). Both draw their own random
-numbers, so they agree in distribution, not draw for draw.
+numbers, so they agree in distribution, not draw for draw. hightide's compiled passes use all cores
+unless ``--threads`` says otherwise (its months are the same on any number); the Mesa model runs
+on one, as Mesa does.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ import sys
 import time
 from pathlib import Path
 
+import numba
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).parent))
@@ -43,7 +46,11 @@ def main() -> None:
     ap.add_argument("--scale", type=float, default=0.01)
     ap.add_argument("--seeds", type=int, default=5)
     ap.add_argument("--json", type=Path, default=None)
+    ap.add_argument("--threads", type=int, default=None,
+                    help="threads of hightide's compiled passes (default: all cores; Mesa runs on one)")
     args = ap.parse_args()
+    if args.threads:
+        numba.set_num_threads(args.threads)
     inputs = province_inputs(args.scale)
     hm = inputs.n * N_MONTHS
     print(f"one province, {inputs.n:,} households x {N_MONTHS} months = {hm:,} household-months")
@@ -70,11 +77,12 @@ def main() -> None:
               f"{rows[-1]['mesa_se']:.3g}   {'agree' if agree else 'DIFFER'}")
     th = {k: hm / min(v) for k, v in seconds.items()}
     ratio = th["hightide"] / th["mesa"]
-    print(f"throughput: hightide {th['hightide']:,.0f}, mesa {th['mesa']:,.0f} household-months/s "
+    print(f"throughput: hightide {th['hightide']:,.0f} ({numba.get_num_threads()} threads), mesa {th['mesa']:,.0f} household-months/s "
           f"(best of {args.seeds}); ratio {ratio:,.0f}x; all aggregates agree: {agree_all}")
     if args.json:
         args.json.write_text(json.dumps({"households": inputs.n, "months": N_MONTHS, "seeds": args.seeds,
                                          "seconds": seconds, "household_months_per_second": th, "ratio": ratio,
+                                         "hightide_threads": numba.get_num_threads(),
                                          "aggregates": rows, "all_agree": agree_all}, indent=2, default=float))
 
 

@@ -19,7 +19,11 @@ the way hightide's engine runs its processes: the households' state as arrays, o
 a month that draws from the process's stream in the kernel (``engine.rng``, as
 ``mutual_aid.organise`` does) and weighs ``membership.willingness`` term by term, counts kept as
 households move rather than recounted, and the harvest by the engine's production and sharing
-rules: that is the engine the Mesa model is compared with. (Until 2026-12 it was a sequence of
+rules: that is the engine the Mesa model is compared with. The engine runs provinces on all
+cores; with one province here, the monthly pass runs contiguous chunks of it on all cores, each
+chunk starting at its place in the stream (``rng.advance``), so the months are those of one pass
+in order on any number of threads (Numba's thread count; ``compare.py --threads 1`` for one
+core). (Until 2026-12 it was a sequence of
 NumPy expressions over the whole province each month, ~10 passes; the compiled version gives
 the same months draw for draw and the same harvests to 1e-14.)
 """
@@ -95,40 +99,62 @@ def harvest_summary(inputs: Inputs, income: np.ndarray, output_total: float) -> 
     return {"output": float(output_total), "income_by_class": by_class, "mean_income": float(income.mean())}
 
 
-@nb.njit(cache=True)
-def _decide(head, month_word, prob, klass, excluded, attitude, shortage, animals, village, org, org_form, size,
-            members_v, total_v, bonus, base, w_short, w_no_animals, promotion_term, w_neighbours, hysteresis):
+@nb.njit(cache=True, parallel=True)
+def _decide(head, month_word, n_chunks, prob, klass, excluded, attitude, shortage, animals, village, org, org_form,
+            size, members_v, total_v, bonus, base, w_short, w_no_animals, promotion_term, w_neighbours, hysteresis):
     """One pass over the province: each household draws from the month's stream (``rng``: the
     draws of ``streams.generator(seed, process, 0, month).random(n)``, as the engine's organising
     process draws them); one whose draw is below ``prob`` (and not of the ``excluded`` class) weighs
     ``membership.willingness`` (term by term in the order of its array expression, the village's
     organised share as at the start of the month); a team member below ``-hysteresis`` leaves (its
-    team's size and its village's count fall after the pass); one outside above 0 joins. Returns
-    the joiners, ascending, and their draws."""
+    team's size and its village's count fall after the pass); one outside above 0 joins. The
+    households run in ``n_chunks`` contiguous chunks in parallel, each from its first household's
+    place in the stream (``rng.advance``), so every household draws the number one pass in order
+    gives it and the result does not depend on ``n_chunks``. Returns the joiners, ascending, and
+    their draws."""
     n = klass.size
     joiners = np.empty(n, dtype=np.int64)
     joiner_u = np.empty(n)
-    left_v = np.zeros(members_v.size)
+    leavers = np.empty(n, dtype=np.int64)
+    left_org = np.empty(n, dtype=np.int64)
+    n_join = np.zeros(n_chunks, dtype=np.int64)
+    n_left = np.zeros(n_chunks, dtype=np.int64)
+    s0_hi, s0_lo, i_hi, i_lo = rng.stream_start(head, 0, month_word)
+    for c in nb.prange(n_chunks):
+        lo, hi = n * c // n_chunks, n * (c + 1) // n_chunks
+        s_hi, s_lo = rng.advance(s0_hi, s0_lo, i_hi, i_lo, lo)
+        kj, kl = lo, lo
+        for i in range(lo, hi):
+            s_hi, s_lo, u = rng.next_double(s_hi, s_lo, i_hi, i_lo)
+            if not (u < prob) or klass[i] == excluded:
+                continue
+            v = village[i]
+            w = (base + bonus[klass[i]] + attitude[i] + w_short * shortage[i]
+                 + w_no_animals * (1.0 if animals[i] < 0.5 else 0.0)
+                 + promotion_term + w_neighbours * (members_v[v] / max(total_v[v], 1.0)))
+            o = org[i]
+            if o >= 0 and org_form[o] == TEAM and w < -hysteresis:
+                org[i] = -1
+                leavers[kl] = i
+                left_org[kl] = o
+                kl += 1
+                o = -1
+            if o < 0 and w > 0:
+                joiners[kj] = i
+                joiner_u[kj] = u
+                kj += 1
+        n_join[c] = kj - lo
+        n_left[c] = kl - lo
     k = 0
-    s_hi, s_lo, i_hi, i_lo = rng.stream_start(head, 0, month_word)
-    for i in range(n):
-        s_hi, s_lo, u = rng.next_double(s_hi, s_lo, i_hi, i_lo)
-        if not (u < prob) or klass[i] == excluded:
-            continue
-        v = village[i]
-        w = (base + bonus[klass[i]] + attitude[i] + w_short * shortage[i] + w_no_animals * (1.0 if animals[i] < 0.5 else 0.0)
-             + promotion_term + w_neighbours * (members_v[v] / max(total_v[v], 1.0)))
-        o = org[i]
-        if o >= 0 and org_form[o] == TEAM and w < -hysteresis:
-            org[i] = -1
-            size[o] -= 1
-            left_v[v] += 1.0
-            o = -1
-        if o < 0 and w > 0:
-            joiners[k] = i
-            joiner_u[k] = u
+    for c in range(n_chunks):
+        lo = n * c // n_chunks
+        for j in range(lo, lo + n_left[c]):
+            size[left_org[j]] -= 1
+            members_v[village[leavers[j]]] -= 1.0
+        for j in range(lo, lo + n_join[c]):
+            joiners[k] = joiners[j]
+            joiner_u[k] = joiner_u[j]
             k += 1
-    members_v -= left_v
     return joiners[:k], joiner_u[:k]
 
 
@@ -162,12 +188,13 @@ def run_hightide(inputs: Inputs, seed: int) -> dict:
     bonus = class_table(p)
     promotion_term = p.willingness_promotion * PROMOTION
     head = streams.stream_heads(seed, "peer_organising")[0]
+    n_chunks = max(nb.get_num_threads(), 1)  # the months do not depend on it (``_decide``)
     monthly, harvests = [], []
     for t in range(N_MONTHS):
         month = START_MONTH + t
         cal = month % 12 + 1
         prob = p.decision_probability_campaign if cal in SLACK_SEASON else p.decision_probability_other
-        joiners, joiner_u = _decide(head, streams.month_word(month), prob, inputs.klass, LANDLORD, inputs.attitude,
+        joiners, joiner_u = _decide(head, streams.month_word(month), n_chunks, prob, inputs.klass, LANDLORD, inputs.attitude,
                                     shortage, inputs.animals, inputs.village, org, org_form, size, members_v, total_v,
                                     bonus, p.willingness_base, p.willingness_labour_shortage, p.willingness_no_animals,
                                     promotion_term, p.willingness_neighbours, p.exit_hysteresis)

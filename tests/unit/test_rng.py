@@ -57,3 +57,23 @@ def test_uniform_at_gives_the_slots_draws():
     slots = np.array([24, 0, 11, 9, 39, 10, 10])
     np.testing.assert_array_equal(streams.uniform_at(3, "heirs", 55, starts, slots), full[slots])
     assert streams.uniform_at(3, "heirs", 55, starts, np.zeros(0, dtype=np.int64)).size == 0
+
+
+@pytest.mark.parametrize("delta", [0, 1, 2, 7, 1000, 123_457, 2**40 + 3])
+def test_advance_jumps_a_stream_as_numpy_does(delta):
+    """``advance`` puts a stream ``delta`` steps on: the draws after it are NumPy's after
+    ``PCG64.advance(delta)``, and for short jumps the tail of one pass in order."""
+    seed, key = 11, (streams.process_key("peer_organising"), 0, 700)
+    words = rng.entropy_words(seed, key)
+    s_hi, s_lo, i_hi, i_lo = rng.pcg64_seed(words)
+    a_hi, a_lo = rng.advance(s_hi, s_lo, i_hi, i_lo, delta)
+    got = np.empty(50)
+    for k in range(50):
+        a_hi, a_lo, got[k] = rng.next_double(a_hi, a_lo, i_hi, i_lo)
+    bg = np.random.PCG64(np.random.SeedSequence(entropy=seed, spawn_key=key))
+    bg.advance(delta)
+    np.testing.assert_array_equal(got, np.random.Generator(bg).random(50))
+    if delta <= 123_457:
+        whole = np.empty(delta + 50)
+        rng.fill_random(words, whole, 0, delta + 50)
+        np.testing.assert_array_equal(got, whole[delta:])

@@ -132,6 +132,47 @@ def _step(typingctx, s_hi, s_lo, i_hi, i_lo):
     return sig, codegen
 
 
+@intrinsic
+def _muladd(typingctx, a_hi, a_lo, b_hi, b_lo, c_hi, c_lo):
+    """a * b + c (mod 2^128) of 128-bit numbers given as (high, low) words, one LLVM multiply-add."""
+    sig = types.UniTuple(types.uint64, 2)(*([types.uint64] * 6))
+
+    def codegen(context, builder, signature, args):
+        i128 = ir.IntType(128)
+        i64 = ir.IntType(64)
+        wide = [builder.zext(x, i128) for x in args]
+        c64 = ir.Constant(i128, 64)
+        a, b, c = (builder.or_(builder.shl(wide[k], c64), wide[k + 1]) for k in (0, 2, 4))
+        new = builder.add(builder.mul(a, b), c)
+        return context.make_tuple(builder, signature.return_type,
+                                  [builder.trunc(builder.lshr(new, c64), i64), builder.trunc(new, i64)])
+
+    return sig, codegen
+
+
+@nb.njit(cache=True)
+def advance(s_hi, s_lo, i_hi, i_lo, delta):
+    """The stream's state ``delta`` steps on, in O(log delta) multiplications: the LCG jump-ahead
+    of Brown (1994), as NumPy's ``PCG64.advance``. A pass that splits a stream's households into
+    chunks starts each chunk at its first household's state, so the chunks draw exactly the
+    numbers one pass in order would."""
+    s_hi, s_lo, i_hi, i_lo = _U64(s_hi), _U64(s_lo), _U64(i_hi), _U64(i_lo)  # words above 2^63 as Python ints
+    zero = _U64(0)
+    m_hi, m_lo = zero, _U64(1)  # the accumulated multiplier and increment
+    p_hi, p_lo = zero, zero
+    cm_hi, cm_lo = MULT_HI, MULT_LO  # the step's multiplier and increment, squared as delta halves
+    cp_hi, cp_lo = i_hi, i_lo
+    d = _U64(delta)
+    while d > zero:
+        if d & _U64(1):
+            m_hi, m_lo = _muladd(m_hi, m_lo, cm_hi, cm_lo, zero, zero)
+            p_hi, p_lo = _muladd(p_hi, p_lo, cm_hi, cm_lo, cp_hi, cp_lo)
+        cp_hi, cp_lo = _muladd(cm_hi, cm_lo, cp_hi, cp_lo, cp_hi, cp_lo)  # (mult + 1) x inc
+        cm_hi, cm_lo = _muladd(cm_hi, cm_lo, cm_hi, cm_lo, zero, zero)
+        d >>= _U64(1)
+    return _muladd(m_hi, m_lo, s_hi, s_lo, p_hi, p_lo)
+
+
 @nb.njit(cache=True, inline="always")
 def _output(s_hi, s_lo):
     """PCG XSL-RR 128/64 output of a state."""
