@@ -226,17 +226,18 @@ def test_the_hungry_put_less_work_into_the_season():
     np.testing.assert_allclose(hh.effort[hungry], 0.5 ** p.hunger_labour_elasticity, rtol=1e-5)
 
 
-def test_enrolment_by_chunks_of_provinces_changes_nothing(monkeypatch):
-    """``_enrol`` works through chunks of whole provinces (to bound its temporaries at full scale);
-    one province per chunk gives the same households, co-operatives and cadres as one chunk for
-    the nation, through the high tide."""
+def test_enrolment_and_check_ups_by_chunks_of_provinces_change_nothing(monkeypatch):
+    """``_enrol`` and ``_check_up`` work through chunks of whole provinces (to bound their
+    temporaries at full scale); one province per chunk gives the same households, co-operatives
+    and cadres as one chunk for the nation, through the high tide and the withdrawals of the
+    winter of 1956-57."""
     from hightide.engine import kernels
     from hightide.engine.simulation import simulate
     from hightide.scenarios.loader import load_scenario
 
     scenario = load_scenario("historical")
     scenario = scenario.model_copy(update={
-        "scenario": scenario.scenario.model_copy(update={"end": "1956-06"}),
+        "scenario": scenario.scenario.model_copy(update={"end": "1957-06"}),
         "parameters": {**scenario.parameters, "townships_min_per_province": 1.0}})
 
     def state(limit):

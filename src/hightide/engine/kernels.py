@@ -461,12 +461,13 @@ def _members_of_forms(starts, used, active, org, org_form, org_active, forms, li
     return out[:compact_segments(out, base, counts)]
 
 
-def members_of_forms(hh, orgs, forms, live_only: bool = False) -> np.ndarray:
+def members_of_forms(hh, orgs, forms, live_only: bool = False, provinces: np.ndarray | None = None) -> np.ndarray:
     """Slots (ascending) of active households whose organisation has one of ``forms`` (and, with
-    ``live_only``, is active)."""
+    ``live_only``, is active); only in ``provinces`` (ascending) when given."""
     mask = np.zeros(8, dtype=np.bool_)
     mask[list(forms)] = True
-    return _members_of_forms(hh.block_start, hh.used, hh.active, hh.org, orgs.form, orgs.active, mask, live_only)
+    starts, used = (hh.block_start, hh.used) if provinces is None else (hh.block_start[provinces], hh.used[provinces])
+    return _members_of_forms(starts, used, hh.active, hh.org, orgs.form, orgs.active, mask, live_only)
 
 
 # --- NumPy's pairwise summation, streamed ------------------------------------------------------

@@ -278,24 +278,33 @@ def quality_class(score: np.ndarray) -> np.ndarray:
 
 
 def _check_up(world: World, ctx: StepContext) -> None:
-    """Quality classes, withdrawals by the rule of [001 §III] and resolute reduction."""
+    """Quality classes, withdrawals by the rule of [001 §III] and resolute reduction. Members are
+    heard by chunks of whole provinces (``province_chunks``): a co-operative's members are all in
+    one province and everyone's willingness reads the surroundings as the month began, so the
+    chunks change nothing but the size of the temporaries (at full scale the high tide's ~100 M
+    members at once took ~3 GB)."""
     p, hh, orgs, pol = ctx.params, world.households, world.organisations, ctx.policy
     live = np.flatnonzero(orgs.active & is_collective(orgs.form))
     if live.size == 0:
         return
     orgs.quality[live] = quality_class(orgs.cadre_competence[live] + 2.0 * np.nan_to_num(orgs.yield_advantage[live]))
     if pol.exit_allowed:
-        members = members_of_forms(hh, orgs, COLLECTIVE_FORMS, live_only=True)
-        w = _willingness_apc(world, ctx, members)
-        wants_out = w < -p.exit_hysteresis - pol.pressure * p.pressure_reach
-        local = np.searchsorted(live, hh.org[members])
-        leaves, dissolved = withdrawal_outcome(local, wants_out, live.size, p.nearly_all_share, int(p.apc_min_size))
-        stay_dissolved = leaves & dissolved[local]
-        quit_ = members[leaves & ~stay_dissolved]
-        hh.org[quit_] = NO_ORG
-        hh.joined_month[quit_] = -1
-        hh.coerced[quit_] = False
-        ctx.add("withdrawn", hh.province[quit_], np.ones(quit_.size), world.weight)
+        surroundings = _apc_surroundings(world, ctx)
+        dissolved = np.zeros(live.size, dtype=bool)
+        for chunk in province_chunks(hh):
+            members = members_of_forms(hh, orgs, COLLECTIVE_FORMS, live_only=True, provinces=chunk)
+            if members.size == 0:
+                continue
+            w = _willingness_apc(world, ctx, members, surroundings)
+            wants_out = w < -p.exit_hysteresis - pol.pressure * p.pressure_reach
+            local = np.searchsorted(live, hh.org[members])
+            leaves, gone = withdrawal_outcome(local, wants_out, live.size, p.nearly_all_share, int(p.apc_min_size))
+            quit_ = members[leaves & ~gone[local]]
+            hh.org[quit_] = NO_ORG
+            hh.joined_month[quit_] = -1
+            hh.coerced[quit_] = False
+            ctx.add("withdrawn", hh.province[quit_], np.ones(quit_.size), world.weight)
+            dissolved |= gone
         _dissolve(world, ctx, live[dissolved], count=True)
         live = live[~dissolved]
     if pol.resolute_reduction > 0 and live.size:
