@@ -235,9 +235,10 @@ def _collective_shares(world, ctx, idx, coll_unit, n, unit_sums, adjustment, out
     fed_share = np.divide(paid[3], feed_u, out=np.ones(n), where=feed_u > 0)
     remainder = y_u - sum(paid)
     welfare = paid[5]
+    ration = distribution.food_norm(p, pol)
     count, fg_count, free_share, prov_u, totals, label, org_ids = hk.unit_member_sums(
         idx, coll_unit, n, hh.province, hh.org, persons, hh.five_guarantee, form, pol.free_supply_share,
-        distribution.food_norm(p, pol), share, land, labour, hh.coerced, p.coerced_effort, bounds)
+        ration, share, land, labour, hh.coerced, p.coerced_effort, bounds)
     remainder = remainder + np.where(fg_count > 0, 0.0, welfare)
     paid_rest = remainder * (1.0 - free_share)
     ration_pool = np.minimum(paid_rest, totals[:, 2])
@@ -246,7 +247,7 @@ def _collective_shares(world, ctx, idx, coll_unit, n, unit_sums, adjustment, out
     # yielded after the same claims ([001 §V] consciousness raised through their own experience)
     y_o, own_o = hk.share_out(
         idx, coll_unit, count, totals, fg_count, welfare, remainder, free_share, paid_rest, ration_pool, form, persons,
-        hh.five_guarantee, distribution.food_norm(p, pol), land, labour, hh.coerced, p.coerced_effort,
+        hh.five_guarantee, ration, land, labour, hh.coerced, p.coerced_effort,
         p.land_dividend_share, own_output, plot_output, claim_rate, share, p.learning_rate, p.feed_kg_per_animal_year,
         animals, fed_share, p.animal_starvation, hh.grain_kg, hh.attitude, hh.draft_animals, label, org_ids.size, output,
         bounds)
