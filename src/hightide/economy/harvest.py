@@ -11,7 +11,7 @@ from hightide.institutions.cooperatives import is_collective
 from hightide.engine.calendar import harvest_season, months_to_next_harvest_by_zone
 from hightide.engine.context import StepContext
 from hightide.economy import harvest_kernels as hk
-from hightide.engine.kernels import dense_index, province_bounds, province_chunks
+from hightide.engine.kernels import CHUNK_SLOTS, dense_index, province_bounds, province_chunks
 from hightide.engine.provincial import national_total, province_sums
 from hightide.world.households import NO_ORG
 from hightide.world.organisations import MUTUAL_AID
@@ -61,11 +61,39 @@ def labour_diverted_share(world: World, ctx: StepContext) -> float:
     return float(min(steel + pol.water_conservancy_share, 0.9))
 
 
+#: a province with more used household slots than this is harvested in parts (``harvest_parts``)
+PART_SLOTS = CHUNK_SLOTS
+
+
+def harvest_parts(hh, provinces: np.ndarray, limit: int | None = None):
+    """The active slots (ascending) the harvest settles at once: chunks of whole provinces up to
+    ``limit`` used slots (``province_chunks``), and a province of more than ``limit`` in
+    ceil(used / limit) parts of whole organisations (its organisation, or for a household outside
+    one its slot, modulo the number of parts). Every team, accounting unit and commune lies in one
+    part, so every household's claims and shares are those of one pass; a split province's totals
+    are added part by part (the same terms in another order). Only memory depends on the parts: at
+    full scale the largest province holds ~14 M slots (docs/PERFORMANCE.md)."""
+    limit = PART_SLOTS if limit is None else int(limit)
+    for chunk in province_chunks(hh, provinces, limit=limit):
+        idx = hk.harvesting_slots(hh.block_start, hh.used, hh.active, chunk)
+        n_parts = -(-int(hh.used[chunk[0]]) // max(limit, 1)) if chunk.size == 1 else 1
+        if n_parts <= 1:
+            yield idx
+            continue
+        org = hh.org[idx]
+        key = np.where(org >= 0, org, idx) % n_parts
+        parts = [idx[key == r] for r in range(n_parts)]
+        del org, key, idx
+        while parts:
+            yield parts.pop(0)
+
+
 def harvest(world: World, ctx: StepContext) -> None:
     """Production, then claims: households alone or in teams settle tax, purchase, seed and feed
     from their own grain; collectives settle them at the accounting unit and share out the rest
-    (``_collective_shares``). Provinces are handled in chunks of whole provinces, which changes
-    nothing but the memory the month needs."""
+    (``_collective_shares``). Provinces are handled in chunks of whole provinces, and the largest
+    in parts of whole organisations (``harvest_parts``), which changes nothing but the memory the
+    month needs and the order in which a split province's totals are added."""
     shares = season_shares(world, ctx)
     if not shares.any():
         return
@@ -93,8 +121,7 @@ def harvest(world: World, ctx: StepContext) -> None:
     unit_state_in = np.zeros(n_prov)
     true_p, sown_p = np.zeros(n_prov), np.zeros(n_prov)  # true output and sown land per province (simulated)
     w = world.weight
-    for chunk in province_chunks(hh, provinces):
-        idx = hk.harvesting_slots(hh.block_start, hh.used, hh.active, chunk)
+    for idx in harvest_parts(hh, provinces):
         if idx.size == 0:
             continue
         prov = hh.province[idx]
@@ -106,7 +133,7 @@ def harvest(world: World, ctx: StepContext) -> None:
             p.food_need_kg_per_adult_equivalent / 12, p.adult_equivalent_child, p.adult_equivalent_elderly)
         # products are formed in place, factor by factor in the order of the expressions they
         # replace (so the same roundings), and arrays go as soon as their last use is past: at
-        # full scale a chunk is a whole large province, and its arrays are the harvest's memory
+        # full scale a chunk is up to ``PART_SLOTS`` slots, and its arrays are the harvest's memory
         scale = tfp[prov]
         scale *= damaged[prov]
         scale *= wx[prov]

@@ -10,7 +10,8 @@ households at the start (as :func:`hightide.world.synthesis.build_world` draws t
 minimum-townships floor) times ``SLOT_GROWTH`` (family division adds slots; dead households keep
 theirs) at the bytes of ``HOUSEHOLD_SCHEMA``, plus organisations in use. No process holds arrays over
 every household except the harvest, which works on whole provinces in chunks of up to
-``kernels.CHUNK_SLOTS`` used slots at ``HARVEST_BYTES_PER_SLOT``: the largest chunk sets the
+``kernels.CHUNK_SLOTS`` used slots, and on a larger province in parts of about that size
+(``harvest.harvest_parts``), at ``HARVEST_BYTES_PER_SLOT``: the largest chunk sets the
 temporaries. Python, NumPy, pandas, Arrow and Numba's compiled kernels take a fixed baseline.
 Disk: the tables, plus a checkpoint (the slots in use, pickled) twice over while a new one
 replaces the old.
@@ -135,7 +136,9 @@ class _SlotModel:
             if cur and cur + n > CHUNK_SLOTS:
                 cur = 0
             cur += int(n)
-            largest = max(largest, cur)
+            # a province above the limit is harvested in ceil(n / limit) parts of whole organisations
+            part = cur if cur <= CHUNK_SLOTS else math.ceil(cur / math.ceil(cur / CHUNK_SLOTS))
+            largest = max(largest, part)
         return largest
 
 
