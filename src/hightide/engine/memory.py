@@ -12,7 +12,8 @@ theirs) at the bytes of ``HOUSEHOLD_SCHEMA``, plus organisations in use. No proc
 every household except the harvest, which works on whole provinces in chunks of up to
 ``kernels.CHUNK_SLOTS`` used slots, and on a larger province in parts of about that size
 (``harvest.harvest_parts``), at ``HARVEST_BYTES_PER_SLOT``: the largest chunk sets the
-temporaries. Python, NumPy, pandas, Arrow and Numba's compiled kernels take a fixed baseline.
+temporaries; member lists and unit indices add ``MEMBER_BYTES_PER_SLOT`` a slot in use. Python,
+NumPy, pandas, Arrow and Numba's compiled kernels take a fixed baseline.
 Disk: the tables, plus a checkpoint (the slots in use, pickled) twice over while a new one
 replaces the old.
 """
@@ -42,6 +43,10 @@ SLOT_GROWTH = 1.3
 ORG_SLOTS_PER_HOUSEHOLD = 0.15
 #: the harvest's per-household arrays (measured ~300 bytes at scale 0.05, counted with margin)
 HARVEST_BYTES_PER_SLOT = 350
+#: member lists and unit indices over every collective member (int64) and the other processes'
+#: transients, per household slot in use: the seventh full-scale run peaked at 15.40 GB against
+#: 12.52 GB of the other terms, 2.88 GB over 143.1 M slots (docs/PERFORMANCE.md)
+MEMBER_BYTES_PER_SLOT = 20
 #: interpreter, NumPy, pandas, Arrow and Numba's kernels (intercept of the measured peaks ~450 MB)
 BASELINE_BYTES = 450 * 2**20
 #: tables and manifest: small and independent of scale
@@ -99,7 +104,7 @@ class ResourceEstimate:
     output_bytes: int  # tables and manifest (0 without an output directory)
     disk_bytes: int  # peak extra disk the run needs
     start_state_bytes: int = 0  # household slots in use at the start
-    temporaries_bytes: int = 0  # the harvest's arrays for its largest chunk of provinces
+    temporaries_bytes: int = 0  # the harvest's arrays for its largest chunk, member lists and unit indices
 
 
 class _SlotModel:
@@ -154,6 +159,7 @@ def _estimate(model: _SlotModel, scale: float, n_months: int, outputs: bool, che
     recorder = 8 * (n_months * model.n_provinces * (len(STOCK_NAMES) + len(FLOW_NAMES))
                     + n_months * len(NATIONAL_NAMES) + model.n_provinces * len(STOCK_NAMES))
     temporaries = model.largest_chunk(scale) * HARVEST_BYTES_PER_SLOT
+    temporaries += int(in_use * MEMBER_BYTES_PER_SLOT)
     memory = BASELINE_BYTES + state + temporaries + 3 * recorder
     output = OUTPUT_BYTES_FIXED + OUTPUT_BYTES_PER_MONTH * n_months if outputs else 0
     checkpoint = state + recorder + CHECKPOINT_OVERHEAD_BYTES if (outputs and checkpoints) else 0
@@ -280,7 +286,7 @@ def check_resources(params, scale: float, start_month: int, n_months: int, *, la
             f"not enough memory to run {label} at scale {scale:g}: it needs about {format_bytes(e.memory_bytes)} "
             f"({format_bytes(e.state_bytes)} of household and organisation state in use by the end, at "
             f"{household_slot_bytes()} bytes a household slot, plus {format_bytes(e.temporaries_bytes)} for the "
-            f"harvest of the largest group of provinces, plus {format_bytes(BASELINE_BYTES)} for Python and "
+            f"harvest of the largest group of provinces and the member lists, plus {format_bytes(BASELINE_BYTES)} for Python and "
             f"its libraries) but only {format_bytes(memory)} is available; " + _largest_text(largest, "memory"))
     if outputs:
         disk = free_disk_bytes(out)
