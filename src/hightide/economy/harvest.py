@@ -11,7 +11,7 @@ from hightide.institutions.cooperatives import is_collective
 from hightide.engine.calendar import harvest_season, months_to_next_harvest_by_zone
 from hightide.engine.context import StepContext
 from hightide.economy import harvest_kernels as hk
-from hightide.engine.kernels import CHUNK_SLOTS, dense_index, province_bounds, province_chunks
+from hightide.engine.kernels import CHUNK_SLOTS, dense_index, part_count, province_bounds, province_chunks
 from hightide.engine.provincial import national_total, province_sums
 from hightide.world.households import NO_ORG
 from hightide.world.organisations import MUTUAL_AID
@@ -76,7 +76,7 @@ def harvest_parts(hh, provinces: np.ndarray, limit: int | None = None):
     limit = PART_SLOTS if limit is None else int(limit)
     for chunk in province_chunks(hh, provinces, limit=limit):
         idx = hk.harvesting_slots(hh.block_start, hh.used, hh.active, chunk)
-        n_parts = -(-int(hh.used[chunk[0]]) // max(limit, 1)) if chunk.size == 1 else 1
+        n_parts = part_count(hh.used[chunk[0]], limit) if chunk.size == 1 else 1
         if n_parts <= 1:
             yield idx
             continue

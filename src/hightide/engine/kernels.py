@@ -33,6 +33,12 @@ def province_chunks(slots, provinces=None, limit: int = CHUNK_SLOTS) -> list[np.
     return out
 
 
+def part_count(used: int, limit: int = CHUNK_SLOTS) -> int:
+    """Parts a province of ``used`` slots is split into where whole provinces would exceed
+    ``limit`` (the harvest's ``harvest_parts``): ceil(used / limit), at least 1."""
+    return max(-(-int(used) // max(int(limit), 1)), 1)
+
+
 @nb.njit(cache=True)
 def compact_segments(out, base, counts):
     """Move segment p (``counts[p]`` values written from ``base[p]``, bases ascending and at least

@@ -134,15 +134,15 @@ class _SlotModel:
 
     def largest_chunk(self, scale: float) -> int:
         """Used household slots of the largest group of provinces the harvest handles at once."""
-        from hightide.engine.kernels import CHUNK_SLOTS
+        from hightide.engine.kernels import CHUNK_SLOTS, part_count
 
         largest = cur = 0
         for n in np.ceil(self.households(scale) * min(SLOT_GROWTH, self.factor)):
             if cur and cur + n > CHUNK_SLOTS:
                 cur = 0
             cur += int(n)
-            # a province above the limit is harvested in ceil(n / limit) parts of whole organisations
-            part = cur if cur <= CHUNK_SLOTS else math.ceil(cur / math.ceil(cur / CHUNK_SLOTS))
+            # a province above the limit is harvested in parts of whole organisations
+            part = math.ceil(cur / part_count(cur))
             largest = max(largest, part)
         return largest
 
