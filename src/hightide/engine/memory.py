@@ -56,28 +56,47 @@ OUTPUT_BYTES_PER_MONTH = 20 * 2**10
 CHECKPOINT_OVERHEAD_BYTES = 2**20
 
 
-#: allocations up to this many bytes (the most ``mallopt`` takes) come from the heap, and what is
-#: freed there is kept for the next month's arrays of the same sizes instead of being unmapped and
-#: page-faulted in afresh (docs/PERFORMANCE.md, "The allocator": at scale 0.05, 43 s of system
-#: time a run without it, 2 s with it)
-HEAP_THRESHOLD_BYTES = 2**31 - 1
+#: allocations up to this many bytes come from the heap, and what is freed there serves the next
+#: month's arrays of the same sizes instead of being unmapped and page-faulted in afresh
+#: (docs/PERFORMANCE.md, "The allocator"). It covers every array of a chunk or a part of the
+#: harvest (``kernels.CHUNK_SLOTS`` x 8 bytes, 32 MiB and a header); arrays over the whole
+#: population stay mapped, so the heap holds no more than the chunks' working set
+HEAP_THRESHOLD_BYTES = 64 * 2**20
+#: free memory the heap keeps at its top before giving it back (the harvest's parts at full scale
+#: use ~1.5 GB of chunk-sized arrays; ``mallopt`` takes an int)
+HEAP_KEEP_BYTES = 2**31 - 1
 
 
-def tune_allocator(threshold: int = HEAP_THRESHOLD_BYTES) -> bool:
-    """Serve allocations up to ``threshold`` bytes from the heap (glibc), and give its free memory
-    back only when more than ``threshold`` lies free at its top: every process allocates and frees
-    arrays of about the same sizes each month, which then reuse the same pages. Returns True
-    when applied."""
+def _libc():
+    return ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
+
+
+def tune_allocator(threshold: int = HEAP_THRESHOLD_BYTES, keep: int = HEAP_KEEP_BYTES) -> bool:
+    """Serve allocations up to ``threshold`` bytes from the heap (glibc) and give its free memory
+    back only when more than ``keep`` lies free at its top: the month's processes allocate and
+    free arrays of the same sizes each month, which then reuse the same pages. Returns True when
+    applied."""
     global _done
     if _done or not sys.platform.startswith("linux"):
         return _done
     try:
-        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
-        ok = libc.mallopt(_M_MMAP_THRESHOLD, threshold) == 1 and libc.mallopt(_M_TRIM_THRESHOLD, threshold) == 1
+        libc = _libc()
+        ok = libc.mallopt(_M_MMAP_THRESHOLD, threshold) == 1 and libc.mallopt(_M_TRIM_THRESHOLD, keep) == 1
     except (OSError, AttributeError):
         return False
     _done = ok
     return ok
+
+
+def release_free_memory() -> None:
+    """Give the heap's free pages back to the system (glibc ``malloc_trim``): after one-off work
+    such as building the world, whose temporaries the months would not reuse."""
+    if not sys.platform.startswith("linux"):
+        return
+    try:
+        _libc().malloc_trim(0)
+    except (OSError, AttributeError):
+        pass
 
 
 class ResourceLimitError(HightideError):

@@ -18,7 +18,7 @@ from typing import Callable
 
 from hightide.engine import invariants, threads, warmup
 from hightide.engine.context import StepContext
-from hightide.engine.memory import tune_allocator
+from hightide.engine.memory import release_free_memory, tune_allocator
 from hightide.engine.step import step
 from hightide.params import ParameterSet, resolve
 from hightide.results.recorder import Recorder
@@ -192,6 +192,7 @@ def simulate(scenario: Scenario, *, scale: float | None = None, seed: int | None
         if state is None:
             state = initial_state(scenario, params, scale, seed, schedule)
             consistent = True
+        release_free_memory()  # the world's build or a checkpoint's load: temporaries the months will not reuse
         t1 = time.perf_counter()
         sim_before = state.simulation_seconds
         world, recorder, timings = state.world, state.recorder, state.process_seconds
