@@ -5,8 +5,9 @@ or:   .venv/bin/python -m pytest benchmarks/ --benchmark-only   (needs pytest-be
 
 Each scale runs the historical scenario (1952-1966, seed 0) in a fresh process, so that its peak
 resident memory is its own, and reports household-months per second of the time-stepping alone
-(manifest ``simulation_seconds``: no start-up, no writing), peak memory per household slot used
-and the seconds of each process. Compiled kernels are loaded from Numba's cache (a first run on a
+(manifest ``simulation_seconds``: no start-up, no writing), peak memory per household slot used,
+the seconds of each process, and the CPU's user and system time with the minor page faults (the
+whole process). Compiled kernels are loaded from Numba's cache (a first run on a
 new installation compiles them once, ~1 min, and is not representative). Scale 1 takes ~2 h or more on
 this 2-core machine; record it with ``hightide run --scale 1 --out DIR`` under ``/usr/bin/time -v``
 and pass ``--manifest DIR/manifest.json --peak-kb N`` to add it to the table.
@@ -27,9 +28,11 @@ t = time.perf_counter()
 res = api.run("historical", scale=float(sys.argv[1]), seed=0)
 wall = time.perf_counter() - t
 m = res.manifest
+ru = resource.getrusage(resource.RUSAGE_SELF)
 print(json.dumps({"households": m["households_simulated"], "months": m["months"], "wall_seconds": wall,
                   "simulation_seconds": m["simulation_seconds"], "process_seconds": m["process_seconds"],
-                  "peak_bytes": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024,
+                  "peak_bytes": ru.ru_maxrss * 1024, "cpu_user_seconds": ru.ru_utime,
+                  "cpu_system_seconds": ru.ru_stime, "minor_page_faults": ru.ru_minflt,
                   "load_average": os.getloadavg(), "threads": os.environ.get("HIGHTIDE_THREADS", "adaptive")}))
 """
 
@@ -77,6 +80,9 @@ def main() -> None:
               f"{r['household_months_per_second']:,.0f} household-months/s; peak {r['peak_bytes'] / 2**20:,.0f} MB = "
               f"{r['peak_bytes_per_household']:,.0f} B/household; load average {r.get('load_average', '?')}")
         print("   slowest processes (s):", ", ".join(f"{k} {v:.1f}" for k, v in top))
+        if "cpu_system_seconds" in r:  # system time is mostly page faults (docs/PERFORMANCE.md, "The allocator")
+            print(f"   CPU user {r['cpu_user_seconds']:.1f} s, system {r['cpu_system_seconds']:.1f} s, "
+                  f"{r['minor_page_faults']:,} minor page faults")
     if args.json:
         args.json.write_text(json.dumps(rows, indent=2))
 
