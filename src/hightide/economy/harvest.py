@@ -12,6 +12,7 @@ from hightide.engine.calendar import harvest_season, months_to_next_harvest_by_z
 from hightide.engine.context import StepContext
 from hightide.economy import harvest_kernels as hk
 from hightide.engine.kernels import CHUNK_SLOTS, dense_index, part_count, province_bounds, province_chunks
+from hightide.engine.memory import release_free_memory
 from hightide.engine.provincial import national_total, province_sums
 from hightide.world.households import NO_ORG
 from hightide.world.organisations import MUTUAL_AID
@@ -121,9 +122,11 @@ def harvest(world: World, ctx: StepContext) -> None:
     unit_state_in = np.zeros(n_prov)
     true_p, sown_p = np.zeros(n_prov), np.zeros(n_prov)  # true output and sown land per province (simulated)
     w = world.weight
+    n_parts = 0
     for idx in harvest_parts(hh, provinces):
         if idx.size == 0:
             continue
+        n_parts += 1
         prov = hh.province[idx]
         bounds = province_bounds(idx, hh.province)
         share = shares[prov]
@@ -228,6 +231,10 @@ def harvest(world: World, ctx: StepContext) -> None:
                                state_in=unit_state_in)
         # nothing of this chunk outlives it (the next chunk's arrays would otherwise meet these)
         del idx, bounds, coll, coll_unit, unit_sums, output, own_output, c_labour, land, share, plot_output, persons, form, animals
+    if n_parts > 1:
+        # the parts reused each other's pages; give them back now rather than hold ~350 B a slot
+        # of the largest part beside the next processes' arrays (docs/PERFORMANCE.md, "The allocator")
+        release_free_memory()
     for name, col in (("tax_kg", 0), ("purchase_kg", 1), ("seed_kg", 2), ("feed_kg", 3)):
         ctx.flows[name] += own_flows[:, col] * w
     # what reaches the State and the nation's harvest: every province's settlement (national totals)
