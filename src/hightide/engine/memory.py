@@ -44,9 +44,10 @@ ORG_SLOTS_PER_HOUSEHOLD = 0.15
 #: the harvest's per-household arrays (measured ~300 bytes at scale 0.05, counted with margin)
 HARVEST_BYTES_PER_SLOT = 350
 #: member lists and unit indices over every collective member (int64) and the other processes'
-#: transients, per household slot in use: the seventh full-scale run peaked at 15.40 GB against
-#: 12.52 GB of the other terms, 2.88 GB over 143.1 M slots (docs/PERFORMANCE.md)
-MEMBER_BYTES_PER_SLOT = 20
+#: transients (with what the heap keeps of them, ``tune_allocator``), per household slot in use:
+#: the eighth full-scale run peaked at 15.76 GB where the estimate with 20 B gave 15.39 GB, i.e.
+#: 22.6 B a slot (the seventh, before the heap kept chunk arrays: 20.1 B; docs/PERFORMANCE.md)
+MEMBER_BYTES_PER_SLOT = 23
 #: interpreter, NumPy, pandas, Arrow and Numba's kernels (intercept of the measured peaks ~450 MB)
 BASELINE_BYTES = 450 * 2**20
 #: tables and manifest: small and independent of scale
