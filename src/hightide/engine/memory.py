@@ -91,7 +91,8 @@ def tune_allocator(threshold: int = HEAP_THRESHOLD_BYTES, keep: int = HEAP_KEEP_
 
 def release_free_memory() -> None:
     """Give the heap's free pages back to the system (glibc ``malloc_trim``): after one-off work
-    such as building the world, whose temporaries the months would not reuse."""
+    such as building the world, whose temporaries the months would not reuse, and after a harvest
+    in parts, whose arrays would otherwise sit beside the next processes' population-wide ones."""
     if not sys.platform.startswith("linux"):
         return
     try:
