@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import ctypes
 import ctypes.util
+import functools
 import math
 import os
 import shutil
@@ -68,6 +69,7 @@ HEAP_THRESHOLD_BYTES = 64 * 2**20
 HEAP_KEEP_BYTES = 2**31 - 1
 
 
+@functools.cache
 def _libc():
     return ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
 
