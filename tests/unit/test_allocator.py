@@ -50,3 +50,42 @@ def test_population_sized_arrays_stay_mapped(small_pages):
     assert memory.tune_allocator()
     n = (memory.HEAP_THRESHOLD_BYTES + 2**20) // 8
     assert _faults_of_a_fresh_array(n) > n * 8 // 4096 // 2
+
+
+def _thp_mode() -> str | None:
+    try:
+        text = open("/sys/kernel/mm/transparent_hugepage/enabled").read()
+    except OSError:
+        return None
+    return text[text.index("[") + 1:text.index("]")] if "[" in text else None
+
+
+def _anon_huge_kb() -> int:
+    for line in open("/proc/self/smaps_rollup"):
+        if line.startswith("AnonHugePages:"):
+            return int(line.split()[1])
+    return 0
+
+
+@pytest.mark.skipif(_thp_mode() != "madvise", reason="huge pages only where asked for (THP 'madvise')")
+def test_the_engine_asks_numpy_for_no_huge_pages():
+    """After ``tune_allocator`` a large fresh NumPy array is backed by 4 KiB pages: NumPy no longer
+    asks for transparent huge pages (which made untouched spare capacity resident and every
+    harvest month zero its working set again in 2 MiB pages)."""
+    n = 96 * 2**20 // 8  # 96 MiB: mapped afresh, far over NumPy's 4 MiB floor for the advice
+    was = memory.numpy_hugepages(True)
+    try:
+        before = _anon_huge_kb()
+        a = np.ones(n)
+        asked = _anon_huge_kb() - before
+        del a
+        memory.tune_allocator()
+        before = _anon_huge_kb()
+        b = np.ones(n)
+        not_asked = _anon_huge_kb() - before
+        del b
+    finally:
+        memory.numpy_hugepages(was)
+    if asked < 32 * 1024:
+        pytest.skip(f"the kernel gave only {asked} kB of huge pages even when asked")
+    assert not_asked < 4 * 1024, not_asked

@@ -212,10 +212,10 @@ def test_conceive_and_find_hungry_in_one_pass_is_the_two_passes():
         assert 0 < got.size < active.sum()
 
 
-def test_persons_and_households_with_adults_in_one_pass():
-    """Persons per province (as ``np.bincount``) and each province's ``_with_adults`` list, from
-    one pass over the blocks."""
-    from hightide.economy.demography import _persons_and_with_adults, _with_adults
+def test_persons_and_each_provinces_households_with_adults():
+    """Persons per province (as ``np.bincount``) and one province's ``_with_adults`` list, each
+    from one pass over the blocks (migration lists one province at a time)."""
+    from hightide.economy.demography import _block_with_adults, _persons, _with_adults
 
     g = np.random.default_rng(5)
     n = 700
@@ -228,14 +228,17 @@ def test_persons_and_households_with_adults_in_one_pass():
         in_use[a:a + k] = True
     live = active & in_use
     persons_want = np.bincount(province[live], weights=(children.astype(int) + adults + elderly)[live], minlength=4)
+    np.testing.assert_array_equal(_persons(starts, used, active, children, adults, elderly), persons_want)
     for minimum in (1, 2):
-        persons, eligible, first = _persons_and_with_adults(starts, used, active, children, adults, elderly, minimum)
-        np.testing.assert_array_equal(persons, persons_want)
+        total = 0
         for pv in range(4):
             a = starts[pv]
             want = _with_adults(active, adults, a, a + used[pv], minimum, starts, used)
-            np.testing.assert_array_equal(eligible[first[pv]:first[pv + 1]], want)
-        assert first[-1] == eligible.size == (live & (adults >= minimum)).sum()
+            got = _block_with_adults(a, used[pv], active, adults, minimum)
+            np.testing.assert_array_equal(got, want)
+            np.testing.assert_array_equal(got, np.arange(a, a + used[pv])[(live & (adults >= minimum))[a:a + used[pv]]])
+            total += got.size
+        assert total == (live & (adults >= minimum)).sum() > 0
 
 
 def test_heirs_are_the_drawn_rank_among_the_living_of_the_township():

@@ -11,7 +11,7 @@ import numpy as np
 
 from hightide.engine.calendar import months_to_next_harvest_by_zone
 from hightide.engine.context import StepContext
-from hightide.engine.kernels import members_of_forms, province_bounds
+from hightide.engine.kernels import members_of_forms, province_bounds, province_chunks
 from hightide.world.synthesis import adult_equivalents
 from hightide.institutions.cooperatives import accounting_units
 from hightide.world.organisations import COMMUNE
@@ -98,25 +98,33 @@ def _eat(starts, used, active, province, children, adults, elderly, grain, food_
 
 def eat(world: World, ctx: StepContext) -> None:
     """Households eat from their stocks (``ration``); commune members eat in mess halls (one per
-    production team) while the policy keeps them open (``mess_hall_ration``, shares by need)."""
+    production team) while the policy keeps them open (``mess_hall_ration``, shares by need).
+    Provinces are handled in chunks of whole provinces (a hall's members are in one province),
+    which changes nothing but the memory the month needs: the members and their halls are
+    listed for one chunk at a time, not for the whole population."""
     p, hh = ctx.params, world.households
     months_left = months_to_next_harvest_by_zone(world.provinces.zone, ctx.cal_month)
     need_per_ae = p.food_need_kg_per_adult_equivalent / 12
-    members = np.zeros(0, dtype=np.int64)
-    units = np.zeros(0, dtype=np.int64)
-    s_u = n_u = served = np.zeros(0)
-    if ctx.policy.mess_halls:
-        members = members_of_forms(hh, world.organisations, (COMMUNE,))
-        if members.size:
-            units = accounting_units(hh, world.organisations, members, ctx.policy, p.production_team_size, level="team")
-            s_u, n_u, ml_u = _hall_sums(members, units, int(units.max()) + 1, hh.province, hh.children, hh.adults,
-                                        hh.elderly, hh.grain_kg, need_per_ae, p.adult_equivalent_child,
-                                        p.adult_equivalent_elderly, months_left.astype(np.float64))
-            served = mess_hall_ration(s_u, n_u, ml_u, p.mess_hall_overeating)
     flows = np.zeros((world.provinces.n, 3))
-    _eat(hh.block_start, hh.used, hh.active, hh.province, hh.children, hh.adults, hh.elderly, hh.grain_kg,
-         hh.food_ratio, need_per_ae, p.adult_equivalent_child, p.adult_equivalent_elderly,
-         months_left, p.household_storage_loss_per_month, members, units, s_u, n_u, served, flows)
+    for chunk in province_chunks(hh):
+        members = np.zeros(0, dtype=np.int64)
+        units = np.zeros(0, dtype=np.int64)
+        s_u = n_u = served = np.zeros(0)
+        if ctx.policy.mess_halls:
+            members = members_of_forms(hh, world.organisations, (COMMUNE,), provinces=chunk)
+            if members.size:
+                units = accounting_units(hh, world.organisations, members, ctx.policy, p.production_team_size,
+                                         level="team")
+                s_u, n_u, ml_u = _hall_sums(members, units, int(units.max()) + 1, hh.province, hh.children, hh.adults,
+                                            hh.elderly, hh.grain_kg, need_per_ae, p.adult_equivalent_child,
+                                            p.adult_equivalent_elderly, months_left.astype(np.float64))
+                served = mess_hall_ration(s_u, n_u, ml_u, p.mess_hall_overeating)
+        chunk_flows = np.zeros((chunk.size, 3))
+        _eat(hh.block_start[chunk], hh.used[chunk], hh.active, hh.province, hh.children, hh.adults, hh.elderly,
+             hh.grain_kg, hh.food_ratio, need_per_ae, p.adult_equivalent_child, p.adult_equivalent_elderly,
+             months_left[chunk], p.household_storage_loss_per_month, members, units, s_u, n_u, served, chunk_flows)
+        flows[chunk] = chunk_flows
+        del members, units, s_u, n_u, served
     w = world.weight
     ctx.flows["consumption_kg"] += flows[:, 0] * w
     ctx.flows["household_loss_kg"] += flows[:, 1] * w

@@ -388,17 +388,28 @@ def extinctions(world: World, ctx: StepContext) -> None:
 def partition(world: World, ctx: StepContext) -> None:
     """Family division at the lunar new year: a household with enough adults splits in two; the
     new household takes half the adults and children and a matching share of land, animals and
-    grain (Cohen 1976)."""
+    grain (Cohen 1976). Provinces in chunks of whole provinces (a household divides within its
+    province), which changes nothing but the memory: the eligible households and their draws are
+    listed for one chunk at a time."""
     if ctx.cal_month != LUNAR_NEW_YEAR:
         return
     p, hh = ctx.params, world.households
-    able = _with_adults(hh.active, hh.adults, 0, hh.capacity, p.partition_adults_min, hh.block_start, hh.used)
-    parents = able[streams.uniform_at(ctx.seed, "partition", ctx.month, hh.block_start, able) < p.partition_probability_per_year]
-    if parents.size == 0:
-        return
+    for chunk in province_chunks(hh):
+        able = _with_adults(hh.active, hh.adults, 0, hh.capacity, p.partition_adults_min, hh.block_start[chunk],
+                            hh.used[chunk])
+        parents = able[streams.uniform_at(ctx.seed, "partition", ctx.month, hh.block_start, able)
+                       < p.partition_probability_per_year]
+        del able
+        if parents.size:
+            _divide(world, ctx, parents)
+
+
+def _divide(world: World, ctx: StepContext, parents: np.ndarray) -> None:
+    """Each of ``parents`` (ascending) splits off a new household in a slot claimed in its province."""
+    hh = world.households
     new_adults = hh.adults[parents] // 2
     new_children = hh.children[parents] // 2
-    frac = (new_adults + new_children) / hh.persons()[parents]
+    frac = (new_adults + new_children) / (hh.children[parents].astype(np.int32) + hh.adults[parents] + hh.elderly[parents])
     prov = hh.province[parents]
     slots = np.empty(parents.size, dtype=np.int64)
     for pv in np.unique(prov):
@@ -441,32 +452,29 @@ def _with_adults(active, adults, a, b, minimum, starts, used):
 
 
 @nb.njit(cache=True, parallel=True)
-def _persons_and_with_adults(starts, used, active, children, adults, elderly, minimum):
-    """Persons in active households per province block (whole numbers, exact in any order) and,
-    in the same pass, ``_with_adults`` of every block: returns (persons per province, the slots
-    with at least ``minimum`` adults, ascending, and where each province's slots start in them,
-    length provinces + 1). Provinces run in parallel."""
-    n_prov = starts.size
-    base = np.zeros(n_prov, dtype=np.int64)
-    for p in range(1, n_prov):
-        base[p] = base[p - 1] + used[p - 1]
-    counts = np.zeros(n_prov, dtype=np.int64)
-    persons = np.zeros(n_prov)
-    out = np.empty(base[n_prov - 1] + used[n_prov - 1] if n_prov else 0, dtype=np.int64)
-    for p in nb.prange(n_prov):
+def _persons(starts, used, active, children, adults, elderly):
+    """Persons in active households per province block (whole numbers, exact in any order);
+    provinces in parallel."""
+    persons = np.zeros(starts.size)
+    for p in nb.prange(starts.size):
         c = 0
-        k = base[p]
         for i in range(starts[p], starts[p] + used[p]):
             if active[i]:
                 c += np.int64(children[i]) + adults[i] + elderly[i]
-            out[k] = i
-            k += active[i] & (adults[i] >= minimum)
         persons[p] = c
-        counts[p] = k - base[p]
-    first = np.zeros(n_prov + 1, dtype=np.int64)
-    for p in range(n_prov):
-        first[p + 1] = first[p] + counts[p]
-    return persons, out[:compact_segments(out, base, counts)], first
+    return persons
+
+
+@nb.njit(cache=True)
+def _block_with_adults(start, n, active, adults, minimum):
+    """``_with_adults`` of one province block (slots start..start+n-1) in one pass: every slot is
+    written, and the position only moves past those kept (no branch on a test most households pass)."""
+    out = np.empty(n + 1, dtype=np.int64)
+    k = 0
+    for i in range(start, start + n):
+        out[k] = i
+        k += active[i] & (adults[i] >= minimum)
+    return out[:k].copy()
 
 
 def migration(world: World, ctx: StepContext) -> None:
@@ -477,18 +485,20 @@ def migration(world: World, ctx: StepContext) -> None:
         return
     hh, n_prov = world.households, world.provinces.n
     # each province's share of the nation's rural people (every province's count, on any number of shards)
-    # persons per province and, province by province, the households that can send (or take) an
-    # adult (``_with_adults`` of its block; a province's moves never change another's list)
-    persons, eligible_all, first = _persons_and_with_adults(hh.block_start, hh.used, hh.active, hh.children, hh.adults,
-                                                            hh.elderly, 2 if rate > 0 else 1)
+    persons = _persons(hh.block_start, hh.used, hh.active, hh.children, hh.adults, hh.elderly)
     rural = ctx.gather("rural_persons", persons * world.weight)
     expected = abs(rate) * 1e6 / 12 * rural / rural.sum() / world.weight  # simulated persons
     moved = np.zeros(n_prov)
+    minimum = 2 if rate > 0 else 1
     province_streams = streams.ProvinceStreams(ctx.seed, "migration", ctx.month)
     for pv in range(n_prov):
         g = province_streams[pv]
         k = int(np.floor(expected[pv] + g.random()))
-        eligible = eligible_all[first[pv]:first[pv + 1]]
+        if k <= 0:
+            continue
+        # the households of this province that can send (or take) an adult: one province's list at
+        # a time (a province's moves never change another's list)
+        eligible = _block_with_adults(int(hh.block_start[pv]), int(hh.used[pv]), hh.active, hh.adults, minimum)
         k = min(k, eligible.size)
         if k == 0:
             continue

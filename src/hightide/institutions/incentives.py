@@ -21,7 +21,7 @@ import numba as nb
 import numpy as np
 
 from hightide.engine.context import StepContext
-from hightide.engine.kernels import group_count, group_sum_at, members_of_forms
+from hightide.engine.kernels import group_count, group_sum_at, members_of_forms, province_chunks
 from hightide.institutions import cooperatives
 from hightide.institutions.cooperatives import COLLECTIVE_FORMS
 from hightide.world.organisations import COMMUNE
@@ -92,13 +92,17 @@ def update_effort(world: World, ctx: StepContext) -> None:
         return
     p, hh, orgs, pol = ctx.params, world.households, world.organisations, ctx.policy
     world.private_plot_season = season_mean(world.private_plot_season, pol.private_plot_share, ctx.cal_month)
-    members = members_of_forms(hh, orgs, COLLECTIVE_FORMS)
-    units = cooperatives.accounting_units(hh, orgs, members, pol, p.production_team_size)
-    n = int(units.max()) + 1 if units.size else 0
-    size = group_count(units, n)
-    coerced = group_sum_at(units, hh.coerced, members, n) / size
-    _move_toward(hh.block_start, hh.used, hh.active, hh.effort, hh.work_norm, members, units, hh.org, orgs.form,
-                 cooperatives.effort(p, size, coerced), p.free_supply_effort_loss, pol.free_supply_share,
-                 pol.rural_industry_share, float(GROWING_SEASON.index(ctx.cal_month) + 1),
-                 norm_rate(p.effort_persistence), hh.food_ratio,
-                 p.hunger_threshold, p.hunger_labour_elasticity)
+    # provinces in chunks of whole provinces (a unit's members are in one province): the members and
+    # their units are listed for one chunk at a time, not for the whole population
+    for chunk in province_chunks(hh):
+        members = members_of_forms(hh, orgs, COLLECTIVE_FORMS, provinces=chunk)
+        units = cooperatives.accounting_units(hh, orgs, members, pol, p.production_team_size)
+        n = int(units.max()) + 1 if units.size else 0
+        size = group_count(units, n)
+        coerced = group_sum_at(units, hh.coerced, members, n) / size
+        _move_toward(hh.block_start[chunk], hh.used[chunk], hh.active, hh.effort, hh.work_norm, members, units, hh.org,
+                     orgs.form, cooperatives.effort(p, size, coerced), p.free_supply_effort_loss, pol.free_supply_share,
+                     pol.rural_industry_share, float(GROWING_SEASON.index(ctx.cal_month) + 1),
+                     norm_rate(p.effort_persistence), hh.food_ratio,
+                     p.hunger_threshold, p.hunger_labour_elasticity)
+        del members, units, size, coerced

@@ -17,7 +17,6 @@ import numpy as np
 from hightide.economy.distribution import settle
 from hightide.engine.calendar import months_to_next_harvest_by_zone
 from hightide.engine.context import StepContext
-from hightide.engine.kernels import compact_segments, province_bounds
 from hightide.engine.provincial import national_total
 from hightide.world.world import World
 
@@ -86,88 +85,81 @@ def supply(world: World, ctx: StepContext) -> None:
     ctx.national["state_loss_kg"] = float(loss)
 
 
+@nb.njit(cache=True, inline="always")
+def _request_of(i, children, adults, elderly, grain, reported, true, credence, need_per_ae, ae_child, ae_elderly,
+                target_share, months_left):
+    """``resale_request`` of household i: its stock plus the phantom grain the State believes it
+    holds, against the target share of its need to the next harvest (simulated kg)."""
+    need = need_per_ae * (adults[i] + ae_child * children[i] + ae_elderly * elderly[i])
+    phantom = max(reported[i] - true[i], np.float32(0.0)) * credence
+    return max(target_share * need * months_left - (grain[i] + phantom), 0.0)
+
+
 @nb.njit(cache=True, parallel=True)
 def _requests(starts, used, active, children, adults, elderly, grain, reported, true, credence, need_per_ae, ae_child,
               ae_elderly, target_share, months_left_p, weight):
-    """``resale_request`` for every active household (stock plus believed phantom grain against
-    the target share of its need to the next harvest), in one pass, provinces in parallel. Returns
-    the households that ask for grain (ascending slots) with their requests (simulated kg), and the
+    """``resale_request`` of every active household in one pass, provinces in parallel: the
     requests in real kg summed per province in slot order (households asking nothing add zeros,
     which change no sum)."""
-    zero32 = np.float32(0.0)
     n_prov = starts.size
-    base = np.zeros(n_prov, dtype=np.int64)
-    for p in range(1, n_prov):
-        base[p] = base[p - 1] + used[p - 1]
-    counts = np.zeros(n_prov, dtype=np.int64)
-    n = base[n_prov - 1] + used[n_prov - 1] if n_prov else 0
-    slots = np.empty(n, dtype=np.int64)
-    requests = np.empty(n)
     real_p = np.zeros(n_prov)
-    for p in nb.prange(n_prov):  # a province's households fill its block
+    for p in nb.prange(n_prov):
         months_left = months_left_p[p]
         w = weight[p]
         total = 0.0
-        k = base[p]
         for i in range(starts[p], starts[p] + used[p]):
-            if not active[i]:
-                continue
-            need = need_per_ae * (adults[i] + ae_child * children[i] + ae_elderly * elderly[i])
-            phantom = max(reported[i] - true[i], zero32) * credence
-            request = max(target_share * need * months_left - (grain[i] + phantom), 0.0)
-            slots[k] = i  # kept when it asks (no branch: half the households may ask, at random)
-            requests[k] = request
-            k += request > 0.0
-            total += request * w
+            if active[i]:
+                total += _request_of(i, children, adults, elderly, grain, reported, true, credence, need_per_ae,
+                                     ae_child, ae_elderly, target_share, months_left) * w
         real_p[p] = total
-        counts[p] = k - base[p]
-    compact_segments(requests, base, counts)
-    k = compact_segments(slots, base, counts)
-    return slots[:k].copy(), requests[:k].copy(), real_p
+    return real_p
 
 
 @nb.njit(cache=True, parallel=True)
-def _sell(slots, requests, frac, province, grain, weight, by_province, real_p):
-    """Sell request x frac to each household that asked: adds it to its grain, to ``by_province``
-    (simulated kg) and in real kg to ``real_p``, in slot order (the other households would get
-    and add zeros); a province's households (one run of the ascending ``slots``) per thread."""
-    bounds = province_bounds(slots, province)
-    for r in nb.prange(bounds.size - 1):
-        for k in range(bounds[r], bounds[r + 1]):
-            i = slots[k]
-            pv = province[i]
-            resold = requests[k] * frac
-            grain[i] += resold
-            by_province[pv] += resold
-            real_p[pv] += resold * weight[pv]
+def _sell(starts, used, active, children, adults, elderly, grain, reported, true, credence, need_per_ae, ae_child,
+          ae_elderly, target_share, months_left_p, weight, frac, by_province, real_p):
+    """Sell request x frac to each household that asks (its request computed again, as
+    ``_requests`` computed it: nothing changes the households in between): adds it to its grain,
+    to ``by_province`` (simulated kg) and in real kg to ``real_p``, in slot order; provinces in
+    parallel. Keeping no list of the households that ask spares a month two arrays as long as the
+    population (~2 GB at full scale in a famine, when most ask)."""
+    for p in nb.prange(starts.size):
+        months_left = months_left_p[p]
+        w = weight[p]
+        for i in range(starts[p], starts[p] + used[p]):
+            if not active[i]:
+                continue
+            request = _request_of(i, children, adults, elderly, grain, reported, true, credence, need_per_ae,
+                                  ae_child, ae_elderly, target_share, months_left)
+            if request > 0.0:
+                resold = request * frac
+                grain[i] += resold
+                by_province[p] += resold
+                real_p[p] += resold * w
 
 
 class _Resale:
     """The month's resale requests of every active household, computed in one compiled pass
-    (``_requests``: the households that ask, usually few, are kept for the sale); the national
+    (``_requests``) and again, household by household, in the sale (``_sell``); the national
     totals are per-province sums in province order (``StepContext.gather``)."""
 
     def __init__(self, world: World, ctx: StepContext):
         self.world, self.ctx = world, ctx
         self.by_province = np.zeros(world.provinces.n)
-        self._asking = None
+        p, hh, pol = ctx.params, world.households, ctx.policy
+        months_left = months_to_next_harvest_by_zone(world.provinces.zone, ctx.cal_month).astype(np.float64)
+        self._inputs = (hh.block_start, hh.used, hh.active, hh.children, hh.adults, hh.elderly, hh.grain_kg,
+                        hh.reported_this_year_kg, hh.true_this_year_kg, np.float32(pol.report_credence),
+                        p.food_need_kg_per_adult_equivalent / 12, p.adult_equivalent_child, p.adult_equivalent_elderly,
+                        p.resale_target_share, months_left, world.weight)
 
     def total_request(self) -> float:
-        p, hh, pol = self.ctx.params, self.world.households, self.ctx.policy
-        months_left = months_to_next_harvest_by_zone(self.world.provinces.zone, self.ctx.cal_month).astype(np.float64)
-        slots, requests, real_p = _requests(
-            hh.block_start, hh.used, hh.active, hh.children, hh.adults, hh.elderly, hh.grain_kg,
-            hh.reported_this_year_kg, hh.true_this_year_kg, np.float32(pol.report_credence),
-            p.food_need_kg_per_adult_equivalent / 12, p.adult_equivalent_child, p.adult_equivalent_elderly,
-            p.resale_target_share, months_left, self.world.weight)
-        self._asking = slots, requests
+        real_p = _requests(*self._inputs)
         return national_total(self.ctx.gather("resale_request", real_p))
 
     def sell(self, frac: float) -> float:
         """Sell each household request x frac (``total_request`` first; nothing in between may
         change the households)."""
-        slots, requests = self._asking
         real_p = np.zeros(self.world.provinces.n)
-        hh = self.world.households
-        _sell(slots, requests, float(frac), hh.province, hh.grain_kg, self.world.weight, self.by_province, real_p)
+        _sell(*self._inputs, float(frac), self.by_province, real_p)
         return national_total(self.ctx.gather("resale_sold", real_p))
