@@ -212,10 +212,12 @@ def test_conceive_and_find_hungry_in_one_pass_is_the_two_passes():
         assert 0 < got.size < active.sum()
 
 
-def test_persons_and_each_provinces_households_with_adults():
-    """Persons per province (as ``np.bincount``) and one province's ``_with_adults`` list, each
-    from one pass over the blocks (migration lists one province at a time)."""
-    from hightide.economy.demography import _block_with_adults, _persons, _with_adults
+def test_persons_and_households_with_adults_without_listing_them():
+    """Persons per province (as ``np.bincount``) and the count of each province's ``_with_adults``
+    households from one pass; the households at drawn ranks of that list found without building it;
+    and the ranks drawn from a count are the positions ``Generator.choice`` draws from the list
+    (the same stream use), so migration moves the same households as when it listed them."""
+    from hightide.economy.demography import _eligible_at, _persons_and_eligible, _with_adults
 
     g = np.random.default_rng(5)
     n = 700
@@ -228,17 +230,21 @@ def test_persons_and_each_provinces_households_with_adults():
         in_use[a:a + k] = True
     live = active & in_use
     persons_want = np.bincount(province[live], weights=(children.astype(int) + adults + elderly)[live], minlength=4)
-    np.testing.assert_array_equal(_persons(starts, used, active, children, adults, elderly), persons_want)
     for minimum in (1, 2):
-        total = 0
+        persons, counts = _persons_and_eligible(starts, used, active, children, adults, elderly, minimum)
+        np.testing.assert_array_equal(persons, persons_want)
         for pv in range(4):
             a = starts[pv]
-            want = _with_adults(active, adults, a, a + used[pv], minimum, starts, used)
-            got = _block_with_adults(a, used[pv], active, adults, minimum)
-            np.testing.assert_array_equal(got, want)
-            np.testing.assert_array_equal(got, np.arange(a, a + used[pv])[(live & (adults >= minimum))[a:a + used[pv]]])
-            total += got.size
-        assert total == (live & (adults >= minimum)).sum() > 0
+            listed = _with_adults(active, adults, a, a + used[pv], minimum, starts, used)
+            assert counts[pv] == listed.size
+            if listed.size == 0:
+                continue
+            k = min(7, listed.size)
+            want = np.random.default_rng(pv).choice(listed, size=k, replace=False)
+            ranks = np.random.default_rng(pv).choice(int(counts[pv]), size=k, replace=False)
+            got = _eligible_at(a, used[pv], active, adults, minimum, np.sort(ranks))
+            np.testing.assert_array_equal(got, np.sort(want))
+        assert counts.sum() == (live & (adults >= minimum)).sum() > 0
 
 
 def test_heirs_are_the_drawn_rank_among_the_living_of_the_township():

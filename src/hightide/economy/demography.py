@@ -452,29 +452,41 @@ def _with_adults(active, adults, a, b, minimum, starts, used):
 
 
 @nb.njit(cache=True, parallel=True)
-def _persons(starts, used, active, children, adults, elderly):
-    """Persons in active households per province block (whole numbers, exact in any order);
-    provinces in parallel."""
+def _persons_and_eligible(starts, used, active, children, adults, elderly, minimum):
+    """Per province block, in one pass (provinces in parallel): persons in active households
+    (whole numbers, exact in any order) and how many active households have at least ``minimum``
+    working-age adults (``_with_adults``)."""
     persons = np.zeros(starts.size)
+    eligible = np.zeros(starts.size, dtype=np.int64)
     for p in nb.prange(starts.size):
         c = 0
+        e = 0
         for i in range(starts[p], starts[p] + used[p]):
             if active[i]:
                 c += np.int64(children[i]) + adults[i] + elderly[i]
+                if adults[i] >= minimum:
+                    e += 1
         persons[p] = c
-    return persons
+        eligible[p] = e
+    return persons, eligible
 
 
 @nb.njit(cache=True)
-def _block_with_adults(start, n, active, adults, minimum):
-    """``_with_adults`` of one province block (slots start..start+n-1) in one pass: every slot is
-    written, and the position only moves past those kept (no branch on a test most households pass)."""
-    out = np.empty(n + 1, dtype=np.int64)
-    k = 0
+def _eligible_at(start, n, active, adults, minimum, ranks):
+    """Slots of the households of ``_with_adults`` over slots start..start+n-1 at the given ranks
+    (ascending): the list itself is never built."""
+    out = np.empty(ranks.size, dtype=np.int64)
+    j = 0
+    r = 0
     for i in range(start, start + n):
-        out[k] = i
-        k += active[i] & (adults[i] >= minimum)
-    return out[:k].copy()
+        if j == ranks.size:
+            break
+        if active[i] & (adults[i] >= minimum):
+            if r == ranks[j]:
+                out[j] = i
+                j += 1
+            r += 1
+    return out[:j]
 
 
 def migration(world: World, ctx: StepContext) -> None:
@@ -484,25 +496,27 @@ def migration(world: World, ctx: StepContext) -> None:
     if rate == 0:
         return
     hh, n_prov = world.households, world.provinces.n
+    minimum = 2 if rate > 0 else 1
+    # persons per province and how many households can send (or take) an adult, in one pass
+    persons, n_eligible = _persons_and_eligible(hh.block_start, hh.used, hh.active, hh.children, hh.adults, hh.elderly,
+                                                minimum)
     # each province's share of the nation's rural people (every province's count, on any number of shards)
-    persons = _persons(hh.block_start, hh.used, hh.active, hh.children, hh.adults, hh.elderly)
     rural = ctx.gather("rural_persons", persons * world.weight)
     expected = abs(rate) * 1e6 / 12 * rural / rural.sum() / world.weight  # simulated persons
     moved = np.zeros(n_prov)
-    minimum = 2 if rate > 0 else 1
     province_streams = streams.ProvinceStreams(ctx.seed, "migration", ctx.month)
     for pv in range(n_prov):
         g = province_streams[pv]
         k = int(np.floor(expected[pv] + g.random()))
+        k = min(k, int(n_eligible[pv]))
         if k <= 0:
             continue
-        # the households of this province that can send (or take) an adult: one province's list at
-        # a time (a province's moves never change another's list)
-        eligible = _block_with_adults(int(hh.block_start[pv]), int(hh.used[pv]), hh.active, hh.adults, minimum)
-        k = min(k, eligible.size)
-        if k == 0:
-            continue
-        chosen = g.choice(eligible, size=k, replace=False)
+        # the ranks drawn are those ``g.choice(eligible, k, replace=False)`` draws (the same stream
+        # use for a count as for a list of that length); their households are found in one pass
+        # over the province instead of listing every eligible household (a province's moves never
+        # change another's eligibility)
+        ranks = np.sort(g.choice(int(n_eligible[pv]), size=k, replace=False))
+        chosen = _eligible_at(int(hh.block_start[pv]), int(hh.used[pv]), hh.active, hh.adults, minimum, ranks)
         hh.adults[chosen] += -1 if rate > 0 else 1
         moved[pv] = k
     real = ctx.gather("migrants", moved) * world.weight * (1 if rate > 0 else -1)  # the towns of every province
