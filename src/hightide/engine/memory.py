@@ -10,11 +10,11 @@ stay untouched zero pages until a slot is claimed, so resident state is the slot
 households at the start (as :func:`hightide.world.synthesis.build_world` draws them, with the
 minimum-townships floor) times ``SLOT_GROWTH`` (family division adds slots; dead households keep
 theirs) at the bytes of ``HOUSEHOLD_SCHEMA``, plus organisations in use. No process holds arrays over
-every household except the harvest, which works on whole provinces in chunks of up to
-``kernels.CHUNK_SLOTS`` used slots, and on a larger province in parts of about that size
-(``harvest.harvest_parts``), at ``HARVEST_BYTES_PER_SLOT``: the largest chunk sets the
-temporaries; member lists and unit indices add ``MEMBER_BYTES_PER_SLOT`` a slot in use. Python,
-NumPy, pandas, Arrow and Numba's compiled kernels take a fixed baseline.
+every household: the harvest works on whole provinces in chunks of up to ``kernels.CHUNK_SLOTS``
+used slots, and on a larger province in parts of about that size (``harvest.harvest_parts``), at
+``HARVEST_BYTES_PER_SLOT``; the other processes with large transients work by the same chunks
+(``CHUNK_BYTES_PER_SLOT``, which the heap may keep beside the harvest's): the largest chunk sets
+the temporaries. Python, NumPy, pandas, Arrow and Numba's compiled kernels take a fixed baseline.
 Disk: the tables, plus a checkpoint (the slots in use, pickled) twice over while a new one
 replaces the old.
 """
@@ -45,11 +45,13 @@ SLOT_GROWTH = 1.3
 ORG_SLOTS_PER_HOUSEHOLD = 0.15
 #: the harvest's per-household arrays (measured ~300 bytes at scale 0.05, counted with margin)
 HARVEST_BYTES_PER_SLOT = 350
-#: member lists and unit indices over every collective member (int64) and the other processes'
-#: transients (with what the heap keeps of them, ``tune_allocator``), per household slot in use:
-#: the eighth full-scale run peaked at 15.76 GB where the estimate with 20 B gave 15.39 GB, i.e.
-#: 22.6 B a slot (the seventh, before the heap kept chunk arrays: 20.1 B; docs/PERFORMANCE.md)
-MEMBER_BYTES_PER_SLOT = 23
+#: the other processes that work by chunks of provinces, per used slot of the largest chunk: vital
+#: events in a famine month (the hungry, their probabilities and NumPy's temporaries for the
+#: transcendentals) rose by 463 MiB over a chunk of 4.19 M slots (116 B a slot) at scale 0.1;
+#: consumption and incentives by ~98 MiB. Until the member lists went (``74cff4a``) this term was
+#: 23 B per slot in use; the ninth full-scale run then peaked at 12.64 GB against an estimate of
+#: 12.98 GB with this term (docs/PERFORMANCE.md)
+CHUNK_BYTES_PER_SLOT = 116
 #: interpreter, NumPy, pandas, Arrow and Numba's kernels (intercept of the measured peaks ~450 MB)
 BASELINE_BYTES = 450 * 2**20
 #: tables and manifest: small and independent of scale
@@ -100,7 +102,7 @@ def numpy_hugepages(enabled: bool) -> bool | None:
     is zeroed whole at its first touch, so the slot arrays' untouched spare capacity at the end of
     every province block (~1 MiB per array and block on average) became resident, and every
     harvest month zeroed its working set again in 2 MiB pages after the heap gave it back. At
-    scale 0.1, 1952-54 on one thread: peak 2.49 -> 2.08 GB, system time 12.8 -> 4.9 s, time-stepping
+    scale 0.1, 1952-54 on one thread: peak 2.55 -> 2.13 GB, system time 12.8 -> 4.9 s, time-stepping
     71.5 -> 67.4 s, the tables identical (docs/PERFORMANCE.md, "Huge pages")."""
     import importlib
 
@@ -161,7 +163,7 @@ class ResourceEstimate:
     output_bytes: int  # tables and manifest (0 without an output directory)
     disk_bytes: int  # peak extra disk the run needs
     start_state_bytes: int = 0  # household slots in use at the start
-    temporaries_bytes: int = 0  # the harvest's arrays for its largest chunk, member lists and unit indices
+    temporaries_bytes: int = 0  # the harvest's and the other chunked processes' arrays for the largest chunk
 
 
 class _SlotModel:
@@ -215,8 +217,7 @@ def _estimate(model: _SlotModel, scale: float, n_months: int, outputs: bool, che
     state = int(in_use * household_slot_bytes() + min(in_use * ORG_SLOTS_PER_HOUSEHOLD, org_slots) * organisation_slot_bytes())
     recorder = 8 * (n_months * model.n_provinces * (len(STOCK_NAMES) + len(FLOW_NAMES))
                     + n_months * len(NATIONAL_NAMES) + model.n_provinces * len(STOCK_NAMES))
-    temporaries = model.largest_chunk(scale) * HARVEST_BYTES_PER_SLOT
-    temporaries += int(in_use * MEMBER_BYTES_PER_SLOT)
+    temporaries = model.largest_chunk(scale) * (HARVEST_BYTES_PER_SLOT + CHUNK_BYTES_PER_SLOT)
     memory = BASELINE_BYTES + state + temporaries + 3 * recorder
     output = OUTPUT_BYTES_FIXED + OUTPUT_BYTES_PER_MONTH * n_months if outputs else 0
     checkpoint = state + recorder + CHECKPOINT_OVERHEAD_BYTES if (outputs and checkpoints) else 0
