@@ -409,7 +409,8 @@ def _divide(world: World, ctx: StepContext, parents: np.ndarray) -> None:
     hh = world.households
     new_adults = hh.adults[parents] // 2
     new_children = hh.children[parents] // 2
-    frac = (new_adults + new_children) / (hh.children[parents].astype(np.int32) + hh.adults[parents] + hh.elderly[parents])
+    persons = hh.children[parents].astype(np.int32) + hh.adults[parents] + hh.elderly[parents]
+    frac = (new_adults + new_children) / persons
     prov = hh.province[parents]
     slots = np.empty(parents.size, dtype=np.int64)
     for pv in np.unique(prov):

@@ -80,8 +80,8 @@ def _libc():
 def tune_allocator(threshold: int = HEAP_THRESHOLD_BYTES, keep: int = HEAP_KEEP_BYTES) -> bool:
     """Serve allocations up to ``threshold`` bytes from the heap (glibc) and give its free memory
     back only when more than ``keep`` lies free at its top: the month's processes allocate and
-    free arrays of the same sizes each month, which then reuse the same pages. Returns True when
-    applied."""
+    free arrays of the same sizes each month, which then reuse the same pages; and turn NumPy's
+    huge-page advice off (``numpy_hugepages``). Returns True when the heap's settings were applied."""
     global _done
     numpy_hugepages(False)
     if _done or not sys.platform.startswith("linux"):
@@ -103,7 +103,8 @@ def numpy_hugepages(enabled: bool) -> bool | None:
     every province block (~1 MiB per array and block on average) became resident, and every
     harvest month zeroed its working set again in 2 MiB pages after the heap gave it back. At
     scale 0.1, 1952-54 on one thread: peak 2.55 -> 2.13 GB, system time 12.8 -> 4.9 s, time-stepping
-    71.5 -> 67.4 s, the tables identical (docs/PERFORMANCE.md, "Huge pages")."""
+    71.5 -> 67.4 s, the tables identical (docs/PERFORMANCE.md, "No list over the whole population,
+    and no huge pages")."""
     import importlib
 
     for name in ("numpy._core.multiarray", "numpy.core.multiarray"):
