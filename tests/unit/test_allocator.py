@@ -28,11 +28,9 @@ def _faults_of_a_fresh_array(n: int) -> int:
 @pytest.fixture
 def small_pages():
     """NumPy's huge-page advice off, so that a fresh mapping faults once per 4 KiB page."""
-    core = np._core if hasattr(np, "_core") else np.core  # NumPy 2 / 1.26
-    setter = core.multiarray._set_madvise_hugepage
-    was = setter(False)
+    was = memory.numpy_hugepages(False)
     yield
-    setter(was)
+    memory.numpy_hugepages(was)
 
 
 def test_a_chunk_sized_array_reuses_the_freed_pages(small_pages):

@@ -232,7 +232,7 @@ def harvest(world: World, ctx: StepContext) -> None:
         # nothing of this chunk outlives it (the next chunk's arrays would otherwise meet these)
         del idx, bounds, coll, coll_unit, unit_sums, output, own_output, c_labour, land, share, plot_output, persons, form, animals
     if n_parts > 1:
-        # the parts reused each other's pages; give them back now rather than hold ~350 B a slot
+        # the chunks and parts reused each other's pages; give them back now rather than hold ~350 B a slot
         # of the largest part beside the next processes' arrays (docs/PERFORMANCE.md, "The allocator")
         release_free_memory()
     for name, col in (("tax_kg", 0), ("purchase_kg", 1), ("seed_kg", 2), ("feed_kg", 3)):

@@ -105,23 +105,15 @@ def numpy_hugepages(enabled: bool) -> bool | None:
     scale 0.1, 1952-54 on one thread: peak 2.55 -> 2.13 GB, system time 12.8 -> 4.9 s, time-stepping
     71.5 -> 67.4 s, the tables identical (docs/PERFORMANCE.md, "No list over the whole population,
     and no huge pages")."""
-    import importlib
-
-    for name in ("numpy._core.multiarray", "numpy.core.multiarray"):
-        try:
-            module = importlib.import_module(name)
-        except ImportError:
-            continue
-        switch = getattr(module, "_set_madvise_hugepage", None)
-        if switch is not None:
-            return bool(switch(bool(enabled)))
-    return None
+    core = np._core if hasattr(np, "_core") else np.core  # NumPy 2 / 1.26
+    switch = getattr(core.multiarray, "_set_madvise_hugepage", None)
+    return None if switch is None else bool(switch(bool(enabled)))
 
 
 def release_free_memory() -> None:
     """Give the heap's free pages back to the system (glibc ``malloc_trim``): after one-off work
     such as building the world, whose temporaries the months would not reuse, and after a harvest
-    in parts, whose arrays would otherwise sit beside the next processes' population-wide ones."""
+    in parts, whose arrays the heap would otherwise keep beside the next processes' own."""
     if not sys.platform.startswith("linux"):
         return
     try:
