@@ -265,7 +265,7 @@ def _norm_months(norm, incentive, persistence, months, member=True):
     norm_arr, effort = np.array([norm], dtype=np.float32), np.array([1.0], dtype=np.float32)
     members = np.array([0] if member else [], dtype=np.int64)
     for k in range(1, months + 1):
-        incentives._move_toward(np.array([0]), np.array([1]), np.array([True]), effort, norm_arr, members,
+        incentives._move_toward(np.array([[0, 0, 1]]), np.array([0, 1]), np.array([True]), effort, norm_arr, members,
                                 np.zeros(members.size, dtype=np.int64), np.array([0], dtype=np.int32),
                                 np.array([ADVANCED_APC], dtype=np.int8), np.array([incentive]), 0.3, 0.0, 0.0,
                                 float(k), incentives.norm_rate(persistence), np.array([1.0], dtype=np.float32),

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from types import SimpleNamespace
+
 import numpy as np
 import pytest
 from hypothesis import given
@@ -10,7 +12,19 @@ from hypothesis import strategies as st
 from hightide.economy.demography import (
     baseline_factor, fertility_multiplier, hunger_multiplier, hunger_shortfall, monthly_probability,
 )
+from hightide.engine import kernels
 from hightide.params import resolve
+
+
+def _small_pieces(starts, used, provinces=None):
+    """Pieces of at most 37 slots of the given province blocks, dealt to three threads: a pass over
+    them must give what one walk over each whole province gives."""
+    old = kernels.PIECE_SLOTS, kernels.MIN_PIECE_SLOTS
+    kernels.PIECE_SLOTS, kernels.MIN_PIECE_SLOTS = 37, 1
+    try:
+        return kernels.slot_pieces(SimpleNamespace(block_start=starts, used=used), provinces, threads=3)
+    finally:
+        kernels.PIECE_SLOTS, kernels.MIN_PIECE_SLOTS = old
 
 
 def test_baseline_factor_is_one_in_1952_and_falls_to_the_floor(params):
@@ -94,7 +108,8 @@ def test_compiled_herd_growth_is_the_array_rule():
     # the compiled pass, two provinces
     common = 1.0 + max(p.draft_animal_growth_per_year, -0.99)
     got = animals.copy()
-    idx, growth = _herds(np.array([0, 1]), np.array([0, 2000]), np.array([2000, 3000]), active, got, org, org_form,
+    pieces, bounds = _small_pieces(np.array([0, 2000]), np.array([2000, 3000]), np.array([0, 1]))
+    idx, growth = _herds(pieces, bounds, active, got, org, org_form,
                          effort, food_ratio, p.draft_animal_growth_per_year, p.collective_herd_neglect,
                          p.hunger_slaughter, p.hunger_threshold, common,
                          np.float32(np.power(np.array([common]), 1 / 12)[0]))
@@ -206,7 +221,8 @@ def test_conceive_and_find_hungry_in_one_pass_is_the_two_passes():
         _conceive(starts, used, provinces, active, food, want_c, GESTATION_MONTHS)
         slots = SimpleNamespace(block_start=starts, used=used, active=active)
         want = active_below_either(slots, provinces, food, want_c, 0.7)
-        got = _conceive_find_hungry(starts, used, provinces, active, food, got_c, GESTATION_MONTHS, np.float32(0.7))
+        got = _conceive_find_hungry(*_small_pieces(starts, used, provinces), active, food, got_c, GESTATION_MONTHS,
+                                    np.float32(0.7))
         np.testing.assert_array_equal(got_c, want_c)
         np.testing.assert_array_equal(got, want)
         assert 0 < got.size < active.sum()
@@ -231,7 +247,8 @@ def test_persons_and_households_with_adults_without_listing_them():
     live = active & in_use
     persons_want = np.bincount(province[live], weights=(children.astype(int) + adults + elderly)[live], minlength=4)
     for minimum in (1, 2):
-        persons, counts = _persons_and_eligible(starts, used, active, children, adults, elderly, minimum)
+        persons, counts = _persons_and_eligible(*_small_pieces(starts, used), 4, active, children, adults, elderly,
+                                                minimum)
         np.testing.assert_array_equal(persons, persons_want)
         for pv in range(4):
             a = starts[pv]
@@ -272,7 +289,9 @@ def test_heirs_are_the_drawn_rank_among_the_living_of_the_township():
     dead = np.append(dead, np.flatnonzero(in_use & (township == 12))[:2])
     dead.sort()
     u = g.random(dead.size)
-    heir = _heirs(starts, used, active, village, village_township, dead, u, n_townships)
+    with_dead = np.unique(np.searchsorted(starts, dead, side="right") - 1)
+    heir = _heirs(*kernels.slot_pieces(SimpleNamespace(block_start=starts, used=used), with_dead, threads=2, whole=True),
+                  active, village, village_township, dead, u, n_townships)
     for j, d in enumerate(dead):
         living = np.flatnonzero(in_use & active & (township == township[d]))
         want = living[int(u[j] * living.size)] if living.size else -1

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from types import SimpleNamespace
+
 import numpy as np
 import pytest
 
+from hightide.engine import kernels
 from hightide.params import resolve
 from hightide.state.granary import resale_request
 
@@ -78,7 +81,8 @@ def test_compiled_resale_pass_is_the_array_rule_per_province(ask_share):
     want_by_province = np.bincount(province[live], weights=request * frac, minlength=4)
 
     got_grain, by_province, sold_p = grain.copy(), np.zeros(4), np.zeros(4)
-    inputs = (starts, used, active, children, adults, elderly, got_grain, reported, true, np.float32(1.0), need_per_ae,
+    pieces = kernels.slot_pieces(SimpleNamespace(block_start=starts, used=used), threads=3, whole=True)
+    inputs = (*pieces, active, children, adults, elderly, got_grain, reported, true, np.float32(1.0), need_per_ae,
               0.6, 0.8, 0.3, months, weight)
     request_p = _requests(*inputs)
     np.testing.assert_array_equal(got_grain, grain)  # asking changes nothing

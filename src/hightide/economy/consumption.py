@@ -11,7 +11,8 @@ import numpy as np
 
 from hightide.engine.calendar import months_to_next_harvest_by_zone
 from hightide.engine.context import StepContext
-from hightide.engine.kernels import members_of_forms, province_bounds, province_chunks
+from hightide.engine.kernels import (members_of_forms, piece_bases, piece_provinces, province_bounds, province_chunks,
+                                     slot_pieces)
 from hightide.world.synthesis import adult_equivalents
 from hightide.institutions.cooperatives import accounting_units
 from hightide.world.organisations import COMMUNE
@@ -57,43 +58,80 @@ def _hall_sums(members, units, n_units, province, children, adults, elderly, gra
 
 
 @nb.njit(cache=True, parallel=True)
-def _eat(starts, used, active, province, children, adults, elderly, grain, food_ratio, need_per_ae, ae_child,
+def _eat(pieces, bounds, active, children, adults, elderly, grain, food_ratio, need_per_ae, ae_child,
          ae_elderly, months_left_p, storage_loss, members, units, stock_u, need_u, served_u, flows):
     """One month of eating, household by household, as the rules above say: need by adult
     equivalents (``monthly_need``), ``ration`` from the own stock, or the mess hall's serving split
-    by need; storage loss; the 3-month mean food ratio. ``flows[p]`` gets (eaten, loss, need).
-    Provinces run in parallel (each its own slots, members and sums)."""
-    first_member = np.searchsorted(members, starts)
-    for p in nb.prange(starts.size):
-        months_left = months_left_p[p]
-        j = first_member[p]
+    by need; storage loss; the 3-month mean food ratio. ``flows[p]`` gets (eaten, loss, need),
+    each summed over the province's households in slot order. Pieces of provinces
+    (``kernels.slot_pieces``) eat in parallel; a province in one piece sums as it goes, one in
+    several keeps each household's three amounts and sums them afterwards in one walk (provinces in
+    parallel), so the sums are those of one pass however the provinces are cut."""
+    if pieces.shape[0] == 0:
+        return
+    first_member = np.searchsorted(members, pieces[:, 1])
+    base, n = piece_bases(pieces)
+    first = piece_provinces(pieces)
+    whole = np.zeros(pieces.shape[0], dtype=np.bool_)
+    for r in range(first.size - 1):
+        whole[first[r]] = first[r + 1] == first[r] + 1
+    amounts = np.empty((n, 3))  # pages of whole provinces' slots are never touched
+    for t in nb.prange(bounds.size - 1):
+        for q in range(bounds[t], bounds[t + 1]):
+            months_left = months_left_p[pieces[q, 0]]
+            j = first_member[q]
+            keep = not whole[q]
+            eaten_p = 0.0
+            loss_p = 0.0
+            need_p = 0.0
+            for i in range(pieces[q, 1], pieces[q, 2]):
+                k = base[q] + i - pieces[q, 1]
+                if not active[i]:
+                    if keep:
+                        amounts[k, 0] = amounts[k, 1] = amounts[k, 2] = 0.0
+                    continue
+                need = need_per_ae * (adults[i] + ae_child * children[i] + ae_elderly * elderly[i])
+                stock = grain[i]
+                if j < members.size and members[j] == i:
+                    u = units[j]
+                    frac = need / need_u[u] if need_u[u] > 0 else 0.0
+                    eaten = served_u[u] * frac
+                    stock = (stock_u[u] - served_u[u]) * frac + eaten
+                    j += 1
+                else:
+                    eaten = min(need, max(stock, 0.0) / max(months_left, 1))
+                stock = stock - eaten
+                loss = stock * storage_loss
+                grain[i] = stock - loss
+                ratio = min(eaten / need if need > 0 else 1.0, 1.0)
+                food_ratio[i] = np.float32((2.0 * np.float64(food_ratio[i]) + ratio) / 3.0)
+                if keep:
+                    amounts[k, 0] = eaten
+                    amounts[k, 1] = loss
+                    amounts[k, 2] = need
+                else:
+                    eaten_p += eaten
+                    loss_p += loss
+                    need_p += need
+            if not keep:
+                flows[pieces[q, 0], 0] = eaten_p
+                flows[pieces[q, 0], 1] = loss_p
+                flows[pieces[q, 0], 2] = need_p
+    # a province's pieces are consecutive: its amounts are one run, from its first piece's base
+    for r in nb.prange(first.size - 1):
+        if whole[first[r]]:
+            continue
         eaten_p = 0.0
         loss_p = 0.0
         need_p = 0.0
-        for i in range(starts[p], starts[p] + used[p]):
-            if not active[i]:
-                continue
-            need = need_per_ae * (adults[i] + ae_child * children[i] + ae_elderly * elderly[i])
-            stock = grain[i]
-            if j < members.size and members[j] == i:
-                u = units[j]
-                frac = need / need_u[u] if need_u[u] > 0 else 0.0
-                eaten = served_u[u] * frac
-                stock = (stock_u[u] - served_u[u]) * frac + eaten
-                j += 1
-            else:
-                eaten = min(need, max(stock, 0.0) / max(months_left, 1))
-            stock = stock - eaten
-            loss = stock * storage_loss
-            grain[i] = stock - loss
-            ratio = min(eaten / need if need > 0 else 1.0, 1.0)
-            food_ratio[i] = np.float32((2.0 * np.float64(food_ratio[i]) + ratio) / 3.0)
-            eaten_p += eaten
-            loss_p += loss
-            need_p += need
-        flows[p, 0] = eaten_p
-        flows[p, 1] = loss_p
-        flows[p, 2] = need_p
+        end = base[first[r + 1]] if first[r + 1] < pieces.shape[0] else n
+        for k in range(base[first[r]], end):
+            eaten_p += amounts[k, 0]
+            loss_p += amounts[k, 1]
+            need_p += amounts[k, 2]
+        flows[pieces[first[r], 0], 0] = eaten_p
+        flows[pieces[first[r], 0], 1] = loss_p
+        flows[pieces[first[r], 0], 2] = need_p
 
 
 def eat(world: World, ctx: StepContext) -> None:
@@ -119,11 +157,9 @@ def eat(world: World, ctx: StepContext) -> None:
                                             hh.elderly, hh.grain_kg, need_per_ae, p.adult_equivalent_child,
                                             p.adult_equivalent_elderly, months_left.astype(np.float64))
                 served = mess_hall_ration(s_u, n_u, ml_u, p.mess_hall_overeating)
-        chunk_flows = np.zeros((chunk.size, 3))
-        _eat(hh.block_start[chunk], hh.used[chunk], hh.active, hh.province, hh.children, hh.adults, hh.elderly,
+        _eat(*slot_pieces(hh, chunk), hh.active, hh.children, hh.adults, hh.elderly,
              hh.grain_kg, hh.food_ratio, need_per_ae, p.adult_equivalent_child, p.adult_equivalent_elderly,
-             months_left[chunk], p.household_storage_loss_per_month, members, units, s_u, n_u, served, chunk_flows)
-        flows[chunk] = chunk_flows
+             months_left, p.household_storage_loss_per_month, members, units, s_u, n_u, served, flows)
         del members, units, s_u, n_u, served
     w = world.weight
     ctx.flows["consumption_kg"] += flows[:, 0] * w

@@ -13,7 +13,8 @@ import numpy as np
 from hightide.engine import rng, streams
 from hightide.engine.calendar import LUNAR_NEW_YEAR
 from hightide.engine.context import StepContext
-from hightide.engine.kernels import compact_segments, group_sum, province_bounds, province_chunks, segment_bases
+from hightide.engine.kernels import (compact_segments, group_sum, piece_bases, province_bounds, province_chunks,
+                                     segment_bases, slot_pieces)
 from hightide.engine.provincial import national_total
 from hightide.params import ParameterSet
 from hightide.world.households import MAX_BAND, NO_ORG
@@ -60,61 +61,78 @@ VITAL_STREAMS = ("deaths_child", "deaths_adult", "deaths_elderly", "births", "ag
 
 
 @nb.njit(cache=True, parallel=True)
-def _vital(heads, month_word, provinces, starts, used, active, children, adults, elderly, hungry, p_hungry, p_fed,
+def _vital(heads, month_word, pieces, bounds, starts, active, children, adults, elderly, hungry, p_hungry, p_fed,
            p_grow_up, p_grow_old, flows):
     """Deaths by age band, births, then ageing, household by household: each event count is
     min(floor(n p + U), n) (``streams.events``) with U from the province's stream of that event.
     ``p_fed`` holds the fed probabilities (child, adult, elderly deaths, births); ``p_hungry[:, k]``
-    (rows in that order) those of the k-th hungry household (``hungry``, ascending). ``flows[p]`` gets (births, deaths)."""
-    first_hungry = np.searchsorted(hungry, starts[provinces])
-    overflow = np.zeros(provinces.size, dtype=np.bool_)
-    for q in nb.prange(provinces.size):  # provinces are independent: their own streams and slots
-        pv = provinces[q]
-        j = first_hungry[q]
-        c0, c1, c2, c3 = rng.stream_start(heads[0], pv, month_word)
-        d0, d1, d2, d3 = rng.stream_start(heads[1], pv, month_word)
-        e0, e1, e2, e3 = rng.stream_start(heads[2], pv, month_word)
-        b0, b1, b2, b3 = rng.stream_start(heads[3], pv, month_word)
-        g0, g1, g2, g3 = rng.stream_start(heads[4], pv, month_word)
-        h0, h1, h2, h3 = rng.stream_start(heads[5], pv, month_word)
-        births_p = 0.0
-        deaths_p = 0.0
-        over = False
-        for i in range(starts[pv], starts[pv] + used[pv]):
-            c0, c1, u_child = rng.next_double(c0, c1, c2, c3)
-            d0, d1, u_adult = rng.next_double(d0, d1, d2, d3)
-            e0, e1, u_old = rng.next_double(e0, e1, e2, e3)
-            b0, b1, u_birth = rng.next_double(b0, b1, b2, b3)
-            g0, g1, u_up = rng.next_double(g0, g1, g2, g3)
-            h0, h1, u_older = rng.next_double(h0, h1, h2, h3)
-            if j < hungry.size and hungry[j] == i:
-                pc, pa, po, pb = p_hungry[0, j], p_hungry[1, j], p_hungry[2, j], p_hungry[3, j]
-                j += 1
-            else:
-                pc, pa, po, pb = p_fed[0], p_fed[1], p_fed[2], p_fed[3]
-            live = active[i]
-            nc = np.float64(children[i] * live)
-            na = np.float64(adults[i] * live)
-            ne = np.float64(elderly[i] * live)
-            d_child = min(np.floor(nc * pc + u_child), nc)
-            d_adult = min(np.floor(na * pa + u_adult), na)
-            d_old = min(np.floor(ne * po + u_old), ne)
-            born = min(np.floor(na * pb + u_birth), na)
-            nc -= d_child
-            na -= d_adult
-            ne -= d_old
-            up = min(np.floor(nc * p_grow_up + u_up), nc)
-            older = min(np.floor(na * p_grow_old + u_older), na)
-            c, a, e = nc - up + born, na + up - older, ne + older
-            over |= max(c, max(a, e)) > MAX_BAND
-            children[i] = np.int8(c)
-            adults[i] = np.int8(a)
-            elderly[i] = np.int8(e)
-            births_p += born
-            deaths_p += d_child + d_adult + d_old
-        flows[pv, 0] = births_p
-        flows[pv, 1] = deaths_p
-        overflow[q] = over
+    (rows in that order) those of the k-th hungry household (``hungry``, ascending). ``flows[p]`` gets (births, deaths).
+    Pieces of provinces (``kernels.slot_pieces``) run in parallel, each stream started at the
+    piece's first slot (``rng.advance``): the draws of one walk over the province; the counts are
+    whole numbers, so their sums do not depend on the pieces."""
+    n = pieces.shape[0]
+    first_hungry = np.searchsorted(hungry, pieces[:, 1])
+    overflow = np.zeros(n, dtype=np.bool_)
+    counts = np.zeros((n, 2))
+    for t in nb.prange(bounds.size - 1):
+        for q in range(bounds[t], bounds[t + 1]):
+            pv, lo, hi = pieces[q, 0], pieces[q, 1], pieces[q, 2]
+            skip = lo - starts[pv]
+            j = first_hungry[q]
+            c0, c1, c2, c3 = rng.stream_start(heads[0], pv, month_word)
+            d0, d1, d2, d3 = rng.stream_start(heads[1], pv, month_word)
+            e0, e1, e2, e3 = rng.stream_start(heads[2], pv, month_word)
+            b0, b1, b2, b3 = rng.stream_start(heads[3], pv, month_word)
+            g0, g1, g2, g3 = rng.stream_start(heads[4], pv, month_word)
+            h0, h1, h2, h3 = rng.stream_start(heads[5], pv, month_word)
+            if skip > 0:
+                c0, c1 = rng.advance(c0, c1, c2, c3, skip)
+                d0, d1 = rng.advance(d0, d1, d2, d3, skip)
+                e0, e1 = rng.advance(e0, e1, e2, e3, skip)
+                b0, b1 = rng.advance(b0, b1, b2, b3, skip)
+                g0, g1 = rng.advance(g0, g1, g2, g3, skip)
+                h0, h1 = rng.advance(h0, h1, h2, h3, skip)
+            births_p = 0.0
+            deaths_p = 0.0
+            over = False
+            for i in range(lo, hi):
+                c0, c1, u_child = rng.next_double(c0, c1, c2, c3)
+                d0, d1, u_adult = rng.next_double(d0, d1, d2, d3)
+                e0, e1, u_old = rng.next_double(e0, e1, e2, e3)
+                b0, b1, u_birth = rng.next_double(b0, b1, b2, b3)
+                g0, g1, u_up = rng.next_double(g0, g1, g2, g3)
+                h0, h1, u_older = rng.next_double(h0, h1, h2, h3)
+                if j < hungry.size and hungry[j] == i:
+                    pc, pa, po, pb = p_hungry[0, j], p_hungry[1, j], p_hungry[2, j], p_hungry[3, j]
+                    j += 1
+                else:
+                    pc, pa, po, pb = p_fed[0], p_fed[1], p_fed[2], p_fed[3]
+                live = active[i]
+                nc = np.float64(children[i] * live)
+                na = np.float64(adults[i] * live)
+                ne = np.float64(elderly[i] * live)
+                d_child = min(np.floor(nc * pc + u_child), nc)
+                d_adult = min(np.floor(na * pa + u_adult), na)
+                d_old = min(np.floor(ne * po + u_old), ne)
+                born = min(np.floor(na * pb + u_birth), na)
+                nc -= d_child
+                na -= d_adult
+                ne -= d_old
+                up = min(np.floor(nc * p_grow_up + u_up), nc)
+                older = min(np.floor(na * p_grow_old + u_older), na)
+                c, a, e = nc - up + born, na + up - older, ne + older
+                over |= max(c, max(a, e)) > MAX_BAND
+                children[i] = np.int8(c)
+                adults[i] = np.int8(a)
+                elderly[i] = np.int8(e)
+                births_p += born
+                deaths_p += d_child + d_adult + d_old
+            counts[q, 0] = births_p
+            counts[q, 1] = deaths_p
+            overflow[q] = over
+    for q in range(n):
+        flows[pieces[q, 0], 0] += counts[q, 0]
+        flows[pieces[q, 0], 1] += counts[q, 1]
     return overflow.any()
 
 
@@ -188,24 +206,25 @@ def _conceive(starts, used, provinces, active, food_ratio, conception_food_ratio
 
 
 @nb.njit(cache=True, parallel=True)
-def _conceive_find_hungry(starts, used, provinces, active, food_ratio, conception_food_ratio, lag, threshold):
+def _conceive_find_hungry(pieces, bounds, active, food_ratio, conception_food_ratio, lag, threshold):
     """``_conceive`` and then ``active_below_either(food_ratio, conception_food_ratio, threshold)``
     in one pass (``threshold`` in the ratios' type, float32): the active households (ascending
-    slots) hungry now or at conception, after this month's step of the conception ratio."""
-    base, n = segment_bases(provinces, used)
-    counts = np.zeros(provinces.size, dtype=np.int64)
+    slots) hungry now or at conception, after this month's step of the conception ratio. Pieces
+    of provinces (``kernels.slot_pieces``) in parallel."""
+    base, n = piece_bases(pieces)
+    counts = np.zeros(pieces.shape[0], dtype=np.int64)
     out = np.empty(n, dtype=np.int64)
-    for q in nb.prange(provinces.size):
-        p = provinces[q]
-        k = base[q]
-        for i in range(starts[p], starts[p] + used[p]):
-            if active[i]:
-                c = np.float64(conception_food_ratio[i])
-                conceived = np.float32(c + (np.float64(food_ratio[i]) - c) / lag)
-                conception_food_ratio[i] = conceived
-                out[k] = i
-                k += (food_ratio[i] < threshold) | (conceived < threshold)
-        counts[q] = k - base[q]
+    for t in nb.prange(bounds.size - 1):
+        for q in range(bounds[t], bounds[t + 1]):
+            k = base[q]
+            for i in range(pieces[q, 1], pieces[q, 2]):
+                if active[i]:
+                    c = np.float64(conception_food_ratio[i])
+                    conceived = np.float32(c + (np.float64(food_ratio[i]) - c) / lag)
+                    conception_food_ratio[i] = conceived
+                    out[k] = i
+                    k += (food_ratio[i] < threshold) | (conceived < threshold)
+            counts[q] = k - base[q]
     return out[:compact_segments(out, base, counts)]
 
 
@@ -244,13 +263,14 @@ def vital_events(world: World, ctx: StepContext) -> None:
     for chunk in province_chunks(hh):
         # conception food ratios move (``_conceive``); hungry now (deaths) or when this month's births were
         # conceived (births): ``active_below_either`` of the two ratios, found in the same pass
-        hungry = _conceive_find_hungry(hh.block_start, hh.used, chunk, hh.active, hh.food_ratio,
-                                       hh.conception_food_ratio, GESTATION_MONTHS, np.float32(p.hunger_threshold))
+        pieces, bounds = slot_pieces(hh, chunk)
+        hungry = _conceive_find_hungry(pieces, bounds, hh.active, hh.food_ratio, hh.conception_food_ratio,
+                                       GESTATION_MONTHS, np.float32(p.hunger_threshold))
         p_hungry = _hungry_probabilities(p, hh, hungry, log_surv, fertility)
         # deaths beyond the baseline among the hungry, in expectation, are counted as hunger deaths
         hunger_deaths += _excess_deaths(hungry, hh.province, hh.children, hh.adults, hh.elderly, p_hungry, p_fed,
                                         world.provinces.n)
-        if _vital(heads, month_word, chunk, hh.block_start, hh.used, active, hh.children, hh.adults, hh.elderly, hungry,
+        if _vital(heads, month_word, pieces, bounds, hh.block_start, active, hh.children, hh.adults, hh.elderly, hungry,
                   p_hungry, p_fed, 1 / (12 * p.years_as_child), 1 / (12 * p.years_working_age), flows):
             raise OverflowError(f"a household has more than {MAX_BAND} members in one age band")
     w = world.weight
@@ -274,43 +294,37 @@ def _urban_vital(world: World, ctx: StepContext, base: float) -> None:
 
 
 @nb.njit(cache=True, parallel=True)
-def _die_out(starts, used, active, children, adults, elderly, org):
+def _die_out(pieces, bounds, active, children, adults, elderly, org):
     """Households whose last member died: flagged inactive and out of their organisation.
-    Returns their slots (ascending)."""
-    n_prov = starts.size
-    base = np.zeros(n_prov, dtype=np.int64)
-    for p in range(1, n_prov):
-        base[p] = base[p - 1] + used[p - 1]
-    counts = np.zeros(n_prov, dtype=np.int64)
-    dead = np.empty(base[n_prov - 1] + used[n_prov - 1] if n_prov else 0, dtype=np.int64)
-    for p in nb.prange(n_prov):
-        k = base[p]
-        for i in range(starts[p], starts[p] + used[p]):
-            if active[i] & (np.int32(children[i]) + adults[i] + elderly[i] == 0):
-                dead[k] = i
-                k += 1
-                active[i] = False
-                org[i] = NO_ORG
-        counts[p] = k - base[p]
+    Returns their slots (ascending). Pieces of provinces (``kernels.slot_pieces``) in parallel."""
+    base, n = piece_bases(pieces)
+    counts = np.zeros(pieces.shape[0], dtype=np.int64)
+    dead = np.empty(n, dtype=np.int64)
+    for t in nb.prange(bounds.size - 1):
+        for q in range(bounds[t], bounds[t + 1]):
+            k = base[q]
+            for i in range(pieces[q, 1], pieces[q, 2]):
+                if active[i] & (np.int32(children[i]) + adults[i] + elderly[i] == 0):
+                    dead[k] = i
+                    k += 1
+                    active[i] = False
+                    org[i] = NO_ORG
+            counts[q] = k - base[q]
     return dead[:compact_segments(dead, base, counts)].copy()
 
 
 @nb.njit(cache=True, parallel=True)
-def _heirs(starts, used, active, village, village_township, dead, u, n_townships):
+def _heirs(pieces, bounds, active, village, village_township, dead, u, n_townships):
     """The heir of each dead household: the floor(u x n)-th of the n living households of its
     township in slot order (-1 when none lives there). A township lies in one province: the
-    passes over households run provinces in parallel, and only provinces where a household died
-    out (the heirs' townships are theirs)."""
-    with_dead = np.zeros(starts.size, dtype=np.bool_)
-    for j in range(dead.size):
-        with_dead[np.searchsorted(starts, dead[j], side="right") - 1] = True
+    passes over households run provinces in parallel (``pieces``: the provinces where a household
+    died out, whole, ``kernels.slot_pieces``; the heirs' townships are theirs)."""
     alive_t = np.zeros(n_townships, dtype=np.int64)
-    for p in nb.prange(starts.size):
-        if not with_dead[p]:
-            continue
-        for i in range(starts[p], starts[p] + used[p]):
-            if active[i]:
-                alive_t[village_township[village[i]]] += 1
+    for th in nb.prange(bounds.size - 1):
+        for q in range(bounds[th], bounds[th + 1]):
+            for i in range(pieces[q, 1], pieces[q, 2]):
+                if active[i]:
+                    alive_t[village_township[village[i]]] += 1
     rank = np.full(dead.size, -1, dtype=np.int64)
     wanted = np.zeros(n_townships, dtype=np.int64)  # requests per township
     for j in range(dead.size):
@@ -336,17 +350,16 @@ def _heirs(starts, used, active, village, village_township, dead, u, n_townships
     heir = np.full(dead.size, -1, dtype=np.int64)
     seen = np.zeros(n_townships, dtype=np.int64)
     nxt = first[:n_townships].copy()
-    for p in nb.prange(starts.size):
-        if not with_dead[p]:
-            continue
-        for i in range(starts[p], starts[p] + used[p]):
-            if not active[i]:
-                continue
-            t = village_township[village[i]]
-            while nxt[t] < first[t + 1] and rank[req[nxt[t]]] == seen[t]:
-                heir[req[nxt[t]]] = i
-                nxt[t] += 1
-            seen[t] += 1
+    for th in nb.prange(bounds.size - 1):
+        for q in range(bounds[th], bounds[th + 1]):
+            for i in range(pieces[q, 1], pieces[q, 2]):
+                if not active[i]:
+                    continue
+                tw = village_township[village[i]]
+                while nxt[tw] < first[tw + 1] and rank[req[nxt[tw]]] == seen[tw]:
+                    heir[req[nxt[tw]]] = i
+                    nxt[tw] += 1
+                seen[tw] += 1
     return heir
 
 
@@ -366,12 +379,12 @@ def extinctions(world: World, ctx: StepContext) -> None:
     """Households whose last member died: land, animals and grain pass to a household of the
     same township (kin or the village take them in); with no one left, grain goes to the State."""
     hh = world.households
-    dead = _die_out(hh.block_start, hh.used, hh.active, hh.children, hh.adults, hh.elderly, hh.org)
+    dead = _die_out(*slot_pieces(hh), hh.active, hh.children, hh.adults, hh.elderly, hh.org)
     estate = np.zeros(world.provinces.n)  # grain left to the State per province, real kg
     if dead.size:
         # the heirs' draws: the province streams as far as the last dead household of each
         u = streams.uniform_at(ctx.seed, "heirs", ctx.month, hh.block_start, dead)
-        heir = _heirs(hh.block_start, hh.used, hh.active, hh.village, hh.village_township, dead, u,
+        heir = _heirs(*slot_pieces(hh, np.unique(hh.province[dead]), whole=True), hh.active, hh.village, hh.village_township, dead, u,
                       int(world.n_townships_sampled.sum()))
         has_heir = heir >= 0
         _inherit(dead, heir, hh.land_mu, hh.draft_animals, hh.grain_kg)
@@ -453,22 +466,27 @@ def _with_adults(active, adults, a, b, minimum, starts, used):
 
 
 @nb.njit(cache=True, parallel=True)
-def _persons_and_eligible(starts, used, active, children, adults, elderly, minimum):
-    """Per province block, in one pass (provinces in parallel): persons in active households
-    (whole numbers, exact in any order) and how many active households have at least ``minimum``
-    working-age adults (``_with_adults``)."""
-    persons = np.zeros(starts.size)
-    eligible = np.zeros(starts.size, dtype=np.int64)
-    for p in nb.prange(starts.size):
-        c = 0
-        e = 0
-        for i in range(starts[p], starts[p] + used[p]):
-            if active[i]:
-                c += np.int64(children[i]) + adults[i] + elderly[i]
-                if adults[i] >= minimum:
-                    e += 1
-        persons[p] = c
-        eligible[p] = e
+def _persons_and_eligible(pieces, bounds, n_prov, active, children, adults, elderly, minimum):
+    """Per province block, in one pass (pieces of provinces in parallel, ``kernels.slot_pieces``):
+    persons in active households (whole numbers, exact in any order) and how many active
+    households have at least ``minimum`` working-age adults (``_with_adults``)."""
+    counts = np.zeros((pieces.shape[0], 2), dtype=np.int64)
+    for t in nb.prange(bounds.size - 1):
+        for q in range(bounds[t], bounds[t + 1]):
+            c = 0
+            e = 0
+            for i in range(pieces[q, 1], pieces[q, 2]):
+                if active[i]:
+                    c += np.int64(children[i]) + adults[i] + elderly[i]
+                    if adults[i] >= minimum:
+                        e += 1
+            counts[q, 0] = c
+            counts[q, 1] = e
+    persons = np.zeros(n_prov)
+    eligible = np.zeros(n_prov, dtype=np.int64)
+    for q in range(pieces.shape[0]):
+        persons[pieces[q, 0]] += counts[q, 0]
+        eligible[pieces[q, 0]] += counts[q, 1]
     return persons, eligible
 
 
@@ -499,8 +517,8 @@ def migration(world: World, ctx: StepContext) -> None:
     hh, n_prov = world.households, world.provinces.n
     minimum = 2 if rate > 0 else 1
     # persons per province and how many households can send (or take) an adult, in one pass
-    persons, n_eligible = _persons_and_eligible(hh.block_start, hh.used, hh.active, hh.children, hh.adults, hh.elderly,
-                                                minimum)
+    persons, n_eligible = _persons_and_eligible(*slot_pieces(hh), world.provinces.n, hh.active, hh.children,
+                                                hh.adults, hh.elderly, minimum)
     # each province's share of the nation's rural people (every province's count, on any number of shards)
     rural = ctx.gather("rural_persons", persons * world.weight)
     expected = abs(rate) * 1e6 / 12 * rural / rural.sum() / world.weight  # simulated persons
@@ -543,7 +561,7 @@ def herd_growth(world: World, ctx: StepContext) -> None:
     common = 1.0 + max(p.draft_animal_growth_per_year, -0.99)
     common_factor = np.float32(np.power(np.array([common]), 1 / 12)[0])
     for chunk in province_chunks(hh):
-        idx, growth = _herds(chunk, hh.block_start, hh.used, hh.active, hh.draft_animals, hh.org, orgs.form, hh.effort,
+        idx, growth = _herds(*slot_pieces(hh, chunk), hh.active, hh.draft_animals, hh.org, orgs.form, hh.effort,
                              hh.food_ratio, p.draft_animal_growth_per_year, p.collective_herd_neglect,
                              p.hunger_slaughter, p.hunger_threshold, common, common_factor)
         if idx.size:
@@ -562,29 +580,29 @@ def _herd_growth_of(i, org, org_form, effort, food_ratio, g, neglect, slaughter,
 
 
 @nb.njit(cache=True, parallel=True)
-def _herds(provinces, starts, used, active, animals, org, org_form, effort, food_ratio, g, neglect, slaughter,
+def _herds(pieces, bounds, active, animals, org, org_form, effort, food_ratio, g, neglect, slaughter,
            threshold, common, common_factor):
     """Herds of active households growing at the ``common`` rate are scaled by ``common_factor``
     here; returns the other herds' households (ascending) and growth. A herd's growth depends on
     its effort, whether its animals are pooled (its organisation is a co-operative or commune) and
-    its food ratio."""
-    base, n = segment_bases(provinces, used)
-    counts = np.zeros(provinces.size, dtype=np.int64)
+    its food ratio. Pieces of provinces (``kernels.slot_pieces``) in parallel."""
+    base, n = piece_bases(pieces)
+    counts = np.zeros(pieces.shape[0], dtype=np.int64)
     idx = np.empty(n, dtype=np.int64)
     growth = np.empty(n)
-    for q in nb.prange(provinces.size):
-        p = provinces[q]
-        k = base[q]
-        for i in range(starts[p], starts[p] + used[p]):
-            if active[i] & (animals[i] > 0):
-                gr = _herd_growth_of(i, org, org_form, effort, food_ratio, g, neglect, slaughter, threshold)
-                if gr != common:
-                    idx[k] = i
-                    growth[k] = gr
-                    k += 1
-                else:
-                    animals[i] = animals[i] * common_factor
-        counts[q] = k - base[q]
+    for t in nb.prange(bounds.size - 1):
+        for q in range(bounds[t], bounds[t + 1]):
+            k = base[q]
+            for i in range(pieces[q, 1], pieces[q, 2]):
+                if active[i] & (animals[i] > 0):
+                    gr = _herd_growth_of(i, org, org_form, effort, food_ratio, g, neglect, slaughter, threshold)
+                    if gr != common:
+                        idx[k] = i
+                        growth[k] = gr
+                        k += 1
+                    else:
+                        animals[i] = animals[i] * common_factor
+            counts[q] = k - base[q]
     compact_segments(growth, base, counts)
     k = compact_segments(idx, base, counts)
     return idx[:k], growth[:k]

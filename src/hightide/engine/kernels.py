@@ -33,6 +33,82 @@ def province_chunks(slots, provinces=None, limit: int = CHUNK_SLOTS) -> list[np.
     return out
 
 
+#: the threads ``slot_pieces`` deals pieces to unless told (Numba's, as the run's governor set them)
+thread_count = nb.get_num_threads
+
+#: the most slots in one piece (``slot_pieces``), and the fewest unless a province has fewer
+PIECE_SLOTS = 1 << 16
+MIN_PIECE_SLOTS = 1 << 10
+
+
+def slot_pieces(slots, provinces=None, threads: int | None = None, whole: bool = False) -> tuple[np.ndarray, np.ndarray]:
+    """The used slots of ``provinces`` (all, or those given, ascending) cut into pieces for the
+    threads: each province's slots in ceil(used / size) near-equal ranges, the size at most
+    ``PIECE_SLOTS`` and about an eighth of a thread's share (at least ``MIN_PIECE_SLOTS``), and the
+    pieces dealt in contiguous runs of about equal slots, one run per thread (``threads``, default
+    Numba's). Returns (pieces, bounds): ``pieces[k]`` = (province, first slot, end slot), ascending;
+    thread t takes pieces ``bounds[t]:bounds[t + 1]``.
+
+    A one-province chunk (a whole province at full scale) thus keeps every thread busy, and
+    provinces of unequal size no longer leave one thread with most of a month's households (a
+    static split of 28 provinces gave one thread 59-61% of them). A pass over pieces must give
+    what one pass over the whole province gives: writes per household, filters packed in slot
+    order, counts and other sums of whole numbers (exact in float64), and streams started at a
+    piece's first slot (``rng.advance``), never a float sum across a piece boundary. Then neither
+    the piece size nor the number of threads changes any result (tests/unit/test_pieces.py).
+
+    ``whole=True`` makes every province one piece, for passes with float sums per province: the
+    threads still get runs of provinces of about equal slots (the nearest split of the provinces
+    in order), not equal numbers of provinces."""
+    provinces = np.arange(len(slots.block_start)) if provinces is None else np.asarray(provinces, dtype=np.int64)
+    threads = thread_count() if threads is None else max(int(threads), 1)
+    used = np.asarray(slots.used, dtype=np.int64)[provinces]
+    starts = np.asarray(slots.block_start, dtype=np.int64)[provinces]
+    total = int(used.sum())
+    size = max(int(used.max(initial=1)), 1) if whole else max(min(PIECE_SLOTS, total // (8 * threads)), MIN_PIECE_SLOTS, 1)
+    parts = np.maximum(-(-used // size), 1) * (used > 0)
+    n = int(parts.sum())
+    pieces = np.empty((n, 3), dtype=np.int64)
+    k = 0
+    for pv, a, u, m in zip(provinces, starts, used, parts):
+        edges = a + (u * np.arange(m + 1)) // max(m, 1)
+        pieces[k:k + m, 0] = pv
+        pieces[k:k + m, 1] = edges[:-1]
+        pieces[k:k + m, 2] = edges[1:]
+        k += m
+    done = np.concatenate(([0], np.cumsum(pieces[:, 2] - pieces[:, 1])))  # slots before piece k
+    target = total * np.arange(1, threads) / threads
+    after = np.minimum(np.searchsorted(done, target), n)
+    nearer = np.where(target - done[np.maximum(after - 1, 0)] < done[after] - target, np.maximum(after - 1, 0), after)
+    bounds = np.concatenate(([0], np.maximum.accumulate(nearer) if nearer.size else nearer, [n])).astype(np.int64)
+    return pieces, bounds
+
+
+@nb.njit(cache=True)
+def piece_bases(pieces):
+    """Where each piece's hits start in an output as long as all the pieces' slots (its segment,
+    packed by ``compact_segments``), and that length."""
+    base = np.zeros(pieces.shape[0], dtype=np.int64)
+    for k in range(1, pieces.shape[0]):
+        base[k] = base[k - 1] + pieces[k - 1, 2] - pieces[k - 1, 1]
+    return base, (base[-1] + pieces[-1, 2] - pieces[-1, 1] if pieces.shape[0] else 0)
+
+
+@nb.njit(cache=True)
+def piece_provinces(pieces):
+    """The first piece of each province's run of pieces (a province's pieces are consecutive),
+    and the end: province r has pieces ``first[r]:first[r + 1]``."""
+    n = pieces.shape[0]
+    first = np.empty(n + 1, dtype=np.int64)
+    m = 0
+    for k in range(n):
+        if k == 0 or pieces[k, 0] != pieces[k - 1, 0]:
+            first[m] = k
+            m += 1
+    first[m] = n
+    return first[:m + 1]
+
+
 def part_count(used: int, limit: int = CHUNK_SLOTS) -> int:
     """Parts a province of ``used`` slots is split into where whole provinces would exceed
     ``limit`` (the harvest's ``harvest_parts``): ceil(used / limit), at least 1."""
@@ -449,21 +525,19 @@ def unit_index(org: np.ndarray, village: np.ndarray, province: np.ndarray, down:
 
 
 @nb.njit(cache=True, parallel=True)
-def _members_of_forms(starts, used, active, org, org_form, org_active, forms, live_only):
-    n_prov = starts.size
-    base = np.zeros(n_prov, dtype=np.int64)
-    for p in range(1, n_prov):
-        base[p] = base[p - 1] + used[p - 1]
-    counts = np.zeros(n_prov, dtype=np.int64)
-    out = np.empty(base[n_prov - 1] + used[n_prov - 1] if n_prov else 0, dtype=np.int64)
-    for p in nb.prange(n_prov):
-        k = base[p]
-        for i in range(starts[p], starts[p] + used[p]):
-            o = max(org[i], 0)
-            if active[i] & (org[i] >= 0) & forms[org_form[o]] & (org_active[o] | (not live_only)):
-                out[k] = i
-                k += 1
-        counts[p] = k - base[p]
+def _members_of_forms(pieces, bounds, active, org, org_form, org_active, forms, live_only):
+    base, n = piece_bases(pieces)
+    counts = np.zeros(pieces.shape[0], dtype=np.int64)
+    out = np.empty(n, dtype=np.int64)
+    for t in nb.prange(bounds.size - 1):
+        for q in range(bounds[t], bounds[t + 1]):
+            k = base[q]
+            for i in range(pieces[q, 1], pieces[q, 2]):
+                o = max(org[i], 0)
+                if active[i] & (org[i] >= 0) & forms[org_form[o]] & (org_active[o] | (not live_only)):
+                    out[k] = i
+                    k += 1
+            counts[q] = k - base[q]
     return out[:compact_segments(out, base, counts)]
 
 
@@ -472,8 +546,7 @@ def members_of_forms(hh, orgs, forms, live_only: bool = False, provinces: np.nda
     ``live_only``, is active); only in ``provinces`` (ascending) when given."""
     mask = np.zeros(8, dtype=np.bool_)
     mask[list(forms)] = True
-    starts, used = (hh.block_start, hh.used) if provinces is None else (hh.block_start[provinces], hh.used[provinces])
-    return _members_of_forms(starts, used, hh.active, hh.org, orgs.form, orgs.active, mask, live_only)
+    return _members_of_forms(*slot_pieces(hh, provinces), hh.active, hh.org, orgs.form, orgs.active, mask, live_only)
 
 
 # --- NumPy's pairwise summation, streamed ------------------------------------------------------
@@ -672,15 +745,17 @@ def active_count(slots) -> int:
 
 
 @nb.njit(cache=True, parallel=True)
-def _form_counts(starts, used, active, province, org, org_form, n_prov):
+def _form_counts(pieces, bounds, active, org, org_form, n_prov):
+    counts = np.zeros((pieces.shape[0], 8), dtype=np.int64)
+    for t in nb.prange(bounds.size - 1):
+        for q in range(bounds[t], bounds[t + 1]):
+            for i in range(pieces[q, 1], pieces[q, 2]):
+                o = org[i]
+                counts[q, (org_form[max(o, 0)] + 1) if o >= 0 else 0] += active[i]
     out = np.zeros((n_prov, 8))
-    for p in nb.prange(starts.size):  # block p holds province p's households
-        c = np.zeros(8, dtype=np.int64)
-        for i in range(starts[p], starts[p] + used[p]):
-            o = org[i]
-            c[(org_form[max(o, 0)] + 1) if o >= 0 else 0] += active[i]
+    for q in range(pieces.shape[0]):
         for f in range(8):
-            out[p, f] = c[f]
+            out[pieces[q, 0], f] += counts[q, f]
     return out
 
 
@@ -688,7 +763,7 @@ def form_counts(world) -> np.ndarray:
     """Active households per province by the form of their organisation: column 0 those outside
     any, column f + 1 form f (``FORM_NAMES``); shape (n_provinces, 8), float counts."""
     hh, orgs = world.households, world.organisations
-    return _form_counts(hh.block_start, hh.used, hh.active, hh.province, hh.org, orgs.form, world.provinces.n)
+    return _form_counts(*slot_pieces(hh), hh.active, hh.org, orgs.form, world.provinces.n)
 
 
 def form_share(counts: np.ndarray, forms) -> np.ndarray:
@@ -700,21 +775,19 @@ def form_share(counts: np.ndarray, forms) -> np.ndarray:
 
 
 @nb.njit(cache=True, parallel=True)
-def _outside_forms(starts, used, active, org, org_form, forms):
-    n_prov = starts.size
-    base = np.zeros(n_prov, dtype=np.int64)
-    for p in range(1, n_prov):
-        base[p] = base[p - 1] + used[p - 1]
-    counts = np.zeros(n_prov, dtype=np.int64)
-    out = np.empty(base[n_prov - 1] + used[n_prov - 1] if n_prov else 0, dtype=np.int64)
-    for p in nb.prange(n_prov):
-        k = base[p]
-        for i in range(starts[p], starts[p] + used[p]):
-            o = org[i]
-            if active[i] & ((o < 0) | (not forms[org_form[max(o, 0)]])):
-                out[k] = i
-                k += 1
-        counts[p] = k - base[p]
+def _outside_forms(pieces, bounds, active, org, org_form, forms):
+    base, n = piece_bases(pieces)
+    counts = np.zeros(pieces.shape[0], dtype=np.int64)
+    out = np.empty(n, dtype=np.int64)
+    for t in nb.prange(bounds.size - 1):
+        for q in range(bounds[t], bounds[t + 1]):
+            k = base[q]
+            for i in range(pieces[q, 1], pieces[q, 2]):
+                o = org[i]
+                if active[i] & ((o < 0) | (not forms[org_form[max(o, 0)]])):
+                    out[k] = i
+                    k += 1
+            counts[q] = k - base[q]
     return out[:compact_segments(out, base, counts)]
 
 
@@ -723,7 +796,7 @@ def outside_forms(world, forms) -> np.ndarray:
     mask = np.zeros(8, dtype=np.bool_)
     mask[list(forms)] = True
     hh = world.households
-    return _outside_forms(hh.block_start, hh.used, hh.active, hh.org, world.organisations.form, mask)
+    return _outside_forms(*slot_pieces(hh), hh.active, hh.org, world.organisations.form, mask)
 
 
 @nb.njit(cache=True)

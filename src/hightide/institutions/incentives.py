@@ -21,7 +21,7 @@ import numba as nb
 import numpy as np
 
 from hightide.engine.context import StepContext
-from hightide.engine.kernels import group_count, group_sum_at, members_of_forms, province_chunks
+from hightide.engine.kernels import group_count, group_sum_at, members_of_forms, province_chunks, slot_pieces
 from hightide.institutions import cooperatives
 from hightide.institutions.cooperatives import COLLECTIVE_FORMS
 from hightide.world.organisations import COMMUNE
@@ -31,33 +31,35 @@ GROWING_SEASON = (4, 5, 6, 7, 8, 9)  # April-September, the autumn crop's season
 
 
 @nb.njit(cache=True, parallel=True)
-def _move_toward(starts, used, active, effort, norm, members, units, org, org_form, unit_effort, free_loss, free_share,
+def _move_toward(pieces, bounds, active, effort, norm, members, units, org, org_form, unit_effort, free_loss, free_share,
                  rural_industry, season, norm_rate, food_ratio, hunger_threshold, hunger_elasticity):
     """Move the j-th collective member's work norm a share ``norm_rate`` toward its unit's incentive
     (the unit's effort less the free-supply loss in a commune); everyone else works for their own
     crop, so their norm is 1 at once. Then move each active household's effort a 1/k step (the
     k-th month of the season: a running mean, k = 1 restarts it) toward the norm less the share
     of labour in rural industry, times the work capacity of the hungry,
-    min(food ratio / threshold, 1) ** elasticity."""
-    first_member = np.searchsorted(members, starts)
-    for p in nb.prange(starts.size):
-        j = first_member[p]
-        for i in range(starts[p], starts[p] + used[p]):
-            if not active[i]:
-                continue
-            if j < members.size and members[j] == i:
-                free = free_share if org_form[org[i]] == COMMUNE else 0.0
-                social = unit_effort[units[j]] * (1.0 - free_loss * free)
-                nrm = np.float64(norm[i]) + (social - np.float64(norm[i])) * norm_rate
-                j += 1
-            else:
-                nrm = 1.0
-            norm[i] = np.float32(nrm)
-            cur = nrm * (1.0 - rural_industry)
-            fed = min(np.float64(food_ratio[i]) / hunger_threshold, 1.0)
-            if fed < 1.0:
-                cur *= fed ** hunger_elasticity
-            effort[i] = effort[i] + np.float32((cur - np.float64(effort[i])) / season)
+    min(food ratio / threshold, 1) ** elasticity. Pieces of provinces (``kernels.slot_pieces``) in
+    parallel: nothing is summed."""
+    first_member = np.searchsorted(members, pieces[:, 1])
+    for t in nb.prange(bounds.size - 1):
+        for q in range(bounds[t], bounds[t + 1]):
+            j = first_member[q]
+            for i in range(pieces[q, 1], pieces[q, 2]):
+                if not active[i]:
+                    continue
+                if j < members.size and members[j] == i:
+                    free = free_share if org_form[org[i]] == COMMUNE else 0.0
+                    social = unit_effort[units[j]] * (1.0 - free_loss * free)
+                    nrm = np.float64(norm[i]) + (social - np.float64(norm[i])) * norm_rate
+                    j += 1
+                else:
+                    nrm = 1.0
+                norm[i] = np.float32(nrm)
+                cur = nrm * (1.0 - rural_industry)
+                fed = min(np.float64(food_ratio[i]) / hunger_threshold, 1.0)
+                if fed < 1.0:
+                    cur *= fed ** hunger_elasticity
+                effort[i] = effort[i] + np.float32((cur - np.float64(effort[i])) / season)
 
 
 def season_mean(mean: float, current: float, cal_month: int) -> float:
@@ -100,7 +102,7 @@ def update_effort(world: World, ctx: StepContext) -> None:
         n = int(units.max()) + 1 if units.size else 0
         size = group_count(units, n)
         coerced = group_sum_at(units, hh.coerced, members, n) / size
-        _move_toward(hh.block_start[chunk], hh.used[chunk], hh.active, hh.effort, hh.work_norm, members, units, hh.org,
+        _move_toward(*slot_pieces(hh, chunk), hh.active, hh.effort, hh.work_norm, members, units, hh.org,
                      orgs.form, cooperatives.effort(p, size, coerced), p.free_supply_effort_loss, pol.free_supply_share,
                      pol.rural_industry_share, float(GROWING_SEASON.index(ctx.cal_month) + 1),
                      norm_rate(p.effort_persistence), hh.food_ratio,

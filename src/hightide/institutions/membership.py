@@ -5,6 +5,7 @@ from __future__ import annotations
 import numba as nb
 import numpy as np
 
+from hightide.engine.kernels import slot_pieces
 from hightide.params import ParameterSet
 from hightide.world.households import LANDLORD, LOWER_MIDDLE, POOR, RICH, UPPER_MIDDLE
 
@@ -107,27 +108,30 @@ def found(world, month: int, first_member: np.ndarray, village: np.ndarray, form
 
 
 @nb.njit(cache=True, parallel=True)
-def _neighbourhood(starts, used, active, province, village, org, org_form, forms, any_org, children, adults,
+def _neighbourhood(pieces, bounds, active, province, village, org, org_form, forms, any_org, children, adults,
                    elderly, land, labour_child, labour_elderly, n_prov, n_vill):
     labour_p = np.zeros(n_prov)
     land_p = np.zeros(n_prov)
     members_v = np.zeros(n_vill)
     total_v = np.zeros(n_vill)
-    for p in nb.prange(starts.size):  # a province's villages are its own: no two threads share a sum
-        labour = 0.0
-        land_sum = 0.0
-        for i in range(starts[p], starts[p] + used[p]):
-            if not active[i]:
-                continue
-            labour += adults[i] + labour_child * children[i] + labour_elderly * elderly[i]
-            land_sum += np.float64(land[i])
-            v = village[i]
-            total_v[v] += 1.0
-            o = org[i]
-            if o >= 0 and (any_org or forms[org_form[o]]):
-                members_v[v] += 1.0
-        labour_p[p] = labour
-        land_p[p] = land_sum
+    # whole provinces (``kernels.slot_pieces``) in parallel: a province's villages are its own, so
+    # no two threads share a sum
+    for t in nb.prange(bounds.size - 1):
+        for q in range(bounds[t], bounds[t + 1]):
+            labour = 0.0
+            land_sum = 0.0
+            for i in range(pieces[q, 1], pieces[q, 2]):
+                if not active[i]:
+                    continue
+                labour += adults[i] + labour_child * children[i] + labour_elderly * elderly[i]
+                land_sum += np.float64(land[i])
+                v = village[i]
+                total_v[v] += 1.0
+                o = org[i]
+                if o >= 0 and (any_org or forms[org_form[o]]):
+                    members_v[v] += 1.0
+            labour_p[pieces[q, 0]] = labour
+            land_p[pieces[q, 0]] = land_sum
     return labour_p, land_p, members_v, total_v
 
 
@@ -141,7 +145,7 @@ def neighbourhood(world, params, forms=None) -> tuple[np.ndarray, np.ndarray]:
     if forms is not None:
         mask[list(forms)] = True
     labour_p, land_p, members_v, total_v = _neighbourhood(
-        hh.block_start, hh.used, hh.active, hh.province, hh.village, hh.org, orgs.form, mask, forms is None,
+        *slot_pieces(hh, whole=True), hh.active, hh.province, hh.village, hh.org, orgs.form, mask, forms is None,
         hh.children, hh.adults, hh.elderly, hh.land_mu, params.labour_weight_child, params.labour_weight_elderly,
         world.provinces.n, world.n_villages)
     return labour_p / np.maximum(land_p, 1e-9), members_v / np.maximum(total_v, 1)

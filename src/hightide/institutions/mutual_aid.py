@@ -13,7 +13,7 @@ import numpy as np
 from hightide.engine import rng, streams
 from hightide.engine.calendar import SLACK_SEASON
 from hightide.engine.context import StepContext
-from hightide.engine.kernels import compact_segments, segment_bases
+from hightide.engine.kernels import compact_segments, piece_bases, slot_pieces
 from hightide.institutions.membership import found, neighbourhood, willingness_of
 from hightide.world.households import LANDLORD, NO_ORG
 from hightide.world.organisations import MUTUAL_AID
@@ -60,24 +60,29 @@ def _group_into_teams(village, rank_key, team_size, min_size):
 
 
 @nb.njit(cache=True, parallel=True)
-def _deciders(head, month_word, starts, used, active, prob, klass, excluded):
+def _deciders(head, month_word, pieces, bounds, starts, active, prob, klass, excluded):
     """Active households, not of the ``excluded`` class, whose draw this month (their province's
-    stream, one per used slot) is below ``prob``: (slots ascending, their draws). Provinces in
-    parallel, each writing its hits into its own segment (``compact_segments`` packs them)."""
-    base, n = segment_bases(np.arange(starts.size), used)
-    counts = np.zeros(starts.size, dtype=np.int64)
+    stream, one per used slot) is below ``prob``: (slots ascending, their draws). Pieces of
+    provinces (``kernels.slot_pieces``) in parallel, each stream started at the piece's first slot
+    (``rng.advance``) and each piece writing its hits into its own segment (``compact_segments``
+    packs them)."""
+    base, n = piece_bases(pieces)
+    counts = np.zeros(pieces.shape[0], dtype=np.int64)
     idx = np.empty(n, dtype=np.int64)
     u_sel = np.empty(n)
-    for p in nb.prange(starts.size):
-        s_hi, s_lo, i_hi, i_lo = rng.stream_start(head, p, month_word)
-        k = base[p]
-        for j in range(used[p]):
-            i = starts[p] + j
-            s_hi, s_lo, u = rng.next_double(s_hi, s_lo, i_hi, i_lo)
-            idx[k] = i
-            u_sel[k] = u
-            k += active[i] & (u < prob) & (klass[i] != excluded)
-        counts[p] = k - base[p]
+    for t in nb.prange(bounds.size - 1):
+        for q in range(bounds[t], bounds[t + 1]):
+            p, lo, hi = pieces[q, 0], pieces[q, 1], pieces[q, 2]
+            s_hi, s_lo, i_hi, i_lo = rng.stream_start(head, p, month_word)
+            if lo > starts[p]:
+                s_hi, s_lo = rng.advance(s_hi, s_lo, i_hi, i_lo, lo - starts[p])
+            k = base[q]
+            for i in range(lo, hi):
+                s_hi, s_lo, u = rng.next_double(s_hi, s_lo, i_hi, i_lo)
+                idx[k] = i
+                u_sel[k] = u
+                k += active[i] & (u < prob) & (klass[i] != excluded)
+            counts[q] = k - base[q]
     compact_segments(u_sel, base, counts)
     k = compact_segments(idx, base, counts)
     return idx[:k], u_sel[:k]  # views: only the pages written (about the deciders) are resident
@@ -114,8 +119,8 @@ def organise(world: World, ctx: StepContext) -> None:
     prob = p.decision_probability_campaign if ctx.cal_month in SLACK_SEASON else p.decision_probability_other
     if ctx.initial:
         prob = 1.0
-    idx, u = _deciders(streams.stream_heads(ctx.seed, "organising")[0], streams.month_word(ctx.month), hh.block_start,
-                       hh.used, hh.active, prob, hh.klass, LANDLORD)
+    idx, u = _deciders(streams.stream_heads(ctx.seed, "organising")[0], streams.month_word(ctx.month),
+                       *slot_pieces(hh), hh.block_start, hh.active, prob, hh.klass, LANDLORD)
     if idx.size:
         org = hh.org[idx]
         free = org == NO_ORG
@@ -166,26 +171,28 @@ def _leave(world: World, ctx: StepContext, leavers: np.ndarray, counted_as: str)
 
 
 @nb.njit(cache=True, parallel=True)
-def _team_sizes(starts, used, active, org, org_active, org_form, n_orgs):
+def _team_sizes(pieces, bounds, active, org, org_active, org_form, n_orgs):
     """Active members of each live mutual-aid team (a team's members live in its province, whose
-    block of households only this thread counts)."""
+    households only this thread counts: whole provinces, ``kernels.slot_pieces``)."""
     size = np.zeros(n_orgs, dtype=np.int32)
-    for p in nb.prange(starts.size):
-        for i in range(starts[p], starts[p] + used[p]):
-            o = org[i]
-            if active[i] and o >= 0 and org_active[o] and org_form[o] == MUTUAL_AID:
-                size[o] += 1
+    for t in nb.prange(bounds.size - 1):
+        for q in range(bounds[t], bounds[t + 1]):
+            for i in range(pieces[q, 1], pieces[q, 2]):
+                o = org[i]
+                if active[i] and o >= 0 and org_active[o] and org_form[o] == MUTUAL_AID:
+                    size[o] += 1
     return size
 
 
 @nb.njit(cache=True, parallel=True)
-def _release(starts, used, active, org, joined_month, gone):
-    for p in nb.prange(starts.size):
-        for i in range(starts[p], starts[p] + used[p]):
-            o = org[i]
-            if active[i] and o >= 0 and gone[o]:
-                org[i] = NO_ORG
-                joined_month[i] = -1
+def _release(pieces, bounds, active, org, joined_month, gone):
+    for t in nb.prange(bounds.size - 1):
+        for q in range(bounds[t], bounds[t + 1]):
+            for i in range(pieces[q, 1], pieces[q, 2]):
+                o = org[i]
+                if active[i] and o >= 0 and gone[o]:
+                    org[i] = NO_ORG
+                    joined_month[i] = -1
 
 
 def _dissolve_small(world: World, ctx: StepContext, min_size: int) -> None:
@@ -194,12 +201,12 @@ def _dissolve_small(world: World, ctx: StepContext, min_size: int) -> None:
     live = orgs.active & (orgs.form == MUTUAL_AID)
     if not live.any():  # no team to count (and none to dissolve)
         return
-    size = _team_sizes(hh.block_start, hh.used, hh.active, hh.org, orgs.active, orgs.form, orgs.capacity)
+    size = _team_sizes(*slot_pieces(hh, whole=True), hh.active, hh.org, orgs.active, orgs.form, orgs.capacity)
     gone = np.flatnonzero(live & (size < min_size))
     if gone.size == 0:
         return
     orgs.active[gone] = False
     dead = np.zeros(orgs.capacity, dtype=np.bool_)
     dead[gone] = True
-    _release(hh.block_start, hh.used, hh.active, hh.org, hh.joined_month, dead)
+    _release(*slot_pieces(hh), hh.active, hh.org, hh.joined_month, dead)
     ctx.add("mat_dissolved", orgs.province[gone], np.ones(gone.size), world.weight)

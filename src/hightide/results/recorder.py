@@ -10,7 +10,7 @@ import numba as nb
 import numpy as np
 
 from hightide.engine.context import FLOW_NAMES, StepContext
-from hightide.engine.kernels import masked_pairwise_sum
+from hightide.engine.kernels import masked_pairwise_sum, slot_pieces
 from hightide.world.organisations import ADVANCED_APC, COMMUNE, ELEMENTARY_APC, MUTUAL_AID
 from hightide.world.world import World
 
@@ -37,34 +37,37 @@ def _block_sum(values, active, a, b, u):
 
 
 @nb.njit(cache=True, parallel=True)
-def _household_stocks(starts, ends, used, active, org, org_form, coerced, children, adults, elderly, animals, grain,
-                      land):
+def _household_stocks(pieces, bounds, starts, ends, used, active, org, org_form, coerced, children, adults, elderly,
+                      animals, grain, land):
     """Per province block: persons, households, households by form (none, then FORMS), coerced
     households (integer counts, exact in any order), and draft animals, grain and land summed as
     ``np.add.reduceat`` sums a block (its first value plus NumPy's pairwise sum of the rest),
-    inactive and unused slots counting as zeros."""
+    inactive and unused slots counting as zeros. Provinces (whole pieces, ``kernels.slot_pieces``)
+    in parallel."""
     n_prov = starts.size
     counts = np.zeros((n_prov, 8))  # persons, households, individual, 4 forms, coerced
     sums = np.zeros((n_prov, 3))
-    for p in nb.prange(n_prov):
-        a, b, u = starts[p], ends[p], starts[p] + used[p]
-        persons = 0
-        by_form = np.zeros(8, dtype=np.int64)  # none, forms 0..5 (index form + 1), coerced
-        for i in range(a, u):
-            live = np.int64(active[i])
-            persons += live * (np.int64(children[i]) + adults[i] + elderly[i])
-            o = org[i]
-            by_form[(org_form[max(o, 0)] + 1) if o >= 0 else 0] += live
-            by_form[7] += live & np.int64(coerced[i])
-        counts[p, 0] = persons
-        counts[p, 1] = by_form[:7].sum()
-        counts[p, 2] = by_form[0]
-        for f in range(MUTUAL_AID, COMMUNE + 1):
-            counts[p, 3 + f - MUTUAL_AID] = by_form[f + 1]
-        counts[p, 7] = by_form[7]
-        sums[p, 0] = _block_sum(animals, active, a, b, u)
-        sums[p, 1] = _block_sum(grain, active, a, b, u)
-        sums[p, 2] = _block_sum(land, active, a, b, u)
+    for t in nb.prange(bounds.size - 1):
+        for q in range(bounds[t], bounds[t + 1]):
+            p = pieces[q, 0]
+            a, b, u = starts[p], ends[p], starts[p] + used[p]
+            persons = 0
+            by_form = np.zeros(8, dtype=np.int64)  # none, forms 0..5 (index form + 1), coerced
+            for i in range(a, u):
+                live = np.int64(active[i])
+                persons += live * (np.int64(children[i]) + adults[i] + elderly[i])
+                o = org[i]
+                by_form[(org_form[max(o, 0)] + 1) if o >= 0 else 0] += live
+                by_form[7] += live & np.int64(coerced[i])
+            counts[p, 0] = persons
+            counts[p, 1] = by_form[:7].sum()
+            counts[p, 2] = by_form[0]
+            for f in range(MUTUAL_AID, COMMUNE + 1):
+                counts[p, 3 + f - MUTUAL_AID] = by_form[f + 1]
+            counts[p, 7] = by_form[7]
+            sums[p, 0] = _block_sum(animals, active, a, b, u)
+            sums[p, 1] = _block_sum(grain, active, a, b, u)
+            sums[p, 2] = _block_sum(land, active, a, b, u)
     return counts, sums
 
 
@@ -103,8 +106,9 @@ def stocks_of(world: World) -> np.ndarray:
     out = np.zeros((n, len(STOCK_NAMES)))
     col = {name: i for i, name in enumerate(STOCK_NAMES)}
     # households of a province occupy one contiguous block: block sums are province sums
-    counts, sums = _household_stocks(hh.block_start, hh.block_end, hh.used, hh.active, hh.org, orgs.form, hh.coerced,
-                                     hh.children, hh.adults, hh.elderly, hh.draft_animals, hh.grain_kg, hh.land_mu)
+    counts, sums = _household_stocks(*slot_pieces(hh, whole=True), hh.block_start, hh.block_end, hh.used, hh.active,
+                                     hh.org, orgs.form, hh.coerced, hh.children, hh.adults, hh.elderly, hh.draft_animals,
+                                     hh.grain_kg, hh.land_mu)
     for j, name in enumerate(("rural_population", "rural_households", "hh_individual")):
         out[:, col[name]] = counts[:, j] * w
     for j, (name, _) in enumerate(FORMS):

@@ -17,6 +17,7 @@ import numpy as np
 from hightide.economy.distribution import settle
 from hightide.engine.calendar import months_to_next_harvest_by_zone
 from hightide.engine.context import StepContext
+from hightide.engine.kernels import slot_pieces
 from hightide.engine.provincial import national_total
 from hightide.world.world import World
 
@@ -96,46 +97,49 @@ def _request_of(i, children, adults, elderly, grain, reported, true, credence, n
 
 
 @nb.njit(cache=True, parallel=True)
-def _requests(starts, used, active, children, adults, elderly, grain, reported, true, credence, need_per_ae, ae_child,
+def _requests(pieces, bounds, active, children, adults, elderly, grain, reported, true, credence, need_per_ae, ae_child,
               ae_elderly, target_share, months_left_p, weight):
-    """``resale_request`` of every active household in one pass, provinces in parallel: the
-    requests in real kg summed per province in slot order (households asking nothing add zeros,
-    which change no sum)."""
-    n_prov = starts.size
-    real_p = np.zeros(n_prov)
-    for p in nb.prange(n_prov):
-        months_left = months_left_p[p]
-        w = weight[p]
-        total = 0.0
-        for i in range(starts[p], starts[p] + used[p]):
-            if active[i]:
-                total += _request_of(i, children, adults, elderly, grain, reported, true, credence, need_per_ae,
-                                     ae_child, ae_elderly, target_share, months_left) * w
-        real_p[p] = total
+    """``resale_request`` of every active household in one pass, provinces (whole pieces,
+    ``kernels.slot_pieces``) in parallel: the requests in real kg summed per province in slot
+    order (households asking nothing add zeros, which change no sum)."""
+    real_p = np.zeros(months_left_p.size)
+    for t in nb.prange(bounds.size - 1):
+        for q in range(bounds[t], bounds[t + 1]):
+            p = pieces[q, 0]
+            months_left = months_left_p[p]
+            w = weight[p]
+            total = 0.0
+            for i in range(pieces[q, 1], pieces[q, 2]):
+                if active[i]:
+                    total += _request_of(i, children, adults, elderly, grain, reported, true, credence, need_per_ae,
+                                         ae_child, ae_elderly, target_share, months_left) * w
+            real_p[p] = total
     return real_p
 
 
 @nb.njit(cache=True, parallel=True)
-def _sell(starts, used, active, children, adults, elderly, grain, reported, true, credence, need_per_ae, ae_child,
+def _sell(pieces, bounds, active, children, adults, elderly, grain, reported, true, credence, need_per_ae, ae_child,
           ae_elderly, target_share, months_left_p, weight, frac, by_province, real_p):
     """Sell request x frac to each household that asks (its request computed again, as
     ``_requests`` computed it: nothing changes the households in between): adds it to its grain,
-    to ``by_province`` (simulated kg) and in real kg to ``real_p``, in slot order; provinces in
-    parallel. Keeping no list of the households that ask spares a month two arrays as long as the
-    population (~2 GB at full scale in a famine, when most ask)."""
-    for p in nb.prange(starts.size):
-        months_left = months_left_p[p]
-        w = weight[p]
-        for i in range(starts[p], starts[p] + used[p]):
-            if not active[i]:
-                continue
-            request = _request_of(i, children, adults, elderly, grain, reported, true, credence, need_per_ae,
-                                  ae_child, ae_elderly, target_share, months_left)
-            if request > 0.0:
-                resold = request * frac
-                grain[i] += resold
-                by_province[p] += resold
-                real_p[p] += resold * w
+    to ``by_province`` (simulated kg) and in real kg to ``real_p``, in slot order; provinces (whole
+    pieces) in parallel. Keeping no list of the households that ask spares a month two arrays as
+    long as the population (~2 GB at full scale in a famine, when most ask)."""
+    for t in nb.prange(bounds.size - 1):
+        for q in range(bounds[t], bounds[t + 1]):
+            p = pieces[q, 0]
+            months_left = months_left_p[p]
+            w = weight[p]
+            for i in range(pieces[q, 1], pieces[q, 2]):
+                if not active[i]:
+                    continue
+                request = _request_of(i, children, adults, elderly, grain, reported, true, credence, need_per_ae,
+                                      ae_child, ae_elderly, target_share, months_left)
+                if request > 0.0:
+                    resold = request * frac
+                    grain[i] += resold
+                    by_province[p] += resold
+                    real_p[p] += resold * w
 
 
 class _Resale:
@@ -148,7 +152,7 @@ class _Resale:
         self.by_province = np.zeros(world.provinces.n)
         p, hh, pol = ctx.params, world.households, ctx.policy
         months_left = months_to_next_harvest_by_zone(world.provinces.zone, ctx.cal_month).astype(np.float64)
-        self._inputs = (hh.block_start, hh.used, hh.active, hh.children, hh.adults, hh.elderly, hh.grain_kg,
+        self._inputs = (*slot_pieces(hh, whole=True), hh.active, hh.children, hh.adults, hh.elderly, hh.grain_kg,
                         hh.reported_this_year_kg, hh.true_this_year_kg, np.float32(pol.report_credence),
                         p.food_need_kg_per_adult_equivalent / 12, p.adult_equivalent_child, p.adult_equivalent_elderly,
                         p.resale_target_share, months_left, world.weight)

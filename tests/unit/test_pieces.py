@@ -1,0 +1,137 @@
+"""Passes over pieces of provinces (``kernels.slot_pieces``): every household and every provincial
+flow comes out bit for bit as from one walk over each whole province, whatever the piece size and
+however many threads the pieces are dealt to."""
+
+from __future__ import annotations
+
+import copy
+from types import SimpleNamespace
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from hightide.economy import consumption, demography
+from hightide.engine import kernels
+from hightide.engine.context import StepContext
+from hightide.engine.simulation import simulate
+from hightide.institutions import incentives, mutual_aid
+from hightide.scenarios.loader import load_scenario
+from hightide.state import granary
+from hightide.state.policy import PolicySchedule
+from hightide.world.households import HOUSEHOLD_SCHEMA
+
+
+@settings(max_examples=200, deadline=None)
+@given(used=st.lists(st.integers(0, 5000), min_size=1, max_size=12), threads=st.integers(1, 5),
+       piece=st.integers(1, 3000), data=st.data())
+def test_pieces_cover_the_used_slots_in_order_and_balance_the_threads(used, threads, piece, data):
+    """The pieces are the used slots of the provinces asked for, ascending, each within one
+    province, no longer than the piece size (or, whole, one per province); each thread's run of
+    pieces holds its share of the slots give or take one piece."""
+    used = np.array(used, dtype=np.int64)
+    gaps = np.array(data.draw(st.lists(st.integers(0, 50), min_size=used.size, max_size=used.size)), dtype=np.int64)
+    starts = np.concatenate(([0], np.cumsum(used + gaps)[:-1]))
+    slots = SimpleNamespace(block_start=starts, used=used)
+    chosen = np.array(sorted(data.draw(st.sets(st.integers(0, used.size - 1), min_size=1))), dtype=np.int64)
+    whole = data.draw(st.booleans())
+    old = kernels.PIECE_SLOTS, kernels.MIN_PIECE_SLOTS
+    kernels.PIECE_SLOTS, kernels.MIN_PIECE_SLOTS = piece, 1
+    try:
+        pieces, bounds = kernels.slot_pieces(slots, chosen, threads=threads, whole=whole)
+    finally:
+        kernels.PIECE_SLOTS, kernels.MIN_PIECE_SLOTS = old
+    expected = np.concatenate([np.arange(starts[p], starts[p] + used[p]) for p in chosen])
+    covered = np.concatenate([np.arange(a, b) for _, a, b in pieces]) if len(pieces) else np.zeros(0, dtype=np.int64)
+    np.testing.assert_array_equal(covered, expected)
+    assert (pieces[:, 2] > pieces[:, 1]).all()
+    for pv, a, b in pieces:
+        assert starts[pv] <= a and b <= starts[pv] + used[pv]
+    if whole:
+        np.testing.assert_array_equal(pieces[:, 0], chosen[used[chosen] > 0])
+    else:
+        assert (pieces[:, 2] - pieces[:, 1] <= max(piece, 1)).all()
+    assert bounds.size == threads + 1 and bounds[0] == 0 and bounds[-1] == len(pieces)
+    assert (np.diff(bounds) >= 0).all()
+    sizes = pieces[:, 2] - pieces[:, 1]
+    largest = sizes.max(initial=0)
+    for t in range(threads):
+        done = sizes[:bounds[t + 1]].sum()
+        assert abs(done - sizes.sum() * (t + 1) / threads) <= largest  # each cut at the nearest piece
+
+
+def _state(end: str):
+    scenario = load_scenario("historical")
+    scenario = scenario.model_copy(update={
+        "scenario": scenario.scenario.model_copy(update={"end": end}),
+        "parameters": {**scenario.parameters, "townships_min_per_province": 1.0}})
+    return scenario, simulate(scenario, scale=0.0002, seed=3)
+
+
+def _world(result, process):
+    """A copy of the state; for extinctions, with every 97th active household's members gone (too
+    few die out in one month of so small a run to compare)."""
+    world = copy.deepcopy(result.world)
+    if process is demography.extinctions:
+        hh = world.households
+        emptied = np.flatnonzero(hh.active[:hh.capacity])[::97]
+        for band in (hh.children, hh.adults, hh.elderly):
+            band[emptied] = 0
+    return world
+
+
+def _run(monkeypatch, scenario, result, process, piece, threads):
+    world = _world(result, process)
+    month = scenario.end_month + 1
+    ctx = StepContext(month=month, start_month=scenario.start_month, policy=PolicySchedule(scenario).at(month),
+                      params=result.params, seed=result.seed, n_provinces=world.provinces.n)
+    monkeypatch.setattr(kernels, "PIECE_SLOTS", piece)
+    monkeypatch.setattr(kernels, "MIN_PIECE_SLOTS", 1)
+    monkeypatch.setattr(kernels, "thread_count", lambda: threads)
+    process(world, ctx)
+    return world, ctx
+
+
+PROCESSES = [mutual_aid.organise, incentives.update_effort, granary.supply, consumption.eat, demography.vital_events,
+             demography.extinctions, demography.migration, demography.herd_growth]
+
+
+@pytest.mark.parametrize("end", ["1953-05", "1959-08", "1961-04"])
+@pytest.mark.parametrize("process", PROCESSES, ids=lambda f: f"{f.__module__.split('.')[-1]}.{f.__name__}")
+def test_pieces_change_nothing(monkeypatch, end, process):
+    """Mutual aid in the spring of 1953, communes and mess halls in September 1959, the famine's
+    spring of 1961 (deaths, households dying out, resales): whole provinces on one thread against
+    pieces of 7 and of 50 slots dealt to two and three threads."""
+    scenario, result = _state(end)
+    whole, ctx_whole = _run(monkeypatch, scenario, result, process, 1 << 40, 1)
+    for piece, threads in ((7, 2), (50, 3)):
+        cut, ctx_cut = _run(monkeypatch, scenario, result, process, piece, threads)
+        for name in HOUSEHOLD_SCHEMA:
+            np.testing.assert_array_equal(getattr(whole.households, name), getattr(cut.households, name),
+                                          err_msg=name)
+        np.testing.assert_array_equal(whole.organisations.active, cut.organisations.active)
+        assert whole.granary_kg == cut.granary_kg
+        assert ctx_whole.flows.keys() == ctx_cut.flows.keys()
+        for key in ctx_whole.flows:
+            np.testing.assert_array_equal(ctx_whole.flows[key], ctx_cut.flows[key], err_msg=key)
+        assert len(kernels.slot_pieces(result.world.households, threads=threads)[0]) > result.world.provinces.n
+
+
+@pytest.mark.parametrize("process", PROCESSES, ids=lambda f: f"{f.__module__.split('.')[-1]}.{f.__name__}")
+def test_each_process_acts_in_some_state(process):
+    """The comparisons above are not of untouched arrays: each process changes some household or
+    some flow in at least one of the three states."""
+    acted = False
+    for end in ("1953-05", "1959-08", "1961-04"):
+        scenario, result = _state(end)
+        before = _world(result, process)
+        world = copy.deepcopy(before)
+        month = scenario.end_month + 1
+        ctx = StepContext(month=month, start_month=scenario.start_month, policy=PolicySchedule(scenario).at(month),
+                          params=result.params, seed=result.seed, n_provinces=world.provinces.n)
+        process(world, ctx)
+        acted |= any(not np.array_equal(getattr(world.households, name), getattr(before.households, name))
+                     for name in HOUSEHOLD_SCHEMA)
+        acted |= any(np.any(v != 0) for v in ctx.flows.values())
+    assert acted
