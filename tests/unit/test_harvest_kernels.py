@@ -39,6 +39,52 @@ def test_pool_inputs_is_pooled_inputs(rng):
     np.testing.assert_array_equal(effort_used, labour_used * effort.astype(np.float64))
 
 
+def test_products_are_the_array_expressions(rng, params):
+    """Scale, own and normal output, forms and private plots per harvesting household: the
+    compiled pass gives what the array expressions it replaced give, bit for bit."""
+    from hightide.institutions.cooperatives import is_collective
+    from hightide.world.organisations import MUTUAL_AID
+    n, n_prov, n_org = 3000, 5, 200
+    province = rng.integers(0, n_prov, n).astype(np.int8)
+    idx = np.sort(rng.choice(n, 2000, replace=False))
+    org_slot = np.where(rng.random(n) < 0.6, rng.integers(0, n_org, n), -1).astype(np.int32)
+    org_form = rng.integers(1, 5, n_org).astype(np.int8)
+    shares, tfp, damaged, wx = (rng.uniform(0.3, 1.5, n_prov) for _ in range(4))
+    land_t, labour_t, animal_t = (rng.uniform(0.2, 3.0, idx.size) for _ in range(3))
+    sown_t = land_t * rng.uniform(0.8, 1.0, idx.size)
+    got = hk.products(idx, province, shares, tfp, damaged, wx, 0.97, land_t, labour_t, animal_t, sown_t, org_slot,
+                      org_form, 0.05, 1.3)
+    prov = province[idx]
+    share = shares[prov]
+    scale = tfp[prov] * damaged[prov] * wx[prov] * share
+    own = scale * (land_t * labour_t * animal_t)
+    normal = (tfp[prov] * 0.97 * share) * (sown_t * labour_t * animal_t)
+    org = org_slot[idx]
+    form = np.where(org != -1, org_form[np.maximum(org, 0)], -1)
+    coll = is_collective(form)
+    plot = np.where(coll, 0.05, 0.0)
+    want = (prov, share, scale, own, normal, org, form, form == MUTUAL_AID, coll, plot, 1.3 * plot * own)
+    for g, w in zip(got, want):
+        np.testing.assert_array_equal(g, w)
+        assert g.dtype == w.dtype
+    assert coll.any() and (form == MUTUAL_AID).any() and (form == -1).any()
+
+
+def test_index_powers_split_among_threads_are_those_of_one_call(rng, params):
+    """NumPy's powers on slices computed at once in threads (``threads.elementwise``) equal one
+    call on the whole array, element for element."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from hightide.engine.threads import MIN_SPLIT, elementwise
+    x = rng.uniform(0.0, 20.0, 3 * MIN_SPLIT + 17)
+    with ThreadPoolExecutor(3) as pool:
+        for fn in (production.land_term, production.labour_term, production.animal_term):
+            whole = fn(params, x)
+            for parts in (1, 2, 3, 5):
+                got = elementwise(lambda a, out: fn(params, a, out=out), x, pool, parts)
+                np.testing.assert_array_equal(got, whole)
+
+
 @pytest.mark.parametrize("regime", ["free_market", "unified_purchase", "three_fixes", "planned_share"])
 def test_households_settle_claims_in_order(rng, params, regime):
     """Alone (no team, no unit): tax, purchase, seed and feed are paid from stock + output."""

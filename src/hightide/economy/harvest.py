@@ -2,20 +2,22 @@
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import nullcontext
+
 import numpy as np
 
 from hightide.economy import collective, distribution, production, techniques
 from hightide.institutions import cooperatives, state_farms
 from hightide.state import planning
-from hightide.institutions.cooperatives import is_collective
 from hightide.engine.calendar import harvest_season, months_to_next_harvest_by_zone
 from hightide.engine.context import StepContext
 from hightide.economy import harvest_kernels as hk
-from hightide.engine.kernels import CHUNK_SLOTS, dense_index, part_count, province_bounds, province_chunks
+from hightide.engine.kernels import (CHUNK_SLOTS, dense_index, part_count, province_bounds, province_chunks,
+                                     thread_count)
 from hightide.engine.memory import release_free_memory
+from hightide.engine.threads import elementwise
 from hightide.engine.provincial import national_total, province_sums
-from hightide.world.households import NO_ORG
-from hightide.world.organisations import MUTUAL_AID
 from hightide.world.synthesis import expected_weather
 from hightide.world.world import World
 
@@ -122,54 +124,67 @@ def harvest(world: World, ctx: StepContext) -> None:
     unit_state_in = np.zeros(n_prov)
     true_p, sown_p = np.zeros(n_prov), np.zeros(n_prov)  # true output and sown land per province (simulated)
     w = world.weight
+    n_threads = thread_count()
+    with ThreadPoolExecutor(n_threads) if n_threads > 1 else nullcontext() as pool:
+        # the index powers (NumPy's) on every thread: each term is its own input's, wherever it sits
+        def term(fn, x):
+            return elementwise(lambda a, out: fn(p, a, out=out), x, pool, n_threads)
+
+        n_parts = _settle_parts(world, ctx, provinces, shares, tfp, damaged, wx, away, adjustment, unit_factor,
+                                to_next_p, radicalism, own_flows, own_state_in, unit_flows, unit_state_in, true_p,
+                                sown_p, term)
+    if n_parts > 1:
+        # the chunks and parts reused each other's pages; give them back now rather than hold ~350 B a slot
+        # of the largest part beside the next processes' arrays (docs/PERFORMANCE.md, "The allocator")
+        release_free_memory()
+    for name, col in (("tax_kg", 0), ("purchase_kg", 1), ("seed_kg", 2), ("feed_kg", 3)):
+        ctx.flows[name] += own_flows[:, col] * w
+    # what reaches the State and the nation's harvest: every province's settlement (national totals)
+    settled = ctx.gather("harvest_settled", np.stack([own_state_in, unit_state_in, true_p, sown_p], axis=1))
+    state_in = float((settled[:, 0] * w).sum())
+    for name, col in (("tax_kg", 0), ("purchase_kg", 1), ("seed_kg", 2), ("feed_kg", 3), ("accumulation_kg", 4),
+                      ("welfare_kg", 5)):
+        ctx.flows[name] += unit_flows[:, col] * w
+    state_in += float((settled[:, 1] * w).sum())
+    state_farms.harvest(world, ctx, national_total(settled[:, 2] * w), national_total(settled[:, 3] * w))
+    ctx.flows["production_kg"] += own_flows[:, 4] * w
+    ctx.flows["reported_production_kg"] += own_flows[:, 5] * w
+    world.granary_kg += state_in
+
+
+def _settle_parts(world, ctx, provinces, shares, tfp, damaged, wx, away, adjustment, unit_factor, to_next_p, radicalism,
+                  own_flows, own_state_in, unit_flows, unit_state_in, true_p, sown_p, term) -> int:
+    """``harvest``'s production and claims, part by part (``harvest_parts``), added to the flow and
+    total arrays given; ``term(fn, x)`` computes an index power. Returns the number of parts."""
+    p, hh, orgs, pol = ctx.params, world.households, world.organisations, ctx.policy
+    n_prov = world.provinces.n
     n_parts = 0
     for idx in harvest_parts(hh, provinces):
         if idx.size == 0:
             continue
         n_parts += 1
-        prov = hh.province[idx]
         bounds = province_bounds(idx, hh.province)
-        share = shares[prov]
         land, labour, animals, persons, need_month = hk.gather_inputs(
             idx, hh.land_mu, hh.children, hh.adults, hh.elderly, hh.draft_animals,
             p.labour_weight_child, p.labour_weight_elderly,
             p.food_need_kg_per_adult_equivalent / 12, p.adult_equivalent_child, p.adult_equivalent_elderly)
-        # products are formed in place, factor by factor in the order of the expressions they
-        # replace (so the same roundings), and arrays go as soon as their last use is past: at
-        # full scale a chunk is up to ``PART_SLOTS`` slots, and its arrays are the harvest's memory
-        scale = tfp[prov]
-        scale *= damaged[prov]
-        scale *= wx[prov]
-        scale *= share
         # index terms are computed once and reused where an input repeats (the powers are most of
         # the harvest's arithmetic; a term is a function of its own input only)
-        land_t, labour_t, animal_t = production.factor_terms(p, land, labour, animals)
-        own_output = land_t * labour_t
-        own_output *= animal_t
-        np.multiply(scale, own_output, out=own_output)
+        land_t, labour_t, animal_t = (term(production.land_term, land), term(production.labour_term, labour),
+                                       term(production.animal_term, animals))
         # hands away on the furnaces at harvest time lose part of the crop; land taken out of grain
         # (MODEL.md §4.3, §4.6); hungry people worked less through the season (in ``effort``)
         sown = land * pol.sown_area_factor
-        sown_t = land_t if pol.sown_area_factor == 1.0 else production.land_term(p, sown)
+        sown_t = land_t if pol.sown_area_factor == 1.0 else term(production.land_term, sown)
+        # scale, own output, what the same households would grow alone in an average year on the
+        # land sown (normal output), forms, and private plots, which stay with the member [001
+        # note 21] while the rest of its land and time is collective (the plots' share is the
+        # growing season's, ``incentives.season_mean``): one compiled pass, factor by factor in the
+        # order of the array expressions it replaces (``hk.products``)
+        prov, share, scale, own_output, normal_output, org, form, in_team, coll, plot, plot_output = hk.products(
+            idx, hh.province, shares, tfp, damaged, wx, expected_weather(p), land_t, labour_t, animal_t, sown_t,
+            hh.org, orgs.form, world.private_plot_season, p.private_plot_yield_ratio)
         del land_t
-        # what the same households would grow alone in an average year, on the land sown
-        normal_output = sown_t * labour_t
-        normal_output *= animal_t
-        expected = tfp[prov]
-        expected *= expected_weather(p)
-        expected *= share
-        np.multiply(expected, normal_output, out=normal_output)
-        del expected
-
-        org = hh.org[idx]
-        form = np.where(org != NO_ORG, orgs.form[np.maximum(org, 0)], -1)
-        in_team = form == MUTUAL_AID
-        coll = is_collective(form)
-        # private plots stay with the member [001 note 21]; the rest of its land and time is
-        # collective; the plots' share is the growing season's (``incentives.season_mean``)
-        plot = np.where(coll, world.private_plot_season, 0.0)
-        plot_output = p.private_plot_yield_ratio * plot
-        plot_output *= own_output
         # the unit that pools inputs: the team, or the collective's accounting unit (numbered
         # province by province; everything below is per unit)
         team = np.full(idx.size, -1, dtype=np.int64)
@@ -195,15 +210,15 @@ def harvest(world: World, ctx: StepContext) -> None:
         # each term is replaced where its input changed, in the array of the term it replaces
         c_land_t = sown_t  # may be the land term itself (sown factor 1); own and normal output are done with it
         del sown_t
-        c_land_t[coll] = production.land_term(p, c_land[coll])
+        c_land_t[coll] = term(production.land_term, c_land[coll])
         del c_land
         pooled = unit >= 0
         changed = pooled | (effort_labour != labour)
         effort_t = labour_t
-        effort_t[changed] = production.labour_term(p, effort_labour[changed])
+        effort_t[changed] = term(production.labour_term, effort_labour[changed])
         del changed, effort_labour, labour_t
         used_t = animal_t
-        used_t[pooled] = production.animal_term(p, animals_used[pooled])
+        used_t[pooled] = term(production.animal_term, animals_used[pooled])
         del pooled, animals_used, unit, animal_t
         f_out = c_land_t
         f_out *= effort_t
@@ -231,23 +246,7 @@ def harvest(world: World, ctx: StepContext) -> None:
                                state_in=unit_state_in)
         # nothing of this chunk outlives it (the next chunk's arrays would otherwise meet these)
         del idx, bounds, coll, coll_unit, unit_sums, output, own_output, c_labour, land, share, plot_output, persons, form, animals
-    if n_parts > 1:
-        # the chunks and parts reused each other's pages; give them back now rather than hold ~350 B a slot
-        # of the largest part beside the next processes' arrays (docs/PERFORMANCE.md, "The allocator")
-        release_free_memory()
-    for name, col in (("tax_kg", 0), ("purchase_kg", 1), ("seed_kg", 2), ("feed_kg", 3)):
-        ctx.flows[name] += own_flows[:, col] * w
-    # what reaches the State and the nation's harvest: every province's settlement (national totals)
-    settled = ctx.gather("harvest_settled", np.stack([own_state_in, unit_state_in, true_p, sown_p], axis=1))
-    state_in = float((settled[:, 0] * w).sum())
-    for name, col in (("tax_kg", 0), ("purchase_kg", 1), ("seed_kg", 2), ("feed_kg", 3), ("accumulation_kg", 4),
-                      ("welfare_kg", 5)):
-        ctx.flows[name] += unit_flows[:, col] * w
-    state_in += float((settled[:, 1] * w).sum())
-    state_farms.harvest(world, ctx, national_total(settled[:, 2] * w), national_total(settled[:, 3] * w))
-    ctx.flows["production_kg"] += own_flows[:, 4] * w
-    ctx.flows["reported_production_kg"] += own_flows[:, 5] * w
-    world.granary_kg += state_in
+    return n_parts
 
 
 def _collective_shares(world, ctx, idx, coll_unit, n, unit_sums, adjustment, output, own_output, labour, land, share,

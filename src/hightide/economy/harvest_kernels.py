@@ -15,7 +15,8 @@ import numba as nb
 import numpy as np
 
 from hightide.engine.kernels import PW_BLOCK, PW_STACK, pairwise_close, pairwise_plan
-from hightide.world.organisations import COMMUNE, ELEMENTARY_APC
+from hightide.world.households import NO_ORG
+from hightide.world.organisations import ADVANCED_APC, COMMUNE, ELEMENTARY_APC, MUTUAL_AID
 
 # procurement regimes (distribution.purchase_request)
 FREE_MARKET, PROPORTIONAL, THREE_FIXES, PLANNED_SHARE = range(4)
@@ -42,6 +43,51 @@ def gather_inputs(idx, land_mu, children, adults, elderly, draft_animals, labour
         persons[k] = np.float64(np.int32(children[i]) + adults[i] + elderly[i])
         need[k] = need_per_ae * (adults[i] + ae_child * children[i] + ae_elderly * elderly[i])
     return land, labour, animals, persons, need
+
+
+@nb.njit(cache=True, parallel=True)
+def products(idx, province, shares, tfp, damaged, wx, expected_weather, land_t, labour_t, animal_t, sown_t, org_slot,
+             org_form, plot_season, plot_ratio):
+    """Per harvesting household, element by element as the array expressions of ``harvest`` form
+    them: province and season share; scale = tfp x soil damage x weather x share; own output =
+    scale x (land x labour x animal terms); normal output = (tfp x expected weather x share) x
+    (sown land x labour x animal terms); organisation and its form (-1 outside one), whether in a
+    team or a collective; the private-plot share (``plot_season`` for collective members) and the
+    plot output = (``plot_ratio`` x plot) x own output. Nothing is summed: elements in parallel."""
+    n = idx.size
+    prov = np.empty(n, dtype=province.dtype)
+    share = np.empty(n)
+    scale = np.empty(n)
+    own_output = np.empty(n)
+    normal_output = np.empty(n)
+    org = np.empty(n, dtype=org_slot.dtype)
+    form = np.empty(n, dtype=org_form.dtype)
+    in_team = np.empty(n, dtype=np.bool_)
+    coll = np.empty(n, dtype=np.bool_)
+    plot = np.empty(n)
+    plot_output = np.empty(n)
+    for k in nb.prange(n):
+        i = idx[k]
+        pv = province[i]
+        prov[k] = pv
+        sh = shares[pv]
+        share[k] = sh
+        sc = ((tfp[pv] * damaged[pv]) * wx[pv]) * sh
+        scale[k] = sc
+        own = sc * ((land_t[k] * labour_t[k]) * animal_t[k])
+        own_output[k] = own
+        normal_output[k] = ((tfp[pv] * expected_weather) * sh) * ((sown_t[k] * labour_t[k]) * animal_t[k])
+        o = org_slot[i]
+        org[k] = o
+        f = np.int8(org_form[max(o, 0)]) if o != NO_ORG else np.int8(-1)
+        form[k] = f
+        in_team[k] = f == MUTUAL_AID
+        c = (f == ELEMENTARY_APC) | (f == ADVANCED_APC) | (f == COMMUNE)
+        coll[k] = c
+        pl = plot_season if c else 0.0
+        plot[k] = pl
+        plot_output[k] = (plot_ratio * pl) * own
+    return prov, share, scale, own_output, normal_output, org, form, in_team, coll, plot, plot_output
 
 
 @nb.njit(cache=True, parallel=True)

@@ -22,16 +22,16 @@ def factor_index(params: ParameterSet, land, labour, animals) -> np.ndarray:
     return land_term * labour_term * animal_term
 
 
-def land_term(params: ParameterSet, land):
-    return np.power(np.maximum(land, 0.0), params.elasticity_land)
+def land_term(params: ParameterSet, land, out=None):
+    return np.power(np.maximum(land, 0.0), params.elasticity_land, out=out)
 
 
-def labour_term(params: ParameterSet, labour):
-    return np.power(np.maximum(labour, 0.0), params.elasticity_labour)
+def labour_term(params: ParameterSet, labour, out=None):
+    return np.power(np.maximum(labour, 0.0), params.elasticity_labour, out=out)
 
 
-def animal_term(params: ParameterSet, animals):
-    return np.power(1.0 + np.maximum(animals, 0.0), params.elasticity_animals)
+def animal_term(params: ParameterSet, animals, out=None):
+    return np.power(1.0 + np.maximum(animals, 0.0), params.elasticity_animals, out=out)
 
 
 def factor_terms(params: ParameterSet, land, labour, animals) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

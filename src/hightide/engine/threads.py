@@ -20,6 +20,7 @@ import time
 from dataclasses import dataclass, field
 
 import numba as nb
+import numpy as np
 
 #: the shortest interval over which other programs' CPU use is measured (jiffies are 10 ms)
 MIN_INTERVAL_S = 0.5
@@ -100,3 +101,24 @@ def adapt() -> int:
     if fixed:
         return _set(max(1, min(int(fixed), cores)))
     return _set(choose(cores, others_from_load(_load(), nb.get_num_threads())))
+
+
+#: arrays shorter than this are not split among threads (``elementwise``)
+MIN_SPLIT = 1 << 15
+
+
+def elementwise(fn, x: np.ndarray, executor, parts: int) -> np.ndarray:
+    """``fn(x, out)`` for an element-by-element ``fn`` that writes ``out`` (a NumPy ufunc
+    expression: its loops release the GIL), on ``parts`` contiguous slices of ``x`` at once by
+    ``executor``. Each element is computed from its own input by the same loop, so the values are
+    those of one call on the whole array; what NumPy keeps because compiled code would not reproduce
+    it to the last bit (its vectorised ``pow``) thus uses every thread too."""
+    out = np.empty(x.shape)
+    if executor is None or parts <= 1 or x.size < MIN_SPLIT:
+        fn(x, out)
+        return out
+    edges = np.linspace(0, x.size, parts + 1).astype(np.int64)
+    done = [executor.submit(fn, x[a:b], out[a:b]) for a, b in zip(edges[:-1], edges[1:])]
+    for d in done:
+        d.result()
+    return out
