@@ -301,3 +301,33 @@ def test_work_norm_rate_refuses_a_norm_that_never_moves():
     with pytest.raises(ValueError, match="effort_persistence"):
         incentives.norm_rate(1.0)
     assert incentives.norm_rate(0.0) == 1.0
+
+
+def test_admissible_candidates_are_the_array_rule():
+    """The compiled admissibility of enrolment candidates is the rule as arrays: poor and
+    lower-middle, willing upper-middle, rich and landlords where co-operativisation is basically
+    complete; without a township plan not the five-guarantee households nor the badly off; and
+    willingness above the pressure threshold."""
+    from hightide.institutions.cooperatives import BADLY_OFF_LABOUR_PER_PERSON, BASICALLY_COMPLETE, _admissible
+    from hightide.world.households import LOWER_MIDDLE, RICH, UPPER_MIDDLE
+
+    g = np.random.default_rng(4)
+    n = 5000
+    province = g.integers(0, 3, n).astype(np.int8)
+    share = np.array([0.5, 0.85, 0.8])
+    klass = g.integers(0, 5, n).astype(np.int8)
+    children, adults, elderly = (g.integers(0, 4, n).astype(np.int8) for _ in range(3))
+    five = g.random(n) < 0.05
+    cand = np.sort(g.choice(n, 3000, replace=False))
+    w = g.normal(0.0, 1.0, cand.size)
+    for strong_only in (False, True):
+        got = _admissible(cand, w, province, share, klass, children, adults, elderly, five, strong_only, 0.4, 0.3, -0.5)
+        k = klass[cand]
+        want = (k <= LOWER_MIDDLE) | ((k == UPPER_MIDDLE) & (w > 0)) | ((k >= RICH) & (share[province[cand]] >= BASICALLY_COMPLETE))
+        if strong_only:
+            persons = children[cand].astype(np.int32) + adults[cand] + elderly[cand]
+            labour = adults[cand] + 0.4 * children[cand] + 0.3 * elderly[cand]
+            want &= ~five[cand] & (labour / np.maximum(persons, 1) >= BADLY_OFF_LABOUR_PER_PERSON)
+        want &= w > -0.5
+        np.testing.assert_array_equal(got, want)
+        assert 0 < got.sum() < got.size

@@ -135,3 +135,23 @@ def test_each_process_acts_in_some_state(process):
                      for name in HOUSEHOLD_SCHEMA)
         acted |= any(np.any(v != 0) for v in ctx.flows.values())
     assert acted
+
+
+def test_hungry_probabilities_split_among_threads_are_those_of_one_call():
+    """The hungry's monthly probabilities (NumPy's log1p and expm1 on slices in threads) equal the
+    unsplit computation, element for element."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from hightide.engine.threads import MIN_SPLIT
+
+    scenario, result = _state("1960-03")
+    hh, p = result.world.households, result.params
+    live = np.flatnonzero(hh.active[:hh.capacity])
+    hungry = np.sort(np.resize(live, 2 * MIN_SPLIT + 5))  # long enough to be split
+    log_surv = np.array([0.05, 0.01, 0.08])
+    whole = demography._hungry_probabilities(p, hh, hungry, log_surv, 0.2)
+    with ThreadPoolExecutor(3) as pool:
+        for parts in (2, 3):
+            np.testing.assert_array_equal(demography._hungry_probabilities(p, hh, hungry, log_surv, 0.2, pool, parts),
+                                          whole)
+    assert (whole > 0).all()

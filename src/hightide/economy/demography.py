@@ -14,8 +14,9 @@ from hightide.engine import rng, streams
 from hightide.engine.calendar import LUNAR_NEW_YEAR
 from hightide.engine.context import StepContext
 from hightide.engine.kernels import (compact_segments, group_sum, piece_bases, province_bounds, province_chunks,
-                                     segment_bases, slot_pieces)
+                                     segment_bases, slot_pieces, thread_count)
 from hightide.engine.provincial import national_total
+from hightide.engine.threads import elementwise, numpy_threads
 from hightide.params import ParameterSet
 from hightide.world.households import MAX_BAND, NO_ORG
 from hightide.world.organisations import COMMUNE, ELEMENTARY_APC
@@ -137,19 +138,33 @@ def _vital(heads, month_word, pieces, bounds, starts, active, children, adults, 
 
 
 def _hungry_probabilities(p: ParameterSet, hh, hungry: np.ndarray, log_surv: np.ndarray,
-                          fertility: float) -> np.ndarray:
+                          fertility: float, pool=None, n_threads: int = 1) -> np.ndarray:
     """Monthly probabilities of the hungry households (rows: child, adult, elderly deaths, births;
     one column per household of ``hungry``): ``monthly_probability`` with ``hunger_multiplier``
     (scaled by the vulnerability of children and the old) and ``fertility_multiplier``. The
     arithmetic runs in ``_hunger_arguments`` in the order of those array expressions; NumPy takes
     the transcendentals (its vectorised log1p and expm1, which compiled code would not reproduce
-    to the last bit)."""
+    to the last bit), on slices in ``n_threads`` threads of ``pool`` (``threads.elementwise``)."""
     args = _hunger_arguments(hungry, hh.food_ratio, hh.conception_food_ratio, p.hunger_threshold, p.hunger_mortality_scale,
                              p.hunger_vulnerability_child, p.hunger_vulnerability_elderly,
                              fertility, p.hunger_fertility_slope, log_surv)
     # births: hazard = -log1p(-clip(annual)) x 1.0, argument -hazard / 12
-    args[3] = -((-np.log1p(args[3])) * 1.0) / 12.0
-    return -np.expm1(args)
+    args[3] = elementwise(_birth_argument, args[3], pool, n_threads)
+    return elementwise(_minus_expm1, args, pool, n_threads)
+
+
+def _birth_argument(a: np.ndarray, out: np.ndarray) -> None:
+    """out = -((-log1p(a)) x 1.0) / 12, operation by operation."""
+    np.log1p(a, out=out)
+    np.negative(out, out=out)
+    out *= 1.0
+    np.negative(out, out=out)
+    out /= 12.0
+
+
+def _minus_expm1(a: np.ndarray, out: np.ndarray) -> None:
+    np.expm1(a, out=out)
+    np.negative(out, out=out)
 
 
 @nb.njit(cache=True, parallel=True)
@@ -260,24 +275,34 @@ def vital_events(world: World, ctx: StepContext) -> None:
     # the hazards of the fed at 1952 rates times the baseline factor, as ``monthly_probability`` forms them
     log_surv = np.array([-np.log1p(-np.clip(rate * base, 0.0, 0.999))
                          for rate in (p.mortality_child, p.mortality_adult, p.mortality_elderly)])
+    n_threads = thread_count()
+    with numpy_threads(n_threads) as pool:
+        _vital_chunks(world, ctx, p, hh, active, heads, month_word, p_fed, log_surv, fertility, flows, hunger_deaths,
+                      pool, n_threads)
+    w = world.weight
+    ctx.flows["births"] += flows[:, 0] * w
+    ctx.flows["deaths"] += flows[:, 1] * w
+    ctx.flows["hunger_deaths"] += hunger_deaths * w
+    _urban_vital(world, ctx, base)
+
+
+def _vital_chunks(world, ctx, p, hh, active, heads, month_word, p_fed, log_surv, fertility, flows, hunger_deaths, pool,
+                  n_threads) -> None:
+    """``vital_events`` chunk by chunk of whole provinces: conception, the hungry's probabilities,
+    hunger deaths and the events, adding to ``flows`` and ``hunger_deaths``."""
     for chunk in province_chunks(hh):
         # conception food ratios move (``_conceive``); hungry now (deaths) or when this month's births were
         # conceived (births): ``active_below_either`` of the two ratios, found in the same pass
         pieces, bounds = slot_pieces(hh, chunk)
         hungry = _conceive_find_hungry(pieces, bounds, hh.active, hh.food_ratio, hh.conception_food_ratio,
                                        GESTATION_MONTHS, np.float32(p.hunger_threshold))
-        p_hungry = _hungry_probabilities(p, hh, hungry, log_surv, fertility)
+        p_hungry = _hungry_probabilities(p, hh, hungry, log_surv, fertility, pool, n_threads)
         # deaths beyond the baseline among the hungry, in expectation, are counted as hunger deaths
         hunger_deaths += _excess_deaths(hungry, hh.province, hh.children, hh.adults, hh.elderly, p_hungry, p_fed,
                                         world.provinces.n)
         if _vital(heads, month_word, pieces, bounds, hh.block_start, active, hh.children, hh.adults, hh.elderly, hungry,
                   p_hungry, p_fed, 1 / (12 * p.years_as_child), 1 / (12 * p.years_working_age), flows):
             raise OverflowError(f"a household has more than {MAX_BAND} members in one age band")
-    w = world.weight
-    ctx.flows["births"] += flows[:, 0] * w
-    ctx.flows["deaths"] += flows[:, 1] * w
-    ctx.flows["hunger_deaths"] += hunger_deaths * w
-    _urban_vital(world, ctx, base)
 
 
 def _urban_vital(world: World, ctx: StepContext, base: float) -> None:
@@ -560,12 +585,20 @@ def herd_growth(world: World, ctx: StepContext) -> None:
     p, hh, orgs = ctx.params, world.households, world.organisations
     common = 1.0 + max(p.draft_animal_growth_per_year, -0.99)
     common_factor = np.float32(np.power(np.array([common]), 1 / 12)[0])
+    n_threads = thread_count()
+    with numpy_threads(n_threads) as pool:
+        _herd_chunks(hh, orgs, p, common, common_factor, pool, n_threads)
+
+
+def _herd_chunks(hh, orgs, p, common, common_factor, pool, n_threads) -> None:
+    """``herd_growth`` chunk by chunk of whole provinces; NumPy's powers on ``n_threads`` threads."""
     for chunk in province_chunks(hh):
         idx, growth = _herds(*slot_pieces(hh, chunk), hh.active, hh.draft_animals, hh.org, orgs.form, hh.effort,
                              hh.food_ratio, p.draft_animal_growth_per_year, p.collective_herd_neglect,
                              p.hunger_slaughter, p.hunger_threshold, common, common_factor)
         if idx.size:
-            _scale_herds(idx, hh.draft_animals, np.power(growth, 1 / 12).astype(np.float32))
+            factor = elementwise(lambda a, out: np.power(a, 1 / 12, out=out), growth, pool, n_threads)
+            _scale_herds(idx, hh.draft_animals, factor.astype(np.float32))
 
 
 @nb.njit(cache=True, inline="always")

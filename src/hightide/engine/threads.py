@@ -17,6 +17,8 @@ from __future__ import annotations
 
 import os
 import time
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import nullcontext
 from dataclasses import dataclass, field
 
 import numba as nb
@@ -107,6 +109,12 @@ def adapt() -> int:
 MIN_SPLIT = 1 << 15
 
 
+def numpy_threads(n: int):
+    """A pool of ``n`` Python threads for NumPy's element-by-element loops (``elementwise``), or a
+    null context (None) for one thread."""
+    return ThreadPoolExecutor(n) if n > 1 else nullcontext()
+
+
 def elementwise(fn, x: np.ndarray, executor, parts: int) -> np.ndarray:
     """``fn(x, out)`` for an element-by-element ``fn`` that writes ``out`` (a NumPy ufunc
     expression: its loops release the GIL), on ``parts`` contiguous slices of ``x`` at once by
@@ -117,8 +125,9 @@ def elementwise(fn, x: np.ndarray, executor, parts: int) -> np.ndarray:
     if executor is None or parts <= 1 or x.size < MIN_SPLIT:
         fn(x, out)
         return out
+    flat_x, flat_out = x.reshape(-1), out.reshape(-1)
     edges = np.linspace(0, x.size, parts + 1).astype(np.int64)
-    done = [executor.submit(fn, x[a:b], out[a:b]) for a, b in zip(edges[:-1], edges[1:])]
+    done = [executor.submit(fn, flat_x[a:b], flat_out[a:b]) for a, b in zip(edges[:-1], edges[1:])]
     for d in done:
         d.result()
     return out

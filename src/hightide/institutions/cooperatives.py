@@ -22,7 +22,6 @@ from hightide.institutions.membership import found, neighbourhood, willingness_o
 from hightide.institutions.mutual_aid import group_into_teams
 from hightide.world.households import LOWER_MIDDLE, NO_ORG, RICH, UPPER_MIDDLE
 from hightide.world.organisations import ADVANCED_APC, COMMUNE, ELEMENTARY_APC, MUTUAL_AID
-from hightide.world.synthesis import labour_power
 from hightide.world.world import World
 
 COLLECTIVE_FORMS = (ELEMENTARY_APC, ADVANCED_APC, COMMUNE)
@@ -160,18 +159,11 @@ def _enrol_chunk(world: World, ctx: StepContext, cand: np.ndarray, share: np.nda
     """``_enrol`` for the candidates ``cand`` of a chunk of whole provinces."""
     p, hh, pol = ctx.params, world.households, ctx.policy
     w = _willingness_apc(world, ctx, cand, surroundings)
-    complete = share[hh.province[cand]] >= BASICALLY_COMPLETE
-    admissible = (hh.klass[cand] <= LOWER_MIDDLE) | ((hh.klass[cand] == UPPER_MIDDLE) & (w > 0)) | (
-        (hh.klass[cand] >= RICH) & complete)
-    if not pol.township_plan:
-        # no township-wide plan: "the strong seek out the strong, ostracising peasants who are
-        # badly off" [001 §XII]: households without labour power are left out
-        children, adults, elderly = hh.children[cand], hh.adults[cand], hh.elderly[cand]
-        persons = children.astype(np.int32) + adults + elderly
-        labour_pp = labour_power(p, children, adults, elderly) / np.maximum(persons, 1)
-        admissible &= ~hh.five_guarantee[cand] & (labour_pp >= BADLY_OFF_LABOUR_PER_PERSON)
-    threshold = -pol.pressure * p.pressure_reach
-    ok = admissible & (w > threshold)
+    # without a township-wide plan "the strong seek out the strong, ostracising peasants who are
+    # badly off" [001 §XII]: households without labour power are left out
+    ok = _admissible(cand, w, hh.province, share, hh.klass, hh.children, hh.adults, hh.elderly, hh.five_guarantee,
+                     not pol.township_plan, p.labour_weight_child, p.labour_weight_elderly,
+                     -pol.pressure * p.pressure_reach)
     cand, w = cand[ok], w[ok]
     if cand.size == 0:
         return
@@ -192,6 +184,28 @@ def _enrol_chunk(world: World, ctx: StepContext, cand: np.ndarray, share: np.nda
         first_member[team[founded][::-1]] = joiners[founded][::-1]
         ids = _new_orgs(world, ctx, first_member, team_village, ELEMENTARY_APC)
         _admit(world, ctx, joiners[founded], ids[team[founded]], w_j[founded])
+
+
+@nb.njit(cache=True, parallel=True)
+def _admissible(cand, w, province, share, klass, children, adults, elderly, five_guarantee, strong_only,
+                labour_child, labour_elderly, threshold):
+    """Candidates a campaign may enrol, element by element: poor and lower-middle peasants,
+    upper-middle ones who are willing, rich peasants and landlords once co-operativisation is
+    basically complete in their province [001 §V]; with ``strong_only`` not the five-guarantee
+    households nor those under ``BADLY_OFF_LABOUR_PER_PERSON`` (labour power as
+    ``synthesis.labour_power`` forms it, per member); and willingness above ``threshold``."""
+    ok = np.empty(cand.size, dtype=np.bool_)
+    for k in nb.prange(cand.size):
+        i = cand[k]
+        c = klass[i]
+        admissible = (c <= LOWER_MIDDLE) | ((c == UPPER_MIDDLE) & (w[k] > 0)) | (
+            (c >= RICH) & (share[province[i]] >= BASICALLY_COMPLETE))
+        if strong_only and admissible:
+            persons = np.int32(children[i]) + adults[i] + elderly[i]
+            labour = (adults[i] + labour_child * children[i]) + labour_elderly * elderly[i]
+            admissible = (not five_guarantee[i]) and labour / max(persons, 1) >= BADLY_OFF_LABOUR_PER_PERSON
+        ok[k] = admissible and w[k] > threshold
+    return ok
 
 
 def _campaign_take(village: np.ndarray, prov: np.ndarray, class_rank: np.ndarray, w: np.ndarray, tie: np.ndarray,
