@@ -89,6 +89,7 @@ def _run(monkeypatch, scenario, result, process, piece, threads):
     monkeypatch.setattr(kernels, "PIECE_SLOTS", piece)
     monkeypatch.setattr(kernels, "MIN_PIECE_SLOTS", 1)
     monkeypatch.setattr(kernels, "thread_count", lambda: threads)
+    monkeypatch.setattr(consumption, "EAT_WINDOW_SLOTS", 3 * piece)  # windows of three pieces
     process(world, ctx)
     return world, ctx
 

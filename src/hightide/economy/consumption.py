@@ -11,8 +11,8 @@ import numpy as np
 
 from hightide.engine.calendar import months_to_next_harvest_by_zone
 from hightide.engine.context import StepContext
-from hightide.engine.kernels import (members_of_forms, piece_bases, piece_provinces, province_bounds, province_chunks,
-                                     slot_pieces)
+from hightide.engine.kernels import (deal, members_of_forms, piece_bases, piece_provinces, piece_windows,
+                                     province_bounds, province_chunks, slot_pieces)
 from hightide.world.synthesis import adult_equivalents
 from hightide.institutions.cooperatives import accounting_units
 from hightide.world.organisations import COMMUNE
@@ -21,6 +21,11 @@ from hightide.world.world import World
 
 def monthly_need(params, hh, idx) -> np.ndarray:
     return params.food_need_kg_per_adult_equivalent / 12 * adult_equivalents(params, hh.children[idx], hh.adults[idx], hh.elderly[idx])
+
+
+#: slots eaten at once (``eat``): 24 B kept a slot of a cut province, 48 MiB, under the heap
+#: threshold of ``memory.tune_allocator`` (64 MiB)
+EAT_WINDOW_SLOTS = 1 << 21
 
 
 def ration(stock: np.ndarray, need: np.ndarray, months_left: np.ndarray) -> np.ndarray:
@@ -58,23 +63,25 @@ def _hall_sums(members, units, n_units, province, children, adults, elderly, gra
 
 
 @nb.njit(cache=True, parallel=True)
-def _eat(pieces, bounds, active, children, adults, elderly, grain, food_ratio, need_per_ae, ae_child,
+def _eat(pieces, bounds, starts, used, active, children, adults, elderly, grain, food_ratio, need_per_ae, ae_child,
          ae_elderly, months_left_p, storage_loss, members, units, stock_u, need_u, served_u, flows):
     """One month of eating, household by household, as the rules above say: need by adult
     equivalents (``monthly_need``), ``ration`` from the own stock, or the mess hall's serving split
-    by need; storage loss; the 3-month mean food ratio. ``flows[p]`` gets (eaten, loss, need),
+    by need; storage loss; the 3-month mean food ratio. ``flows[p]`` adds (eaten, loss, need),
     each summed over the province's households in slot order. Pieces of provinces
     (``kernels.slot_pieces``) eat in parallel; a province in one piece sums as it goes, one in
-    several keeps each household's three amounts and sums them afterwards in one walk (provinces in
-    parallel), so the sums are those of one pass however the provinces are cut."""
+    several keeps each household's three amounts and adds them afterwards to its running sums in
+    one walk (provinces in parallel), so the sums are those of one pass however the provinces are
+    cut and whichever window of pieces (``EAT_WINDOW_SLOTS``) comes first."""
     if pieces.shape[0] == 0:
         return
     first_member = np.searchsorted(members, pieces[:, 1])
     base, n = piece_bases(pieces)
     first = piece_provinces(pieces)
     whole = np.zeros(pieces.shape[0], dtype=np.bool_)
-    for r in range(first.size - 1):
-        whole[first[r]] = first[r + 1] == first[r] + 1
+    for q in range(pieces.shape[0]):
+        pv = pieces[q, 0]
+        whole[q] = (pieces[q, 1] == starts[pv]) & (pieces[q, 2] == starts[pv] + used[pv])
     amounts = np.empty((n, 3))  # pages of whole provinces' slots are never touched
     for t in nb.prange(bounds.size - 1):
         for q in range(bounds[t], bounds[t + 1]):
@@ -114,24 +121,25 @@ def _eat(pieces, bounds, active, children, adults, elderly, grain, food_ratio, n
                     loss_p += loss
                     need_p += need
             if not keep:
-                flows[pieces[q, 0], 0] = eaten_p
-                flows[pieces[q, 0], 1] = loss_p
-                flows[pieces[q, 0], 2] = need_p
+                flows[pieces[q, 0], 0] += eaten_p
+                flows[pieces[q, 0], 1] += loss_p
+                flows[pieces[q, 0], 2] += need_p
     # a province's pieces are consecutive: its amounts are one run, from its first piece's base
     for r in nb.prange(first.size - 1):
         if whole[first[r]]:
             continue
-        eaten_p = 0.0
-        loss_p = 0.0
-        need_p = 0.0
+        pv = pieces[first[r], 0]
+        eaten_p = flows[pv, 0]
+        loss_p = flows[pv, 1]
+        need_p = flows[pv, 2]
         end = base[first[r + 1]] if first[r + 1] < pieces.shape[0] else n
         for k in range(base[first[r]], end):
             eaten_p += amounts[k, 0]
             loss_p += amounts[k, 1]
             need_p += amounts[k, 2]
-        flows[pieces[first[r], 0], 0] = eaten_p
-        flows[pieces[first[r], 0], 1] = loss_p
-        flows[pieces[first[r], 0], 2] = need_p
+        flows[pv, 0] = eaten_p
+        flows[pv, 1] = loss_p
+        flows[pv, 2] = need_p
 
 
 def eat(world: World, ctx: StepContext) -> None:
@@ -157,9 +165,12 @@ def eat(world: World, ctx: StepContext) -> None:
                                             hh.elderly, hh.grain_kg, need_per_ae, p.adult_equivalent_child,
                                             p.adult_equivalent_elderly, months_left.astype(np.float64))
                 served = mess_hall_ration(s_u, n_u, ml_u, p.mess_hall_overeating)
-        _eat(*slot_pieces(hh, chunk), hh.active, hh.children, hh.adults, hh.elderly,
-             hh.grain_kg, hh.food_ratio, need_per_ae, p.adult_equivalent_child, p.adult_equivalent_elderly,
-             months_left, p.household_storage_loss_per_month, members, units, s_u, n_u, served, flows)
+        # a window of pieces at a time: the amounts a cut province keeps (24 B a slot) stay under the
+        # allocator's threshold, so each window reuses the last one's pages (memory.tune_allocator)
+        for window in piece_windows(slot_pieces(hh, chunk)[0], EAT_WINDOW_SLOTS):
+            _eat(window, deal(window), hh.block_start, hh.used, hh.active, hh.children, hh.adults, hh.elderly,
+                 hh.grain_kg, hh.food_ratio, need_per_ae, p.adult_equivalent_child, p.adult_equivalent_elderly,
+                 months_left, p.household_storage_loss_per_month, members, units, s_u, n_u, served, flows)
         del members, units, s_u, n_u, served
     w = world.weight
     ctx.flows["consumption_kg"] += flows[:, 0] * w

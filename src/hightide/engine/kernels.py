@@ -76,12 +76,34 @@ def slot_pieces(slots, provinces=None, threads: int | None = None, whole: bool =
         pieces[k:k + m, 1] = edges[:-1]
         pieces[k:k + m, 2] = edges[1:]
         k += m
+    return pieces, deal(pieces, threads)
+
+
+def deal(pieces: np.ndarray, threads: int | None = None) -> np.ndarray:
+    """Bounds that deal ``pieces`` to the threads (default Numba's) in contiguous runs of about
+    equal slots, each cut at the piece nearest an equal share: thread t takes pieces
+    ``bounds[t]:bounds[t + 1]``."""
+    threads = thread_count() if threads is None else max(int(threads), 1)
+    n = pieces.shape[0]
     done = np.concatenate(([0], np.cumsum(pieces[:, 2] - pieces[:, 1])))  # slots before piece k
-    target = total * np.arange(1, threads) / threads
+    target = done[-1] * np.arange(1, threads) / threads
     after = np.minimum(np.searchsorted(done, target), n)
     nearer = np.where(target - done[np.maximum(after - 1, 0)] < done[after] - target, np.maximum(after - 1, 0), after)
-    bounds = np.concatenate(([0], np.maximum.accumulate(nearer) if nearer.size else nearer, [n])).astype(np.int64)
-    return pieces, bounds
+    return np.concatenate(([0], np.maximum.accumulate(nearer) if nearer.size else nearer, [n])).astype(np.int64)
+
+
+def piece_windows(pieces: np.ndarray, limit: int):
+    """Consecutive runs of ``pieces`` of at most ``limit`` slots (a larger piece alone): a pass
+    that keeps something per slot keeps it for one window at a time."""
+    sizes = pieces[:, 2] - pieces[:, 1]
+    a = 0
+    while a < pieces.shape[0]:
+        b, total = a + 1, sizes[a]
+        while b < pieces.shape[0] and total + sizes[b] <= limit:
+            total += sizes[b]
+            b += 1
+        yield pieces[a:b]
+        a = b
 
 
 @nb.njit(cache=True)
