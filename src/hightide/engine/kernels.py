@@ -38,7 +38,7 @@ thread_count = nb.get_num_threads
 
 #: the most slots in one piece (``slot_pieces``), and the fewest unless a province has fewer
 PIECE_SLOTS = 1 << 16
-MIN_PIECE_SLOTS = 1 << 10
+MIN_PIECE_SLOTS = 1 << 14
 
 
 def slot_pieces(slots, provinces=None, threads: int | None = None, whole: bool = False) -> tuple[np.ndarray, np.ndarray]:

@@ -106,7 +106,7 @@ def adapt() -> int:
 
 
 #: arrays shorter than this are not split among threads (``elementwise``)
-MIN_SPLIT = 1 << 15
+MIN_SPLIT = 1 << 20
 
 
 def numpy_threads(n: int):
