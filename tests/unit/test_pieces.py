@@ -15,12 +15,11 @@ from hypothesis import strategies as st
 from hightide.economy import consumption, demography
 from hightide.engine import kernels
 from hightide.engine.context import StepContext
-from hightide.engine.simulation import simulate
 from hightide.institutions import incentives, mutual_aid
-from hightide.scenarios.loader import load_scenario
 from hightide.state import granary
 from hightide.state.policy import PolicySchedule
 from hightide.world.households import HOUSEHOLD_SCHEMA
+from test_province_chunks import _state  # the same small states the chunk tests use
 
 
 @settings(max_examples=200, deadline=None)
@@ -59,14 +58,6 @@ def test_pieces_cover_the_used_slots_in_order_and_balance_the_threads(used, thre
     for t in range(threads):
         done = sizes[:bounds[t + 1]].sum()
         assert abs(done - sizes.sum() * (t + 1) / threads) <= largest  # each cut at the nearest piece
-
-
-def _state(end: str):
-    scenario = load_scenario("historical")
-    scenario = scenario.model_copy(update={
-        "scenario": scenario.scenario.model_copy(update={"end": end}),
-        "parameters": {**scenario.parameters, "townships_min_per_province": 1.0}})
-    return scenario, simulate(scenario, scale=0.0002, seed=3)
 
 
 def _world(result, process):
