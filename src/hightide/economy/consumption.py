@@ -24,7 +24,7 @@ def monthly_need(params, hh, idx) -> np.ndarray:
 
 
 #: slots eaten at once (``eat``): 24 B kept a slot of a cut province, 48 MiB, under the heap
-#: threshold of ``memory.tune_allocator`` (64 MiB)
+#: threshold of ``memory.tune_allocator`` (512 MiB)
 EAT_WINDOW_SLOTS = 1 << 21
 
 

@@ -72,6 +72,10 @@ def _vital(heads, month_word, pieces, bounds, starts, active, children, adults, 
     piece's first slot (``rng.advance``): the draws of one walk over the province; the counts are
     whole numbers, so their sums do not depend on the pieces."""
     n = pieces.shape[0]
+    if hungry.size == 0:  # one household that is no slot, never read as hungry
+        hungry = np.full(1, -1, dtype=np.int64)
+        p_hungry = np.zeros((4, 1))
+    last = hungry.size - 1
     first_hungry = np.searchsorted(hungry, pieces[:, 1])
     overflow = np.zeros(n, dtype=np.bool_)
     counts = np.zeros((n, 2))
@@ -103,11 +107,15 @@ def _vital(heads, month_word, pieces, bounds, starts, active, children, adults, 
                 b0, b1, u_birth = rng.next_double(b0, b1, b2, b3)
                 g0, g1, u_up = rng.next_double(g0, g1, g2, g3)
                 h0, h1, u_older = rng.next_double(h0, h1, h2, h3)
-                if j < hungry.size and hungry[j] == i:
-                    pc, pa, po, pb = p_hungry[0, j], p_hungry[1, j], p_hungry[2, j], p_hungry[3, j]
-                    j += 1
-                else:
-                    pc, pa, po, pb = p_fed[0], p_fed[1], p_fed[2], p_fed[3]
+                # chosen without a branch (hungry and fed households alternate unpredictably in a
+                # famine): the next hungry household's probabilities are read, and used or not
+                jj = min(j, last)
+                is_hungry = (j <= last) & (hungry[jj] == i)
+                pc = p_hungry[0, jj] if is_hungry else p_fed[0]
+                pa = p_hungry[1, jj] if is_hungry else p_fed[1]
+                po = p_hungry[2, jj] if is_hungry else p_fed[2]
+                pb = p_hungry[3, jj] if is_hungry else p_fed[3]
+                j += is_hungry
                 live = active[i]
                 nc = np.float64(children[i] * live)
                 na = np.float64(adults[i] * live)
@@ -623,18 +631,19 @@ def _herds(pieces, bounds, active, animals, org, org_form, effort, food_ratio, g
     counts = np.zeros(pieces.shape[0], dtype=np.int64)
     idx = np.empty(n, dtype=np.int64)
     growth = np.empty(n)
+    one = np.float32(1.0)
     for t in nb.prange(bounds.size - 1):
         for q in range(bounds[t], bounds[t + 1]):
             k = base[q]
             for i in range(pieces[q, 1], pieces[q, 2]):
-                if active[i] & (animals[i] > 0):
-                    gr = _herd_growth_of(i, org, org_form, effort, food_ratio, g, neglect, slaughter, threshold)
-                    if gr != common:
-                        idx[k] = i
-                        growth[k] = gr
-                        k += 1
-                    else:
-                        animals[i] = animals[i] * common_factor
+                # without branches: whether a herd grows, and at which rate, is a coin toss to the
+                # processor (a mispredicted branch costs more than computing the growth of all)
+                gr = _herd_growth_of(i, org, org_form, effort, food_ratio, g, neglect, slaughter, threshold)
+                grows = active[i] & (animals[i] > 0)
+                animals[i] = animals[i] * (common_factor if grows & (gr == common) else one)
+                idx[k] = i
+                growth[k] = gr
+                k += grows & (gr != common)
             counts[q] = k - base[q]
     compact_segments(growth, base, counts)
     k = compact_segments(idx, base, counts)

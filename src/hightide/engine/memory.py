@@ -64,9 +64,11 @@ CHECKPOINT_OVERHEAD_BYTES = 2**20
 #: allocations up to this many bytes come from the heap, and what is freed there serves the next
 #: month's arrays of the same sizes instead of being unmapped and page-faulted in afresh
 #: (docs/PERFORMANCE.md, "The allocator"). It covers every array of a chunk or a part of the
-#: harvest (``kernels.CHUNK_SLOTS`` x 8 bytes, 32 MiB and a header); arrays over the whole
-#: population stay mapped, so the heap holds no more than the chunks' working set
-HEAP_THRESHOLD_BYTES = 64 * 2**20
+#: harvest, the largest province's included (a chunk is whole provinces: at full scale up to
+#: ~14 M slots, and the hungry's probabilities hold four float64 a slot, ~450 MB); arrays over
+#: the whole population (143 M slots x 4 or 8 bytes at full scale) stay mapped, so the heap holds
+#: no more than the chunks' working set
+HEAP_THRESHOLD_BYTES = 512 * 2**20
 #: free memory the heap keeps at its top before giving it back (the harvest's parts at full scale
 #: use ~1.5 GB of chunk-sized arrays; ``mallopt`` takes an int)
 HEAP_KEEP_BYTES = 2**31 - 1

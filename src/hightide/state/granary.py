@@ -130,16 +130,21 @@ def _sell(pieces, bounds, active, children, adults, elderly, grain, reported, tr
             p = pieces[q, 0]
             months_left = months_left_p[p]
             w = weight[p]
+            sold = by_province[p]
+            sold_real = real_p[p]
             for i in range(pieces[q, 1], pieces[q, 2]):
                 if not active[i]:
                     continue
                 request = _request_of(i, children, adults, elderly, grain, reported, true, credence, need_per_ae,
                                       ae_child, ae_elderly, target_share, months_left)
-                if request > 0.0:
-                    resold = request * frac
-                    grain[i] += resold
-                    by_province[p] += resold
-                    real_p[p] += resold * w
+                # households asking nothing add zeros (no branch: asking or not is a coin toss to
+                # the processor in a famine); a zero changes no sum and no stock
+                resold = request * frac
+                grain[i] += resold
+                sold += resold
+                sold_real += resold * w
+            by_province[p] = sold
+            real_p[p] = sold_real
 
 
 class _Resale:
@@ -165,5 +170,6 @@ class _Resale:
         """Sell each household request x frac (``total_request`` first; nothing in between may
         change the households)."""
         real_p = np.zeros(self.world.provinces.n)
-        _sell(*self._inputs, float(frac), self.by_province, real_p)
+        if frac > 0.0:
+            _sell(*self._inputs, float(frac), self.by_province, real_p)
         return national_total(self.ctx.gather("resale_sold", real_p))
