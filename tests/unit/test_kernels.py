@@ -77,6 +77,19 @@ def test_unit_index_declines_when_organisations_are_not_by_province():
     assert kernels.unit_index(org, village, province, np.ones(4, bool), 0) is None
 
 
+def test_units_of_members_declines_when_organisations_are_not_by_province():
+    """Province 1's organisations come before province 0's: not numbered province by province."""
+    org = np.array([5, 6, 1, 2], dtype=np.int32)
+    village = np.array([0, 0, 1, 1], dtype=np.int32)
+    form = np.ones(7, dtype=np.int8)
+    members = np.arange(4)
+    assert kernels.units_of_members(members, org, village, form, np.array([0, 2]), False, 0, 0) is None
+    org[2:] = [7, 8]
+    form = np.ones(9, dtype=np.int8)
+    np.testing.assert_array_equal(kernels.units_of_members(members, org, village, form, np.array([0, 2]), False, 0, 0),
+                                  [0, 1, 2, 3])
+
+
 def test_group_sum_is_bincount():
     g = np.random.default_rng(0)
     keys = g.integers(0, 7, 1000).astype(np.int16)

@@ -348,76 +348,91 @@ def _number_units(org, village, down, start, end, team_size, out):
 
 
 @nb.njit(cache=True)
-def _number_units_by_village(members, org, village, org_form, by_unit, apart_form, start, end, team_size, out):
+def _run_ranges(members, org, village, start, end):
+    """Lowest and highest organisation and village of the members ``start:end`` (run not empty)."""
+    o_lo = o_hi = np.int64(org[members[start]])
+    v_lo = v_hi = np.int64(village[members[start]])
+    for k in range(start, end):
+        i = members[k]
+        o_lo = min(o_lo, np.int64(org[i]))
+        o_hi = max(o_hi, np.int64(org[i]))
+        v_lo = min(v_lo, np.int64(village[i]))
+        v_hi = max(v_hi, np.int64(village[i]))
+    return o_lo, o_hi, v_lo, v_hi
+
+
+@nb.njit(cache=True)
+def _number_units_by_village(members, org, village, org_form, by_unit, apart_form, start, end, team_size, out,
+                             o_lo, o_hi, v_lo, v_hi):
     """``_number_units`` without sorting, when every village's split members belong to one
     organisation (as when a commune or co-operative takes whole villages): a member's rank in its
     (org, village) group is a count in slot order, and units follow from counts per organisation
     and village. Returns the number of units, or -1 (nothing usable written) when a village's split
     members belong to two organisations. Members k are the slots ``members[k]`` of the full
-    household arrays; a member is split by village unless ``by_unit`` or its organisation's form is
-    ``apart_form``."""
-    o_lo = np.int64(org[members[start]])
-    o_hi = o_lo
-    v_lo = np.int64(1) << 62
-    v_hi = np.int64(-1)
-    for k in range(start, end):
-        i = members[k]
-        o = np.int64(org[i])
-        o_lo = min(o_lo, o)
-        o_hi = max(o_hi, o)
-        if (not by_unit) and org_form[o] != apart_form:
-            v_lo = min(v_lo, np.int64(village[i]))
-            v_hi = max(v_hi, np.int64(village[i]))
+    household arrays (organisations and villages within ``_run_ranges``); a member is split by
+    village unless ``by_unit`` or its organisation's form is ``apart_form``. A group's counters
+    are held in registers while its members follow each other (they mostly do: a village's
+    households sit together in the province block), not read and written back per member."""
     n_o = o_hi - o_lo + 1
-    n_v = max(v_hi - v_lo + 1, 0)
+    n_v = v_hi - v_lo + 1
     vill_org = np.full(n_v, -1, dtype=np.int64)
-    # each member's team within its (org, village) group, counted in slot order (rank // team_size
-    # without dividing), and its group: village v (split) or n_v + organisation (not split)
+    # each member's team within its group, counted in slot order (rank // team_size without
+    # dividing), and its group: village v (split) or n_v + organisation (not split)
     group = np.empty(end - start, dtype=np.int64)
-    org_t = np.zeros(n_o, dtype=np.int64)  # current team and members in it, per organisation
-    org_f = np.zeros(n_o, dtype=np.int64)
-    vill_t = np.zeros(n_v, dtype=np.int64)
-    vill_f = np.zeros(n_v, dtype=np.int64)
+    teams = np.zeros(n_v + n_o, dtype=np.int64)  # current team and members in it, per group
+    filled = np.zeros(n_v + n_o, dtype=np.int64)
+    g_now = np.int64(-1)
+    o_now = np.int64(-1)
+    t_now = np.int64(0)
+    f_now = np.int64(0)
     for k in range(start, end):
         i = members[k]
-        o = org[i] - o_lo
+        o = np.int64(org[i]) - o_lo
+        g = n_v + o
         if (not by_unit) and org_form[org[i]] != apart_form:
-            v = village[i] - v_lo
-            if vill_org[v] < 0:
-                vill_org[v] = o
-            elif vill_org[v] != o:
-                return -1
-            if team_size > 0 and vill_f[v] == team_size:
-                vill_t[v] += 1
-                vill_f[v] = 0
-            vill_f[v] += 1
-            out[k] = vill_t[v]
-            group[k - start] = v
-        else:
-            if team_size > 0 and org_f[o] == team_size:
-                org_t[o] += 1
-                org_f[o] = 0
-            org_f[o] += 1
-            out[k] = org_t[o]
-            group[k - start] = n_v + o
+            g = np.int64(village[i]) - v_lo
+        if g != g_now:
+            if g_now >= 0:
+                teams[g_now] = t_now
+                filled[g_now] = f_now
+            if g < n_v:
+                if vill_org[g] < 0:
+                    vill_org[g] = o
+                elif vill_org[g] != o:
+                    return -1
+            g_now = g
+            o_now = o
+            t_now = teams[g]
+            f_now = filled[g]
+        elif o != o_now:  # the same village, another organisation
+            return -1
+        if team_size > 0 and f_now == team_size:
+            t_now += 1
+            f_now = 0
+        f_now += 1
+        out[k] = t_now
+        group[k - start] = g
+    if g_now >= 0:
+        teams[g_now] = t_now
+        filled[g_now] = f_now
     # units of each organisation: its unsplit teams first (village key -1), then by village
     units_o = np.zeros(n_o, dtype=np.int64)
     group_first = np.zeros(n_v + n_o, dtype=np.int64)  # first unit of each group within its organisation
     for o in range(n_o):
-        if org_f[o] > 0:
-            units_o[o] = org_t[o] + 1
+        if filled[n_v + o] > 0:
+            units_o[o] = teams[n_v + o] + 1
     for v in range(n_v):
-        if vill_f[v] > 0:
+        if filled[v] > 0:
             o = vill_org[v]
             group_first[v] = units_o[o]
-            units_o[o] += vill_t[v] + 1
+            units_o[o] += teams[v] + 1
     total = 0
     for o in range(n_o):
         for_org = total
         total += units_o[o]
         group_first[n_v + o] = for_org
     for v in range(n_v):
-        if vill_f[v] > 0:
+        if filled[v] > 0:
             group_first[v] += group_first[n_v + vill_org[v]]
     for k in range(start, end):
         out[k] += group_first[group[k - start]]
@@ -456,14 +471,21 @@ def _orgs_ascending(org, bounds):
 def _number_runs(members, org, village, org_form, by_unit, apart_form, bounds, team_size, out):
     """Units of every run of members (province) in parallel (``_number_units_by_village``, else
     the sorting ``_number_units`` on the run's gathered keys), then offset by the units of the
-    runs before it: the numbering of one sequential walk over the runs."""
+    runs before it: the numbering of one sequential walk over the runs. Returns False (``out``
+    not usable) when the organisations of a run do not all come after those of the runs before
+    (organisations not numbered province by province)."""
     n_runs = bounds.size - 1
     counts = np.zeros(n_runs + 1, dtype=np.int64)
+    o_range = np.full((n_runs, 2), -1, dtype=np.int64)
     for r in nb.prange(n_runs):
         a, b = bounds[r], bounds[r + 1]
         if b == a:
             continue
-        c = _number_units_by_village(members, org, village, org_form, by_unit, apart_form, a, b, team_size, out)
+        o_lo, o_hi, v_lo, v_hi = _run_ranges(members, org, village, a, b)
+        o_range[r, 0] = o_lo
+        o_range[r, 1] = o_hi
+        c = _number_units_by_village(members, org, village, org_form, by_unit, apart_form, a, b, team_size, out,
+                                     o_lo, o_hi, v_lo, v_hi)
         if c < 0:
             o_r = np.empty(b - a, dtype=np.int64)
             v_r = np.empty(b - a, dtype=np.int64)
@@ -475,28 +497,18 @@ def _number_runs(members, org, village, org_form, by_unit, apart_form, bounds, t
                 d_r[k - a] = (not by_unit) and org_form[org[i]] != apart_form
             c = _number_units(o_r, v_r, d_r, 0, b - a, team_size, out[a:b])
         counts[r + 1] = c
+    prev_max = -1
+    for r in range(n_runs):
+        if o_range[r, 0] < 0:
+            continue
+        if o_range[r, 0] <= prev_max:
+            return False
+        prev_max = o_range[r, 1]
     for r in range(n_runs):
         counts[r + 1] += counts[r]
     for r in nb.prange(n_runs):
         for k in range(bounds[r], bounds[r + 1]):
             out[k] += counts[r]
-
-
-@nb.njit(cache=True)
-def _members_ascending(members, org, bounds):
-    """True when the organisations of each run of members come after those of the run before."""
-    prev_max = -1
-    for r in range(bounds.size - 1):
-        if bounds[r + 1] == bounds[r]:
-            continue
-        lo = org[members[bounds[r]]]
-        hi = lo
-        for k in range(bounds[r], bounds[r + 1]):
-            lo = min(lo, org[members[k]])
-            hi = max(hi, org[members[k]])
-        if lo <= prev_max:
-            return False
-        prev_max = hi
     return True
 
 
@@ -529,10 +541,9 @@ def units_of_members(members: np.ndarray, org: np.ndarray, village: np.ndarray, 
     numbered province by province."""
     members = np.asarray(members, dtype=np.int64)
     bounds = np.searchsorted(members, np.append(block_start, np.iinfo(np.int64).max)).astype(np.int64)
-    if not _members_ascending(members, org, bounds):
-        return None
     out = np.empty(members.size, dtype=np.int64)
-    _number_runs(members, org, village, org_form, bool(by_unit), int(apart_form), bounds, int(team_size), out)
+    if not _number_runs(members, org, village, org_form, bool(by_unit), int(apart_form), bounds, int(team_size), out):
+        return None
     return out
 
 
