@@ -53,12 +53,29 @@ def _hall_sums(members, units, n_units, province, children, adults, elderly, gra
     months_u = np.zeros(n_units)
     bounds = province_bounds(members, province)
     for r in nb.prange(bounds.size - 1):
+        if bounds[r + 1] == bounds[r]:
+            continue
+        months = months_left_p[province[members[bounds[r]]]]
+        # the current hall's sums in registers while its members follow each other (sums in
+        # memory made each member wait on the last one's store); each hall's sum is in slot order
+        u_now = units[bounds[r]]
+        stock = stock_u[u_now]
+        need = need_u[u_now]
         for j in range(bounds[r], bounds[r + 1]):
             i = members[j]
             u = units[j]
-            stock_u[u] += grain[i]
-            need_u[u] += need_per_ae * (adults[i] + ae_child * children[i] + ae_elderly * elderly[i])
-            months_u[u] = months_left_p[province[i]]
+            if u != u_now:
+                stock_u[u_now] = stock
+                need_u[u_now] = need
+                months_u[u_now] = months
+                u_now = u
+                stock = stock_u[u]
+                need = need_u[u]
+            stock += grain[i]
+            need += need_per_ae * (adults[i] + ae_child * children[i] + ae_elderly * elderly[i])
+        stock_u[u_now] = stock
+        need_u[u_now] = need
+        months_u[u_now] = months
     return stock_u, need_u, months_u
 
 

@@ -203,10 +203,14 @@ def _excess_deaths(hungry, province, children, adults, elderly, p_hungry, p_fed,
     out = np.zeros(n_prov)
     bounds = province_bounds(hungry, province)
     for r in nb.prange(bounds.size - 1):
+        if bounds[r + 1] == bounds[r]:
+            continue
+        total = 0.0  # in a register: a sum in memory made each household wait on the last one's store
         for k in range(bounds[r], bounds[r + 1]):
             i = hungry[k]
-            out[province[i]] += ((children[i] * (p_hungry[0, k] - p_fed[0]) + adults[i] * (p_hungry[1, k] - p_fed[1]))
-                                 + elderly[i] * (p_hungry[2, k] - p_fed[2]))
+            total += ((children[i] * (p_hungry[0, k] - p_fed[0]) + adults[i] * (p_hungry[1, k] - p_fed[1]))
+                      + elderly[i] * (p_hungry[2, k] - p_fed[2]))
+        out[province[hungry[bounds[r]]]] = total
     return out
 
 
@@ -355,9 +359,19 @@ def _heirs(pieces, bounds, active, village, village_township, dead, u, n_townshi
     alive_t = np.zeros(n_townships, dtype=np.int64)
     for th in nb.prange(bounds.size - 1):
         for q in range(bounds[th], bounds[th + 1]):
+            # the current township's count in a register while its households follow each other
+            t_now = -1
+            alive = 0
             for i in range(pieces[q, 1], pieces[q, 2]):
-                if active[i]:
-                    alive_t[village_township[village[i]]] += 1
+                tw = village_township[village[i]]
+                if tw != t_now:
+                    if t_now >= 0:
+                        alive_t[t_now] = alive
+                    t_now = tw
+                    alive = alive_t[tw]
+                alive += np.int64(active[i])
+            if t_now >= 0:
+                alive_t[t_now] = alive
     rank = np.full(dead.size, -1, dtype=np.int64)
     wanted = np.zeros(n_townships, dtype=np.int64)  # requests per township
     for j in range(dead.size):

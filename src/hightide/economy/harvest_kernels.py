@@ -102,14 +102,29 @@ def pool_inputs(unit, n_units, land, sown, labour, animals, plot, effort_slot, i
     labour_t = np.zeros(n_units)
     animals_t = np.zeros(n_units)
     for r in nb.prange(bounds.size - 1):
+        # the current unit's sums in registers while its members follow each other (sums in
+        # memory made each member wait on the last one's store); each unit's sum is in slot order
+        u_now = -1
+        s_land = s_labour = s_animals = 0.0
         for k in range(bounds[r], bounds[r + 1]):
             c_land[k] = sown[k] * (1.0 - plot[k])
             c_labour[k] = labour[k] * (1.0 - plot[k])
             u = unit[k]
             if u >= 0:
-                land_t[u] += c_land[k]
-                labour_t[u] += c_labour[k]
-                animals_t[u] += animals[k]
+                if u != u_now:
+                    if u_now >= 0:
+                        land_t[u_now] = s_land
+                        labour_t[u_now] = s_labour
+                        animals_t[u_now] = s_animals
+                    u_now = u
+                    s_land, s_labour, s_animals = land_t[u], labour_t[u], animals_t[u]
+                s_land += c_land[k]
+                s_labour += c_labour[k]
+                s_animals += animals[k]
+        if u_now >= 0:
+            land_t[u_now] = s_land
+            labour_t[u_now] = s_labour
+            animals_t[u_now] = s_animals
     for k in nb.prange(n):
         u = unit[k]
         if u >= 0:
