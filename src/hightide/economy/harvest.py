@@ -71,24 +71,50 @@ PART_SLOTS = CHUNK_SLOTS
 def harvest_parts(hh, provinces: np.ndarray, limit: int | None = None):
     """The active slots (ascending) the harvest settles at once: chunks of whole provinces up to
     ``limit`` used slots (``province_chunks``), and a province of more than ``limit`` in
-    ceil(used / limit) parts of whole organisations (its organisation, or for a household outside
-    one its slot, modulo the number of parts). Every team, accounting unit and commune lies in one
-    part, so every household's claims and shares are those of one pass; a split province's totals
-    are added part by part (the same terms in another order). Only memory depends on the parts: at
-    full scale the largest province holds ~14 M slots (docs/PERFORMANCE.md)."""
+    ceil(used / (limit / 2)) parts of whole organisations (its organisation, or for a household
+    outside one its slot, modulo the number of parts), each settled together with a part of
+    another such province (``_paired``): two provinces' runs, which the settlement's passes take
+    on two threads (a province's sums are one thread's). Every team, accounting unit and commune
+    lies in one part, so every household's claims and shares are those of one pass; a split
+    province's totals are added part by part (the same terms in another order). Only memory and
+    speed depend on the parts: at full scale the largest province holds ~14 M slots
+    (docs/PERFORMANCE.md)."""
     limit = PART_SLOTS if limit is None else int(limit)
-    for chunk in province_chunks(hh, provinces, limit=limit):
-        idx = hk.harvesting_slots(hh.block_start, hh.used, hh.active, chunk)
-        n_parts = part_count(hh.used[chunk[0]], limit) if chunk.size == 1 else 1
-        if n_parts <= 1:
-            yield idx
-            continue
+
+    def split(idx, province):
+        n_parts = part_count(hh.used[province], max(limit // 2, 1))
         org = hh.org[idx]
         key = np.where(org >= 0, org, idx) % n_parts
-        parts = [idx[key == r] for r in range(n_parts)]
-        del org, key, idx
-        while parts:
-            yield parts.pop(0)
+        return [idx[key == r] for r in range(n_parts)]
+
+    large = []  # the provinces too large for one part, in order: split when their turn comes
+    for chunk in province_chunks(hh, provinces, limit=limit):
+        if chunk.size == 1 and part_count(hh.used[chunk[0]], limit) > 1:
+            large.append(int(chunk[0]))
+            continue
+        yield hk.harvesting_slots(hh.block_start, hh.used, hh.active, chunk)
+    yield from _paired(large, lambda pv: split(hk.harvesting_slots(hh.block_start, hh.used, hh.active,
+                                                                   np.array([pv])), pv))
+
+
+def _paired(provinces: list[int], parts_of):
+    """Parts of two provinces at once: the parts of the first two provinces (``parts_of``) in
+    turn, one of each (the lower province's slots first), the next province's taking the place of
+    one whose parts are used up; a province left alone yields its own. At most two provinces'
+    parts are held at a time."""
+    queue = list(provinces)
+    held: list[tuple[int, list[np.ndarray]]] = []
+    while queue or held:
+        while len(held) < 2 and queue:
+            pv = queue.pop(0)
+            held.append((pv, parts_of(pv)))
+            held.sort(key=lambda h: h[0])
+        if len(held) == 2:
+            (_, low), (_, high) = held
+            yield np.concatenate([low.pop(0), high.pop(0)])
+        else:
+            yield held[0][1].pop(0)
+        held = [h for h in held if h[1]]
 
 
 def harvest(world: World, ctx: StepContext) -> None:

@@ -16,9 +16,15 @@ import numpy as np
 CHUNK_SLOTS = 1 << 22
 
 
-def province_chunks(slots, provinces=None, limit: int = CHUNK_SLOTS) -> list[np.ndarray]:
+def province_chunks(slots, provinces=None, limit: int | None = None) -> list[np.ndarray]:
     """Consecutive provinces (all, or those given, ascending) grouped up to ``limit`` used slots;
-    a province is never split, so per-province results do not depend on the grouping."""
+    a province is never split, so per-province results do not depend on the grouping. By default
+    the limit is ``CHUNK_SLOTS`` or the largest province's used slots if more: that province is
+    a chunk of its own anyway, so no chunk is larger, and the others go together in twos and
+    threes, whose per-province passes (a province's sums are one thread's) then run on every
+    thread at full scale, where one province fills ``CHUNK_SLOTS``."""
+    if limit is None:
+        limit = max(CHUNK_SLOTS, int(np.max(slots.used))) if len(slots.used) else CHUNK_SLOTS
     provinces = range(len(slots.block_start)) if provinces is None else provinces
     out, cur, size = [], [], 0
     for pv in provinces:
