@@ -11,6 +11,7 @@ import pytest
 
 from hightide.economy import harvest
 from hightide.engine.context import StepContext
+from hightide.engine.kernels import part_count
 from hightide.engine.simulation import simulate
 from hightide.scenarios.loader import load_scenario
 from hightide.state.policy import PolicySchedule
@@ -42,8 +43,14 @@ def test_parts_hold_whole_organisations_and_every_slot_once():
     provinces = np.arange(result.world.provinces.n)
     whole = np.concatenate(list(harvest.harvest_parts(hh, provinces, limit=1 << 40)))
     parts = list(harvest.harvest_parts(hh, provinces, limit=40))
-    assert len(parts) > 2 * provinces.size  # provinces were split
+    assert (hh.used > 40).all() and len(parts) < provinces.size  # every province over the limit, settled in pairs
     assert all((np.diff(part) > 0).all() for part in parts)
+    # a split province's parts are settled with another's: two provinces' runs for two threads
+    split = {int(pv) for pv in provinces if part_count(hh.used[pv], 40) > 1}
+    with_split = [set(np.unique(hh.province[part]).tolist()) for part in parts]
+    with_split = [k for k in with_split if k & split]
+    assert all(k <= split and len(k) <= 2 for k in with_split)
+    assert sum(len(k) == 2 for k in with_split) > len(with_split) / 2
     np.testing.assert_array_equal(np.sort(np.concatenate(parts)), whole)
     part_of = np.empty(hh.capacity, dtype=np.int64)
     for k, part in enumerate(parts):

@@ -102,3 +102,19 @@ def test_resale_computed_again_in_the_sale_is_the_request(end):
     sold = resale.sell(0.4)
     np.testing.assert_allclose(sold, 0.4 * total, rtol=1e-9)
     np.testing.assert_array_equal(hh.grain_kg[live], before[live] + (requests * 0.4)[live])
+
+
+def test_default_chunks_are_no_larger_than_the_largest_province(monkeypatch):
+    """By default the chunks go up to ``CHUNK_SLOTS`` or, where a province is larger, to that
+    province's used slots: it is a chunk alone, and the others are grouped up to its size."""
+    _, result = _state("1953-05")
+    hh = result.world.households
+    used = hh.used.astype(np.int64)
+    monkeypatch.setattr(kernels, "CHUNK_SLOTS", int(np.sort(used)[-3]))  # two provinces above the limit
+    chunks = kernels.province_chunks(hh)
+    assert np.array_equal(np.concatenate(chunks), np.arange(used.size))
+    largest = int(used.max())
+    assert [int(used[c].sum()) <= largest for c in chunks] == [True] * len(chunks)
+    assert any(c.size > 1 and used[c].sum() > kernels.CHUNK_SLOTS for c in chunks)  # grouped past the old limit
+    assert (used > 0).all()
+    assert [c.tolist() for c in chunks if used.argmax() in c] == [[int(used.argmax())]]

@@ -85,7 +85,8 @@ def harvest_parts(hh, provinces: np.ndarray, limit: int | None = None):
         n_parts = part_count(hh.used[province], max(limit // 2, 1))
         org = hh.org[idx]
         key = np.where(org >= 0, org, idx) % n_parts
-        return [idx[key == r] for r in range(n_parts)]
+        parts = [idx[key == r] for r in range(n_parts)]
+        return [part for part in parts if part.size] or [idx]  # a large commune leaves parts empty
 
     large = []  # the provinces too large for one part, in order: split when their turn comes
     for chunk in province_chunks(hh, provinces, limit=limit):

@@ -10,7 +10,7 @@ import numba as nb
 import numpy as np
 
 from hightide.engine.context import FLOW_NAMES, StepContext
-from hightide.engine.kernels import masked_pairwise_sum, slot_pieces
+from hightide.engine.kernels import forms_in_range, masked_pairwise_sum, slot_pieces
 from hightide.world.organisations import ADVANCED_APC, COMMUNE, ELEMENTARY_APC, MUTUAL_AID
 from hightide.world.world import World
 
@@ -51,30 +51,18 @@ def _household_stocks(pieces, bounds, starts, ends, used, active, org, org_form,
         for q in range(bounds[t], bounds[t + 1]):
             p = pieces[q, 0]
             a, b, u = starts[p], ends[p], starts[p] + used[p]
-            # counters kept in registers and forms compared, not counters in memory indexed by
-            # form (each household's count then waited on the last one's store: ~2x slower)
-            persons = households = individual = coerced_p = 0
-            n_mutual_aid = n_elementary = n_advanced = n_commune = 0
+            persons = coerced_p = 0
             for i in range(a, u):
                 live = np.int64(active[i])
                 persons += live * (np.int64(children[i]) + adults[i] + elderly[i])
-                o = org[i]
-                member = live & np.int64(o >= 0)
-                f = org_form[max(o, 0)]
-                households += live
-                individual += live - member
-                n_mutual_aid += member & (f == MUTUAL_AID)
-                n_elementary += member & (f == ELEMENTARY_APC)
-                n_advanced += member & (f == ADVANCED_APC)
-                n_commune += member & (f == COMMUNE)
                 coerced_p += live & np.int64(coerced[i])
+            by_form = forms_in_range(a, u, active, org, org_form)  # outside any, then forms 0..5
             counts[p, 0] = persons
-            counts[p, 1] = households
-            counts[p, 2] = individual
-            counts[p, 3] = n_mutual_aid
-            counts[p, 4] = n_elementary
-            counts[p, 5] = n_advanced
-            counts[p, 6] = n_commune
+            counts[p, 2] = by_form[0]
+            for f in range(len(by_form)):
+                counts[p, 1] += by_form[f]
+            for f in range(MUTUAL_AID, COMMUNE + 1):
+                counts[p, 3 + f - MUTUAL_AID] = by_form[f + 1]
             counts[p, 7] = coerced_p
             sums[p, 0] = _block_sum(animals, active, a, b, u)
             sums[p, 1] = _block_sum(grain, active, a, b, u)
