@@ -12,7 +12,8 @@ import numpy as np
 
 
 #: households handled together by a process that needs per-household temporaries (~40 x 8 bytes
-#: each at most): bounds a month's memory at any scale; chunks are whole provinces
+#: each at most): bounds a month's memory at any scale; chunks are whole provinces (grouped up to
+#: the largest province's size where that is more, ``province_chunks``), the harvest's parts at most this
 CHUNK_SLOTS = 1 << 22
 
 
