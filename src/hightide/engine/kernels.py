@@ -785,24 +785,16 @@ def active_count(slots) -> int:
 
 
 @nb.njit(cache=True, inline="always")
-def forms_in_range(lo, hi, active, org, org_form):
-    """Active households of slots lo..hi-1 outside any organisation, then in one of form 0..5:
-    counters in registers and forms compared (a counter in memory indexed by form made each
-    household wait on the last one's store)."""
-    c0 = c1 = c2 = c3 = c4 = c5 = c6 = 0
-    for i in range(lo, hi):
-        o = org[i]
-        live = np.int64(active[i])
-        member = live & np.int64(o >= 0)
-        f = org_form[max(o, 0)]
-        c0 += live - member
-        c1 += member & (f == 0)
-        c2 += member & (f == 1)
-        c3 += member & (f == 2)
-        c4 += member & (f == 3)
-        c5 += member & (f == 4)
-        c6 += member & (f == 5)
-    return c0, c1, c2, c3, c4, c5, c6
+def tally_form(i, active, org, org_form, c0, c1, c2, c3, c4, c5, c6):
+    """Counts of active households outside any organisation (c0) and in one of form 0..5 (c1-c6),
+    with household i added: counters passed in registers and forms compared (a counter in memory
+    indexed by form made each household wait on the last one's store)."""
+    o = org[i]
+    live = np.int64(active[i])
+    member = live & np.int64(o >= 0)
+    f = org_form[max(o, 0)]
+    return (c0 + (live - member), c1 + (member & (f == 0)), c2 + (member & (f == 1)), c3 + (member & (f == 2)),
+            c4 + (member & (f == 3)), c5 + (member & (f == 4)), c6 + (member & (f == 5)))
 
 
 @nb.njit(cache=True, parallel=True)
@@ -810,9 +802,11 @@ def _form_counts(pieces, bounds, active, org, org_form, n_prov):
     counts = np.zeros((pieces.shape[0], 8), dtype=np.int64)
     for t in nb.prange(bounds.size - 1):
         for q in range(bounds[t], bounds[t + 1]):
-            by_form = forms_in_range(pieces[q, 1], pieces[q, 2], active, org, org_form)
-            for f in range(7):
-                counts[q, f] = by_form[f]
+            c0 = c1 = c2 = c3 = c4 = c5 = c6 = 0
+            for i in range(pieces[q, 1], pieces[q, 2]):
+                c0, c1, c2, c3, c4, c5, c6 = tally_form(i, active, org, org_form, c0, c1, c2, c3, c4, c5, c6)
+            counts[q, 0], counts[q, 1], counts[q, 2], counts[q, 3] = c0, c1, c2, c3
+            counts[q, 4], counts[q, 5], counts[q, 6] = c4, c5, c6
     out = np.zeros((n_prov, 8))
     for q in range(pieces.shape[0]):
         for f in range(8):

@@ -10,7 +10,7 @@ import numba as nb
 import numpy as np
 
 from hightide.engine.context import FLOW_NAMES, StepContext
-from hightide.engine.kernels import forms_in_range, masked_pairwise_sum, slot_pieces
+from hightide.engine.kernels import masked_pairwise_sum, slot_pieces, tally_form
 from hightide.world.organisations import ADVANCED_APC, COMMUNE, ELEMENTARY_APC, MUTUAL_AID
 from hightide.world.world import World
 
@@ -52,17 +52,16 @@ def _household_stocks(pieces, bounds, starts, ends, used, active, org, org_form,
             p = pieces[q, 0]
             a, b, u = starts[p], ends[p], starts[p] + used[p]
             persons = coerced_p = 0
+            c0 = c1 = c2 = c3 = c4 = c5 = c6 = 0  # outside any organisation, then forms 0..5
             for i in range(a, u):
                 live = np.int64(active[i])
                 persons += live * (np.int64(children[i]) + adults[i] + elderly[i])
                 coerced_p += live & np.int64(coerced[i])
-            by_form = forms_in_range(a, u, active, org, org_form)  # outside any, then forms 0..5
+                c0, c1, c2, c3, c4, c5, c6 = tally_form(i, active, org, org_form, c0, c1, c2, c3, c4, c5, c6)
             counts[p, 0] = persons
-            counts[p, 2] = by_form[0]
-            for f in range(len(by_form)):
-                counts[p, 1] += by_form[f]
-            for f in range(MUTUAL_AID, COMMUNE + 1):
-                counts[p, 3 + f - MUTUAL_AID] = by_form[f + 1]
+            counts[p, 1] = c0 + c1 + c2 + c3 + c4 + c5 + c6
+            counts[p, 2] = c0
+            counts[p, 3], counts[p, 4], counts[p, 5], counts[p, 6] = c2, c3, c4, c5  # forms MUTUAL_AID..COMMUNE (1-4)
             counts[p, 7] = coerced_p
             sums[p, 0] = _block_sum(animals, active, a, b, u)
             sums[p, 1] = _block_sum(grain, active, a, b, u)
