@@ -81,7 +81,8 @@ def harvest_parts(hh, provinces: np.ndarray, limit: int | None = None):
     (docs/PERFORMANCE.md)."""
     limit = PART_SLOTS if limit is None else int(limit)
 
-    def split(idx, province):
+    def split(province):
+        idx = hk.harvesting_slots(hh.block_start, hh.used, hh.active, np.array([province]))
         n_parts = part_count(hh.used[province], max(limit // 2, 1))
         org = hh.org[idx]
         key = np.where(org >= 0, org, idx) % n_parts
@@ -94,28 +95,24 @@ def harvest_parts(hh, provinces: np.ndarray, limit: int | None = None):
             large.append(int(chunk[0]))
             continue
         yield hk.harvesting_slots(hh.block_start, hh.used, hh.active, chunk)
-    yield from _paired(large, lambda pv: split(hk.harvesting_slots(hh.block_start, hh.used, hh.active,
-                                                                   np.array([pv])), pv))
+    yield from _paired(large, split)
 
 
 def _paired(provinces: list[int], parts_of):
-    """Parts of two provinces at once: the parts of the first two provinces (``parts_of``) in
-    turn, one of each (the lower province's slots first), the next province's taking the place of
-    one whose parts are used up; a province left alone yields its own. At most two provinces'
-    parts are held at a time."""
+    """Parts of two provinces at once: the parts of the first two provinces (ascending;
+    ``parts_of``) in turn, one of each (the lower province's slots first: a province taken later
+    is always the higher), the next province's taking the place of one whose parts are used up; a
+    province left alone yields its own. At most two provinces' parts are held at a time."""
     queue = list(provinces)
-    held: list[tuple[int, list[np.ndarray]]] = []
+    held: list[list[np.ndarray]] = []
     while queue or held:
         while len(held) < 2 and queue:
-            pv = queue.pop(0)
-            held.append((pv, parts_of(pv)))
-            held.sort(key=lambda h: h[0])
+            held.append(parts_of(queue.pop(0)))
         if len(held) == 2:
-            (_, low), (_, high) = held
-            yield np.concatenate([low.pop(0), high.pop(0)])
+            yield np.concatenate([held[0].pop(0), held[1].pop(0)])
         else:
-            yield held[0][1].pop(0)
-        held = [h for h in held if h[1]]
+            yield held[0].pop(0)
+        held = [parts for parts in held if parts]
 
 
 def harvest(world: World, ctx: StepContext) -> None:

@@ -12,10 +12,10 @@ minimum-townships floor) times ``SLOT_GROWTH`` (family division adds slots; dead
 theirs) at the bytes of ``HOUSEHOLD_SCHEMA``, plus organisations in use. No process holds arrays over
 every household: the harvest works on whole provinces in chunks of up to ``kernels.CHUNK_SLOTS``
 used slots, and a larger province in parts of half that size, each with a part of another
-province (``harvest.harvest_parts``), at
-``HARVEST_BYTES_PER_SLOT``; the other processes with large transients work by chunks of whole
-provinces no larger than the largest province (``CHUNK_BYTES_PER_SLOT``, which the heap may keep
-beside the harvest's): the largest chunk sets the temporaries. Python, NumPy, pandas, Arrow and Numba's compiled kernels take a fixed baseline.
+province (``harvest.harvest_parts``), at ``HARVEST_BYTES_PER_SLOT``; the other processes with
+large transients work by chunks of whole provinces no larger than the largest province
+(``CHUNK_BYTES_PER_SLOT``, which the heap may keep beside the harvest's): the largest chunk sets
+the temporaries. Python, NumPy, pandas, Arrow and Numba's compiled kernels take a fixed baseline.
 Disk: the tables, plus a checkpoint (the slots in use, pickled) twice over while a new one
 replaces the old.
 """
