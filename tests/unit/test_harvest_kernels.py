@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from hightide.economy import collective, distribution, production
 from hightide.economy import harvest_kernels as hk
@@ -27,8 +29,15 @@ def test_pool_inputs_is_pooled_inputs(rng):
     effort = rng.random(n).astype(np.float32)
     idx = np.arange(n)
     out = [np.empty(n) for _ in range(5)]
-    hk.pool_inputs(unit, 40, land, sown, labour, animals, plot, effort, idx, *out, np.array([0, n]))
+    masks = [np.empty(n, dtype=bool) for _ in range(2)]
+    # units 0..9 teams, 10..39 accounting units of collectives (numbered after the teams)
+    team = np.where((unit >= 0) & (unit < 10), unit, -1)
+    coll_unit = np.where(unit >= 10, unit - 10, -1)
+    hk.pool_inputs(team, coll_unit, 10, 40, land, sown, labour, animals, plot, effort, idx, *out, *masks,
+                   np.array([0, n]))
     c_land, c_labour, labour_used, animals_used, effort_used = out
+    np.testing.assert_array_equal(masks[0], unit >= 0)
+    np.testing.assert_array_equal(masks[1], (unit >= 0) | (effort_used != labour))
     np.testing.assert_array_equal(c_land, sown * (1.0 - plot))
     np.testing.assert_array_equal(c_labour, labour * (1.0 - plot))
     pooled = unit >= 0
@@ -37,6 +46,16 @@ def test_pool_inputs_is_pooled_inputs(rng):
     np.testing.assert_array_equal(animals_used[pooled], ref_a)
     np.testing.assert_array_equal(labour_used[~pooled], c_labour[~pooled])
     np.testing.assert_array_equal(effort_used, labour_used * effort.astype(np.float64))
+
+
+def test_collective_units_are_scattered_to_the_members(rng):
+    n = 400
+    coll = rng.random(n) < 0.6
+    units = rng.integers(0, 50, int(coll.sum()))
+    expected = np.full(n, -1)
+    expected[coll] = units
+    for bounds in ([0, n], [0, 1, 150, 151, 399, n]):
+        np.testing.assert_array_equal(hk.collective_units(coll, units, np.array(bounds)), expected)
 
 
 def test_products_are_the_array_expressions(rng, params):
@@ -96,7 +115,7 @@ def test_households_settle_claims_in_order(rng, params, regime):
     labour, persons = rng.random(n) * 3 + 0.5, rng.integers(1, 8, n).astype(float)
     sown, share = land * 0.95, np.full(n, 0.6)
     output_index = rng.random(n) * 50
-    need, to_next = rng.random(n) * 20, np.full(n, 4.0)
+    need, to_next = rng.random(n) * 20, np.array([4.0])
     normal = rng.random(n) * 900
     grain = rng.random(n) * 400
     grain0 = grain.copy()
@@ -104,7 +123,7 @@ def test_households_settle_claims_in_order(rng, params, regime):
     reports = [np.zeros(n, dtype=np.float32) for _ in range(2)] + [rng.random(n).astype(np.float32) * 800 for _ in range(2)]
     exag, rad, ny = np.array([0.2]), np.array([0.3]), np.array([150.0])
     flows, state_in = np.zeros((1, 6)), np.zeros(1)
-    total_true, output = np.empty(n), np.empty(n)
+    true_sown, output = np.zeros((1, 2)), np.empty(n)
     minus = np.full(n, -1, dtype=np.int64)
     hk.settle_households(idx, province, np.full(n, -1), minus, 0, minus, 0, np.full(n, 10.0), output_index, np.ones(n),
                          1.0, p.elasticity_labour, labour, labour, np.zeros(n), np.zeros(n), normal, land, sown, animals,
@@ -112,7 +131,7 @@ def test_households_settle_claims_in_order(rng, params, regime):
                          p.retention_food_norm_kg_per_capita, p.seed_kg_per_mu, p.feed_kg_per_animal_year, *reports,
                          False, 0.5, p.planned_procurement_share, p.radicalism_procurement, hk.REGIME_CODES[regime],
                          p.free_market_sale_share, p.procurement_surplus_rate, 0.8, grain, draft, p.animal_starvation,
-                         flows, state_in, np.zeros((0, 9)), total_true, output, np.array([0, n]))
+                         flows, state_in, np.zeros((0, 9)), true_sown, output, np.array([0, n]))
     income = 10.0 * output_index * 1.0 * 1.0
     np.testing.assert_array_equal(output, income)
     tax = distribution.tax_due(p, land, ny[province], share)
@@ -128,6 +147,8 @@ def test_households_settle_claims_in_order(rng, params, regime):
     paid = distribution.settle(grain0 + income, [tax, purchase, seed, feed])
     np.testing.assert_array_equal(grain, grain0 + income - sum(paid))
     np.testing.assert_array_equal(flows[0, :4], [np.bincount(province, weights=x)[0] for x in paid])
+    np.testing.assert_array_equal(true_sown[0], [np.bincount(province, weights=income)[0],
+                                                 np.bincount(province, weights=sown)[0]])
     short = np.divide(feed - paid[3], feed, out=np.zeros_like(feed), where=feed > 0)
     expected = animals.astype(np.float32) * (1.0 - p.animal_starvation * np.clip(short, 0.0, 1.0)).astype(np.float32)
     np.testing.assert_array_equal(draft, expected)
@@ -174,12 +195,24 @@ def test_collective_shares_follow_the_distribution_rules(rng, params):
 
 
 def test_province_bounds_marks_each_run_of_a_province():
-    province = np.array([0, 0, 3, 3, 3, 5, 2, 2], dtype=np.int8)
+    block_start = np.array([0, 9, 6, 2])  # provinces' blocks: 0 [0, 2), 3 [2, 6), 2 [6, 9), 1 [9, ...)
     idx = np.array([1, 2, 3, 4, 6, 7])  # provinces 0, 3, 3, 3, 2, 2 along idx
-    np.testing.assert_array_equal(province_bounds(idx, province), [0, 1, 4, 6])
-    np.testing.assert_array_equal(province_bounds(np.zeros(0, dtype=np.int64), province), [0])
-    with pytest.raises(ValueError, match="not one run"):
-        province_bounds(np.array([0, 2, 6]), np.array([1, 1, 2, 2, 2, 2, 1], dtype=np.int8))
+    np.testing.assert_array_equal(province_bounds(idx, block_start), [0, 1, 4, 6])
+    np.testing.assert_array_equal(province_bounds(idx[1:4], block_start), [0, 3])
+    np.testing.assert_array_equal(province_bounds(np.zeros(0, dtype=np.int64), block_start), [0])
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.integers(0, 40), min_size=1, max_size=8), st.integers(0, 2**32 - 1))
+def test_province_bounds_are_the_runs_of_the_provinces_along_the_slots(sizes, seed):
+    """Any blocks, any ascending subset of their slots: the runs are where the province changes."""
+    rng = np.random.default_rng(seed)
+    block_start = np.cumsum([0] + sizes[:-1])
+    province = np.repeat(np.arange(len(sizes)), sizes)
+    idx = np.flatnonzero(rng.random(province.size) < 0.5)
+    change = np.flatnonzero(np.diff(province[idx])) + 1
+    expected = np.r_[0, change, idx.size] if idx.size else np.array([0])
+    np.testing.assert_array_equal(province_bounds(idx, rng.permutation(block_start)), expected)
 
 
 def test_provinces_in_parallel_give_the_sums_and_numbering_of_one_sequential_pass(rng, params):
@@ -202,7 +235,7 @@ def test_provinces_in_parallel_give_the_sums_and_numbering_of_one_sequential_pas
     n_units = int(sum(units_per))
     args = (idx, unit, n_units, province, org, persons, fg, form, 0.3, p.retention_food_norm_kg_per_capita, share,
             land, labour, coerced, p.coerced_effort)
-    by_province = hk.unit_member_sums(*args, province_bounds(idx, province))
+    by_province = hk.unit_member_sums(*args, province_bounds(idx, np.cumsum([0] + sizes[:-1])))
     # one run over everything: the same arithmetic in slot order, organisations numbered on first sight
     expected_totals = np.zeros((n_units, 5))
     members = unit >= 0

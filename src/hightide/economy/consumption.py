@@ -43,15 +43,15 @@ def mess_hall_ration(stock_u: np.ndarray, need_u: np.ndarray, months_left_u: np.
 
 
 @nb.njit(cache=True, parallel=True)
-def _hall_sums(members, units, n_units, province, children, adults, elderly, grain, need_per_ae, ae_child, ae_elderly,
-               months_left_p):
+def _hall_sums(members, units, n_units, province, block_start, children, adults, elderly, grain, need_per_ae, ae_child,
+               ae_elderly, months_left_p):
     """Per mess hall: the pooled stock and need of its members (``monthly_need``), and the months
     to the next harvest of its province. A hall's members are in one province: provinces
     (``kernels.province_bounds`` of the ascending ``members``) in parallel, each summed in order."""
     stock_u = np.zeros(n_units)
     need_u = np.zeros(n_units)
     months_u = np.zeros(n_units)
-    bounds = province_bounds(members, province)
+    bounds = province_bounds(members, block_start)
     for r in nb.prange(bounds.size - 1):
         if bounds[r + 1] == bounds[r]:
             continue
@@ -178,9 +178,10 @@ def eat(world: World, ctx: StepContext) -> None:
             if members.size:
                 units = accounting_units(hh, world.organisations, members, ctx.policy, p.production_team_size,
                                          level="team")
-                s_u, n_u, ml_u = _hall_sums(members, units, int(units.max()) + 1, hh.province, hh.children, hh.adults,
-                                            hh.elderly, hh.grain_kg, need_per_ae, p.adult_equivalent_child,
-                                            p.adult_equivalent_elderly, months_left.astype(np.float64))
+                s_u, n_u, ml_u = _hall_sums(members, units, int(units.max()) + 1, hh.province, hh.block_start,
+                                            hh.children, hh.adults, hh.elderly, hh.grain_kg, need_per_ae,
+                                            p.adult_equivalent_child, p.adult_equivalent_elderly,
+                                            months_left.astype(np.float64))
                 served = mess_hall_ration(s_u, n_u, ml_u, p.mess_hall_overeating)
         # a window of pieces at a time: the amounts a cut province keeps (24 B a slot) stay under the
         # allocator's threshold, so each window reuses the last one's pages (memory.tune_allocator)

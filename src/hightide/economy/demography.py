@@ -196,12 +196,12 @@ def _hunger_arguments(hungry, food_ratio, conception_food_ratio, threshold, mort
 
 
 @nb.njit(cache=True, parallel=True)
-def _excess_deaths(hungry, province, children, adults, elderly, p_hungry, p_fed, n_prov):
+def _excess_deaths(hungry, province, block_start, children, adults, elderly, p_hungry, p_fed, n_prov):
     """Expected deaths of the hungry beyond the fed probabilities, summed per province in slot
     order (as ``np.bincount`` sums them); a province's households (one run of the ascending
     ``hungry``) per thread."""
     out = np.zeros(n_prov)
-    bounds = province_bounds(hungry, province)
+    bounds = province_bounds(hungry, block_start)
     for r in nb.prange(bounds.size - 1):
         if bounds[r + 1] == bounds[r]:
             continue
@@ -310,8 +310,8 @@ def _vital_chunks(world, ctx, p, hh, active, heads, month_word, p_fed, log_surv,
                                        GESTATION_MONTHS, np.float32(p.hunger_threshold))
         p_hungry = _hungry_probabilities(p, hh, hungry, log_surv, fertility, pool, n_threads)
         # deaths beyond the baseline among the hungry, in expectation, are counted as hunger deaths
-        hunger_deaths += _excess_deaths(hungry, hh.province, hh.children, hh.adults, hh.elderly, p_hungry, p_fed,
-                                        world.provinces.n)
+        hunger_deaths += _excess_deaths(hungry, hh.province, hh.block_start, hh.children, hh.adults, hh.elderly,
+                                        p_hungry, p_fed, world.provinces.n)
         if _vital(heads, month_word, pieces, bounds, hh.block_start, active, hh.children, hh.adults, hh.elderly, hungry,
                   p_hungry, p_fed, 1 / (12 * p.years_as_child), 1 / (12 * p.years_working_age), flows):
             raise OverflowError(f"a household has more than {MAX_BAND} members in one age band")

@@ -187,7 +187,7 @@ def _settle_parts(world, ctx, provinces, shares, tfp, damaged, wx, away, adjustm
         if idx.size == 0:
             continue
         n_parts += 1
-        bounds = province_bounds(idx, hh.province)
+        bounds = province_bounds(idx, hh.block_start)
         land, labour, animals, persons, need_month = hk.gather_inputs(
             idx, hh.land_mu, hh.children, hh.adults, hh.elderly, hh.draft_animals,
             p.labour_weight_child, p.labour_weight_elderly,
@@ -215,18 +215,17 @@ def _settle_parts(world, ctx, provinces, shares, tfp, damaged, wx, away, adjustm
         n_teams = 0
         if in_team.any():
             team[in_team], n_teams = dense_index(org[in_team], prov[in_team])
-        coll_unit = np.full(idx.size, -1, dtype=np.int64)
-        cu = np.zeros(0, dtype=np.int64)
+        coll_unit = np.full(idx.size, -1, dtype=np.int64) if not coll.any() else None
         n_units = 0
-        if coll.any():
+        if coll_unit is None:
             cu = cooperatives.accounting_units(hh, orgs, idx[coll], pol, p.production_team_size)
-            coll_unit[coll] = cu
+            coll_unit = hk.collective_units(coll, cu, bounds)
             n_units = int(cu.max()) + 1
-        unit = np.where(coll, n_teams + coll_unit, team)
-        del cu
+            del cu
         c_land, c_labour, labour_used, animals_used, effort_labour = (np.empty(idx.size) for _ in range(5))
-        hk.pool_inputs(unit, n_teams + n_units, land, sown, labour, animals, plot, hh.effort, idx, c_land, c_labour,
-                       labour_used, animals_used, effort_labour, bounds)
+        pooled, changed = np.empty(idx.size, dtype=bool), np.empty(idx.size, dtype=bool)
+        hk.pool_inputs(team, coll_unit, n_teams, n_teams + n_units, land, sown, labour, animals, plot, hh.effort, idx,
+                       c_land, c_labour, labour_used, animals_used, effort_labour, pooled, changed, bounds)
         del plot
         bonus = hk.output_bonus(org, in_team, coll, p.mutual_aid_pooling_bonus, unit_factor)
         del org, in_team
@@ -236,34 +235,32 @@ def _settle_parts(world, ctx, provinces, shares, tfp, damaged, wx, away, adjustm
         del sown_t
         c_land_t[coll] = term(production.land_term, c_land[coll])
         del c_land
-        pooled = unit >= 0
-        changed = pooled | (effort_labour != labour)
         effort_t = labour_t
         effort_t[changed] = term(production.labour_term, effort_labour[changed])
         del changed, effort_labour, labour_t
         used_t = animal_t
         used_t[pooled] = term(production.animal_term, animals_used[pooled])
-        del pooled, animals_used, unit, animal_t
+        del pooled, animals_used, animal_t
         f_out = c_land_t
         f_out *= effort_t
         f_out *= used_t
         del c_land_t, effort_t, used_t
         unit_sums = np.zeros((n_units, 9))
-        total_true, output = np.empty(idx.size), np.empty(idx.size)
+        true_sown, output = np.zeros((n_prov, 2)), np.empty(idx.size)
         hk.settle_households(
             idx, hh.province, form, team, n_teams, coll_unit, n_units, scale, f_out, bonus,
             1.0 - min(p.harvest_loss_per_diverted * away, 1.0), p.elasticity_labour, labour, labour_used, own_output,
-            plot_output, normal_output, land, sown, animals, share, persons, need_month, to_next_p[prov],
+            plot_output, normal_output, land, sown, animals, share, persons, need_month, to_next_p,
             world.normal_yield_per_mu, world.exaggeration, radicalism, p.agricultural_tax_rate,
             distribution.food_norm(p, pol), p.seed_kg_per_mu, p.feed_kg_per_animal_year,
             hh.reported_this_year_kg, hh.true_this_year_kg, hh.reported_last_year_kg, hh.true_last_year_kg,
             pol.procurement_on_true_output, pol.report_credence, p.planned_procurement_share, p.radicalism_procurement,
             hk.REGIME_CODES.get(pol.procurement_regime, hk.PROPORTIONAL), p.free_market_sale_share,
             p.procurement_surplus_rate, adjustment, hh.grain_kg, hh.draft_animals, p.animal_starvation,
-            own_flows, own_state_in, unit_sums, total_true, output, bounds)
-        true_p += np.bincount(prov, weights=total_true, minlength=n_prov)
-        sown_p += np.bincount(prov, weights=sown, minlength=n_prov)
-        del scale, f_out, bonus, normal_output, total_true, sown, need_month, labour_used, labour, team, prov
+            own_flows, own_state_in, unit_sums, true_sown, output, bounds)
+        true_p += true_sown[:, 0]
+        sown_p += true_sown[:, 1]
+        del scale, f_out, bonus, normal_output, sown, need_month, labour_used, labour, team, prov
         if coll.any():
             _collective_shares(world, ctx, idx, coll_unit, n_units, unit_sums, adjustment, output, own_output,
                                c_labour, land, share, plot_output, persons, form, animals, bounds, flows=unit_flows,

@@ -91,12 +91,43 @@ def products(idx, province, shares, tfp, damaged, wx, expected_weather, land_t, 
 
 
 @nb.njit(cache=True, parallel=True)
-def pool_inputs(unit, n_units, land, sown, labour, animals, plot, effort_slot, idx, c_land, c_labour, labour_used,
-                animals_used, effort_used, bounds):
+def collective_units(coll, units, bounds):
+    """Each harvesting household's accounting unit (-1 outside a collective) from ``units``, the
+    units of the collective members (``coll``) in order: provinces (``kernels.province_bounds``)
+    in parallel, each from its first member's place in ``units``."""
+    n_runs = bounds.size - 1
+    first = np.zeros(n_runs + 1, dtype=np.int64)
+    for r in nb.prange(n_runs):
+        c = 0
+        for k in range(bounds[r], bounds[r + 1]):
+            c += coll[k]
+        first[r + 1] = c
+    for r in range(n_runs):
+        first[r + 1] += first[r]
+    out = np.empty(coll.size, dtype=np.int64)
+    for r in nb.prange(n_runs):
+        j = first[r]
+        for k in range(bounds[r], bounds[r + 1]):
+            out[k] = units[j] if coll[k] else -1
+            j += coll[k]
+    return out
+
+
+@nb.njit(cache=True, inline="always")
+def _pooling_unit(k, team, coll_unit, n_teams):
+    """The unit that pools a household's inputs: its collective's accounting unit (numbered after
+    the ``n_teams`` teams), its team, or -1 (farms alone)."""
+    return n_teams + coll_unit[k] if coll_unit[k] >= 0 else team[k]
+
+
+@nb.njit(cache=True, parallel=True)
+def pool_inputs(team, coll_unit, n_teams, n_units, land, sown, labour, animals, plot, effort_slot, idx, c_land,
+                c_labour, labour_used, animals_used, effort_used, pooled, changed, bounds):
     """Land and time on the collective field (private plots apart), and the labour and animals a
-    pooling unit puts on each member's land in proportion to it (``pooled_inputs``); effort-weighted
-    labour for the index. ``unit`` -1: farms alone. A unit's members are in one province
-    (``kernels.province_bounds``)."""
+    pooling unit (``_pooling_unit``: accounting unit or team) puts on each member's land in
+    proportion to it (``pooled_inputs``); effort-weighted labour for the index; ``pooled`` (in a
+    unit) and ``changed`` (pooled, or effort-weighted labour not the labour). A unit's members are
+    in one province (``kernels.province_bounds``)."""
     n = idx.size
     land_t = np.zeros(n_units)
     labour_t = np.zeros(n_units)
@@ -109,7 +140,7 @@ def pool_inputs(unit, n_units, land, sown, labour, animals, plot, effort_slot, i
         for k in range(bounds[r], bounds[r + 1]):
             c_land[k] = sown[k] * (1.0 - plot[k])
             c_labour[k] = labour[k] * (1.0 - plot[k])
-            u = unit[k]
+            u = _pooling_unit(k, team, coll_unit, n_teams)
             if u >= 0:
                 if u != u_now:
                     if u_now >= 0:
@@ -126,7 +157,7 @@ def pool_inputs(unit, n_units, land, sown, labour, animals, plot, effort_slot, i
             labour_t[u_now] = s_labour
             animals_t[u_now] = s_animals
     for k in nb.prange(n):
-        u = unit[k]
+        u = _pooling_unit(k, team, coll_unit, n_teams)
         if u >= 0:
             share = c_land[k] / land_t[u] if land_t[u] > 0 else 0.0
             labour_used[k] = labour_t[u] * share
@@ -135,6 +166,8 @@ def pool_inputs(unit, n_units, land, sown, labour, animals, plot, effort_slot, i
             labour_used[k] = c_labour[k]
             animals_used[k] = animals[k]
         effort_used[k] = labour_used[k] * np.float64(effort_slot[idx[k]])
+        pooled[k] = u >= 0
+        changed[k] = (u >= 0) | (effort_used[k] != labour[k])
 
 
 @nb.njit(cache=True, parallel=True)
@@ -144,14 +177,16 @@ def settle_households(idx, province, form, team, n_teams, coll_unit, n_units, sc
                       retention_food, seed_per_mu, feed_per_animal, reported_this, true_this, reported_last, true_last,
                       on_true_output, credence, planned_share, radicalism_procurement, regime, free_market_share,
                       surplus_rate, adjustment, grain, draft_animals, starvation, flows, state_in, unit_sums,
-                      total_true_out, output_out, bounds):
+                      true_sown, output_out, bounds):
     """Output, labour exchange in teams, reports, the procurement basis and, for households that
     settle their own claims (alone or in teams), tax, purchase, seed and feed settled from stock
     plus income in that order, animals starved of feed, stocks updated. Members of collectives get
     their plot output and add their claims to their unit's sums (``unit_sums`` columns: output,
     reported output, normal output, tax, retention, need to next harvest, seed, feed, gross quota).
     ``flows[p]`` gets (tax, purchase, seed, feed, production, reported production); ``state_in[p]``
-    tax + purchase of households settling alone. Provinces (``kernels.province_bounds``) in parallel."""
+    tax + purchase of households settling alone; ``true_sown[p]`` (zeros: these households' sums
+    alone) true output and sown land. ``to_next`` is per province. Provinces
+    (``kernels.province_bounds``) in parallel."""
     out_t = np.zeros(n_teams)
     lab_t = np.zeros(n_teams)
     for r in nb.prange(bounds.size - 1):
@@ -170,7 +205,7 @@ def settle_households(idx, province, form, team, n_teams, coll_unit, n_units, sc
                     tax_rate, retention_food, seed_per_mu, feed_per_animal, reported_this, true_this, reported_last,
                     true_last, on_true_output, credence, planned_share, radicalism_procurement, regime,
                     free_market_share, surplus_rate, adjustment, grain, draft_animals, starvation, flows, state_in,
-                    unit_sums, total_true_out, output_out, wage)
+                    unit_sums, true_sown, output_out, wage)
 
 
 @nb.njit(cache=True)
@@ -178,7 +213,7 @@ def _settle_run(a, b, idx, province, team, coll_unit, labour, labour_used, plot_
                 animals, share, persons, need_month, to_next, normal_yield, exag, rad, tax_rate, retention_food,
                 seed_per_mu, feed_per_animal, reported_this, true_this, reported_last, true_last, on_true_output,
                 credence, planned_share, radicalism_procurement, regime, free_market_share, surplus_rate, adjustment,
-                grain, draft_animals, starvation, flows, state_in, unit_sums, total_true_out, output_out, wage):
+                grain, draft_animals, starvation, flows, state_in, unit_sums, true_sown, output_out, wage):
     """``settle_households``' second pass over the households a..b-1 of one province, in order."""
     for k in range(a, b):
         i = idx[k]
@@ -195,7 +230,8 @@ def _settle_run(a, b, idx, province, team, coll_unit, labour, labour_used, plot_
         feed = feed_per_animal * animals[k] * sh
         total_true = output + plot_output[k]
         reported = total_true * (1.0 + exag[pv])
-        total_true_out[k] = total_true
+        true_sown[pv, 0] += total_true
+        true_sown[pv, 1] += sown[k]
         reported_this[i] = reported_this[i] + np.float32(reported)
         true_this[i] = true_this[i] + np.float32(total_true)
         if on_true_output:
@@ -214,7 +250,7 @@ def _settle_run(a, b, idx, province, team, coll_unit, labour, labour_used, plot_
             unit_sums[u, 2] += normal
             unit_sums[u, 3] += tax
             unit_sums[u, 4] += retention
-            unit_sums[u, 5] += need_month[k] * to_next[k]
+            unit_sums[u, 5] += need_month[k] * to_next[pv]
             unit_sums[u, 6] += seed
             unit_sums[u, 7] += feed
             unit_sums[u, 8] += gross
@@ -223,7 +259,7 @@ def _settle_run(a, b, idx, province, team, coll_unit, labour, labour_used, plot_
         if regime == PLANNED_SHARE:
             purchase = max(gross - tax, 0.0)
         elif regime == FREE_MARKET:
-            surplus = stock + income * (1.0 + exag[pv]) - tax - seed - feed - need_month[k] * to_next[k]
+            surplus = stock + income * (1.0 + exag[pv]) - tax - seed - feed - need_month[k] * to_next[pv]
             purchase = free_market_share * max(surplus, 0.0)
         else:
             base = normal if regime == THREE_FIXES else income * (1.0 + exag[pv])
