@@ -38,9 +38,11 @@ def _move_toward(pieces, bounds, active, effort, norm, members, units, org, org_
     crop, so their norm is 1 at once. Then move each active household's effort a 1/k step (the
     k-th month of the season: a running mean, k = 1 restarts it) toward the norm less the share
     of labour in rural industry, times the work capacity of the hungry,
-    min(food ratio / threshold, 1) ** elasticity. Pieces of provinces (``kernels.slot_pieces``) in
-    parallel: nothing is summed."""
+    min(food ratio / threshold, 1) ** elasticity (at elasticity 1, the ratio itself: ``pow(x, 1)``
+    is x, without libm's ``pow`` for each hungry household). Pieces of provinces
+    (``kernels.slot_pieces``) in parallel: nothing is summed."""
     first_member = np.searchsorted(members, pieces[:, 1])
+    proportional = hunger_elasticity == 1.0
     for t in nb.prange(bounds.size - 1):
         for q in range(bounds[t], bounds[t + 1]):
             j = first_member[q]
@@ -58,7 +60,7 @@ def _move_toward(pieces, bounds, active, effort, norm, members, units, org, org_
                 cur = nrm * (1.0 - rural_industry)
                 fed = min(np.float64(food_ratio[i]) / hunger_threshold, 1.0)
                 if fed < 1.0:
-                    cur *= fed ** hunger_elasticity
+                    cur *= fed if proportional else fed ** hunger_elasticity
                 effort[i] = effort[i] + np.float32((cur - np.float64(effort[i])) / season)
 
 
