@@ -158,8 +158,9 @@ def test_compiled_hunger_probabilities_are_the_array_rules():
                       monthly_probability(p.mortality_elderly * base), monthly_probability(p.fertility_per_working_adult)])
     excess = (children[hungry] * (want[0] - p_fed[0]) + adults[hungry] * (want[1] - p_fed[1])
               + elderly[hungry] * (want[2] - p_fed[2]))
-    np.testing.assert_array_equal(_excess_deaths(hungry, province, children, adults, elderly, got, p_fed, 4),
-                                  np.bincount(province[hungry], weights=excess, minlength=4))
+    block_start = np.searchsorted(province, np.arange(4))  # each province's first slot
+    got_excess = _excess_deaths(hungry, province, block_start, children, adults, elderly, got, p_fed, 4)
+    np.testing.assert_array_equal(got_excess, np.bincount(province[hungry], weights=excess, minlength=4))
 
 
 def test_births_answer_the_hunger_of_conception_deaths_the_hunger_of_now(params):
@@ -247,20 +248,23 @@ def test_persons_and_households_with_adults_without_listing_them():
     live = active & in_use
     persons_want = np.bincount(province[live], weights=(children.astype(int) + adults + elderly)[live], minlength=4)
     for minimum in (1, 2):
-        persons, counts = _persons_and_eligible(*_small_pieces(starts, used), 4, active, children, adults, elderly,
-                                                minimum)
+        pieces, bounds = _small_pieces(starts, used)
+        persons, counts, piece_counts = _persons_and_eligible(pieces, bounds, 4, active, children, adults, elderly,
+                                                              minimum)
         np.testing.assert_array_equal(persons, persons_want)
+        np.testing.assert_array_equal(np.bincount(pieces[:, 0], weights=piece_counts, minlength=4), counts)
+        wanted, drawn = [], []
         for pv in range(4):
             a = starts[pv]
             listed = _with_adults(active, adults, a, a + used[pv], minimum, starts, used)
             assert counts[pv] == listed.size
-            if listed.size == 0:
-                continue
             k = min(7, listed.size)
-            want = np.random.default_rng(pv).choice(listed, size=k, replace=False)
-            ranks = np.random.default_rng(pv).choice(int(counts[pv]), size=k, replace=False)
-            got = _eligible_at(a, used[pv], active, adults, minimum, np.sort(ranks))
-            np.testing.assert_array_equal(got, np.sort(want))
+            wanted.append(np.sort(np.random.default_rng(pv).choice(listed, size=k, replace=False)))
+            drawn.append(np.sort(np.random.default_rng(pv).choice(int(counts[pv]), size=k, replace=False)))
+        first = np.cumsum([0] + [r.size for r in drawn])
+        got = _eligible_at(pieces, bounds, piece_counts, first, np.concatenate(drawn).astype(np.int64), active,
+                           adults, minimum)
+        np.testing.assert_array_equal(got, np.concatenate(wanted))
         assert counts.sum() == (live & (adults >= minimum)).sum() > 0
 
 

@@ -516,7 +516,8 @@ def _with_adults(active, adults, a, b, minimum, starts, used):
 def _persons_and_eligible(pieces, bounds, n_prov, active, children, adults, elderly, minimum):
     """Per province block, in one pass (pieces of provinces in parallel, ``kernels.slot_pieces``):
     persons in active households (whole numbers, exact in any order) and how many active
-    households have at least ``minimum`` working-age adults (``_with_adults``)."""
+    households have at least ``minimum`` working-age adults (``_with_adults``); and the latter
+    per piece."""
     counts = np.zeros((pieces.shape[0], 2), dtype=np.int64)
     for t in nb.prange(bounds.size - 1):
         for q in range(bounds[t], bounds[t + 1]):
@@ -534,25 +535,36 @@ def _persons_and_eligible(pieces, bounds, n_prov, active, children, adults, elde
     for q in range(pieces.shape[0]):
         persons[pieces[q, 0]] += counts[q, 0]
         eligible[pieces[q, 0]] += counts[q, 1]
-    return persons, eligible
+    return persons, eligible, counts[:, 1].copy()
 
 
-@nb.njit(cache=True)
-def _eligible_at(start, n, active, adults, minimum, ranks):
-    """Slots of the households of ``_with_adults`` over slots start..start+n-1 at the given ranks
-    (ascending): the list itself is never built."""
+@nb.njit(cache=True, parallel=True)
+def _eligible_at(pieces, bounds, piece_eligible, first_rank, ranks, active, adults, minimum):
+    """Slots of the households of ``_with_adults`` at the given ranks within their province:
+    ``ranks[first_rank[p]:first_rank[p + 1]]`` (ascending) are province p's. Each piece walks its
+    slots from the rank of its first eligible household (the pieces of a province before it,
+    ``piece_eligible``), the pieces in parallel: the list itself is never built."""
+    n_q = pieces.shape[0]
+    before = np.zeros(n_q, dtype=np.int64)  # eligible households of the province before the piece
+    for q in range(1, n_q):
+        if pieces[q, 0] == pieces[q - 1, 0]:
+            before[q] = before[q - 1] + piece_eligible[q - 1]
     out = np.empty(ranks.size, dtype=np.int64)
-    j = 0
-    r = 0
-    for i in range(start, start + n):
-        if j == ranks.size:
-            break
-        if active[i] & (adults[i] >= minimum):
-            if r == ranks[j]:
-                out[j] = i
-                j += 1
-            r += 1
-    return out[:j]
+    for t in nb.prange(bounds.size - 1):
+        for q in range(bounds[t], bounds[t + 1]):
+            pv = pieces[q, 0]
+            lo, hi = first_rank[pv], first_rank[pv + 1]
+            j = lo + np.searchsorted(ranks[lo:hi], before[q])
+            r = before[q]
+            for i in range(pieces[q, 1], pieces[q, 2]):
+                if j == hi:
+                    break
+                if active[i] & (adults[i] >= minimum):
+                    if r == ranks[j]:
+                        out[j] = i
+                        j += 1
+                    r += 1
+    return out
 
 
 def migration(world: World, ctx: StepContext) -> None:
@@ -564,27 +576,32 @@ def migration(world: World, ctx: StepContext) -> None:
     hh, n_prov = world.households, world.provinces.n
     minimum = 2 if rate > 0 else 1
     # persons per province and how many households can send (or take) an adult, in one pass
-    persons, n_eligible = _persons_and_eligible(*slot_pieces(hh), world.provinces.n, hh.active, hh.children,
-                                                hh.adults, hh.elderly, minimum)
+    pieces, bounds = slot_pieces(hh)
+    persons, n_eligible, piece_eligible = _persons_and_eligible(pieces, bounds, world.provinces.n, hh.active,
+                                                                hh.children, hh.adults, hh.elderly, minimum)
     # each province's share of the nation's rural people (every province's count, on any number of shards)
     rural = ctx.gather("rural_persons", persons * world.weight)
     expected = abs(rate) * 1e6 / 12 * rural / rural.sum() / world.weight  # simulated persons
     moved = np.zeros(n_prov)
+    ranks = []
     province_streams = streams.ProvinceStreams(ctx.seed, "migration", ctx.month)
     for pv in range(n_prov):
         g = province_streams[pv]
         k = int(np.floor(expected[pv] + g.random()))
         k = min(k, int(n_eligible[pv]))
         if k <= 0:
+            ranks.append(np.zeros(0, dtype=np.int64))
             continue
         # the ranks drawn are those ``g.choice(eligible, k, replace=False)`` draws (the same stream
         # use for a count as for a list of that length); their households are found in one pass
-        # over the province instead of listing every eligible household (a province's moves never
-        # change another's eligibility)
-        ranks = np.sort(g.choice(int(n_eligible[pv]), size=k, replace=False))
-        chosen = _eligible_at(int(hh.block_start[pv]), int(hh.used[pv]), hh.active, hh.adults, minimum, ranks)
-        hh.adults[chosen] += -1 if rate > 0 else 1
+        # over the provinces' pieces instead of listing every eligible household (a province's
+        # moves never change another's eligibility)
+        ranks.append(np.sort(g.choice(int(n_eligible[pv]), size=k, replace=False)))
         moved[pv] = k
+    first_rank = np.cumsum([0] + [r.size for r in ranks]).astype(np.int64)
+    chosen = _eligible_at(pieces, bounds, piece_eligible, first_rank, np.concatenate(ranks).astype(np.int64),
+                          hh.active, hh.adults, minimum)
+    hh.adults[chosen] += -1 if rate > 0 else 1
     real = ctx.gather("migrants", moved) * world.weight * (1 if rate > 0 else -1)  # the towns of every province
     world.urban_population += real
     ctx.flows["migrants"] += real
