@@ -31,32 +31,49 @@ def group_into_teams(village: np.ndarray, rank_key: np.ndarray, team_size: float
     return _group_into_teams(village, np.asarray(rank_key, dtype=np.float64), float(team_size), int(min_size))
 
 
-@nb.njit(cache=True)
+@nb.njit(cache=True, parallel=True)
 def _group_into_teams(village, rank_key, team_size, min_size):
-    """``group_into_teams`` in one compiled call: joiners sorted by village, then rank, then joiner
-    order (two stable sorts: ``np.lexsort((rank_key, village))``), each village's run dealt out."""
+    """``group_into_teams`` in one compiled call, in the order of ``np.lexsort((rank_key,
+    village))`` (village, then rank, then joiner order) without sorting everyone: joiners are
+    bucketed by village in joiner order (a counting sort), then each village's bucket is sorted
+    by rank (stable) and dealt out, the villages in parallel and their teams numbered in village
+    order."""
     n = village.size
-    by_rank = np.argsort(rank_key, kind="mergesort")
-    order = by_rank[np.argsort(village[by_rank], kind="mergesort")]
-    team = np.full(n, -1, dtype=np.int64)
-    team_village = np.empty(n, dtype=village.dtype)
-    n_teams_all = 0
-    start = 0
-    while start < n:
-        v = village[order[start]]
-        end = start + 1
-        while end < n and village[order[end]] == v:
-            end += 1
-        count = end - start
+    if n == 0:
+        return np.full(0, -1, dtype=np.int64), np.empty(0, dtype=village.dtype)
+    v_lo = village.min()
+    n_v = np.int64(village.max()) - v_lo + 1
+    first = np.zeros(n_v + 1, dtype=np.int64)
+    for k in range(n):
+        first[village[k] - v_lo + 1] += 1
+    for v in range(n_v):
+        first[v + 1] += first[v]
+    order = np.empty(n, dtype=np.int64)
+    fill = first[:n_v].copy()
+    for k in range(n):
+        v = village[k] - v_lo
+        order[fill[v]] = k
+        fill[v] += 1
+    teams = np.zeros(n_v + 1, dtype=np.int64)  # teams of each village (prefix: its first team)
+    for v in nb.prange(n_v):
+        count = first[v + 1] - first[v]
         if count >= min_size:
-            per = int(max(min(np.rint(count / team_size), count // max(min_size, 1)), 1))
-            for r in range(count):
-                team[order[start + r]] = n_teams_all + r % per
-            for t in range(per):
-                team_village[n_teams_all + t] = v
-            n_teams_all += per
-        start = end
-    return team, team_village[:n_teams_all]
+            teams[v + 1] = int(max(min(np.rint(count / team_size), count // max(min_size, 1)), 1))
+    for v in range(n_v):
+        teams[v + 1] += teams[v]
+    team = np.full(n, -1, dtype=np.int64)
+    team_village = np.empty(teams[n_v], dtype=village.dtype)
+    for v in nb.prange(n_v):
+        per = teams[v + 1] - teams[v]
+        if per == 0:
+            continue
+        run = order[first[v]:first[v + 1]]
+        ranked = run[np.argsort(rank_key[run], kind="mergesort")]
+        for r in range(ranked.size):
+            team[ranked[r]] = teams[v] + r % per
+        for t in range(per):
+            team_village[teams[v] + t] = v + v_lo
+    return team, team_village
 
 
 @nb.njit(cache=True, parallel=True)
