@@ -115,21 +115,32 @@ def _neighbourhood(pieces, bounds, active, province, village, org, org_form, for
     members_v = np.zeros(n_vill)
     total_v = np.zeros(n_vill)
     # whole provinces (``kernels.slot_pieces``) in parallel: a province's villages are its own, so
-    # no two threads share a sum
+    # no two threads share a sum; the current village's counts in registers while its households
+    # follow each other (whole numbers: the same in any order)
     for t in nb.prange(bounds.size - 1):
         for q in range(bounds[t], bounds[t + 1]):
             labour = 0.0
             land_sum = 0.0
+            v_now = -1
+            n_total = n_members = 0.0
             for i in range(pieces[q, 1], pieces[q, 2]):
                 if not active[i]:
                     continue
                 labour += adults[i] + labour_child * children[i] + labour_elderly * elderly[i]
                 land_sum += np.float64(land[i])
                 v = village[i]
-                total_v[v] += 1.0
+                if v != v_now:
+                    if v_now >= 0:
+                        total_v[v_now] = n_total
+                        members_v[v_now] = n_members
+                    v_now = v
+                    n_total, n_members = total_v[v], members_v[v]
+                n_total += 1.0
                 o = org[i]
-                if o >= 0 and (any_org or forms[org_form[o]]):
-                    members_v[v] += 1.0
+                n_members += np.float64((o >= 0) & (any_org | forms[org_form[max(o, 0)]]))
+            if v_now >= 0:
+                total_v[v_now] = n_total
+                members_v[v_now] = n_members
             labour_p[pieces[q, 0]] = labour
             land_p[pieces[q, 0]] = land_sum
     return labour_p, land_p, members_v, total_v
