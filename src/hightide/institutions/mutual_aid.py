@@ -207,7 +207,7 @@ def _release(pieces, bounds, active, org, joined_month, gone):
         for q in range(bounds[t], bounds[t + 1]):
             for i in range(pieces[q, 1], pieces[q, 2]):
                 o = org[i]
-                if active[i] and o >= 0 and gone[o]:
+                if active[i] & (o >= 0) & gone[max(o, 0)]:
                     org[i] = NO_ORG
                     joined_month[i] = -1
 
