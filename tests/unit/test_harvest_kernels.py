@@ -82,7 +82,7 @@ def test_products_are_the_array_expressions(rng, params):
     form = np.where(org != -1, org_form[np.maximum(org, 0)], -1)
     coll = is_collective(form)
     plot = np.where(coll, 0.05, 0.0)
-    want = (prov, share, scale, own, normal, org, form, form == MUTUAL_AID, coll, plot, 1.3 * plot * own)
+    want = (share, scale, own, normal, org, form, form == MUTUAL_AID, coll, plot, 1.3 * plot * own)
     for g, w in zip(got, want):
         np.testing.assert_array_equal(g, w)
         assert g.dtype == w.dtype

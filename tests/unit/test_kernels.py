@@ -139,3 +139,20 @@ def test_active_below_either_is_the_union_of_both():
     got = kernels.active_below_either(slots, provinces, a, b, 0.3)
     want = np.union1d(kernels.active_below(slots, provinces, a, 0.3), kernels.active_below(slots, provinces, b, 0.3))
     np.testing.assert_array_equal(got, want)
+
+
+def test_dense_index_labels_keys_in_order_of_first_appearance_province_by_province():
+    """Runs (provinces) labelled in parallel give the labels of one walk over them all: each key
+    where the mask holds numbered on first sight, -1 elsewhere."""
+    rng = np.random.default_rng(3)
+    sizes = [40, 0, 7, 90, 1, 33]
+    keys = np.concatenate([100 * q + rng.integers(0, 12, s) for q, s in enumerate(sizes)]).astype(np.int32)
+    mask = rng.random(keys.size) < 0.6
+    bounds = np.cumsum([0] + sizes)
+    got, n = kernels.dense_index(keys, mask, bounds)
+    seen: dict[int, int] = {}
+    want = np.full(keys.size, -1)
+    for k in np.flatnonzero(mask):
+        want[k] = seen.setdefault(int(keys[k]), len(seen))
+    np.testing.assert_array_equal(got, want)
+    assert n == len(seen)

@@ -205,16 +205,13 @@ def _settle_parts(world, ctx, provinces, shares, tfp, damaged, wx, away, adjustm
         # note 21] while the rest of its land and time is collective (the plots' share is the
         # growing season's, ``incentives.season_mean``): one compiled pass, factor by factor in the
         # order of the array expressions it replaces (``hk.products``)
-        prov, share, scale, own_output, normal_output, org, form, in_team, coll, plot, plot_output = hk.products(
+        share, scale, own_output, normal_output, org, form, in_team, coll, plot, plot_output = hk.products(
             idx, hh.province, shares, tfp, damaged, wx, expected_weather(p), land_t, labour_t, animal_t, sown_t,
             hh.org, orgs.form, world.private_plot_season, p.private_plot_yield_ratio)
         del land_t
         # the unit that pools inputs: the team, or the collective's accounting unit (numbered
         # province by province; everything below is per unit)
-        team = np.full(idx.size, -1, dtype=np.int64)
-        n_teams = 0
-        if in_team.any():
-            team[in_team], n_teams = dense_index(org[in_team], prov[in_team])
+        team, n_teams = dense_index(org, in_team, bounds)
         coll_unit = np.full(idx.size, -1, dtype=np.int64) if not coll.any() else None
         n_units = 0
         if coll_unit is None:
@@ -260,7 +257,7 @@ def _settle_parts(world, ctx, provinces, shares, tfp, damaged, wx, away, adjustm
             own_flows, own_state_in, unit_sums, true_sown, output, bounds)
         true_p += true_sown[:, 0]
         sown_p += true_sown[:, 1]
-        del scale, f_out, bonus, normal_output, sown, need_month, labour_used, labour, team, prov
+        del scale, f_out, bonus, normal_output, sown, need_month, labour_used, labour, team
         if coll.any():
             _collective_shares(world, ctx, idx, coll_unit, n_units, unit_sums, adjustment, output, own_output,
                                c_labour, land, share, plot_output, persons, form, animals, bounds, flows=unit_flows,

@@ -49,13 +49,12 @@ def gather_inputs(idx, land_mu, children, adults, elderly, draft_animals, labour
 def products(idx, province, shares, tfp, damaged, wx, expected_weather, land_t, labour_t, animal_t, sown_t, org_slot,
              org_form, plot_season, plot_ratio):
     """Per harvesting household, element by element as the array expressions of ``harvest`` form
-    them: province and season share; scale = tfp x soil damage x weather x share; own output =
+    them: the season share of its province; scale = tfp x soil damage x weather x share; own output =
     scale x (land x labour x animal terms); normal output = (tfp x expected weather x share) x
     (sown land x labour x animal terms); organisation and its form (-1 outside one), whether in a
     team or a collective; the private-plot share (``plot_season`` for collective members) and the
     plot output = (``plot_ratio`` x plot) x own output. Nothing is summed: elements in parallel."""
     n = idx.size
-    prov = np.empty(n, dtype=province.dtype)
     share = np.empty(n)
     scale = np.empty(n)
     own_output = np.empty(n)
@@ -69,7 +68,6 @@ def products(idx, province, shares, tfp, damaged, wx, expected_weather, land_t, 
     for k in nb.prange(n):
         i = idx[k]
         pv = province[i]
-        prov[k] = pv
         sh = shares[pv]
         share[k] = sh
         sc = ((tfp[pv] * damaged[pv]) * wx[pv]) * sh
@@ -87,7 +85,7 @@ def products(idx, province, shares, tfp, damaged, wx, expected_weather, land_t, 
         pl = plot_season if c else 0.0
         plot[k] = pl
         plot_output[k] = (plot_ratio * pl) * own
-    return prov, share, scale, own_output, normal_output, org, form, in_team, coll, plot, plot_output
+    return share, scale, own_output, normal_output, org, form, in_team, coll, plot, plot_output
 
 
 @nb.njit(cache=True, parallel=True)

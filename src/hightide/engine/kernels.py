@@ -860,36 +860,46 @@ def outside_forms(world, forms) -> np.ndarray:
     return _outside_forms(*slot_pieces(hh), hh.active, hh.org, world.organisations.form, mask)
 
 
-@nb.njit(cache=True)
-def _dense_index(keys, province):
-    n = keys.size
-    out = np.empty(n, dtype=np.int64)
-    next_label = 0
-    start = 0
-    while start < n:
-        pv = province[start]
-        end = start
-        lo = keys[start]
-        hi = keys[start]
-        while end < n and province[end] == pv:
-            lo = min(lo, keys[end])
-            hi = max(hi, keys[end])
-            end += 1
+@nb.njit(cache=True, parallel=True)
+def _dense_index(keys, mask, bounds):
+    n_runs = bounds.size - 1
+    out = np.full(keys.size, -1, dtype=np.int64)
+    ranges = np.zeros((n_runs, 2), dtype=np.int64)
+    n_local = np.zeros(n_runs + 1, dtype=np.int64)
+    for r in nb.prange(n_runs):
+        lo = np.int64(1) << 62
+        hi = np.int64(-1)
+        for k in range(bounds[r], bounds[r + 1]):
+            if mask[k]:
+                lo = min(lo, np.int64(keys[k]))
+                hi = max(hi, np.int64(keys[k]))
+        if hi < lo:
+            continue
+        # labels within the run, in order of first appearance, then offset by the runs before
         label = np.full(hi - lo + 1, -1, dtype=np.int64)
-        for k in range(start, end):
-            j = keys[k] - lo
-            if label[j] < 0:
-                label[j] = next_label
-                next_label += 1
-            out[k] = label[j]
-        start = end
-    return out, next_label
+        m = 0
+        for k in range(bounds[r], bounds[r + 1]):
+            if mask[k]:
+                j = keys[k] - lo
+                if label[j] < 0:
+                    label[j] = m
+                    m += 1
+                out[k] = label[j]
+        n_local[r + 1] = m
+    for r in range(n_runs):
+        n_local[r + 1] += n_local[r]
+    for r in nb.prange(n_runs):
+        for k in range(bounds[r], bounds[r + 1]):
+            if mask[k]:
+                out[k] += n_local[r]
+    return out, n_local[n_runs]
 
 
-def dense_index(keys: np.ndarray, province: np.ndarray) -> tuple[np.ndarray, int]:
-    """(index of each key among the distinct keys, number of distinct keys): a dense labelling for
-    grouping, in order of first appearance province by province, without sorting. Entries must
-    come province by province (ascending slots), and a key must belong to one province (an
-    organisation's members live in its province); keys of a province should span a compact range."""
-    out, n = _dense_index(keys, province)
+def dense_index(keys: np.ndarray, mask: np.ndarray, bounds: np.ndarray) -> tuple[np.ndarray, int]:
+    """(index of each key where ``mask`` among the distinct keys there, -1 elsewhere; number of
+    distinct keys): a dense labelling for grouping, in order of first appearance province by
+    province, without sorting. Entries come province by province (``province_bounds``: runs
+    taken in parallel), and a key belongs to one province (an organisation's members live in
+    its province); keys of a province should span a compact range."""
+    out, n = _dense_index(keys, mask, bounds)
     return out, int(n)
