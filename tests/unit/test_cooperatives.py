@@ -205,14 +205,16 @@ def test_private_plots_count_for_the_season_that_grew_the_crop():
     assert incentives.season_mean(0.2, 0.5, 4) == 0.5 and incentives.season_mean(0.2, 0.5, 5) == pytest.approx(0.35)
 
 
-def test_the_hungry_put_less_work_into_the_season():
+@pytest.mark.parametrize("elasticity", [1.0, 0.5, 2.0])
+def test_the_hungry_put_less_work_into_the_season(elasticity):
     """Work capacity falls with intake below the hunger threshold (Strauss 1986): the season's
-    effort is the incentive times min(food ratio / threshold, 1) ** hunger_labour_elasticity."""
+    effort is the incentive times min(food ratio / threshold, 1) ** hunger_labour_elasticity (at
+    elasticity 1 the kernel takes the ratio itself, without ``pow``)."""
     from hightide.engine.context import StepContext
     from hightide.institutions import incentives
     from hightide.world.synthesis import build_world
 
-    p = resolve({"townships_min_per_province": 1.0})
+    p = resolve({"townships_min_per_province": 1.0, "hunger_labour_elasticity": elasticity})
     world = build_world(p, 0.0002, 0, 1958 * 12)
     hh = world.households
     live = np.flatnonzero(hh.active)

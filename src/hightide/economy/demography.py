@@ -637,7 +637,7 @@ def _herd_chunks(hh, orgs, p, common, common_factor, pool, n_threads) -> None:
                              p.hunger_slaughter, p.hunger_threshold, common, common_factor)
         if idx.size:
             factor = elementwise(lambda a, out: np.power(a, 1 / 12, out=out), growth, pool, n_threads)
-            _scale_herds(idx, hh.draft_animals, factor.astype(np.float32))
+            _scale_herds(idx, hh.draft_animals, factor)
 
 
 @nb.njit(cache=True, inline="always")
@@ -681,7 +681,8 @@ def _herds(pieces, bounds, active, animals, org, org_form, effort, food_ratio, g
     return idx[:k], growth[:k]
 
 
-@nb.njit(cache=True)
+@nb.njit(cache=True, parallel=True)
 def _scale_herds(idx, animals, factor):
-    for k in range(idx.size):
-        animals[idx[k]] = animals[idx[k]] * factor[k]
+    """Herds ``idx`` (distinct) times their growth ``factor`` (float64, taken as float32)."""
+    for k in nb.prange(idx.size):
+        animals[idx[k]] = animals[idx[k]] * np.float32(factor[k])
