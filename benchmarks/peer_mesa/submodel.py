@@ -235,12 +235,12 @@ def _harvest_hightide(inputs: Inputs, org: np.ndarray, form: np.ndarray) -> dict
     land_t, labour_t, animal_t = production.factor_terms(p, inputs.land, inputs.labour, inputs.animals)
     income = inputs.tfp * (land_t * labour_t * animal_t)
     output_total = float(income.sum())
-    province = np.zeros(inputs.n, dtype=np.int64)
     for f, bonus in ((TEAM, p.mutual_aid_pooling_bonus), (APC, p.apc_scale_bonus)):
         members = np.flatnonzero(form == f)
         if members.size == 0:
             continue
-        unit, n_units = dense_index(org[members], province[:members.size])
+        # one province: one run of members, every one labelled
+        unit, n_units = dense_index(org[members], np.ones(members.size, dtype=bool), np.array([0, members.size]))
         labour_used, animals_used = production.pooled_inputs(unit, inputs.land[members], inputs.labour[members],
                                                              inputs.animals[members], n_units)
         # a member's land term is its own land's (factor_terms: a term depends on its input alone)

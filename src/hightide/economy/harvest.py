@@ -212,13 +212,14 @@ def _settle_parts(world, ctx, provinces, shares, tfp, damaged, wx, away, adjustm
         # the unit that pools inputs: the team, or the collective's accounting unit (numbered
         # province by province; everything below is per unit)
         team, n_teams = dense_index(org, in_team, bounds)
-        coll_unit = np.full(idx.size, -1, dtype=np.int64) if not coll.any() else None
         n_units = 0
-        if coll_unit is None:
+        if coll.any():
             cu = cooperatives.accounting_units(hh, orgs, idx[coll], pol, p.production_team_size)
             coll_unit = hk.collective_units(coll, cu, bounds)
             n_units = int(cu.max()) + 1
             del cu
+        else:
+            coll_unit = np.full(idx.size, -1, dtype=np.int64)
         c_land, c_labour, labour_used, animals_used, effort_labour = (np.empty(idx.size) for _ in range(5))
         pooled, changed = np.empty(idx.size, dtype=bool), np.empty(idx.size, dtype=bool)
         hk.pool_inputs(team, coll_unit, n_teams, n_teams + n_units, land, sown, labour, animals, plot, hh.effort, idx,

@@ -360,25 +360,22 @@ def _run_ranges(members, org, village, start, end):
 
 @nb.njit(cache=True)
 def _number_units_by_village(members, org, village, org_form, by_unit, apart_form, start, end, team_size, out,
-                             group, group_first, o_lo, o_hi, v_lo, v_hi):
+                             o_lo, o_hi, v_lo, v_hi):
     """``_number_units`` without sorting, when every village's split members belong to one
     organisation (as when a commune or co-operative takes whole villages): a member's rank in its
     (org, village) group is a count in slot order, and units follow from counts per organisation
-    and village. Leaves each member's team within its group in ``out[k]`` and its group in
-    ``group[k]``, and the first unit of each group (within the run) in ``group_first``: the unit
-    of member k is ``out[k] + group_first[group[k]]`` (added by the caller, with the run's
-    offset, in one pass). Returns the number of units, or -1 (nothing usable written) when a
-    village's split members belong to two organisations. Members k are the slots ``members[k]``
-    of the full household arrays (organisations and villages within ``_run_ranges``); a member is
-    split by village unless ``by_unit`` or its organisation's form is ``apart_form``. A group's
-    counters are held in registers while its members follow each other (they mostly do: a
-    village's households sit together in the province block), not read and written back per
-    member."""
+    and village. Returns the number of units, or -1 (nothing usable written) when a village's split
+    members belong to two organisations. Members k are the slots ``members[k]`` of the full
+    household arrays (organisations and villages within ``_run_ranges``); a member is split by
+    village unless ``by_unit`` or its organisation's form is ``apart_form``. A group's counters
+    are held in registers while its members follow each other (they mostly do: a village's
+    households sit together in the province block), not read and written back per member."""
     n_o = o_hi - o_lo + 1
     n_v = v_hi - v_lo + 1
     vill_org = np.full(n_v, -1, dtype=np.int64)
     # each member's team within its group, counted in slot order (rank // team_size without
     # dividing), and its group: village v (split) or n_v + organisation (not split)
+    group = np.empty(end - start, dtype=np.int64)
     teams = np.zeros(n_v + n_o, dtype=np.int64)  # current team and members in it, per group
     filled = np.zeros(n_v + n_o, dtype=np.int64)
     g_now = np.int64(-1)
@@ -411,12 +408,13 @@ def _number_units_by_village(members, org, village, org_form, by_unit, apart_for
             f_now = 0
         f_now += 1
         out[k] = t_now
-        group[k] = g
+        group[k - start] = g
     if g_now >= 0:
         teams[g_now] = t_now
         filled[g_now] = f_now
     # units of each organisation: its unsplit teams first (village key -1), then by village
     units_o = np.zeros(n_o, dtype=np.int64)
+    group_first = np.zeros(n_v + n_o, dtype=np.int64)  # first unit of each group within its organisation
     for o in range(n_o):
         if filled[n_v + o] > 0:
             units_o[o] = teams[n_v + o] + 1
@@ -433,6 +431,8 @@ def _number_units_by_village(members, org, village, org_form, by_unit, apart_for
     for v in range(n_v):
         if filled[v] > 0:
             group_first[v] += group_first[n_v + vill_org[v]]
+    for k in range(start, end):
+        out[k] += group_first[group[k - start]]
     return total
 
 
@@ -468,31 +468,21 @@ def _orgs_ascending(org, bounds):
 def _number_runs(members, org, village, org_form, by_unit, apart_form, bounds, team_size, out):
     """Units of every run of members (province) in parallel (``_number_units_by_village``, else
     the sorting ``_number_units`` on the run's gathered keys), then offset by the units of the
-    runs before it, in one more pass that also adds each group's first unit: the numbering of
-    one sequential walk over the runs. Returns False (``out`` not usable) when the organisations
-    of a run do not all come after those of the runs before (organisations not numbered province
-    by province)."""
+    runs before it: the numbering of one sequential walk over the runs. Returns False (``out``
+    not usable) when the organisations of a run do not all come after those of the runs before
+    (organisations not numbered province by province)."""
     n_runs = bounds.size - 1
     counts = np.zeros(n_runs + 1, dtype=np.int64)
-    ranges = np.full((n_runs, 4), -1, dtype=np.int64)  # organisations and villages: lowest, highest
-    n_groups = np.zeros(n_runs + 1, dtype=np.int64)
-    for r in nb.prange(n_runs):
-        if bounds[r + 1] > bounds[r]:
-            o_lo, o_hi, v_lo, v_hi = _run_ranges(members, org, village, bounds[r], bounds[r + 1])
-            ranges[r, 0], ranges[r, 1], ranges[r, 2], ranges[r, 3] = o_lo, o_hi, v_lo, v_hi
-            n_groups[r + 1] = (o_hi - o_lo + 1) + (v_hi - v_lo + 1)
-    for r in range(n_runs):
-        n_groups[r + 1] += n_groups[r]
-    group_first = np.zeros(n_groups[n_runs], dtype=np.int64)
-    group = np.empty(members.size, dtype=np.int32)
-    sorted_run = np.zeros(n_runs, dtype=np.bool_)
+    o_range = np.full((n_runs, 2), -1, dtype=np.int64)
     for r in nb.prange(n_runs):
         a, b = bounds[r], bounds[r + 1]
         if b == a:
             continue
+        o_lo, o_hi, v_lo, v_hi = _run_ranges(members, org, village, a, b)
+        o_range[r, 0] = o_lo
+        o_range[r, 1] = o_hi
         c = _number_units_by_village(members, org, village, org_form, by_unit, apart_form, a, b, team_size, out,
-                                     group, group_first[n_groups[r]:n_groups[r + 1]], ranges[r, 0], ranges[r, 1],
-                                     ranges[r, 2], ranges[r, 3])
+                                     o_lo, o_hi, v_lo, v_hi)
         if c < 0:
             o_r = np.empty(b - a, dtype=np.int64)
             v_r = np.empty(b - a, dtype=np.int64)
@@ -503,25 +493,19 @@ def _number_runs(members, org, village, org_form, by_unit, apart_form, bounds, t
                 v_r[k - a] = village[i]
                 d_r[k - a] = (not by_unit) and org_form[org[i]] != apart_form
             c = _number_units(o_r, v_r, d_r, 0, b - a, team_size, out[a:b])
-            sorted_run[r] = True
         counts[r + 1] = c
     prev_max = -1
     for r in range(n_runs):
-        if ranges[r, 0] < 0:
+        if o_range[r, 0] < 0:
             continue
-        if ranges[r, 0] <= prev_max:
+        if o_range[r, 0] <= prev_max:
             return False
-        prev_max = ranges[r, 1]
+        prev_max = o_range[r, 1]
     for r in range(n_runs):
         counts[r + 1] += counts[r]
     for r in nb.prange(n_runs):
-        if sorted_run[r]:
-            for k in range(bounds[r], bounds[r + 1]):
-                out[k] += counts[r]
-        else:
-            first = group_first[n_groups[r]:n_groups[r + 1]] + counts[r]
-            for k in range(bounds[r], bounds[r + 1]):
-                out[k] += first[group[k]]
+        for k in range(bounds[r], bounds[r + 1]):
+            out[k] += counts[r]
     return True
 
 
