@@ -68,6 +68,16 @@ def test_unit_index_with_whole_villages_matches_sorted_keys(team_size, seed):
     np.testing.assert_array_equal(got, want)
     unsplit = kernels.units_of_members(np.arange(org.size), org, village, form, block_start, True, 0, team_size)
     np.testing.assert_array_equal(unsplit, reference_units(org, village, np.zeros(org.size, bool), team_size))
+    # each province's organisations and villages bounded by its blocks (as World.province_villages
+    # and the organisation blocks give them) instead of found by a pass: the same units; bounds that
+    # leave a member out send its province to the sorting path: the same units again
+    blocks = np.array([[100 * p, 100 * p + 99, 50 * p, 50 * p + 49] for p in range(n_prov)])
+    if seed % 2:
+        blocks[2, :2] = [200, 299]
+    for ranges in (blocks, blocks + np.array([0, 0, 1, -1])):
+        got = kernels.units_of_members(np.arange(org.size), org, village, form, block_start, False, 0, team_size,
+                                       ranges)
+        np.testing.assert_array_equal(got, want)
 
 
 def test_unit_index_declines_when_organisations_are_not_by_province():

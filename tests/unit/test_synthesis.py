@@ -79,6 +79,18 @@ def test_geography_is_nested(world):
         assert len(np.unique(pairs[0])) == pairs.shape[1], f"a {child} spans several {parent}s"
 
 
+def test_province_villages_bound_every_household_of_the_province(world):
+    """Villages run contiguously province by province: each province's row of
+    ``province_villages`` holds the villages of all its households, and the rows do not overlap."""
+    hh = world.households
+    rows = world.province_villages()
+    assert rows.shape == (world.provinces.n, 2)
+    for p, (a, n) in enumerate(zip(hh.block_start, hh.used)):
+        v = hh.village[a:a + n]
+        assert rows[p, 0] <= v.min() and v.max() <= rows[p, 1]
+    assert (rows[1:, 0] == rows[:-1, 1] + 1).all() and rows[-1, 1] == world.n_villages - 1
+
+
 def test_mean_household_size_near_registry(world, tiny_params):
     hh, act, w = _active(world)
     mean = np.average(hh.persons()[act], weights=w[act])

@@ -177,7 +177,7 @@ def eat(world: World, ctx: StepContext) -> None:
             members = members_of_forms(hh, world.organisations, (COMMUNE,), provinces=chunk)
             if members.size:
                 units = accounting_units(hh, world.organisations, members, ctx.policy, p.production_team_size,
-                                         level="team")
+                                         level="team", villages=world.province_villages())
                 s_u, n_u, ml_u = _hall_sums(members, units, int(units.max()) + 1, hh.province, hh.block_start,
                                             hh.children, hh.adults, hh.elderly, hh.grain_kg, need_per_ae,
                                             p.adult_equivalent_child, p.adult_equivalent_elderly,

@@ -214,7 +214,8 @@ def _settle_parts(world, ctx, provinces, shares, tfp, damaged, wx, away, adjustm
         team, n_teams = dense_index(org, in_team, bounds)
         n_units = 0
         if coll.any():
-            cu = cooperatives.accounting_units(hh, orgs, idx[coll], pol, p.production_team_size)
+            cu = cooperatives.accounting_units(hh, orgs, idx[coll], pol, p.production_team_size,
+                                               villages=world.province_villages())
             coll_unit = hk.collective_units(coll, cu, bounds)
             n_units = int(cu.max()) + 1
             del cu

@@ -365,13 +365,16 @@ def _number_units_by_village(members, org, village, org_form, by_unit, apart_for
     organisation (as when a commune or co-operative takes whole villages): a member's rank in its
     (org, village) group is a count in slot order, and units follow from counts per organisation
     and village. Returns the number of units, or -1 (nothing usable written) when a village's split
-    members belong to two organisations. Members k are the slots ``members[k]`` of the full
-    household arrays (organisations and villages within ``_run_ranges``); a member is split by
-    village unless ``by_unit`` or its organisation's form is ``apart_form``. A group's counters
+    members belong to two organisations or a member's organisation or village is outside
+    ``o_lo..o_hi``, ``v_lo..v_hi`` (``_run_ranges``, or its province's blocks). Members k are the
+    slots ``members[k]`` of the full household arrays; a member is split by village unless
+    ``by_unit`` or its organisation's form is ``apart_form``. A group's counters
     are held in registers while its members follow each other (they mostly do: a village's
     households sit together in the province block), not read and written back per member."""
     n_o = o_hi - o_lo + 1
     n_v = v_hi - v_lo + 1
+    if n_o <= 0 or n_v <= 0:
+        return -1
     vill_org = np.full(n_v, -1, dtype=np.int64)
     # each member's team within its group, counted in slot order (rank // team_size without
     # dividing), and its group: village v (split) or n_v + organisation (not split)
@@ -385,9 +388,12 @@ def _number_units_by_village(members, org, village, org_form, by_unit, apart_for
     for k in range(start, end):
         i = members[k]
         o = np.int64(org[i]) - o_lo
+        v = np.int64(village[i]) - v_lo
+        if (o < 0) | (o >= n_o) | (v < 0) | (v >= n_v):  # outside the ranges given
+            return -1
         g = n_v + o
         if (not by_unit) and org_form[org[i]] != apart_form:
-            g = np.int64(village[i]) - v_lo
+            g = v
         if g != g_now:
             if g_now >= 0:
                 teams[g_now] = t_now
@@ -465,20 +471,26 @@ def _orgs_ascending(org, bounds):
 
 
 @nb.njit(cache=True, parallel=True)
-def _number_runs(members, org, village, org_form, by_unit, apart_form, bounds, team_size, out):
+def _number_runs(members, org, village, org_form, by_unit, apart_form, bounds, team_size, out, ranges):
     """Units of every run of members (province) in parallel (``_number_units_by_village``, else
     the sorting ``_number_units`` on the run's gathered keys), then offset by the units of the
-    runs before it: the numbering of one sequential walk over the runs. Returns False (``out``
-    not usable) when the organisations of a run do not all come after those of the runs before
-    (organisations not numbered province by province)."""
+    runs before it: the numbering of one sequential walk over the runs. ``ranges[r]`` bounds run
+    r's organisations and villages (lowest and highest of each); with no rows each run's are
+    found by a pass (``_run_ranges``). Returns False (``out`` not usable) when the organisations
+    of a run do not all come after those of the runs before (organisations not numbered province
+    by province)."""
     n_runs = bounds.size - 1
+    given = ranges.shape[0] > 0
     counts = np.zeros(n_runs + 1, dtype=np.int64)
     o_range = np.full((n_runs, 2), -1, dtype=np.int64)
     for r in nb.prange(n_runs):
         a, b = bounds[r], bounds[r + 1]
         if b == a:
             continue
-        o_lo, o_hi, v_lo, v_hi = _run_ranges(members, org, village, a, b)
+        if given:
+            o_lo, o_hi, v_lo, v_hi = ranges[r, 0], ranges[r, 1], ranges[r, 2], ranges[r, 3]
+        else:
+            o_lo, o_hi, v_lo, v_hi = _run_ranges(members, org, village, a, b)
         o_range[r, 0] = o_lo
         o_range[r, 1] = o_hi
         c = _number_units_by_village(members, org, village, org_form, by_unit, apart_form, a, b, team_size, out,
@@ -493,6 +505,8 @@ def _number_runs(members, org, village, org_form, by_unit, apart_form, bounds, t
                 v_r[k - a] = village[i]
                 d_r[k - a] = (not by_unit) and org_form[org[i]] != apart_form
             c = _number_units(o_r, v_r, d_r, 0, b - a, team_size, out[a:b])
+            o_range[r, 0] = o_r.min()  # the organisations the run really has
+            o_range[r, 1] = o_r.max()
         counts[r + 1] = c
     prev_max = -1
     for r in range(n_runs):
@@ -530,16 +544,21 @@ def _unit_index(org, village, province, down, team_size):
 
 
 def units_of_members(members: np.ndarray, org: np.ndarray, village: np.ndarray, org_form: np.ndarray,
-                     block_start: np.ndarray, by_unit: bool, apart_form: int, team_size: int) -> np.ndarray | None:
+                     block_start: np.ndarray, by_unit: bool, apart_form: int, team_size: int,
+                     ranges: np.ndarray | None = None) -> np.ndarray | None:
     """``unit_index`` of the households ``members`` (ascending slots) read from the household arrays
     (no gathered keys): a member is split by village unless ``by_unit`` or its organisation's form
     is ``apart_form``. Provinces (blocks starting at ``block_start``) are numbered in parallel and
-    mostly without sorting (``_number_units_by_village``). None when organisations are not
-    numbered province by province."""
+    mostly without sorting (``_number_units_by_village``); ``ranges`` (one row per province: its
+    lowest and highest organisation and village), when given, spares the pass that finds them
+    (a province whose members fall outside its row is sorted instead). None when organisations
+    are not numbered province by province."""
     members = np.asarray(members, dtype=np.int64)
     bounds = np.searchsorted(members, np.append(block_start, np.iinfo(np.int64).max)).astype(np.int64)
     out = np.empty(members.size, dtype=np.int64)
-    if not _number_runs(members, org, village, org_form, bool(by_unit), int(apart_form), bounds, int(team_size), out):
+    ranges = np.zeros((0, 4), dtype=np.int64) if ranges is None else np.asarray(ranges, dtype=np.int64)
+    if not _number_runs(members, org, village, org_form, bool(by_unit), int(apart_form), bounds, int(team_size), out,
+                        ranges):
         return None
     return out
 

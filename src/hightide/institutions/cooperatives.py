@@ -463,17 +463,25 @@ def _commune_province(world: World, ctx: StepContext, pv: int) -> None:
     orgs.active[old] = False
 
 
-def accounting_units(hh, orgs, members: np.ndarray, policy, team_size: float, level: str | None = None) -> np.ndarray:
+def accounting_units(hh, orgs, members: np.ndarray, policy, team_size: float, level: str | None = None,
+                     villages: np.ndarray | None = None) -> np.ndarray:
     """Key of the unit that shares the harvest, per member: the co-operative or commune itself,
     its brigades (villages) or its production teams (sub-co-operatives [003]; Sixty Articles).
     Elementary co-operatives account as one unit at the unit and brigade levels; at the team level
     every co-operative's members (an elementary one's: all together) are dealt into teams of
     ``team_size`` in slot order. ``level`` overrides ``policy.accounting_unit``. Members must be in
-    ascending slot order (as from ``np.flatnonzero``); units are numbered in (org, village, team) order."""
+    ascending slot order (as from ``np.flatnonzero``); units are numbered in (org, village, team) order.
+    ``villages`` (``World.province_villages``), when given, bounds each province's villages, and
+    its organisation block bounds its organisations, so that no pass has to find them."""
     level = policy.accounting_unit if level is None else level
     ts = max(int(team_size), 1) if level == "team" else 0
+    ranges = None
+    if villages is not None:
+        org_lo = np.asarray(orgs.block_start, dtype=np.int64)
+        ranges = np.stack([org_lo, org_lo + np.asarray(orgs.used, dtype=np.int64) - 1, villages[:, 0], villages[:, 1]],
+                          axis=1)
     units = units_of_members(members, hh.org, hh.village, orgs.form, hh.block_start, level == "unit",
-                             ELEMENTARY_APC, ts)
+                             ELEMENTARY_APC, ts, ranges)
     if units is None:  # organisations not numbered province by province: sort the packed key
         org64 = hh.org[members].astype(np.int64)
         down = (orgs.form[org64] != ELEMENTARY_APC) & (level != "unit")
@@ -493,9 +501,7 @@ def _village_draws(world: World, seed: int, process: str, month: int, n_villages
     """One U(0,1) per village, from its province's stream. Village ids are numbered contiguously
     province by province at synthesis (townships too, and a township's villages in order), so a
     province's first village is the first of its first township."""
-    hh = world.households
-    first_township = np.cumsum(world.n_townships_sampled) - world.n_townships_sampled
-    lo = np.searchsorted(hh.village_township, first_township).astype(np.int64)
-    hi = np.append(lo[1:], n_villages)
+    villages = world.province_villages()
     out = np.zeros(n_villages)
-    return streams.ranges_uniform(seed, process, month, lo, np.maximum(hi - lo, 0), out)
+    return streams.ranges_uniform(seed, process, month, villages[:, 0], np.maximum(villages[:, 1] + 1 - villages[:, 0], 0),
+                                  out)

@@ -100,7 +100,8 @@ def update_effort(world: World, ctx: StepContext) -> None:
     # their units are listed for one chunk at a time, not for the whole population
     for chunk in province_chunks(hh):
         members = members_of_forms(hh, orgs, COLLECTIVE_FORMS, provinces=chunk)
-        units = cooperatives.accounting_units(hh, orgs, members, pol, p.production_team_size)
+        units = cooperatives.accounting_units(hh, orgs, members, pol, p.production_team_size,
+                                              villages=world.province_villages())
         n = int(units.max()) + 1 if units.size else 0
         size = group_count(units, n)
         coerced = group_sum_at(units, hh.coerced, members, n) / size

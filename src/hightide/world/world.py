@@ -37,6 +37,16 @@ class World:
         """Radicalism of each province's leadership: trait plus zeal built from its own history."""
         return self.radicalism_trait + params.radicalism_zeal_weight * self.zeal
 
+    def province_villages(self) -> np.ndarray:
+        """Each province's village ids, first and last (int64, one row per province; last < first
+        when it has none): villages are numbered contiguously province by province at synthesis
+        (townships too, and a township's villages in order)."""
+        hh = self.households
+        first_township = np.cumsum(self.n_townships_sampled) - self.n_townships_sampled
+        lo = np.searchsorted(hh.village_township, first_township).astype(np.int64)
+        hi = np.append(lo[1:], self.n_villages) - 1
+        return np.stack([lo, hi], axis=1)
+
     def household_weight(self) -> np.ndarray:
         """Weight per household slot (by province block)."""
         hh = self.households
