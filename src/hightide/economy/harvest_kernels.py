@@ -304,24 +304,39 @@ def unit_member_sums(idx, coll_unit, n_units, province, org, persons, five_guara
     for r in nb.prange(n_runs):
         lo = np.int64(1) << 62
         hi = np.int64(-1)
+        # the current unit's sums in registers while its members follow each other (sums in
+        # memory made each member wait on the last one's store); each unit's sum is in slot order
+        u_now = -1
+        c = fg_c = fs = t0 = t1 = t2 = t3 = t4 = 0.0
         for k in range(bounds[r], bounds[r + 1]):
             u = coll_unit[k]
             if u < 0:
                 continue
             i = idx[k]
+            if u != u_now:
+                if u_now >= 0:
+                    count[u_now], fg_count[u_now], free_share[u_now] = c, fg_c, fs
+                    totals[u_now, 0], totals[u_now, 1], totals[u_now, 2] = t0, t1, t2
+                    totals[u_now, 3], totals[u_now, 4] = t3, t4
+                u_now = u
+                c, fg_c, fs = count[u], fg_count[u], free_share[u]
+                t0, t1, t2, t3, t4 = totals[u, 0], totals[u, 1], totals[u, 2], totals[u, 3], totals[u, 4]
+                prov_u[u] = province[i]
             fg = five_guarantee[i]
-            count[u] += 1.0
-            fg_count[u] += np.float64(fg)
-            f = free_supply_share if form[k] == COMMUNE else 0.0
-            free_share[u] = max(free_share[u], f)
-            prov_u[u] = province[i]
-            totals[u, 0] += persons[k] * fg
-            totals[u, 1] += persons[k]
-            totals[u, 2] += retention_food * persons[k] * share[k]
-            totals[u, 3] += land[k]
-            totals[u, 4] += labour[k] * (coerced_effort if coerced[i] else 1.0)
+            c += 1.0
+            fg_c += np.float64(fg)
+            fs = max(fs, free_supply_share if form[k] == COMMUNE else 0.0)
+            t0 += persons[k] * fg
+            t1 += persons[k]
+            t2 += retention_food * persons[k] * share[k]
+            t3 += land[k]
+            t4 += labour[k] * (coerced_effort if coerced[i] else 1.0)
             lo = min(lo, np.int64(org[i]))
             hi = max(hi, np.int64(org[i]))
+        if u_now >= 0:
+            count[u_now], fg_count[u_now], free_share[u_now] = c, fg_c, fs
+            totals[u_now, 0], totals[u_now, 1], totals[u_now, 2] = t0, t1, t2
+            totals[u_now, 3], totals[u_now, 4] = t3, t4
         if hi >= 0:
             seen = np.zeros(hi - lo + 1, dtype=np.bool_)
             m = 0
