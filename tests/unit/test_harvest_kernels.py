@@ -91,7 +91,7 @@ def test_products_are_the_array_expressions(rng, params):
 
 def test_index_powers_split_among_threads_are_those_of_one_call(rng, params):
     """NumPy's powers on slices computed at once in threads (``threads.elementwise``) equal one
-    call on the whole array, element for element."""
+    call on the whole array, element for element; in place too."""
     from concurrent.futures import ThreadPoolExecutor
 
     from hightide.engine.threads import MIN_SPLIT, elementwise
@@ -102,6 +102,9 @@ def test_index_powers_split_among_threads_are_those_of_one_call(rng, params):
             for parts in (1, 2, 3, 5):
                 got = elementwise(lambda a, out: fn(params, a, out=out), x, pool, parts)
                 np.testing.assert_array_equal(got, whole)
+                in_place = x.copy()
+                assert elementwise(lambda a, out: fn(params, a, out=out), in_place, pool, parts, out=in_place) is in_place
+                np.testing.assert_array_equal(in_place, whole)
 
 
 @pytest.mark.parametrize("regime", ["free_market", "unified_purchase", "three_fixes", "planned_share"])

@@ -157,8 +157,8 @@ def _hungry_probabilities(p: ParameterSet, hh, hungry: np.ndarray, log_surv: np.
                              p.hunger_vulnerability_child, p.hunger_vulnerability_elderly,
                              fertility, p.hunger_fertility_slope, log_surv)
     # births: hazard = -log1p(-clip(annual)) x 1.0, argument -hazard / 12
-    args[3] = elementwise(_birth_argument, args[3], pool, n_threads)
-    return elementwise(_minus_expm1, args, pool, n_threads)
+    elementwise(_birth_argument, args[3], pool, n_threads, out=args[3])
+    return elementwise(_minus_expm1, args, pool, n_threads, out=args)
 
 
 def _birth_argument(a: np.ndarray, out: np.ndarray) -> None:
@@ -636,8 +636,8 @@ def _herd_chunks(hh, orgs, p, common, common_factor, pool, n_threads) -> None:
                              hh.food_ratio, p.draft_animal_growth_per_year, p.collective_herd_neglect,
                              p.hunger_slaughter, p.hunger_threshold, common, common_factor)
         if idx.size:
-            factor = elementwise(lambda a, out: np.power(a, 1 / 12, out=out), growth, pool, n_threads)
-            _scale_herds(idx, hh.draft_animals, factor)
+            elementwise(lambda a, out: np.power(a, 1 / 12, out=out), growth, pool, n_threads, out=growth)
+            _scale_herds(idx, hh.draft_animals, growth)
 
 
 @nb.njit(cache=True, inline="always")

@@ -115,13 +115,14 @@ def numpy_threads(n: int):
     return ThreadPoolExecutor(n) if n > 1 else nullcontext()
 
 
-def elementwise(fn, x: np.ndarray, executor, parts: int) -> np.ndarray:
+def elementwise(fn, x: np.ndarray, executor, parts: int, out: np.ndarray | None = None) -> np.ndarray:
     """``fn(x, out)`` for an element-by-element ``fn`` that writes ``out`` (a NumPy ufunc
     expression: its loops release the GIL), on ``parts`` contiguous slices of ``x`` at once by
     ``executor``. Each element is computed from its own input by the same loop, so the values are
     those of one call on the whole array; what NumPy keeps because compiled code would not reproduce
-    it to the last bit (its vectorised ``pow``) thus uses every thread too."""
-    out = np.empty(x.shape)
+    it to the last bit (its vectorised ``pow``) thus uses every thread too. ``out`` (a new array
+    when not given) may be ``x`` itself: in place."""
+    out = np.empty(x.shape) if out is None else out
     if executor is None or parts <= 1 or x.size < MIN_SPLIT:
         fn(x, out)
         return out
