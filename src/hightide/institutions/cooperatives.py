@@ -305,13 +305,15 @@ def _check_up(world: World, ctx: StepContext) -> None:
     if pol.exit_allowed:
         surroundings = _apc_surroundings(world, ctx)
         dissolved = np.zeros(live.size, dtype=bool)
+        place = np.full(orgs.capacity, -1, dtype=np.int64)  # each live co-operative's place in ``live``
+        place[live] = np.arange(live.size)
         for chunk in province_chunks(hh):
             members = members_of_forms(hh, orgs, COLLECTIVE_FORMS, live_only=True, provinces=chunk)
             if members.size == 0:
                 continue
             w = _willingness_apc(world, ctx, members, surroundings)
             wants_out = w < -p.exit_hysteresis - pol.pressure * p.pressure_reach
-            local = np.searchsorted(live, hh.org[members])
+            local = place[hh.org[members]]
             leaves, gone = withdrawal_outcome(local, wants_out, live.size, p.nearly_all_share, int(p.apc_min_size))
             quit_ = members[leaves & ~gone[local]]
             hh.org[quit_] = NO_ORG
@@ -375,26 +377,26 @@ def _upgrade(world: World, ctx: StepContext) -> None:
     orgs.active[old] = False
 
 
-@nb.njit(cache=True)
+@nb.njit(cache=True, parallel=True)
 def _village_forms(starts, used, active, org, village, province, org_form, n_vill):
     """Per village: active households in elementary co-operatives, all active households, those in
     advanced co-operatives or communes (float counts, as ``np.bincount`` of the masks gives them),
-    and the village's province (-1: no active household)."""
+    and the village's province (-1: no active household). Provinces in parallel (a village's
+    households are all in its province); forms counted as numbers, not branched on (a coin toss
+    in the high tide)."""
     elem_v = np.zeros(n_vill)
     size_v = np.zeros(n_vill)
     adv_v = np.zeros(n_vill)
     vill_prov = np.full(n_vill, -1, dtype=np.int64)
-    for p in range(starts.size):
+    for p in nb.prange(starts.size):
         for i in range(starts[p], starts[p] + used[p]):
             if not active[i]:
                 continue
             v = village[i]
-            f = org_form[org[i]] if org[i] >= 0 else -1
+            f = org_form[max(org[i], 0)] if org[i] >= 0 else -1
             size_v[v] += 1.0
-            if f == ELEMENTARY_APC:
-                elem_v[v] += 1.0
-            if f == ADVANCED_APC or f == COMMUNE:
-                adv_v[v] += 1.0
+            elem_v[v] += np.float64(f == ELEMENTARY_APC)
+            adv_v[v] += np.float64((f == ADVANCED_APC) | (f == COMMUNE))
             vill_prov[v] = province[i]
     return elem_v, size_v, adv_v, vill_prov
 
