@@ -389,15 +389,25 @@ def _village_forms(starts, used, active, org, village, province, org_form, n_vil
     adv_v = np.zeros(n_vill)
     vill_prov = np.full(n_vill, -1, dtype=np.int64)
     for p in nb.prange(starts.size):
+        # the current village's counts in registers while its households follow each other
+        v_now = -1
+        n_size = n_elem = n_adv = 0.0
         for i in range(starts[p], starts[p] + used[p]):
             if not active[i]:
                 continue
             v = village[i]
+            if v != v_now:
+                if v_now >= 0:
+                    size_v[v_now], elem_v[v_now], adv_v[v_now] = n_size, n_elem, n_adv
+                v_now = v
+                n_size, n_elem, n_adv = size_v[v], elem_v[v], adv_v[v]
+                vill_prov[v] = province[i]
             f = org_form[max(org[i], 0)] if org[i] >= 0 else -1
-            size_v[v] += 1.0
-            elem_v[v] += np.float64(f == ELEMENTARY_APC)
-            adv_v[v] += np.float64((f == ADVANCED_APC) | (f == COMMUNE))
-            vill_prov[v] = province[i]
+            n_size += 1.0
+            n_elem += np.float64(f == ELEMENTARY_APC)
+            n_adv += np.float64((f == ADVANCED_APC) | (f == COMMUNE))
+        if v_now >= 0:
+            size_v[v_now], elem_v[v_now], adv_v[v_now] = n_size, n_elem, n_adv
     return elem_v, size_v, adv_v, vill_prov
 
 
