@@ -305,7 +305,9 @@ def _check_up(world: World, ctx: StepContext) -> None:
     if pol.exit_allowed:
         surroundings = _apc_surroundings(world, ctx)
         dissolved = np.zeros(live.size, dtype=bool)
-        place = np.full(orgs.capacity, -1, dtype=np.int64)  # each live co-operative's place in ``live``
+        # each live co-operative's place in ``live`` (the members' co-operatives are all live, so
+        # only their entries are read: the rest of the table is never written, its pages never touched)
+        place = np.empty(orgs.capacity, dtype=np.int64)
         place[live] = np.arange(live.size)
         for chunk in province_chunks(hh):
             members = members_of_forms(hh, orgs, COLLECTIVE_FORMS, live_only=True, provinces=chunk)
