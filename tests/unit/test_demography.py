@@ -122,7 +122,7 @@ def test_compiled_hunger_probabilities_are_the_array_rules():
     """``_hungry_probabilities`` (arithmetic compiled, log1p and expm1 by NumPy) gives, bit for bit,
     ``monthly_probability`` with ``hunger_multiplier`` scaled by the vulnerabilities (deaths, of the
     food ratio's ``hunger_shortfall``) and ``fertility_multiplier`` (births, of the conception food
-    ratio's); ``_excess_deaths`` the bincount of expected deaths beyond the fed probabilities."""
+    ratio's), negated; ``_excess_deaths`` the bincount of expected deaths beyond the fed probabilities."""
     from types import SimpleNamespace
 
     from hightide.economy.demography import (
@@ -153,7 +153,7 @@ def test_compiled_hunger_probabilities_are_the_array_rules():
     hh = SimpleNamespace(food_ratio=food_ratio, conception_food_ratio=conception)
     got = _hungry_probabilities(p, hh, hungry, log_surv, p.fertility_per_working_adult)
     assert hungry.size > 100
-    np.testing.assert_array_equal(got, want)
+    np.testing.assert_array_equal(-got, want)
     p_fed = np.array([monthly_probability(p.mortality_child * base), monthly_probability(p.mortality_adult * base),
                       monthly_probability(p.mortality_elderly * base), monthly_probability(p.fertility_per_working_adult)])
     excess = (children[hungry] * (want[0] - p_fed[0]) + adults[hungry] * (want[1] - p_fed[1])
@@ -175,7 +175,7 @@ def test_births_answer_the_hunger_of_conception_deaths_the_hunger_of_now(params)
     hh = SimpleNamespace(food_ratio=np.array([th / 2, 1.0, th / 2], dtype=np.float32),
                          conception_food_ratio=np.array([1.0, th / 2, th / 2], dtype=np.float32))
     log_surv = np.array([0.01, 0.005, 0.05])
-    p = _hungry_probabilities(params, hh, np.array([0, 1, 2]), log_surv, params.fertility_per_working_adult)
+    p = -_hungry_probabilities(params, hh, np.array([0, 1, 2]), log_surv, params.fertility_per_working_adult)
     fed_birth = monthly_probability(params.fertility_per_working_adult)
     hungry_birth = monthly_probability(params.fertility_per_working_adult
                                        * float(fertility_multiplier(params, hunger_shortfall(params, np.array([th / 2])))[0]))

@@ -67,7 +67,8 @@ def _vital(heads, month_word, pieces, bounds, starts, active, children, adults, 
     """Deaths by age band, births, then ageing, household by household: each event count is
     min(floor(n p + U), n) (``streams.events``) with U from the province's stream of that event.
     ``p_fed`` holds the fed probabilities (child, adult, elderly deaths, births); ``p_hungry[:, k]``
-    (rows in that order) those of the k-th hungry household (``hungry``, ascending). ``flows[p]`` gets (births, deaths).
+    (rows in that order) those of the k-th hungry household (``hungry``, ascending), negated
+    (``_hungry_probabilities``). ``flows[p]`` gets (births, deaths).
     Pieces of provinces (``kernels.slot_pieces``) run in parallel, each stream started at the
     piece's first slot (``rng.advance``): the draws of one walk over the province; the counts are
     whole numbers, so their sums do not depend on the pieces."""
@@ -111,10 +112,10 @@ def _vital(heads, month_word, pieces, bounds, starts, active, children, adults, 
                 # famine): the next hungry household's probabilities are read, and used or not
                 jj = min(j, last)
                 is_hungry = (j <= last) & (hungry[jj] == i)
-                pc = p_hungry[0, jj] if is_hungry else p_fed[0]
-                pa = p_hungry[1, jj] if is_hungry else p_fed[1]
-                po = p_hungry[2, jj] if is_hungry else p_fed[2]
-                pb = p_hungry[3, jj] if is_hungry else p_fed[3]
+                pc = -p_hungry[0, jj] if is_hungry else p_fed[0]
+                pa = -p_hungry[1, jj] if is_hungry else p_fed[1]
+                po = -p_hungry[2, jj] if is_hungry else p_fed[2]
+                pb = -p_hungry[3, jj] if is_hungry else p_fed[3]
                 j += is_hungry
                 live = active[i]
                 nc = np.float64(children[i] * live)
@@ -147,32 +148,26 @@ def _vital(heads, month_word, pieces, bounds, starts, active, children, adults, 
 
 def _hungry_probabilities(p: ParameterSet, hh, hungry: np.ndarray, log_surv: np.ndarray,
                           fertility: float, pool=None, n_threads: int = 1) -> np.ndarray:
-    """Monthly probabilities of the hungry households (rows: child, adult, elderly deaths, births;
-    one column per household of ``hungry``): ``monthly_probability`` with ``hunger_multiplier``
-    (scaled by the vulnerability of children and the old) and ``fertility_multiplier``. The
-    arithmetic runs in ``_hunger_arguments`` in the order of those array expressions; NumPy takes
-    the transcendentals (its vectorised log1p and expm1, which compiled code would not reproduce
-    to the last bit), on slices in ``n_threads`` threads of ``pool`` (``threads.elementwise``)."""
+    """Monthly probabilities of the hungry households, **negated** (rows: child, adult, elderly
+    deaths, births; one column per household of ``hungry``): ``monthly_probability`` with
+    ``hunger_multiplier`` (scaled by the vulnerability of children and the old) and
+    ``fertility_multiplier``, less its final negation, which the readers (``_vital``,
+    ``_excess_deaths``) apply as they read (exact: a pass over the array saved). The arithmetic
+    runs in ``_hunger_arguments`` in the order of those array expressions; NumPy takes the
+    transcendentals (its vectorised log1p and expm1, which compiled code would not reproduce to
+    the last bit), on slices in ``n_threads`` threads of ``pool`` (``threads.elementwise``)."""
     args = _hunger_arguments(hungry, hh.food_ratio, hh.conception_food_ratio, p.hunger_threshold, p.hunger_mortality_scale,
                              p.hunger_vulnerability_child, p.hunger_vulnerability_elderly,
                              fertility, p.hunger_fertility_slope, log_surv)
-    # births: hazard = -log1p(-clip(annual)) x 1.0, argument -hazard / 12
     elementwise(_birth_argument, args[3], pool, n_threads, out=args[3])
-    return elementwise(_minus_expm1, args, pool, n_threads, out=args)
+    return elementwise(np.expm1, args, pool, n_threads, out=args)
 
 
 def _birth_argument(a: np.ndarray, out: np.ndarray) -> None:
-    """out = -((-log1p(a)) x 1.0) / 12, operation by operation."""
+    """out = -((-log1p(a)) x 1.0) / 12 (births: hazard = -log1p(-clip(annual)) x 1.0, argument
+    -hazard / 12), which is log1p(a) / 12 exactly: negation and x 1.0 round nothing."""
     np.log1p(a, out=out)
-    np.negative(out, out=out)
-    out *= 1.0
-    np.negative(out, out=out)
     out /= 12.0
-
-
-def _minus_expm1(a: np.ndarray, out: np.ndarray) -> None:
-    np.expm1(a, out=out)
-    np.negative(out, out=out)
 
 
 @nb.njit(cache=True, parallel=True)
@@ -199,7 +194,7 @@ def _hunger_arguments(hungry, food_ratio, conception_food_ratio, threshold, mort
 def _excess_deaths(hungry, province, block_start, children, adults, elderly, p_hungry, p_fed, n_prov):
     """Expected deaths of the hungry beyond the fed probabilities, summed per province in slot
     order (as ``np.bincount`` sums them); a province's households (one run of the ascending
-    ``hungry``) per thread."""
+    ``hungry``) per thread. ``p_hungry`` holds the hungry's probabilities negated."""
     out = np.zeros(n_prov)
     bounds = province_bounds(hungry, block_start)
     for r in nb.prange(bounds.size - 1):
@@ -208,8 +203,8 @@ def _excess_deaths(hungry, province, block_start, children, adults, elderly, p_h
         total = 0.0  # in a register: a sum in memory made each household wait on the last one's store
         for k in range(bounds[r], bounds[r + 1]):
             i = hungry[k]
-            total += ((children[i] * (p_hungry[0, k] - p_fed[0]) + adults[i] * (p_hungry[1, k] - p_fed[1]))
-                      + elderly[i] * (p_hungry[2, k] - p_fed[2]))
+            total += ((children[i] * (-p_hungry[0, k] - p_fed[0]) + adults[i] * (-p_hungry[1, k] - p_fed[1]))
+                      + elderly[i] * (-p_hungry[2, k] - p_fed[2]))
         out[province[hungry[bounds[r]]]] = total
     return out
 
