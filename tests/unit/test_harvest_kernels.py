@@ -107,6 +107,30 @@ def test_index_powers_split_among_threads_are_those_of_one_call(rng, params):
                 np.testing.assert_array_equal(in_place, whole)
 
 
+@pytest.mark.parametrize("share_changed", [0.0, 0.05, 0.29, 0.31, 0.9, 1.0])
+def test_a_term_replaced_where_its_input_changed_is_the_masked_assignment(rng, params, share_changed):
+    """``harvest._replace_term`` (every element at once when many changed, else gathered and
+    scattered) gives ``dest[changed] = term(values[changed])`` exactly, for each index power, on
+    either side of ``DENSE_CHANGE``; unchanged inputs are those ``dest`` was computed from."""
+    from hightide.economy.harvest import _replace_term
+
+    n = 2000
+    before = rng.uniform(0.0, 20.0, n)
+    changed = rng.random(n) < share_changed
+    values = np.where(changed, rng.uniform(0.0, 20.0, n), before)
+
+    def term(fn, x, out=None):
+        return fn(params, x, out=out)
+
+    for fn in (production.land_term, production.labour_term, production.animal_term):
+        want = fn(params, before)
+        want[changed] = fn(params, values[changed])
+        dest = fn(params, before)
+        _replace_term(term, fn, dest, values, changed)
+        np.testing.assert_array_equal(dest, want)
+        np.testing.assert_array_equal(dest, fn(params, values))
+
+
 @pytest.mark.parametrize("regime", ["free_market", "unified_purchase", "three_fixes", "planned_share"])
 def test_households_settle_claims_in_order(rng, params, regime):
     """Alone (no team, no unit): tax, purchase, seed and feed are paid from stock + output."""

@@ -151,8 +151,8 @@ def harvest(world: World, ctx: StepContext) -> None:
     n_threads = thread_count()
     with ThreadPoolExecutor(n_threads) if n_threads > 1 else nullcontext() as pool:
         # the index powers (NumPy's) on every thread: each term is its own input's, wherever it sits
-        def term(fn, x):
-            return elementwise(lambda a, out: fn(p, a, out=out), x, pool, n_threads)
+        def term(fn, x, out=None):
+            return elementwise(lambda a, o: fn(p, a, out=o), x, pool, n_threads, out=out)
 
         n_parts = _settle_parts(world, ctx, provinces, shares, tfp, damaged, wx, away, adjustment, unit_factor,
                                 to_next_p, radicalism, own_flows, own_state_in, unit_flows, unit_state_in, true_p,
@@ -232,13 +232,13 @@ def _settle_parts(world, ctx, provinces, shares, tfp, damaged, wx, away, adjustm
         # each term is replaced where its input changed, in the array of the term it replaces
         c_land_t = sown_t  # may be the land term itself (sown factor 1); own and normal output are done with it
         del sown_t
-        c_land_t[coll] = term(production.land_term, c_land[coll])
+        _replace_term(term, production.land_term, c_land_t, c_land, coll)
         del c_land
         effort_t = labour_t
-        effort_t[changed] = term(production.labour_term, effort_labour[changed])
+        _replace_term(term, production.labour_term, effort_t, effort_labour, changed)
         del changed, effort_labour, labour_t
         used_t = animal_t
-        used_t[pooled] = term(production.animal_term, animals_used[pooled])
+        _replace_term(term, production.animal_term, used_t, animals_used, pooled)
         del pooled, animals_used, animal_t
         f_out = c_land_t
         f_out *= effort_t
@@ -267,6 +267,23 @@ def _settle_parts(world, ctx, provinces, shares, tfp, damaged, wx, away, adjustm
         # nothing of this chunk outlives it (the next chunk's arrays would otherwise meet these)
         del idx, bounds, coll, coll_unit, unit_sums, output, own_output, c_labour, land, share, plot_output, persons, form, animals
     return n_parts
+
+
+#: share of a part's households whose input changed above which a term is computed for every
+#: household rather than gathered and scattered for those (NumPy's masked copies run on one thread)
+DENSE_CHANGE = 0.3
+
+
+def _replace_term(term, fn, dest, values, changed) -> None:
+    """``dest[changed] = term(fn, values[changed])``, in place. Where ``changed`` is False,
+    ``values`` must equal the inputs ``dest`` was computed from (an unchanged land, labour or herd:
+    ``pool_inputs`` and ``products`` make them so), so when most changed (collectives) the term is
+    taken of every element straight into ``dest``: the same values, without the masked copies."""
+    n_changed = np.count_nonzero(changed)
+    if n_changed >= DENSE_CHANGE * changed.size:
+        term(fn, values, out=dest)
+    elif n_changed:
+        dest[changed] = term(fn, values[changed])
 
 
 def _collective_shares(world, ctx, idx, coll_unit, n, unit_sums, adjustment, output, own_output, labour, land, share,
