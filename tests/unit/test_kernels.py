@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from hightide.engine import kernels
 
@@ -106,6 +108,26 @@ def test_group_sum_is_bincount():
     for values in (g.normal(size=1000), g.random(1000).astype(np.float32), g.random(1000) < 0.5):
         np.testing.assert_array_equal(kernels.group_sum(keys, values, 9), np.bincount(keys, weights=values, minlength=9))
     np.testing.assert_array_equal(kernels.group_count(keys, 9), np.bincount(keys, minlength=9).astype(float))
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.integers(0, 40), min_size=1, max_size=6), st.integers(0, 2**32 - 1))
+def test_count_and_sum_at_are_the_bincounts_of_keys_within_provinces(sizes, seed):
+    """Per key (each in one province, keys of a province in runs that may recur), the count and the
+    number of flags set at the members' slots, provinces in parallel: ``np.bincount``'s."""
+    g = np.random.default_rng(seed)
+    block_start = np.cumsum([0] + [s + 5 for s in sizes[:-1]])  # province blocks with spare slots
+    slots, keys, first_key = [], [], 0
+    for start, size in zip(block_start, sizes):
+        n_keys = int(g.integers(1, 5))
+        slots.append(start + np.sort(g.choice(size + 5, size, replace=False)))
+        keys.append(first_key + np.sort(g.integers(0, n_keys, size)) if g.random() < 0.5 else first_key + g.integers(0, n_keys, size))
+        first_key += n_keys
+    slots, keys = np.concatenate(slots).astype(np.int64), np.concatenate(keys).astype(np.int64)
+    values = g.random(int(block_start[-1]) + sizes[-1] + 5) < 0.4
+    count, total = kernels.count_and_sum_at(keys, values, slots, first_key, block_start)
+    np.testing.assert_array_equal(count, np.bincount(keys, minlength=first_key).astype(float))
+    np.testing.assert_array_equal(total, np.bincount(keys, weights=values[slots].astype(float), minlength=first_key))
 
 
 @pytest.mark.parametrize("n", [0, 1, 7, 8, 9, 15, 16, 127, 128, 129, 130, 255, 256, 257, 1000, 8193, 146_172, 1_000_003])

@@ -248,22 +248,44 @@ def group_sum(keys: np.ndarray, values: np.ndarray, n: int) -> np.ndarray:
     return _group_sum(keys, values, n)
 
 
-@nb.njit(cache=True)
-def _group_sum_at(keys, values, slots, n):
-    out = np.zeros(n)
-    for j in range(keys.size):
-        out[keys[j]] += np.float64(values[slots[j]])
-    return out
-
-
-def group_sum_at(keys: np.ndarray, values: np.ndarray, slots: np.ndarray, n: int) -> np.ndarray:
-    """``np.bincount(keys, weights=values[slots], minlength=n)`` without gathering ``values[slots]``."""
-    return _group_sum_at(keys, values, slots, n)
-
-
 def group_count(keys: np.ndarray, n: int) -> np.ndarray:
     """``np.bincount(keys, minlength=n)`` as float64."""
     return _group_count(keys, n)
+
+
+@nb.njit(cache=True, parallel=True)
+def _count_and_sum_at(keys, flags, slots, n, bounds):
+    count = np.zeros(n)
+    total = np.zeros(n)
+    for r in nb.prange(bounds.size - 1):
+        # the current key's count and sum as integers in registers while its run lasts (whole
+        # numbers: the float64 totals are the same)
+        k_now = -1
+        c = t = np.int64(0)
+        for j in range(bounds[r], bounds[r + 1]):
+            k = keys[j]
+            if k != k_now:
+                if k_now >= 0:
+                    count[k_now] = c
+                    total[k_now] = t
+                k_now = k
+                c = np.int64(count[k])
+                t = np.int64(total[k])
+            c += 1
+            t += np.int64(flags[slots[j]])
+        if k_now >= 0:
+            count[k_now] = c
+            total[k_now] = t
+    return count, total
+
+
+def count_and_sum_at(keys: np.ndarray, flags: np.ndarray, slots: np.ndarray, n: int,
+                     block_start: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``np.bincount(keys, minlength=n)`` and ``np.bincount(keys, weights=flags[slots], minlength=n)``
+    (float64) in one pass without gathering ``flags[slots]``, for boolean ``flags`` (counted as
+    integers: the totals are the same in any order) and keys of which each belongs to one
+    province's ascending ``slots`` (accounting units): provinces (``province_bounds``) in parallel."""
+    return _count_and_sum_at(keys, flags, slots, n, province_bounds(slots, block_start))
 
 
 @nb.njit(cache=True)

@@ -21,7 +21,7 @@ import numba as nb
 import numpy as np
 
 from hightide.engine.context import StepContext
-from hightide.engine.kernels import group_count, group_sum_at, members_of_forms, province_chunks, slot_pieces
+from hightide.engine.kernels import count_and_sum_at, members_of_forms, province_chunks, slot_pieces
 from hightide.institutions import cooperatives
 from hightide.institutions.cooperatives import COLLECTIVE_FORMS
 from hightide.world.organisations import COMMUNE
@@ -103,8 +103,8 @@ def update_effort(world: World, ctx: StepContext) -> None:
         units = cooperatives.accounting_units(hh, orgs, members, pol, p.production_team_size,
                                               villages=world.province_villages())
         n = int(units.max()) + 1 if units.size else 0
-        size = group_count(units, n)
-        coerced = group_sum_at(units, hh.coerced, members, n) / size
+        size, coerced = count_and_sum_at(units, hh.coerced, members, n, hh.block_start)
+        coerced /= size
         _move_toward(*slot_pieces(hh, chunk), hh.active, hh.effort, hh.work_norm, members, units, hh.org,
                      orgs.form, cooperatives.effort(p, size, coerced), p.free_supply_effort_loss, pol.free_supply_share,
                      pol.rural_industry_share, float(GROWING_SEASON.index(ctx.cal_month) + 1),
