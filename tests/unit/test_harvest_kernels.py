@@ -262,7 +262,11 @@ def test_provinces_in_parallel_give_the_sums_and_numbering_of_one_sequential_pas
     n_units = int(sum(units_per))
     args = (idx, unit, n_units, province, org, persons, fg, form, 0.3, p.retention_food_norm_kg_per_capita, share,
             land, labour, coerced, p.coerced_effort)
-    by_province = hk.unit_member_sums(*args, province_bounds(idx, np.cumsum([0] + sizes[:-1])))
+    bounds = province_bounds(idx, np.cumsum([0] + sizes[:-1]))
+    by_province = hk.unit_member_sums(*args, bounds)
+    for n_threads in (2, 3, 7):  # the provinces dealt to threads (kernels.deal_runs): the same results
+        for got, want in zip(hk.unit_member_sums(*args, bounds, n_threads), by_province):
+            np.testing.assert_array_equal(got, want)
     # one run over everything: the same arithmetic in slot order, organisations numbered on first sight
     expected_totals = np.zeros((n_units, 5))
     members = unit >= 0

@@ -110,6 +110,24 @@ def test_group_sum_is_bincount():
     np.testing.assert_array_equal(kernels.group_count(keys, 9), np.bincount(keys, minlength=9).astype(float))
 
 
+@settings(max_examples=100, deadline=None)
+@given(st.lists(st.integers(0, 10_000), min_size=0, max_size=40), st.integers(1, 5))
+def test_deal_runs_gives_every_run_to_one_thread_and_balances_them(sizes, n_threads):
+    """Every run once, ascending within a thread; no thread holds more than the fair share plus
+    the largest run (LPT's bound)."""
+    bounds = np.concatenate(([0], np.cumsum(sizes))).astype(np.int64)
+    order, cuts = kernels.deal_runs(bounds, n_threads)
+    assert cuts.size == n_threads + 1 and cuts[0] == 0 and cuts[-1] == len(sizes)
+    assert sorted(order.tolist()) == list(range(len(sizes)))
+    loads = []
+    for t in range(n_threads):
+        mine = order[cuts[t]:cuts[t + 1]]
+        assert (np.diff(mine) > 0).all()
+        loads.append(sum(sizes[r] for r in mine))
+    if sizes:
+        assert max(loads) <= sum(sizes) / n_threads + max(sizes)
+
+
 @settings(max_examples=60, deadline=None)
 @given(st.lists(st.integers(0, 40), min_size=1, max_size=6), st.integers(0, 2**32 - 1))
 def test_count_and_sum_at_are_the_bincounts_of_keys_within_provinces(sizes, seed):
@@ -128,6 +146,14 @@ def test_count_and_sum_at_are_the_bincounts_of_keys_within_provinces(sizes, seed
     count, total = kernels.count_and_sum_at(keys, values, slots, first_key, block_start)
     np.testing.assert_array_equal(count, np.bincount(keys, minlength=first_key).astype(float))
     np.testing.assert_array_equal(total, np.bincount(keys, weights=values[slots].astype(float), minlength=first_key))
+    bounds = kernels.province_bounds(slots, block_start)
+    for n_threads in (1, 3):  # however the provinces are dealt to threads
+        for got, want in zip(kernels._count_and_sum_at(keys, values, slots, first_key, bounds, n_threads), (count, total)):
+            np.testing.assert_array_equal(got, want)
+        dense, n_dense = kernels._dense_index(keys, values[slots], bounds, n_threads)
+        want_dense, want_n = kernels._dense_index(keys, values[slots], bounds, 2)
+        np.testing.assert_array_equal(dense, want_dense)
+        assert n_dense == want_n
 
 
 @pytest.mark.parametrize("n", [0, 1, 7, 8, 9, 15, 16, 127, 128, 129, 130, 255, 256, 257, 1000, 8193, 146_172, 1_000_003])

@@ -34,7 +34,7 @@ def _run(monkeypatch, scenario, result, process, module, limit):
     ctx = StepContext(month=month, start_month=scenario.start_month, policy=PolicySchedule(scenario).at(month),
                       params=result.params, seed=result.seed, n_provinces=world.provinces.n)
     monkeypatch.setattr(module, "province_chunks",
-                        lambda slots, provinces=None: kernels.province_chunks(slots, provinces, limit=limit))
+                        lambda slots, provinces=None, **_: kernels.province_chunks(slots, provinces, limit=limit))
     process(world, ctx)
     return world, ctx
 
@@ -118,3 +118,18 @@ def test_default_chunks_are_no_larger_than_the_largest_province(monkeypatch):
     assert any(c.size > 1 and used[c].sum() > kernels.CHUNK_SLOTS for c in chunks)  # grouped past the old limit
     assert (used > 0).all()
     assert [c.tolist() for c in chunks if used.argmax() in c] == [[int(used.argmax())]]
+
+
+def test_light_chunks_hold_up_to_twice_the_largest_province(monkeypatch):
+    """With ``largest_times`` 2 (the processes of small arrays per slot) a chunk goes up to twice
+    the largest province's used slots, so the largest shares its chunk; every province once, in order."""
+    _, result = _state("1953-05")
+    hh = result.world.households
+    used = hh.used.astype(np.int64)
+    monkeypatch.setattr(kernels, "CHUNK_SLOTS", 1)
+    chunks = kernels.province_chunks(hh, largest_times=kernels.LIGHT_CHUNKS)
+    assert np.array_equal(np.concatenate(chunks), np.arange(used.size))
+    largest = int(used.max())
+    assert all(int(used[c].sum()) <= 2 * largest for c in chunks)
+    assert len(chunks) < len(kernels.province_chunks(hh))
+    assert [c.size > 1 for c in chunks if used.argmax() in c] == [True]

@@ -11,8 +11,8 @@ import numpy as np
 
 from hightide.engine.calendar import months_to_next_harvest_by_zone
 from hightide.engine.context import StepContext
-from hightide.engine.kernels import (deal, members_of_forms, piece_bases, piece_provinces, piece_windows,
-                                     province_bounds, province_chunks, slot_pieces)
+from hightide.engine.kernels import (LIGHT_CHUNKS, deal, deal_runs, members_of_forms, piece_bases, piece_provinces,
+                                     piece_windows, province_bounds, province_chunks, slot_pieces, thread_count)
 from hightide.world.synthesis import adult_equivalents
 from hightide.institutions.cooperatives import accounting_units
 from hightide.world.organisations import COMMUNE
@@ -44,7 +44,7 @@ def mess_hall_ration(stock_u: np.ndarray, need_u: np.ndarray, months_left_u: np.
 
 @nb.njit(cache=True, parallel=True)
 def _hall_sums(members, units, n_units, province, block_start, children, adults, elderly, grain, need_per_ae, ae_child,
-               ae_elderly, months_left_p):
+               ae_elderly, months_left_p, n_threads=1):
     """Per mess hall: the pooled stock and need of its members (``monthly_need``), and the months
     to the next harvest of its province. A hall's members are in one province: provinces
     (``kernels.province_bounds`` of the ascending ``members``) in parallel, each summed in order."""
@@ -52,30 +52,33 @@ def _hall_sums(members, units, n_units, province, block_start, children, adults,
     need_u = np.zeros(n_units)
     months_u = np.zeros(n_units)
     bounds = province_bounds(members, block_start)
-    for r in nb.prange(bounds.size - 1):
-        if bounds[r + 1] == bounds[r]:
-            continue
-        months = months_left_p[province[members[bounds[r]]]]
-        # the current hall's sums in registers while its members follow each other (sums in
-        # memory made each member wait on the last one's store); each hall's sum is in slot order
-        u_now = units[bounds[r]]
-        stock = stock_u[u_now]
-        need = need_u[u_now]
-        for j in range(bounds[r], bounds[r + 1]):
-            i = members[j]
-            u = units[j]
-            if u != u_now:
-                stock_u[u_now] = stock
-                need_u[u_now] = need
-                months_u[u_now] = months
-                u_now = u
-                stock = stock_u[u]
-                need = need_u[u]
-            stock += grain[i]
-            need += need_per_ae * (adults[i] + ae_child * children[i] + ae_elderly * elderly[i])
-        stock_u[u_now] = stock
-        need_u[u_now] = need
-        months_u[u_now] = months
+    order_r, cuts_r = deal_runs(bounds, n_threads)  # provinces balanced over the threads
+    for th_r in nb.prange(cuts_r.size - 1):
+        for q_r in range(cuts_r[th_r], cuts_r[th_r + 1]):
+            r = order_r[q_r]
+            if bounds[r + 1] == bounds[r]:
+                continue
+            months = months_left_p[province[members[bounds[r]]]]
+            # the current hall's sums in registers while its members follow each other (sums in
+            # memory made each member wait on the last one's store); each hall's sum is in slot order
+            u_now = units[bounds[r]]
+            stock = stock_u[u_now]
+            need = need_u[u_now]
+            for j in range(bounds[r], bounds[r + 1]):
+                i = members[j]
+                u = units[j]
+                if u != u_now:
+                    stock_u[u_now] = stock
+                    need_u[u_now] = need
+                    months_u[u_now] = months
+                    u_now = u
+                    stock = stock_u[u]
+                    need = need_u[u]
+                stock += grain[i]
+                need += need_per_ae * (adults[i] + ae_child * children[i] + ae_elderly * elderly[i])
+            stock_u[u_now] = stock
+            need_u[u_now] = need
+            months_u[u_now] = months
     return stock_u, need_u, months_u
 
 
@@ -169,7 +172,7 @@ def eat(world: World, ctx: StepContext) -> None:
     months_left = months_to_next_harvest_by_zone(world.provinces.zone, ctx.cal_month)
     need_per_ae = p.food_need_kg_per_adult_equivalent / 12
     flows = np.zeros((world.provinces.n, 3))
-    for chunk in province_chunks(hh):
+    for chunk in province_chunks(hh, largest_times=LIGHT_CHUNKS):
         members = np.zeros(0, dtype=np.int64)
         units = np.zeros(0, dtype=np.int64)
         s_u = n_u = served = np.zeros(0)
@@ -181,7 +184,7 @@ def eat(world: World, ctx: StepContext) -> None:
                 s_u, n_u, ml_u = _hall_sums(members, units, int(units.max()) + 1, hh.province, hh.block_start,
                                             hh.children, hh.adults, hh.elderly, hh.grain_kg, need_per_ae,
                                             p.adult_equivalent_child, p.adult_equivalent_elderly,
-                                            months_left.astype(np.float64))
+                                            months_left.astype(np.float64), thread_count())
                 served = mess_hall_ration(s_u, n_u, ml_u, p.mess_hall_overeating)
         # a window of pieces at a time: the amounts a cut province keeps (24 B a slot) stay under the
         # allocator's threshold, so each window reuses the last one's pages (memory.tune_allocator)

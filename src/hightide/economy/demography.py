@@ -13,7 +13,7 @@ import numpy as np
 from hightide.engine import rng, streams
 from hightide.engine.calendar import LUNAR_NEW_YEAR
 from hightide.engine.context import StepContext
-from hightide.engine.kernels import (compact_segments, group_sum, piece_bases, province_bounds, province_chunks,
+from hightide.engine.kernels import (compact_segments, deal_runs, group_sum, piece_bases, province_bounds, province_chunks,
                                      slot_pieces, thread_count)
 from hightide.engine.provincial import national_total
 from hightide.engine.threads import elementwise, numpy_threads
@@ -191,21 +191,24 @@ def _hunger_arguments(hungry, food_ratio, conception_food_ratio, threshold, mort
 
 
 @nb.njit(cache=True, parallel=True)
-def _excess_deaths(hungry, province, block_start, children, adults, elderly, p_hungry, p_fed, n_prov):
+def _excess_deaths(hungry, province, block_start, children, adults, elderly, p_hungry, p_fed, n_prov, n_threads=1):
     """Expected deaths of the hungry beyond the fed probabilities, summed per province in slot
     order (as ``np.bincount`` sums them); a province's households (one run of the ascending
     ``hungry``) per thread. ``p_hungry`` holds the hungry's probabilities negated."""
     out = np.zeros(n_prov)
     bounds = province_bounds(hungry, block_start)
-    for r in nb.prange(bounds.size - 1):
-        if bounds[r + 1] == bounds[r]:
-            continue
-        total = 0.0  # in a register: a sum in memory made each household wait on the last one's store
-        for k in range(bounds[r], bounds[r + 1]):
-            i = hungry[k]
-            total += ((children[i] * (-p_hungry[0, k] - p_fed[0]) + adults[i] * (-p_hungry[1, k] - p_fed[1]))
-                      + elderly[i] * (-p_hungry[2, k] - p_fed[2]))
-        out[province[hungry[bounds[r]]]] = total
+    order_r, cuts_r = deal_runs(bounds, n_threads)  # provinces balanced over the threads
+    for th_r in nb.prange(cuts_r.size - 1):
+        for q_r in range(cuts_r[th_r], cuts_r[th_r + 1]):
+            r = order_r[q_r]
+            if bounds[r + 1] == bounds[r]:
+                continue
+            total = 0.0  # in a register: a sum in memory made each household wait on the last one's store
+            for k in range(bounds[r], bounds[r + 1]):
+                i = hungry[k]
+                total += ((children[i] * (-p_hungry[0, k] - p_fed[0]) + adults[i] * (-p_hungry[1, k] - p_fed[1]))
+                          + elderly[i] * (-p_hungry[2, k] - p_fed[2]))
+            out[province[hungry[bounds[r]]]] = total
     return out
 
 
@@ -306,7 +309,7 @@ def _vital_chunks(world, ctx, p, hh, active, heads, month_word, p_fed, log_surv,
         p_hungry = _hungry_probabilities(p, hh, hungry, log_surv, fertility, pool, n_threads)
         # deaths beyond the baseline among the hungry, in expectation, are counted as hunger deaths
         hunger_deaths += _excess_deaths(hungry, hh.province, hh.block_start, hh.children, hh.adults, hh.elderly,
-                                        p_hungry, p_fed, world.provinces.n)
+                                        p_hungry, p_fed, world.provinces.n, n_threads)
         if _vital(heads, month_word, pieces, bounds, hh.block_start, active, hh.children, hh.adults, hh.elderly, hungry,
                   p_hungry, p_fed, 1 / (12 * p.years_as_child), 1 / (12 * p.years_working_age), flows):
             raise OverflowError(f"a household has more than {MAX_BAND} members in one age band")

@@ -216,7 +216,7 @@ def _settle_parts(world, ctx, provinces, shares, tfp, damaged, wx, away, adjustm
         if coll.any():
             cu = cooperatives.accounting_units(hh, orgs, idx[coll], pol, p.production_team_size,
                                                villages=world.province_villages())
-            coll_unit = hk.collective_units(coll, cu, bounds)
+            coll_unit = hk.collective_units(coll, cu, bounds, thread_count())
             n_units = int(cu.max()) + 1
             del cu
         else:
@@ -224,7 +224,8 @@ def _settle_parts(world, ctx, provinces, shares, tfp, damaged, wx, away, adjustm
         c_land, c_labour, labour_used, animals_used, effort_labour = (np.empty(idx.size) for _ in range(5))
         pooled, changed = np.empty(idx.size, dtype=bool), np.empty(idx.size, dtype=bool)
         hk.pool_inputs(team, coll_unit, n_teams, n_teams + n_units, land, sown, labour, animals, plot, hh.effort, idx,
-                       c_land, c_labour, labour_used, animals_used, effort_labour, pooled, changed, bounds)
+                       c_land, c_labour, labour_used, animals_used, effort_labour, pooled, changed, bounds,
+                       thread_count())
         del plot
         bonus = hk.output_bonus(org, in_team, coll, p.mutual_aid_pooling_bonus, unit_factor)
         del org, in_team
@@ -256,7 +257,7 @@ def _settle_parts(world, ctx, provinces, shares, tfp, damaged, wx, away, adjustm
             pol.procurement_on_true_output, pol.report_credence, p.planned_procurement_share, p.radicalism_procurement,
             hk.REGIME_CODES.get(pol.procurement_regime, hk.PROPORTIONAL), p.free_market_sale_share,
             p.procurement_surplus_rate, adjustment, hh.grain_kg, hh.draft_animals, p.animal_starvation,
-            own_flows, own_state_in, unit_sums, true_sown, output, bounds)
+            own_flows, own_state_in, unit_sums, true_sown, output, bounds, thread_count())
         true_p += true_sown[:, 0]
         sown_p += true_sown[:, 1]
         del scale, f_out, bonus, normal_output, sown, need_month, labour_used, labour, team
@@ -308,7 +309,7 @@ def _collective_shares(world, ctx, idx, coll_unit, n, unit_sums, adjustment, out
     ration = distribution.food_norm(p, pol)
     count, fg_count, free_share, prov_u, totals, label, org_ids = hk.unit_member_sums(
         idx, coll_unit, n, hh.province, hh.org, persons, hh.five_guarantee, form, pol.free_supply_share,
-        ration, share, land, labour, hh.coerced, p.coerced_effort, bounds)
+        ration, share, land, labour, hh.coerced, p.coerced_effort, bounds, thread_count())
     remainder = remainder + np.where(fg_count > 0, 0.0, welfare)
     paid_rest = remainder * (1.0 - free_share)
     ration_pool = np.minimum(paid_rest, totals[:, 2])
@@ -320,7 +321,7 @@ def _collective_shares(world, ctx, idx, coll_unit, n, unit_sums, adjustment, out
         hh.five_guarantee, ration, land, labour, hh.coerced, p.coerced_effort,
         p.land_dividend_share, own_output, plot_output, claim_rate, share, p.learning_rate, p.feed_kg_per_animal_year,
         animals, fed_share, p.animal_starvation, hh.grain_kg, hh.attitude, hh.draft_animals, label, org_ids.size, output,
-        bounds)
+        bounds, thread_count())
     orgs.yield_advantage[org_ids] = np.divide(y_o, own_o, out=np.ones(org_ids.size), where=own_o > 0) - 1.0
     for col, values in enumerate((paid[0], paid[1], paid[2], paid[3], paid[4], welfare)):
         flows[:, col] += np.bincount(prov_u, weights=values, minlength=world.provinces.n)

@@ -14,7 +14,7 @@ from __future__ import annotations
 import numba as nb
 import numpy as np
 
-from hightide.engine.kernels import PW_BLOCK, PW_STACK, pairwise_close, pairwise_plan
+from hightide.engine.kernels import PW_BLOCK, PW_STACK, deal_runs, pairwise_close, pairwise_plan
 from hightide.world.households import NO_ORG
 from hightide.world.organisations import ADVANCED_APC, COMMUNE, ELEMENTARY_APC, MUTUAL_AID
 
@@ -89,25 +89,30 @@ def products(idx, province, shares, tfp, damaged, wx, expected_weather, land_t, 
 
 
 @nb.njit(cache=True, parallel=True)
-def collective_units(coll, units, bounds):
+def collective_units(coll, units, bounds, n_threads=1):
     """Each harvesting household's accounting unit (-1 outside a collective) from ``units``, the
     units of the collective members (``coll``) in order: provinces (``kernels.province_bounds``)
     in parallel, each from its first member's place in ``units``."""
     n_runs = bounds.size - 1
     first = np.zeros(n_runs + 1, dtype=np.int64)
-    for r in nb.prange(n_runs):
-        c = 0
-        for k in range(bounds[r], bounds[r + 1]):
-            c += coll[k]
-        first[r + 1] = c
+    order_r, cuts_r = deal_runs(bounds, n_threads)  # provinces balanced over the threads
+    for th_r in nb.prange(cuts_r.size - 1):
+        for q_r in range(cuts_r[th_r], cuts_r[th_r + 1]):
+            r = order_r[q_r]
+            c = 0
+            for k in range(bounds[r], bounds[r + 1]):
+                c += coll[k]
+            first[r + 1] = c
     for r in range(n_runs):
         first[r + 1] += first[r]
     out = np.empty(coll.size, dtype=np.int64)
-    for r in nb.prange(n_runs):
-        j = first[r]
-        for k in range(bounds[r], bounds[r + 1]):
-            out[k] = units[j] if coll[k] else -1
-            j += coll[k]
+    for th_r in nb.prange(cuts_r.size - 1):
+        for q_r in range(cuts_r[th_r], cuts_r[th_r + 1]):
+            r = order_r[q_r]
+            j = first[r]
+            for k in range(bounds[r], bounds[r + 1]):
+                out[k] = units[j] if coll[k] else -1
+                j += coll[k]
     return out
 
 
@@ -120,7 +125,7 @@ def _pooling_unit(k, team, coll_unit, n_teams):
 
 @nb.njit(cache=True, parallel=True)
 def pool_inputs(team, coll_unit, n_teams, n_units, land, sown, labour, animals, plot, effort_slot, idx, c_land,
-                c_labour, labour_used, animals_used, effort_used, pooled, changed, bounds):
+                c_labour, labour_used, animals_used, effort_used, pooled, changed, bounds, n_threads=1):
     """Land and time on the collective field (private plots apart), and the labour and animals a
     pooling unit (``_pooling_unit``: accounting unit or team) puts on each member's land in
     proportion to it (``pooled_inputs``); effort-weighted labour for the index; ``pooled`` (in a
@@ -130,30 +135,33 @@ def pool_inputs(team, coll_unit, n_teams, n_units, land, sown, labour, animals, 
     land_t = np.zeros(n_units)
     labour_t = np.zeros(n_units)
     animals_t = np.zeros(n_units)
-    for r in nb.prange(bounds.size - 1):
-        # the current unit's sums in registers while its members follow each other (sums in
-        # memory made each member wait on the last one's store); each unit's sum is in slot order
-        u_now = -1
-        s_land = s_labour = s_animals = 0.0
-        for k in range(bounds[r], bounds[r + 1]):
-            c_land[k] = sown[k] * (1.0 - plot[k])
-            c_labour[k] = labour[k] * (1.0 - plot[k])
-            u = _pooling_unit(k, team, coll_unit, n_teams)
-            if u >= 0:
-                if u != u_now:
-                    if u_now >= 0:
-                        land_t[u_now] = s_land
-                        labour_t[u_now] = s_labour
-                        animals_t[u_now] = s_animals
-                    u_now = u
-                    s_land, s_labour, s_animals = land_t[u], labour_t[u], animals_t[u]
-                s_land += c_land[k]
-                s_labour += c_labour[k]
-                s_animals += animals[k]
-        if u_now >= 0:
-            land_t[u_now] = s_land
-            labour_t[u_now] = s_labour
-            animals_t[u_now] = s_animals
+    order_r, cuts_r = deal_runs(bounds, n_threads)  # provinces balanced over the threads
+    for th_r in nb.prange(cuts_r.size - 1):
+        for q_r in range(cuts_r[th_r], cuts_r[th_r + 1]):
+            r = order_r[q_r]
+            # the current unit's sums in registers while its members follow each other (sums in
+            # memory made each member wait on the last one's store); each unit's sum is in slot order
+            u_now = -1
+            s_land = s_labour = s_animals = 0.0
+            for k in range(bounds[r], bounds[r + 1]):
+                c_land[k] = sown[k] * (1.0 - plot[k])
+                c_labour[k] = labour[k] * (1.0 - plot[k])
+                u = _pooling_unit(k, team, coll_unit, n_teams)
+                if u >= 0:
+                    if u != u_now:
+                        if u_now >= 0:
+                            land_t[u_now] = s_land
+                            labour_t[u_now] = s_labour
+                            animals_t[u_now] = s_animals
+                        u_now = u
+                        s_land, s_labour, s_animals = land_t[u], labour_t[u], animals_t[u]
+                    s_land += c_land[k]
+                    s_labour += c_labour[k]
+                    s_animals += animals[k]
+            if u_now >= 0:
+                land_t[u_now] = s_land
+                labour_t[u_now] = s_labour
+                animals_t[u_now] = s_animals
     for k in nb.prange(n):
         u = _pooling_unit(k, team, coll_unit, n_teams)
         if u >= 0:
@@ -175,7 +183,7 @@ def settle_households(idx, province, form, team, n_teams, coll_unit, n_units, sc
                       retention_food, seed_per_mu, feed_per_animal, reported_this, true_this, reported_last, true_last,
                       on_true_output, credence, planned_share, radicalism_procurement, regime, free_market_share,
                       surplus_rate, adjustment, grain, draft_animals, starvation, flows, state_in, unit_sums,
-                      true_sown, output_out, bounds):
+                      true_sown, output_out, bounds, n_threads=1):
     """Output, labour exchange in teams, reports, the procurement basis and, for households that
     settle their own claims (alone or in teams), tax, purchase, seed and feed settled from stock
     plus income in that order, animals starved of feed, stocks updated. Members of collectives get
@@ -187,23 +195,28 @@ def settle_households(idx, province, form, team, n_teams, coll_unit, n_units, sc
     (``kernels.province_bounds``) in parallel."""
     out_t = np.zeros(n_teams)
     lab_t = np.zeros(n_teams)
-    for r in nb.prange(bounds.size - 1):
-        for k in range(bounds[r], bounds[r + 1]):
-            output_out[k] = scale[k] * f_out[k] * bonus[k] * loss_factor
-            t = team[k]
-            if t >= 0:
-                out_t[t] += output_out[k]
-                lab_t[t] += labour[k]
+    order_r, cuts_r = deal_runs(bounds, n_threads)  # provinces balanced over the threads
+    for th_r in nb.prange(cuts_r.size - 1):
+        for q_r in range(cuts_r[th_r], cuts_r[th_r + 1]):
+            r = order_r[q_r]
+            for k in range(bounds[r], bounds[r + 1]):
+                output_out[k] = scale[k] * f_out[k] * bonus[k] * loss_factor
+                t = team[k]
+                if t >= 0:
+                    out_t[t] += output_out[k]
+                    lab_t[t] += labour[k]
     wage = np.zeros(n_teams)
     for t in nb.prange(n_teams):
         wage[t] = elasticity_labour * out_t[t] / lab_t[t] if lab_t[t] > 0 else 0.0
-    for r in nb.prange(bounds.size - 1):
-        _settle_run(bounds[r], bounds[r + 1], idx, province, team, coll_unit, labour, labour_used, plot_output,
-                    normal_output, land, sown, animals, share, persons, need_month, to_next, normal_yield, exag, rad,
-                    tax_rate, retention_food, seed_per_mu, feed_per_animal, reported_this, true_this, reported_last,
-                    true_last, on_true_output, credence, planned_share, radicalism_procurement, regime,
-                    free_market_share, surplus_rate, adjustment, grain, draft_animals, starvation, flows, state_in,
-                    unit_sums, true_sown, output_out, wage)
+    for th_r in nb.prange(cuts_r.size - 1):
+        for q_r in range(cuts_r[th_r], cuts_r[th_r + 1]):
+            r = order_r[q_r]
+            _settle_run(bounds[r], bounds[r + 1], idx, province, team, coll_unit, labour, labour_used, plot_output,
+                        normal_output, land, sown, animals, share, persons, need_month, to_next, normal_yield, exag, rad,
+                        tax_rate, retention_food, seed_per_mu, feed_per_animal, reported_this, true_this, reported_last,
+                        true_last, on_true_output, credence, planned_share, radicalism_procurement, regime,
+                        free_market_share, surplus_rate, adjustment, grain, draft_animals, starvation, flows, state_in,
+                        unit_sums, true_sown, output_out, wage)
 
 
 @nb.njit(cache=True)
@@ -283,7 +296,7 @@ def _settle_run(a, b, idx, province, team, coll_unit, labour, labour_used, plot_
 
 @nb.njit(cache=True, parallel=True)
 def unit_member_sums(idx, coll_unit, n_units, province, org, persons, five_guarantee, form, free_supply_share,
-                     retention_food, share, land, labour, coerced, coerced_effort, bounds):
+                     retention_food, share, land, labour, coerced, coerced_effort, bounds, n_threads=1):
     """Per accounting unit (members: ``coll_unit`` >= 0): members, five-guarantee members, the
     largest free-supply share of its members' forms, its province, and the weight totals of
     ``collective.share_by`` (persons x five-guarantee, persons, ration, land, work points).
@@ -301,69 +314,74 @@ def unit_member_sums(idx, coll_unit, n_units, province, org, persons, five_guara
     n_local = np.zeros(n_runs + 1, dtype=np.int64)
     lo_r = np.zeros(n_runs, dtype=np.int64)
     hi_r = np.full(n_runs, -1, dtype=np.int64)
-    for r in nb.prange(n_runs):
-        lo = np.int64(1) << 62
-        hi = np.int64(-1)
-        # the current unit's sums in registers while its members follow each other (sums in
-        # memory made each member wait on the last one's store); each unit's sum is in slot order
-        u_now = -1
-        c = fg_c = fs = t0 = t1 = t2 = t3 = t4 = 0.0
-        for k in range(bounds[r], bounds[r + 1]):
-            u = coll_unit[k]
-            if u < 0:
-                continue
-            i = idx[k]
-            if u != u_now:
-                if u_now >= 0:
-                    count[u_now], fg_count[u_now], free_share[u_now] = c, fg_c, fs
-                    totals[u_now, 0], totals[u_now, 1], totals[u_now, 2] = t0, t1, t2
-                    totals[u_now, 3], totals[u_now, 4] = t3, t4
-                u_now = u
-                c, fg_c, fs = count[u], fg_count[u], free_share[u]
-                t0, t1, t2, t3, t4 = totals[u, 0], totals[u, 1], totals[u, 2], totals[u, 3], totals[u, 4]
-                prov_u[u] = province[i]
-            fg = five_guarantee[i]
-            c += 1.0
-            fg_c += np.float64(fg)
-            fs = max(fs, free_supply_share if form[k] == COMMUNE else 0.0)
-            t0 += persons[k] * fg
-            t1 += persons[k]
-            t2 += retention_food * persons[k] * share[k]
-            t3 += land[k]
-            t4 += labour[k] * (coerced_effort if coerced[i] else 1.0)
-            lo = min(lo, np.int64(org[i]))
-            hi = max(hi, np.int64(org[i]))
-        if u_now >= 0:
-            count[u_now], fg_count[u_now], free_share[u_now] = c, fg_c, fs
-            totals[u_now, 0], totals[u_now, 1], totals[u_now, 2] = t0, t1, t2
-            totals[u_now, 3], totals[u_now, 4] = t3, t4
-        if hi >= 0:
-            seen = np.zeros(hi - lo + 1, dtype=np.bool_)
-            m = 0
+    order_r, cuts_r = deal_runs(bounds, n_threads)  # provinces balanced over the threads
+    for th_r in nb.prange(cuts_r.size - 1):
+        for q_r in range(cuts_r[th_r], cuts_r[th_r + 1]):
+            r = order_r[q_r]
+            lo = np.int64(1) << 62
+            hi = np.int64(-1)
+            # the current unit's sums in registers while its members follow each other (sums in
+            # memory made each member wait on the last one's store); each unit's sum is in slot order
+            u_now = -1
+            c = fg_c = fs = t0 = t1 = t2 = t3 = t4 = 0.0
             for k in range(bounds[r], bounds[r + 1]):
-                if coll_unit[k] >= 0:
-                    o = org[idx[k]] - lo
-                    if not seen[o]:
-                        seen[o] = True
-                        m += 1
-            n_local[r + 1] = m
-            lo_r[r], hi_r[r] = lo, hi
+                u = coll_unit[k]
+                if u < 0:
+                    continue
+                i = idx[k]
+                if u != u_now:
+                    if u_now >= 0:
+                        count[u_now], fg_count[u_now], free_share[u_now] = c, fg_c, fs
+                        totals[u_now, 0], totals[u_now, 1], totals[u_now, 2] = t0, t1, t2
+                        totals[u_now, 3], totals[u_now, 4] = t3, t4
+                    u_now = u
+                    c, fg_c, fs = count[u], fg_count[u], free_share[u]
+                    t0, t1, t2, t3, t4 = totals[u, 0], totals[u, 1], totals[u, 2], totals[u, 3], totals[u, 4]
+                    prov_u[u] = province[i]
+                fg = five_guarantee[i]
+                c += 1.0
+                fg_c += np.float64(fg)
+                fs = max(fs, free_supply_share if form[k] == COMMUNE else 0.0)
+                t0 += persons[k] * fg
+                t1 += persons[k]
+                t2 += retention_food * persons[k] * share[k]
+                t3 += land[k]
+                t4 += labour[k] * (coerced_effort if coerced[i] else 1.0)
+                lo = min(lo, np.int64(org[i]))
+                hi = max(hi, np.int64(org[i]))
+            if u_now >= 0:
+                count[u_now], fg_count[u_now], free_share[u_now] = c, fg_c, fs
+                totals[u_now, 0], totals[u_now, 1], totals[u_now, 2] = t0, t1, t2
+                totals[u_now, 3], totals[u_now, 4] = t3, t4
+            if hi >= 0:
+                seen = np.zeros(hi - lo + 1, dtype=np.bool_)
+                m = 0
+                for k in range(bounds[r], bounds[r + 1]):
+                    if coll_unit[k] >= 0:
+                        o = org[idx[k]] - lo
+                        if not seen[o]:
+                            seen[o] = True
+                            m += 1
+                n_local[r + 1] = m
+                lo_r[r], hi_r[r] = lo, hi
     offset = np.cumsum(n_local)
     org_ids = np.empty(offset[-1], dtype=np.int64)
-    for r in nb.prange(n_runs):
-        lo, hi = lo_r[r], hi_r[r]
-        if hi < 0:
-            continue
-        number = np.full(hi - lo + 1, -1, dtype=np.int64)
-        m = offset[r]
-        for k in range(bounds[r], bounds[r + 1]):
-            if coll_unit[k] >= 0:
-                o = org[idx[k]]
-                if number[o - lo] < 0:
-                    number[o - lo] = m
-                    org_ids[m] = o
-                    m += 1
-                label[k] = number[o - lo]
+    for th_r in nb.prange(cuts_r.size - 1):
+        for q_r in range(cuts_r[th_r], cuts_r[th_r + 1]):
+            r = order_r[q_r]
+            lo, hi = lo_r[r], hi_r[r]
+            if hi < 0:
+                continue
+            number = np.full(hi - lo + 1, -1, dtype=np.int64)
+            m = offset[r]
+            for k in range(bounds[r], bounds[r + 1]):
+                if coll_unit[k] >= 0:
+                    o = org[idx[k]]
+                    if number[o - lo] < 0:
+                        number[o - lo] = m
+                        org_ids[m] = o
+                        m += 1
+                    label[k] = number[o - lo]
     return count, fg_count, free_share, prov_u, totals, label, org_ids
 
 
@@ -378,7 +396,7 @@ def _share_by(weight, total, count, amount):
 def share_out(idx, coll_unit, count, totals, fg_count, welfare, remainder, free_share, paid_rest, ration_pool, form,
               persons, five_guarantee, retention_food, land, labour, coerced, coerced_effort, dividend_share,
               own_output, plot_output, claim_rate, share, learning_rate, feed_per_animal, animals, fed_share,
-              starvation, grain, attitude, draft_animals, label, n_orgs, output, bounds):
+              starvation, grain, attitude, draft_animals, label, n_orgs, output, bounds, n_threads=1):
     """Each member's share of its unit's remainder: free supply by persons, the welfare fund to
     five-guarantee households, then a land dividend and work points (elementary) or a basic ration
     and work points (advanced, communes); stock and animals updated; the member's experience moves
@@ -386,12 +404,15 @@ def share_out(idx, coll_unit, count, totals, fg_count, welfare, remainder, free_
     members' own land and labour would have given. Provinces (``kernels.province_bounds``) in parallel."""
     y_o = np.zeros(n_orgs)
     own_o = np.zeros(n_orgs)
-    for r in nb.prange(bounds.size - 1):
-        _share_run(bounds[r], bounds[r + 1], idx, coll_unit, count, totals, fg_count, welfare, remainder, free_share,
-                   paid_rest, ration_pool, form, persons, five_guarantee, retention_food, land, labour, coerced,
-                   coerced_effort, dividend_share, own_output, plot_output, claim_rate, share, learning_rate,
-                   feed_per_animal, animals, fed_share, starvation, grain, attitude, draft_animals, label, output, y_o,
-                   own_o)
+    order_r, cuts_r = deal_runs(bounds, n_threads)  # provinces balanced over the threads
+    for th_r in nb.prange(cuts_r.size - 1):
+        for q_r in range(cuts_r[th_r], cuts_r[th_r + 1]):
+            r = order_r[q_r]
+            _share_run(bounds[r], bounds[r + 1], idx, coll_unit, count, totals, fg_count, welfare, remainder, free_share,
+                       paid_rest, ration_pool, form, persons, five_guarantee, retention_food, land, labour, coerced,
+                       coerced_effort, dividend_share, own_output, plot_output, claim_rate, share, learning_rate,
+                       feed_per_animal, animals, fed_share, starvation, grain, attitude, draft_animals, label, output, y_o,
+                       own_o)
     return y_o, own_o
 
 

@@ -17,15 +17,18 @@ import numpy as np
 CHUNK_SLOTS = 1 << 22
 
 
-def province_chunks(slots, provinces=None, limit: int | None = None) -> list[np.ndarray]:
+def province_chunks(slots, provinces=None, limit: int | None = None, largest_times: int = 1) -> list[np.ndarray]:
     """Consecutive provinces (all, or those given, ascending) grouped up to ``limit`` used slots;
     a province is never split, so per-province results do not depend on the grouping. By default
-    the limit is ``CHUNK_SLOTS`` or the largest province's used slots if more: that province is
-    a chunk of its own anyway, so no chunk is larger, and the others go together in twos and
-    threes, whose per-province passes (a province's sums are one thread's) then run on every
-    thread at full scale, where one province fills ``CHUNK_SLOTS``."""
+    the limit is ``CHUNK_SLOTS`` or ``largest_times`` x the largest province's used slots if more:
+    that province is a chunk of its own at 1, so no chunk is larger, and the others go together in
+    twos and threes, whose per-province passes (a province's sums are one thread's) then run on
+    every thread at full scale, where one province fills ``CHUNK_SLOTS``. A process whose arrays
+    per slot are a fraction of the largest (vital events') may take ``largest_times`` 2 (``LIGHT_CHUNKS``):
+    each chunk then holds two or more provinces, which the threads share (``deal_runs``)."""
     if limit is None:
-        limit = max(CHUNK_SLOTS, int(np.max(slots.used))) if len(slots.used) else CHUNK_SLOTS
+        largest = int(np.max(slots.used)) if len(slots.used) else 0
+        limit = max(CHUNK_SLOTS, largest_times * largest)
     provinces = range(len(slots.block_start)) if provinces is None else provinces
     out, cur, size = [], [], 0
     for pv in provinces:
@@ -38,6 +41,12 @@ def province_chunks(slots, provinces=None, limit: int | None = None) -> list[np.
     if cur:
         out.append(np.array(cur, dtype=np.int64))
     return out
+
+
+#: ``largest_times`` of the processes whose arrays per slot are about a fifth of vital events'
+#: (consumption's and effort's members and units, ~25 B a slot against 116: memory.CHUNK_BYTES_PER_SLOT),
+#: so chunks twice the largest province keep under the peak the vital events set
+LIGHT_CHUNKS = 2
 
 
 #: the threads ``slot_pieces`` deals pieces to unless told (Numba's, as the run's governor set them)
@@ -186,6 +195,35 @@ def province_bounds(idx, block_start):
 
 
 @nb.njit(cache=True)
+def deal_runs(bounds, n_threads):
+    """Runs ``bounds[r]:bounds[r + 1]`` (provinces) dealt to ``n_threads`` threads by size, the
+    largest first, each to the thread with the fewest elements so far (LPT): thread t takes runs
+    ``order[cuts[t]:cuts[t + 1]]`` (ascending). A pass whose runs are independent gives the same
+    result however they are dealt; Numba's static split of a ``prange`` over the runs left one
+    thread with most of the work when a few provinces of unequal size made up a chunk."""
+    n_runs = bounds.size - 1
+    n_threads = max(n_threads, 1)
+    size = bounds[1:] - bounds[:-1]
+    load = np.zeros(n_threads, dtype=np.int64)
+    owner = np.empty(n_runs, dtype=np.int64)
+    for r in np.argsort(-size, kind="mergesort"):
+        t = np.argmin(load)
+        owner[r] = t
+        load[t] += size[r]
+    cuts = np.zeros(n_threads + 1, dtype=np.int64)
+    for r in range(n_runs):
+        cuts[owner[r] + 1] += 1
+    for t in range(n_threads):
+        cuts[t + 1] += cuts[t]
+    fill = cuts[:n_threads].copy()
+    order = np.empty(n_runs, dtype=np.int64)
+    for r in range(n_runs):
+        order[fill[owner[r]]] = r
+        fill[owner[r]] += 1
+    return order, cuts
+
+
+@nb.njit(cache=True)
 def segment_bases(provinces, used):
     """Where each of ``provinces`` starts in an output as long as their used slots together (its
     segment: a pass writes a province's hits from there, ``compact_segments`` packs them), and
@@ -254,28 +292,31 @@ def group_count(keys: np.ndarray, n: int) -> np.ndarray:
 
 
 @nb.njit(cache=True, parallel=True)
-def _count_and_sum_at(keys, flags, slots, n, bounds):
+def _count_and_sum_at(keys, flags, slots, n, bounds, n_threads=1):
     count = np.zeros(n)
     total = np.zeros(n)
-    for r in nb.prange(bounds.size - 1):
-        # the current key's count and sum as integers in registers while its run lasts (whole
-        # numbers: the float64 totals are the same)
-        k_now = -1
-        c = t = np.int64(0)
-        for j in range(bounds[r], bounds[r + 1]):
-            k = keys[j]
-            if k != k_now:
-                if k_now >= 0:
-                    count[k_now] = c
-                    total[k_now] = t
-                k_now = k
-                c = np.int64(count[k])
-                t = np.int64(total[k])
-            c += 1
-            t += np.int64(flags[slots[j]])
-        if k_now >= 0:
-            count[k_now] = c
-            total[k_now] = t
+    order_r, cuts_r = deal_runs(bounds, n_threads)  # provinces balanced over the threads
+    for th_r in nb.prange(cuts_r.size - 1):
+        for q_r in range(cuts_r[th_r], cuts_r[th_r + 1]):
+            r = order_r[q_r]
+            # the current key's count and sum as integers in registers while its run lasts (whole
+            # numbers: the float64 totals are the same)
+            k_now = -1
+            c = t = np.int64(0)
+            for j in range(bounds[r], bounds[r + 1]):
+                k = keys[j]
+                if k != k_now:
+                    if k_now >= 0:
+                        count[k_now] = c
+                        total[k_now] = t
+                    k_now = k
+                    c = np.int64(count[k])
+                    t = np.int64(total[k])
+                c += 1
+                t += np.int64(flags[slots[j]])
+            if k_now >= 0:
+                count[k_now] = c
+                total[k_now] = t
     return count, total
 
 
@@ -285,7 +326,7 @@ def count_and_sum_at(keys: np.ndarray, flags: np.ndarray, slots: np.ndarray, n: 
     (float64) in one pass without gathering ``flags[slots]``, for boolean ``flags`` (counted as
     integers: the totals are the same in any order) and keys of which each belongs to one
     province's ascending ``slots`` (accounting units): provinces (``province_bounds``) in parallel."""
-    return _count_and_sum_at(keys, flags, slots, n, province_bounds(slots, block_start))
+    return _count_and_sum_at(keys, flags, slots, n, province_bounds(slots, block_start), thread_count())
 
 
 @nb.njit(cache=True)
@@ -493,7 +534,7 @@ def _orgs_ascending(org, bounds):
 
 
 @nb.njit(cache=True, parallel=True)
-def _number_runs(members, org, village, org_form, by_unit, apart_form, bounds, team_size, out, ranges):
+def _number_runs(members, org, village, org_form, by_unit, apart_form, bounds, team_size, out, ranges, n_threads=1):
     """Units of every run of members (province) in parallel (``_number_units_by_village``, else
     the sorting ``_number_units`` on the run's gathered keys), then offset by the units of the
     runs before it: the numbering of one sequential walk over the runs. ``ranges[r]`` bounds run
@@ -505,31 +546,34 @@ def _number_runs(members, org, village, org_form, by_unit, apart_form, bounds, t
     given = ranges.shape[0] > 0
     counts = np.zeros(n_runs + 1, dtype=np.int64)
     o_range = np.full((n_runs, 2), -1, dtype=np.int64)
-    for r in nb.prange(n_runs):
-        a, b = bounds[r], bounds[r + 1]
-        if b == a:
-            continue
-        if given:
-            o_lo, o_hi, v_lo, v_hi = ranges[r, 0], ranges[r, 1], ranges[r, 2], ranges[r, 3]
-        else:
-            o_lo, o_hi, v_lo, v_hi = _run_ranges(members, org, village, a, b)
-        o_range[r, 0] = o_lo
-        o_range[r, 1] = o_hi
-        c = _number_units_by_village(members, org, village, org_form, by_unit, apart_form, a, b, team_size, out,
-                                     o_lo, o_hi, v_lo, v_hi)
-        if c < 0:
-            o_r = np.empty(b - a, dtype=np.int64)
-            v_r = np.empty(b - a, dtype=np.int64)
-            d_r = np.empty(b - a, dtype=np.bool_)
-            for k in range(a, b):
-                i = members[k]
-                o_r[k - a] = org[i]
-                v_r[k - a] = village[i]
-                d_r[k - a] = (not by_unit) and org_form[org[i]] != apart_form
-            c = _number_units(o_r, v_r, d_r, 0, b - a, team_size, out[a:b])
-            o_range[r, 0] = o_r.min()  # the organisations the run really has
-            o_range[r, 1] = o_r.max()
-        counts[r + 1] = c
+    order_r, cuts_r = deal_runs(bounds, n_threads)  # provinces balanced over the threads
+    for th_r in nb.prange(cuts_r.size - 1):
+        for q_r in range(cuts_r[th_r], cuts_r[th_r + 1]):
+            r = order_r[q_r]
+            a, b = bounds[r], bounds[r + 1]
+            if b == a:
+                continue
+            if given:
+                o_lo, o_hi, v_lo, v_hi = ranges[r, 0], ranges[r, 1], ranges[r, 2], ranges[r, 3]
+            else:
+                o_lo, o_hi, v_lo, v_hi = _run_ranges(members, org, village, a, b)
+            o_range[r, 0] = o_lo
+            o_range[r, 1] = o_hi
+            c = _number_units_by_village(members, org, village, org_form, by_unit, apart_form, a, b, team_size, out,
+                                         o_lo, o_hi, v_lo, v_hi)
+            if c < 0:
+                o_r = np.empty(b - a, dtype=np.int64)
+                v_r = np.empty(b - a, dtype=np.int64)
+                d_r = np.empty(b - a, dtype=np.bool_)
+                for k in range(a, b):
+                    i = members[k]
+                    o_r[k - a] = org[i]
+                    v_r[k - a] = village[i]
+                    d_r[k - a] = (not by_unit) and org_form[org[i]] != apart_form
+                c = _number_units(o_r, v_r, d_r, 0, b - a, team_size, out[a:b])
+                o_range[r, 0] = o_r.min()  # the organisations the run really has
+                o_range[r, 1] = o_r.max()
+            counts[r + 1] = c
     prev_max = -1
     for r in range(n_runs):
         if o_range[r, 0] < 0:
@@ -539,9 +583,11 @@ def _number_runs(members, org, village, org_form, by_unit, apart_form, bounds, t
         prev_max = o_range[r, 1]
     for r in range(n_runs):
         counts[r + 1] += counts[r]
-    for r in nb.prange(n_runs):
-        for k in range(bounds[r], bounds[r + 1]):
-            out[k] += counts[r]
+    for th_r in nb.prange(cuts_r.size - 1):
+        for q_r in range(cuts_r[th_r], cuts_r[th_r + 1]):
+            r = order_r[q_r]
+            for k in range(bounds[r], bounds[r + 1]):
+                out[k] += counts[r]
     return True
 
 
@@ -580,7 +626,7 @@ def units_of_members(members: np.ndarray, org: np.ndarray, village: np.ndarray, 
     out = np.empty(members.size, dtype=np.int64)
     ranges = np.zeros((0, 4), dtype=np.int64) if ranges is None else np.asarray(ranges, dtype=np.int64)
     if not _number_runs(members, org, village, org_form, bool(by_unit), int(apart_form), bounds, int(team_size), out,
-                        ranges):
+                        ranges, thread_count()):
         return None
     return out
 
@@ -886,37 +932,42 @@ def outside_forms(world, forms) -> np.ndarray:
 
 
 @nb.njit(cache=True, parallel=True)
-def _dense_index(keys, mask, bounds):
+def _dense_index(keys, mask, bounds, n_threads=1):
     n_runs = bounds.size - 1
     out = np.full(keys.size, -1, dtype=np.int64)
     ranges = np.zeros((n_runs, 2), dtype=np.int64)
     n_local = np.zeros(n_runs + 1, dtype=np.int64)
-    for r in nb.prange(n_runs):
-        lo = np.int64(1) << 62
-        hi = np.int64(-1)
-        for k in range(bounds[r], bounds[r + 1]):
-            if mask[k]:
-                lo = min(lo, np.int64(keys[k]))
-                hi = max(hi, np.int64(keys[k]))
-        if hi < lo:
-            continue
-        # labels within the run, in order of first appearance, then offset by the runs before
-        label = np.full(hi - lo + 1, -1, dtype=np.int64)
-        m = 0
-        for k in range(bounds[r], bounds[r + 1]):
-            if mask[k]:
-                j = keys[k] - lo
-                if label[j] < 0:
-                    label[j] = m
-                    m += 1
-                out[k] = label[j]
-        n_local[r + 1] = m
+    order_r, cuts_r = deal_runs(bounds, n_threads)  # provinces balanced over the threads
+    for th_r in nb.prange(cuts_r.size - 1):
+        for q_r in range(cuts_r[th_r], cuts_r[th_r + 1]):
+            r = order_r[q_r]
+            lo = np.int64(1) << 62
+            hi = np.int64(-1)
+            for k in range(bounds[r], bounds[r + 1]):
+                if mask[k]:
+                    lo = min(lo, np.int64(keys[k]))
+                    hi = max(hi, np.int64(keys[k]))
+            if hi < lo:
+                continue
+            # labels within the run, in order of first appearance, then offset by the runs before
+            label = np.full(hi - lo + 1, -1, dtype=np.int64)
+            m = 0
+            for k in range(bounds[r], bounds[r + 1]):
+                if mask[k]:
+                    j = keys[k] - lo
+                    if label[j] < 0:
+                        label[j] = m
+                        m += 1
+                    out[k] = label[j]
+            n_local[r + 1] = m
     for r in range(n_runs):
         n_local[r + 1] += n_local[r]
-    for r in nb.prange(n_runs):
-        for k in range(bounds[r], bounds[r + 1]):
-            if mask[k]:
-                out[k] += n_local[r]
+    for th_r in nb.prange(cuts_r.size - 1):
+        for q_r in range(cuts_r[th_r], cuts_r[th_r + 1]):
+            r = order_r[q_r]
+            for k in range(bounds[r], bounds[r + 1]):
+                if mask[k]:
+                    out[k] += n_local[r]
     return out, n_local[n_runs]
 
 
@@ -926,5 +977,5 @@ def dense_index(keys: np.ndarray, mask: np.ndarray, bounds: np.ndarray) -> tuple
     province, without sorting. Entries come province by province (``province_bounds``: runs
     taken in parallel), and a key belongs to one province (an organisation's members live in
     its province); keys of a province should span a compact range."""
-    out, n = _dense_index(keys, mask, bounds)
+    out, n = _dense_index(keys, mask, bounds, thread_count())
     return out, int(n)

@@ -21,7 +21,7 @@ import numba as nb
 import numpy as np
 
 from hightide.engine.context import StepContext
-from hightide.engine.kernels import count_and_sum_at, members_of_forms, province_chunks, slot_pieces
+from hightide.engine.kernels import LIGHT_CHUNKS, count_and_sum_at, members_of_forms, province_chunks, slot_pieces
 from hightide.institutions import cooperatives
 from hightide.institutions.cooperatives import COLLECTIVE_FORMS
 from hightide.world.organisations import COMMUNE
@@ -98,7 +98,7 @@ def update_effort(world: World, ctx: StepContext) -> None:
     world.private_plot_season = season_mean(world.private_plot_season, pol.private_plot_share, ctx.cal_month)
     # provinces in chunks of whole provinces (a unit's members are in one province): the members and
     # their units are listed for one chunk at a time, not for the whole population
-    for chunk in province_chunks(hh):
+    for chunk in province_chunks(hh, largest_times=LIGHT_CHUNKS):
         members = members_of_forms(hh, orgs, COLLECTIVE_FORMS, provinces=chunk)
         units = cooperatives.accounting_units(hh, orgs, members, pol, p.production_team_size,
                                               villages=world.province_villages())
