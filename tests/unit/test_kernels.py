@@ -214,3 +214,8 @@ def test_dense_index_labels_keys_in_order_of_first_appearance_province_by_provin
         want[k] = seen.setdefault(int(keys[k]), len(seen))
     np.testing.assert_array_equal(got, want)
     assert n == len(seen)
+    # nothing under the mask (no team in the communes' years): every entry -1 and no key, as the pass gives
+    none = np.zeros(keys.size, dtype=bool)
+    for got_none, n_none in (kernels.dense_index(keys, none, bounds), kernels._dense_index(keys, none, bounds, 2)):
+        np.testing.assert_array_equal(got_none, np.full(keys.size, -1))
+        assert int(n_none) == 0

@@ -214,10 +214,11 @@ def _settle_parts(world, ctx, provinces, shares, tfp, damaged, wx, away, adjustm
         team, n_teams = dense_index(org, in_team, bounds)
         n_units = 0
         if coll.any():
-            cu = cooperatives.accounting_units(hh, orgs, idx[coll], pol, p.production_team_size,
+            every = bool(coll.all())  # every harvesting household in a collective (1957 on): no gather, no scatter
+            cu = cooperatives.accounting_units(hh, orgs, idx if every else idx[coll], pol, p.production_team_size,
                                                villages=world.province_villages())
-            coll_unit = hk.collective_units(coll, cu, bounds, thread_count())
             n_units = int(cu.max()) + 1
+            coll_unit = cu if every else hk.collective_units(coll, cu, bounds, thread_count())
             del cu
         else:
             coll_unit = np.full(idx.size, -1, dtype=np.int64)

@@ -976,6 +976,9 @@ def dense_index(keys: np.ndarray, mask: np.ndarray, bounds: np.ndarray) -> tuple
     distinct keys): a dense labelling for grouping, in order of first appearance province by
     province, without sorting. Entries come province by province (``province_bounds``: runs
     taken in parallel), and a key belongs to one province (an organisation's members live in
-    its province); keys of a province should span a compact range."""
+    its province); keys of a province should span a compact range. With nothing under ``mask``
+    (no mutual-aid team in the communes' years) no pass is made."""
+    if not mask.any():
+        return np.full(keys.size, -1, dtype=np.int64), 0
     out, n = _dense_index(keys, mask, bounds, thread_count())
     return out, int(n)
