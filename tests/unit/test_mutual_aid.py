@@ -109,11 +109,17 @@ def test_no_team_below_minimum_when_team_size_is_at_least_the_minimum():
     assert np.bincount(team, minlength=team_village.size).min() >= 3
 
 
-def test_anyone_free_or_in_a_team_is_the_array_test():
+def test_anyone_free_or_in_a_team_is_the_array_test(monkeypatch):
     """The early-stopping pass says what the array expression says: some active household outside
     every organisation, or in a live mutual-aid team (dead teams and inactive households don't count)."""
+    from types import SimpleNamespace
+
+    from hightide.engine import kernels
     from hightide.institutions.mutual_aid import _anyone_free_or_in_a_team
     from hightide.world.organisations import COMMUNE, MUTUAL_AID
+
+    monkeypatch.setattr(kernels, "PIECE_SLOTS", 64)
+    monkeypatch.setattr(kernels, "MIN_PIECE_SLOTS", 1)
 
     g = np.random.default_rng(2)
     n = 500
@@ -128,4 +134,6 @@ def test_anyone_free_or_in_a_team_is_the_array_test():
         active = g.random(n) < (0.99 if trial % 4 < 2 else 0.001)
         o = np.maximum(org, 0)
         want = bool((in_use & active & ((org < 0) | (org_active[o] & (org_form[o] == MUTUAL_AID)))).any())
-        assert _anyone_free_or_in_a_team(starts, used, active, org, org_active, org_form) == want
+        for threads in (1, 2, 3):  # pieces of 64 slots dealt to the threads
+            pieces, bounds = kernels.slot_pieces(SimpleNamespace(block_start=starts, used=used), threads=threads)
+            assert _anyone_free_or_in_a_team(pieces, bounds, active, org, org_active, org_form) == want

@@ -105,17 +105,21 @@ def _deciders(head, month_word, pieces, bounds, starts, active, prob, klass, exc
     return idx[:k], u_sel[:k]  # views: only the pages written (about the deciders) are resident
 
 
-@nb.njit(cache=True)
-def _anyone_free_or_in_a_team(starts, used, active, org, org_active, org_form):
+@nb.njit(cache=True, parallel=True)
+def _anyone_free_or_in_a_team(pieces, bounds, active, org, org_active, org_form):
     """Whether any active household is outside every organisation or in a live mutual-aid team:
-    the only households whose decision this month can change anything (stops at the first)."""
-    for p in range(starts.size):
-        for i in range(starts[p], starts[p] + used[p]):
-            if active[i]:
+    the only households whose decision this month can change anything. Pieces of provinces
+    (``kernels.slot_pieces``) in parallel, each stopping at its first such household: in the
+    communes' years, when no one is, every household is looked at, on every thread."""
+    found = np.zeros(pieces.shape[0], dtype=np.bool_)
+    for t in nb.prange(bounds.size - 1):
+        for q in range(bounds[t], bounds[t + 1]):
+            for i in range(pieces[q, 1], pieces[q, 2]):
                 o = org[i]
-                if o < 0 or (org_active[o] and org_form[o] == MUTUAL_AID):
-                    return True
-    return False
+                if active[i] and (o < 0 or (org_active[o] and org_form[o] == MUTUAL_AID)):
+                    found[q] = True
+                    break
+    return found.any()
 
 
 def organise(world: World, ctx: StepContext) -> None:
@@ -128,7 +132,7 @@ def organise(world: World, ctx: StepContext) -> None:
             _leave(world, ctx, np.flatnonzero(member), counted_as="left")
         _dissolve_small(world, ctx, 1 << 30)
         return
-    if not _anyone_free_or_in_a_team(hh.block_start, hh.used, hh.active, hh.org, orgs.active, orgs.form):
+    if not _anyone_free_or_in_a_team(*slot_pieces(hh), hh.active, hh.org, orgs.active, orgs.form):
         # every household is in a co-operative or commune (from 1958 on): no one decides anything
         # here (a decider neither leaves a team nor joins one), so the draws are not even taken
         _dissolve_small(world, ctx, int(p.mutual_aid_min_size))
