@@ -59,6 +59,19 @@ def test_uniform_at_gives_the_slots_draws():
     assert streams.uniform_at(3, "heirs", 55, starts, np.zeros(0, dtype=np.int64)).size == 0
 
 
+def test_uniform_at_jumps_long_gaps_to_the_same_draws():
+    """Slots far apart (gaps above ``rng.JUMP_STEPS``, jumped by ``advance``) and close together
+    (stepped) get the draws one walk over every slot gives."""
+    from hightide.engine import rng
+
+    starts, ends = np.array([0, 5_000, 5_000, 20_000]), np.array([5_000, 5_000, 20_000, 20_001])
+    full = streams.uniform(8, "heirs", 130, starts, ends)
+    g = np.random.default_rng(5)
+    slots = np.concatenate([[0, rng.JUMP_STEPS, 2 * rng.JUMP_STEPS + 1, 4_999, 5_000, 19_999, 20_000],
+                            g.integers(0, 20_001, 300), g.integers(7_000, 7_050, 40)])
+    np.testing.assert_array_equal(streams.uniform_at(8, "heirs", 130, starts, slots), full[slots])
+
+
 @pytest.mark.parametrize("delta", [0, 1, 2, 7, 1000, 123_457, 2**40 + 3])
 def test_advance_jumps_a_stream_as_numpy_does(delta):
     """``advance`` puts a stream ``delta`` steps on: the draws after it are NumPy's after

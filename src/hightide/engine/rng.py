@@ -267,10 +267,16 @@ def next_double(s_hi, s_lo, i_hi, i_lo):
     return s_hi, s_lo, np.float64(np.int64(_output(s_hi, s_lo) >> _U64(11))) * TO_DOUBLE
 
 
+#: a gap between requested slots from which ``draws_at`` jumps (``advance``: ~2 x log2(gap) 128-bit
+#: multiplications) rather than stepping through it (one each)
+JUMP_STEPS = 64
+
+
 @nb.njit(cache=True)
 def draws_at(entropy_head, province_words, month_word, starts, slots, out):
     """out[j] = the draw of slot ``slots[j]`` in its province's stream (the value
-    ``fill_blocks`` would put there); ``slots`` ascending, ``starts`` the province block starts."""
+    ``fill_blocks`` would put there); ``slots`` ascending, ``starts`` the province block starts.
+    Long gaps between the slots are jumped (``advance``), short ones stepped."""
     n_head = entropy_head.size
     entropy = np.empty(n_head + 2, dtype=np.uint32)
     entropy[:n_head] = entropy_head
@@ -284,6 +290,9 @@ def draws_at(entropy_head, province_words, month_word, starts, slots, out):
         end = starts[p + 1] if p + 1 < n_prov else np.int64(1) << 62
         k = starts[p]
         while j < slots.size and slots[j] < end:
+            if slots[j] - k >= JUMP_STEPS:  # far ahead (the dead of a month): jump, then step once
+                s_hi, s_lo = advance(s_hi, s_lo, i_hi, i_lo, slots[j] - k)
+                k = slots[j]
             while k <= slots[j]:
                 s_hi, s_lo = _step(s_hi, s_lo, i_hi, i_lo)
                 k += 1
