@@ -139,7 +139,8 @@ def test_count_and_sum_at_are_the_bincounts_of_keys_within_provinces(sizes, seed
     for start, size in zip(block_start, sizes):
         n_keys = int(g.integers(1, 5))
         slots.append(start + np.sort(g.choice(size + 5, size, replace=False)))
-        keys.append(first_key + np.sort(g.integers(0, n_keys, size)) if g.random() < 0.5 else first_key + g.integers(0, n_keys, size))
+        drawn = g.integers(0, n_keys, size)
+        keys.append(first_key + (np.sort(drawn) if g.random() < 0.5 else drawn))
         first_key += n_keys
     slots, keys = np.concatenate(slots).astype(np.int64), np.concatenate(keys).astype(np.int64)
     values = g.random(int(block_start[-1]) + sizes[-1] + 5) < 0.4
@@ -148,7 +149,8 @@ def test_count_and_sum_at_are_the_bincounts_of_keys_within_provinces(sizes, seed
     np.testing.assert_array_equal(total, np.bincount(keys, weights=values[slots].astype(float), minlength=first_key))
     bounds = kernels.province_bounds(slots, block_start)
     for n_threads in (1, 3):  # however the provinces are dealt to threads
-        for got, want in zip(kernels._count_and_sum_at(keys, values, slots, first_key, bounds, n_threads), (count, total)):
+        dealt = kernels._count_and_sum_at(keys, values, slots, first_key, bounds, n_threads)
+        for got, want in zip(dealt, (count, total)):
             np.testing.assert_array_equal(got, want)
         dense, n_dense = kernels._dense_index(keys, values[slots], bounds, n_threads)
         want_dense, want_n = kernels._dense_index(keys, values[slots], bounds, 2)

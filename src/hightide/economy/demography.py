@@ -13,8 +13,8 @@ import numpy as np
 from hightide.engine import rng, streams
 from hightide.engine.calendar import LUNAR_NEW_YEAR
 from hightide.engine.context import StepContext
-from hightide.engine.kernels import (compact_segments, deal_runs, group_sum, piece_bases, province_bounds, province_chunks,
-                                     slot_pieces, thread_count)
+from hightide.engine.kernels import (compact_segments, deal_runs, group_sum, piece_bases, province_bounds,
+                                     province_chunks, slot_pieces, thread_count)
 from hightide.engine.provincial import national_total
 from hightide.engine.threads import elementwise, numpy_threads
 from hightide.params import ParameterSet

@@ -214,7 +214,7 @@ def _settle_parts(world, ctx, provinces, shares, tfp, damaged, wx, away, adjustm
         team, n_teams = dense_index(org, in_team, bounds)
         n_units = 0
         if coll.any():
-            every = bool(coll.all())  # every harvesting household in a collective (1957 on): no gather, no scatter
+            every = bool(coll.all())  # all in collectives (the communes' years): no gather, no scatter
             cu = cooperatives.accounting_units(hh, orgs, idx if every else idx[coll], pol, p.production_team_size,
                                                villages=world.province_villages())
             n_units = int(cu.max()) + 1

@@ -211,12 +211,12 @@ def settle_households(idx, province, form, team, n_teams, coll_unit, n_units, sc
     for th_r in nb.prange(cuts_r.size - 1):
         for q_r in range(cuts_r[th_r], cuts_r[th_r + 1]):
             r = order_r[q_r]
-            _settle_run(bounds[r], bounds[r + 1], idx, province, team, coll_unit, labour, labour_used, plot_output,
-                        normal_output, land, sown, animals, share, persons, need_month, to_next, normal_yield, exag, rad,
-                        tax_rate, retention_food, seed_per_mu, feed_per_animal, reported_this, true_this, reported_last,
-                        true_last, on_true_output, credence, planned_share, radicalism_procurement, regime,
-                        free_market_share, surplus_rate, adjustment, grain, draft_animals, starvation, flows, state_in,
-                        unit_sums, true_sown, output_out, wage)
+            _settle_run(bounds[r], bounds[r + 1], idx, province, team, coll_unit, labour, labour_used,
+                        plot_output, normal_output, land, sown, animals, share, persons, need_month, to_next,
+                        normal_yield, exag, rad, tax_rate, retention_food, seed_per_mu, feed_per_animal,
+                        reported_this, true_this, reported_last, true_last, on_true_output, credence, planned_share,
+                        radicalism_procurement, regime, free_market_share, surplus_rate, adjustment, grain,
+                        draft_animals, starvation, flows, state_in, unit_sums, true_sown, output_out, wage)
 
 
 @nb.njit(cache=True)
@@ -408,11 +408,11 @@ def share_out(idx, coll_unit, count, totals, fg_count, welfare, remainder, free_
     for th_r in nb.prange(cuts_r.size - 1):
         for q_r in range(cuts_r[th_r], cuts_r[th_r + 1]):
             r = order_r[q_r]
-            _share_run(bounds[r], bounds[r + 1], idx, coll_unit, count, totals, fg_count, welfare, remainder, free_share,
-                       paid_rest, ration_pool, form, persons, five_guarantee, retention_food, land, labour, coerced,
-                       coerced_effort, dividend_share, own_output, plot_output, claim_rate, share, learning_rate,
-                       feed_per_animal, animals, fed_share, starvation, grain, attitude, draft_animals, label, output, y_o,
-                       own_o)
+            _share_run(bounds[r], bounds[r + 1], idx, coll_unit, count, totals, fg_count, welfare, remainder,
+                       free_share, paid_rest, ration_pool, form, persons, five_guarantee, retention_food, land, labour,
+                       coerced, coerced_effort, dividend_share, own_output, plot_output, claim_rate, share,
+                       learning_rate, feed_per_animal, animals, fed_share, starvation, grain, attitude, draft_animals,
+                       label, output, y_o, own_o)
     return y_o, own_o
 
 

@@ -16,7 +16,8 @@ province (``harvest.harvest_parts``), at ``HARVEST_BYTES_PER_SLOT``; the other p
 large transients work by chunks of whole provinces no larger than the largest province
 (``CHUNK_BYTES_PER_SLOT``, which the heap may keep beside the harvest's): the largest chunk sets
 the temporaries. Consumption and effort, with about a fifth of those bytes a slot, take chunks of
-up to twice the largest province (``kernels.LIGHT_CHUNKS``), which stay under that. Python, NumPy, pandas, Arrow and Numba's compiled kernels take a fixed baseline.
+up to twice the largest province (``kernels.LIGHT_CHUNKS``), which stay under that. Python,
+NumPy, pandas, Arrow and Numba's compiled kernels take a fixed baseline.
 Disk: the tables, plus a checkpoint (the slots in use, pickled) twice over while a new one
 replaces the old.
 """
