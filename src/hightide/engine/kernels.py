@@ -82,17 +82,31 @@ def slot_pieces(slots, provinces=None, threads: int | None = None, whole: bool =
     starts = np.asarray(slots.block_start, dtype=np.int64)[provinces]
     total = int(used.sum())
     size = max(int(used.max(initial=1)), 1) if whole else max(min(PIECE_SLOTS, total // (8 * threads)), MIN_PIECE_SLOTS, 1)
-    parts = np.maximum(-(-used // size), 1) * (used > 0)
-    n = int(parts.sum())
+    pieces = _cut_pieces(provinces, starts, used, size)
+    return pieces, _deal_bounds(pieces, threads)
+
+
+@nb.njit(cache=True)
+def _cut_pieces(provinces, starts, used, size):
+    """``slot_pieces``'s cut: province ``provinces[k]``'s ``used[k]`` slots from ``starts[k]`` in
+    ceil(used / size) ranges, the j-th of m ending at start + used * (j + 1) // m."""
+    n = 0
+    for k in range(provinces.size):
+        if used[k] > 0:
+            n += max(-(-used[k] // size), 1)
     pieces = np.empty((n, 3), dtype=np.int64)
-    k = 0
-    for pv, a, u, m in zip(provinces, starts, used, parts):
-        edges = a + (u * np.arange(m + 1)) // max(m, 1)
-        pieces[k:k + m, 0] = pv
-        pieces[k:k + m, 1] = edges[:-1]
-        pieces[k:k + m, 2] = edges[1:]
-        k += m
-    return pieces, deal(pieces, threads)
+    q = 0
+    for k in range(provinces.size):
+        u = used[k]
+        if u <= 0:
+            continue
+        m = max(-(-u // size), 1)
+        for j in range(m):
+            pieces[q, 0] = provinces[k]
+            pieces[q, 1] = starts[k] + (u * j) // m
+            pieces[q, 2] = starts[k] + (u * (j + 1)) // m
+            q += 1
+    return pieces
 
 
 def deal(pieces: np.ndarray, threads: int | None = None) -> np.ndarray:
@@ -100,12 +114,30 @@ def deal(pieces: np.ndarray, threads: int | None = None) -> np.ndarray:
     equal slots, each cut at the piece nearest an equal share: thread t takes pieces
     ``bounds[t]:bounds[t + 1]``."""
     threads = thread_count() if threads is None else max(int(threads), 1)
+    return _deal_bounds(np.ascontiguousarray(pieces, dtype=np.int64), threads)
+
+
+@nb.njit(cache=True)
+def _deal_bounds(pieces, threads):
+    """``deal``: with ``done[k]`` the slots before piece k, the cut for thread t's end is the first
+    k with ``done[k]`` >= total (t + 1) / threads, or the piece before it if that is nearer, and
+    never before the previous cut."""
     n = pieces.shape[0]
-    done = np.concatenate(([0], np.cumsum(pieces[:, 2] - pieces[:, 1])))  # slots before piece k
-    target = done[-1] * np.arange(1, threads) / threads
-    after = np.minimum(np.searchsorted(done, target), n)
-    nearer = np.where(target - done[np.maximum(after - 1, 0)] < done[after] - target, np.maximum(after - 1, 0), after)
-    return np.concatenate(([0], np.maximum.accumulate(nearer) if nearer.size else nearer, [n])).astype(np.int64)
+    done = np.zeros(n + 1, dtype=np.int64)
+    for k in range(n):
+        done[k + 1] = done[k] + pieces[k, 2] - pieces[k, 1]
+    bounds = np.zeros(threads + 1, dtype=np.int64)
+    bounds[threads] = n
+    after = 0
+    for t in range(1, threads):
+        target = done[n] * t / threads
+        while after < n + 1 and done[after] < target:
+            after += 1
+        a = min(after, n)
+        before = max(a - 1, 0)
+        cut = before if target - done[before] < done[a] - target else a
+        bounds[t] = max(cut, bounds[t - 1])
+    return bounds
 
 
 def piece_windows(pieces: np.ndarray, limit: int):
