@@ -1,7 +1,11 @@
 """Rules of the co-operatives, on small hand-made cases ([001 §III, §V]; MODEL.md §4.2, §4.4)."""
 
+from types import SimpleNamespace
+
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from hightide.economy import collective
 from hightide.institutions import cooperatives
@@ -333,3 +337,53 @@ def test_admissible_candidates_are_the_array_rule():
         want &= w > -0.5
         np.testing.assert_array_equal(got, want)
         assert 0 < got.sum() < got.size
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.data())
+def test_releasing_dissolved_members_is_the_array_rule(data):
+    """``_release_members`` (one pass over pieces of provinces) frees exactly the active members of
+    the dead organisations, as the masks over every slot did, and counts them per province."""
+    from hightide.engine import kernels
+    from hightide.world.households import NO_ORG
+
+    n_prov = data.draw(st.integers(1, 4))
+    used = np.array(data.draw(st.lists(st.integers(0, 60), min_size=n_prov, max_size=n_prov)), dtype=np.int64)
+    starts = np.concatenate(([0], np.cumsum(used + 3)[:-1]))
+    n, n_orgs = int(starts[-1] + used[-1] + 3), 12
+    org = np.array(data.draw(st.lists(st.integers(-1, n_orgs - 1), min_size=n, max_size=n)), dtype=np.int32)
+    active = np.array(data.draw(st.lists(st.booleans(), min_size=n, max_size=n)))
+    dead = np.array(data.draw(st.lists(st.booleans(), min_size=n_orgs, max_size=n_orgs)))
+    joined = np.arange(n, dtype=np.int32)
+    coerced = np.array(data.draw(st.lists(st.booleans(), min_size=n, max_size=n)))
+    province = np.repeat(np.arange(n_prov), used + 3)[:n]
+    in_use = np.zeros(n, dtype=bool)
+    for a, u in zip(starts, used):
+        in_use[a:a + u] = True
+    expected = np.flatnonzero(in_use & active & (org != NO_ORG) & dead[np.maximum(org, 0)])
+    want_org, want_joined, want_coerced = org.copy(), joined.copy(), coerced.copy()
+    want_org[expected], want_joined[expected], want_coerced[expected] = NO_ORG, -1, False
+    slots = SimpleNamespace(block_start=starts, used=used)
+    pieces, bounds = kernels.slot_pieces(slots, threads=data.draw(st.integers(1, 3)))
+    counts = cooperatives._release_members(pieces, bounds, active, org, joined, coerced, dead, n_prov)
+    np.testing.assert_array_equal(org, want_org)
+    np.testing.assert_array_equal(joined, want_joined)
+    np.testing.assert_array_equal(coerced, want_coerced)
+    np.testing.assert_array_equal(counts, np.bincount(province[expected], minlength=n_prov).astype(float))
+
+
+def test_outside_forms_of_some_provinces_is_their_part_of_the_list():
+    """``outside_forms`` for chosen provinces lists their part of the nation's list, nothing else."""
+    from hightide.engine.kernels import outside_forms
+    from hightide.engine.simulation import simulate
+    from hightide.scenarios.loader import load_scenario
+
+    scenario = load_scenario("historical")
+    scenario = scenario.model_copy(update={"scenario": scenario.scenario.model_copy(update={"end": "1956-02"})})
+    world = simulate(scenario, scale=0.0002, seed=3).world
+    hh = world.households
+    everyone = outside_forms(world, cooperatives.COLLECTIVE_FORMS)
+    assert 0 < everyone.size < np.count_nonzero(hh.active)
+    for chosen in ([0], [1, 2], list(range(world.provinces.n))):
+        part = outside_forms(world, cooperatives.COLLECTIVE_FORMS, provinces=np.array(chosen))
+        np.testing.assert_array_equal(part, everyone[np.isin(hh.province[everyone], chosen)])

@@ -955,12 +955,13 @@ def _outside_forms(pieces, bounds, active, org, org_form, forms):
     return out[:compact_segments(out, base, counts)]
 
 
-def outside_forms(world, forms) -> np.ndarray:
-    """Slots (ascending) of active households not in an organisation of ``forms``."""
+def outside_forms(world, forms, provinces=None) -> np.ndarray:
+    """Slots (ascending) of active households not in an organisation of ``forms``, in
+    ``provinces`` (all, or those given, ascending)."""
     mask = np.zeros(8, dtype=np.bool_)
     mask[list(forms)] = True
     hh = world.households
-    return _outside_forms(*slot_pieces(hh), hh.active, hh.org, world.organisations.form, mask)
+    return _outside_forms(*slot_pieces(hh, provinces), hh.active, hh.org, world.organisations.form, mask)
 
 
 @nb.njit(cache=True, parallel=True)

@@ -17,7 +17,7 @@ from hightide.engine import streams
 from hightide.engine.calendar import SLACK_SEASON
 from hightide.engine.context import StepContext
 from hightide.engine.kernels import (form_counts, form_share, members_of_forms, outside_forms, province_chunks,
-                                     units_of_members)
+                                     slot_pieces, units_of_members)
 from hightide.institutions.membership import found, neighbourhood, willingness_of
 from hightide.institutions.mutual_aid import group_into_teams
 from hightide.world.households import LOWER_MIDDLE, NO_ORG, RICH, UPPER_MIDDLE
@@ -131,8 +131,8 @@ def _enrol(world: World, ctx: StepContext) -> None:
     gap = np.maximum(target - share, 0.0)
     if not gap.any():
         return
-    cand_all = outside_forms(world, COLLECTIVE_FORMS)
-    if cand_all.size == 0:
+    outside = counts.sum(axis=1) - sum(counts[:, f + 1] for f in COLLECTIVE_FORMS)
+    if not outside.any():  # no candidate anywhere (``outside_forms`` would list none)
         return
     # per province: cadres work village by village ([001 §XII] planning with the xiang as the unit),
     # the best-prepared villages (most households over the bar) first; within a village the class
@@ -147,9 +147,10 @@ def _enrol(world: World, ctx: StepContext) -> None:
     live = np.flatnonzero(orgs.active & is_collective(orgs.form))
     existing = np.full(n_vill, -1, dtype=np.int64)
     existing[orgs.village[live]] = live
-    bounds = np.searchsorted(cand_all, np.r_[hh.block_start, hh.block_start[-1] + hh.used[-1]])
     for chunk in province_chunks(hh, np.flatnonzero(quota > 0)):
-        cand = cand_all[bounds[chunk[0]]:bounds[chunk[-1] + 1]]
+        # a chunk's candidates only: a list over every slot (1952-55: ~110 M at full scale) was
+        # mapped afresh each campaign month
+        cand = outside_forms(world, COLLECTIVE_FORMS, provinces=chunk)
         if cand.size:
             _enrol_chunk(world, ctx, cand, share, quota, surroundings, tie, existing)
 
@@ -272,14 +273,35 @@ def _dissolve(world: World, ctx: StepContext, ids: np.ndarray, count: bool) -> N
     hh, orgs = world.households, world.organisations
     dead = np.zeros(orgs.capacity, dtype=bool)
     dead[ids] = True
-    members = np.flatnonzero(hh.active & (hh.org != NO_ORG) & dead[np.maximum(hh.org, 0)])
-    hh.org[members] = NO_ORG
-    hh.joined_month[members] = -1
-    hh.coerced[members] = False
+    released = _release_members(*slot_pieces(hh), hh.active, hh.org, hh.joined_month, hh.coerced, dead,
+                                 world.provinces.n)
     orgs.active[ids] = False
     if count:
         ctx.add("dissolved", orgs.province[ids], np.ones(ids.size), world.weight)
-        ctx.add("withdrawn", hh.province[members], np.ones(members.size), world.weight)
+        ctx.flows["withdrawn"] += released * world.weight
+
+
+@nb.njit(cache=True, parallel=True)
+def _release_members(pieces, bounds, active, org, joined_month, coerced, dead, n_prov):
+    """Active members of the ``dead`` organisations leave them (no organisation, not joined, not
+    coerced); returns how many per province (whole numbers, so the pieces change nothing). One
+    pass over the slots, without the masks over every slot the NumPy expression made."""
+    counts = np.zeros(pieces.shape[0], dtype=np.int64)
+    for t in nb.prange(bounds.size - 1):
+        for q in range(bounds[t], bounds[t + 1]):
+            c = 0
+            for i in range(pieces[q, 1], pieces[q, 2]):
+                o = org[i]
+                if active[i] and o >= 0 and dead[o]:
+                    org[i] = NO_ORG
+                    joined_month[i] = -1
+                    coerced[i] = False
+                    c += 1
+            counts[q] = c
+    out = np.zeros(n_prov)
+    for q in range(pieces.shape[0]):
+        out[pieces[q, 0]] += counts[q]
+    return out
 
 
 CLASS_I_ABOVE, CLASS_III_BELOW = 0.4, -1.2  # quality scores, in units of cadre competence
