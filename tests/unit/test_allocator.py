@@ -87,3 +87,17 @@ def test_the_engine_asks_numpy_for_no_huge_pages():
     if asked < 32 * 1024:
         pytest.skip(f"the kernel gave only {asked} kB of huge pages even when asked")
     assert not_asked < 4 * 1024, not_asked
+
+
+def test_free_memory_is_kept_below_the_bound_and_given_back_above_it(small_pages, monkeypatch):
+    """``release_free_memory(above=...)`` trims (``malloc_trim``) only when more than ``above``
+    bytes are resident."""
+    assert memory.tune_allocator()
+    resident = memory.resident_bytes()
+    assert resident is not None and resident > 0
+    trims = []
+    monkeypatch.setattr(memory, "_libc", lambda: type("C", (), {"malloc_trim": staticmethod(trims.append)})())
+    memory.release_free_memory(above=resident + 2**30)
+    assert trims == []
+    memory.release_free_memory(above=resident // 2)
+    assert trims == [0]

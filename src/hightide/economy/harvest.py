@@ -15,7 +15,7 @@ from hightide.engine.context import StepContext
 from hightide.economy import harvest_kernels as hk
 from hightide.engine.kernels import (CHUNK_SLOTS, dense_index, part_count, province_bounds, province_chunks,
                                      thread_count)
-from hightide.engine.memory import release_free_memory
+from hightide.engine.memory import KEEP_HEAP_BELOW_BYTES, release_free_memory
 from hightide.engine.threads import elementwise
 from hightide.engine.provincial import national_total, province_sums
 from hightide.world.synthesis import expected_weather
@@ -158,9 +158,9 @@ def harvest(world: World, ctx: StepContext) -> None:
                                 to_next_p, radicalism, own_flows, own_state_in, unit_flows, unit_state_in, true_p,
                                 sown_p, term)
     if n_parts > 1:
-        # the chunks and parts reused each other's pages; give them back now rather than hold ~350 B a slot
-        # of the largest part beside the next processes' arrays (docs/PERFORMANCE.md, "The allocator")
-        release_free_memory()
+        # the chunks and parts reused each other's pages, and the next processes' chunk arrays reuse
+        # them in turn; given back only if memory runs high (docs/PERFORMANCE.md, "The allocator")
+        release_free_memory(above=KEEP_HEAP_BELOW_BYTES)
     for name, col in (("tax_kg", 0), ("purchase_kg", 1), ("seed_kg", 2), ("feed_kg", 3)):
         ctx.flows[name] += own_flows[:, col] * w
     # what reaches the State and the nation's harvest: every province's settlement (national totals)

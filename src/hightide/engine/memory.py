@@ -115,12 +115,33 @@ def numpy_hugepages(enabled: bool) -> bool | None:
     return None if switch is None else bool(switch(bool(enabled)))
 
 
-def release_free_memory() -> None:
+#: a harvest in parts gives the heap's free pages back only when the process holds more than
+#: this: below it they serve the next processes' chunk arrays (vital events', consumption's),
+#: which would otherwise fault them in afresh after every harvest month (at full scale ~12 M of
+#: the run's ~22 M minor faults, mimicked at 0.03; docs/PERFORMANCE.md, "Arrays over every slot")
+KEEP_HEAP_BELOW_BYTES = 13 * 2**30
+
+
+def resident_bytes() -> int | None:
+    """This process's resident memory now (Linux ``/proc/self/statm``), or None where unknown."""
+    try:
+        with open("/proc/self/statm", encoding="ascii") as fh:
+            return int(fh.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+    except (OSError, ValueError, IndexError):
+        return None
+
+
+def release_free_memory(above: int | None = None) -> None:
     """Give the heap's free pages back to the system (glibc ``malloc_trim``): after one-off work
-    such as building the world, whose temporaries the months would not reuse, and after a harvest
-    in parts, whose arrays the heap would otherwise keep beside the next processes' own."""
+    such as building the world, whose temporaries the months would not reuse; with ``above``,
+    only when more than that many bytes are resident (``KEEP_HEAP_BELOW_BYTES``: after a harvest
+    in parts, whose freed arrays the next processes reuse unless memory runs high)."""
     if not sys.platform.startswith("linux"):
         return
+    if above is not None:
+        resident = resident_bytes()
+        if resident is not None and resident <= above:
+            return
     try:
         _libc().malloc_trim(0)
     except (OSError, AttributeError):
