@@ -81,7 +81,6 @@ def _run(monkeypatch, scenario, result, process, piece, threads):
     monkeypatch.setattr(kernels, "MIN_PIECE_SLOTS", 1)
     monkeypatch.setattr(kernels, "thread_count", lambda: threads)
     monkeypatch.setattr(consumption, "EAT_WINDOW_SLOTS", 3 * piece)  # windows of three pieces
-    monkeypatch.setattr(mutual_aid, "CHUNK_SLOTS", 3 * piece)  # the deciders' windows too
     process(world, ctx)
     return world, ctx
 

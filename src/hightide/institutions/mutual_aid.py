@@ -13,7 +13,7 @@ import numpy as np
 from hightide.engine import rng, streams
 from hightide.engine.calendar import SLACK_SEASON
 from hightide.engine.context import StepContext
-from hightide.engine.kernels import CHUNK_SLOTS, compact_segments, deal, piece_bases, piece_windows, slot_pieces
+from hightide.engine.kernels import compact_segments, piece_bases, slot_pieces
 from hightide.institutions.membership import found, neighbourhood, willingness_of
 from hightide.world.households import LANDLORD, NO_ORG
 from hightide.world.organisations import MUTUAL_AID
@@ -105,24 +105,6 @@ def _deciders(head, month_word, pieces, bounds, starts, active, prob, klass, exc
     return idx[:k], u_sel[:k]  # views: only the pages written (about the deciders) are resident
 
 
-def deciders(hh, head, month_word, prob) -> tuple[np.ndarray, np.ndarray]:
-    """``_deciders`` of every used slot, a window of pieces (``kernels.piece_windows``, up to
-    ``CHUNK_SLOTS``) at a time: each window's arrays (16 B a slot) come from the heap and reuse the
-    last window's pages, where one pass over every slot mapped ~2.3 GB afresh each month at full
-    scale and faulted in the pages it wrote (docs/PERFORMANCE.md, "Arrays over every slot"). The
-    windows change nothing but memory: a piece's draws start at its first slot."""
-    idx, u = [], []
-    for window in piece_windows(slot_pieces(hh)[0], CHUNK_SLOTS):
-        i_w, u_w = _deciders(head, month_word, window, deal(window), hh.block_start, hh.active, prob, hh.klass, LANDLORD)
-        idx.append(i_w)
-        u.append(u_w)
-    if len(idx) == 1:
-        return idx[0], u[0]
-    if not idx:
-        return np.zeros(0, dtype=np.int64), np.zeros(0)
-    return np.concatenate(idx), np.concatenate(u)
-
-
 @nb.njit(cache=True, parallel=True)
 def _anyone_free_or_in_a_team(pieces, bounds, active, org, org_active, org_form):
     """Whether any active household is outside every organisation or in a live mutual-aid team:
@@ -158,7 +140,8 @@ def organise(world: World, ctx: StepContext) -> None:
     prob = p.decision_probability_campaign if ctx.cal_month in SLACK_SEASON else p.decision_probability_other
     if ctx.initial:
         prob = 1.0
-    idx, u = deciders(hh, streams.stream_heads(ctx.seed, "organising")[0], streams.month_word(ctx.month), prob)
+    idx, u = _deciders(streams.stream_heads(ctx.seed, "organising")[0], streams.month_word(ctx.month),
+                       *slot_pieces(hh), hh.block_start, hh.active, prob, hh.klass, LANDLORD)
     if idx.size:
         org = hh.org[idx]
         free = org == NO_ORG
