@@ -159,7 +159,7 @@ def harvest(world: World, ctx: StepContext) -> None:
                                 sown_p, term)
     if n_parts > 1:
         # the chunks and parts reused each other's pages, and the next processes' chunk arrays reuse
-        # them in turn; given back only if memory runs high (docs/PERFORMANCE.md, "The allocator")
+        # them in turn; given back only if memory runs high (memory.KEEP_HEAP_BELOW_BYTES)
         release_free_memory(above=KEEP_HEAP_BELOW_BYTES)
     for name, col in (("tax_kg", 0), ("purchase_kg", 1), ("seed_kg", 2), ("feed_kg", 3)):
         ctx.flows[name] += own_flows[:, col] * w
