@@ -342,9 +342,10 @@ def test_admissible_candidates_are_the_array_rule():
 @settings(max_examples=60, deadline=None)
 @given(st.data())
 def test_releasing_dissolved_members_is_the_array_rule(data):
-    """``_release_members`` (one pass over pieces of provinces) frees exactly the active members of
+    """``membership.release_members`` (one pass over pieces of provinces) frees exactly the active members of
     the dead organisations, as the masks over every slot did, and counts them per province."""
     from hightide.engine import kernels
+    from hightide.institutions.membership import release_members
     from hightide.world.households import NO_ORG
 
     n_prov = data.draw(st.integers(1, 4))
@@ -365,7 +366,7 @@ def test_releasing_dissolved_members_is_the_array_rule(data):
     want_org[expected], want_joined[expected], want_coerced[expected] = NO_ORG, -1, False
     slots = SimpleNamespace(block_start=starts, used=used)
     pieces, bounds = kernels.slot_pieces(slots, threads=data.draw(st.integers(1, 3)))
-    counts = cooperatives._release_members(pieces, bounds, active, org, joined, coerced, dead, n_prov)
+    counts = release_members(pieces, bounds, active, org, joined, coerced, True, dead, n_prov)
     np.testing.assert_array_equal(org, want_org)
     np.testing.assert_array_equal(joined, want_joined)
     np.testing.assert_array_equal(coerced, want_coerced)

@@ -18,7 +18,7 @@ from hightide.engine.calendar import SLACK_SEASON
 from hightide.engine.context import StepContext
 from hightide.engine.kernels import (form_counts, form_share, members_of_forms, outside_forms, province_chunks,
                                      slot_pieces, units_of_members)
-from hightide.institutions.membership import found, neighbourhood, willingness_of
+from hightide.institutions.membership import found, neighbourhood, release_members, willingness_of
 from hightide.institutions.mutual_aid import group_into_teams
 from hightide.world.households import LOWER_MIDDLE, NO_ORG, RICH, UPPER_MIDDLE
 from hightide.world.organisations import ADVANCED_APC, COMMUNE, ELEMENTARY_APC, MUTUAL_AID
@@ -273,35 +273,12 @@ def _dissolve(world: World, ctx: StepContext, ids: np.ndarray, count: bool) -> N
     hh, orgs = world.households, world.organisations
     dead = np.zeros(orgs.capacity, dtype=bool)
     dead[ids] = True
-    released = _release_members(*slot_pieces(hh), hh.active, hh.org, hh.joined_month, hh.coerced, dead,
-                                 world.provinces.n)
+    released = release_members(*slot_pieces(hh), hh.active, hh.org, hh.joined_month, hh.coerced, True, dead,
+                               world.provinces.n)
     orgs.active[ids] = False
     if count:
         ctx.add("dissolved", orgs.province[ids], np.ones(ids.size), world.weight)
         ctx.flows["withdrawn"] += released * world.weight
-
-
-@nb.njit(cache=True, parallel=True)
-def _release_members(pieces, bounds, active, org, joined_month, coerced, dead, n_prov):
-    """Active members of the ``dead`` organisations leave them (no organisation, not joined, not
-    coerced); returns how many per province (whole numbers, so the pieces change nothing). One
-    pass over the slots, without the masks over every slot the NumPy expression made."""
-    counts = np.zeros(pieces.shape[0], dtype=np.int64)
-    for t in nb.prange(bounds.size - 1):
-        for q in range(bounds[t], bounds[t + 1]):
-            c = 0
-            for i in range(pieces[q, 1], pieces[q, 2]):
-                o = org[i]
-                if active[i] and o >= 0 and dead[o]:
-                    org[i] = NO_ORG
-                    joined_month[i] = -1
-                    coerced[i] = False
-                    c += 1
-            counts[q] = c
-    out = np.zeros(n_prov)
-    for q in range(pieces.shape[0]):
-        out[pieces[q, 0]] += counts[q]
-    return out
 
 
 CLASS_I_ABOVE, CLASS_III_BELOW = 0.4, -1.2  # quality scores, in units of cadre competence

@@ -7,7 +7,7 @@ import numpy as np
 
 from hightide.engine.kernels import slot_pieces
 from hightide.params import ParameterSet
-from hightide.world.households import LANDLORD, LOWER_MIDDLE, POOR, RICH, UPPER_MIDDLE
+from hightide.world.households import LANDLORD, LOWER_MIDDLE, NO_ORG, POOR, RICH, UPPER_MIDDLE
 
 
 def class_bonus(params: ParameterSet, klass: np.ndarray) -> np.ndarray:
@@ -160,3 +160,28 @@ def neighbourhood(world, params, forms=None) -> tuple[np.ndarray, np.ndarray]:
         hh.children, hh.adults, hh.elderly, hh.land_mu, params.labour_weight_child, params.labour_weight_elderly,
         world.provinces.n, world.n_villages)
     return labour_p / np.maximum(land_p, 1e-9), members_v / np.maximum(total_v, 1)
+
+
+@nb.njit(cache=True, parallel=True)
+def release_members(pieces, bounds, active, org, joined_month, coerced, clear_coerced, dead, n_prov):
+    """Active members of the ``dead`` organisations leave them (no organisation, not joined; with
+    ``clear_coerced`` no longer coerced, as a co-operative's members); returns how many per
+    province (whole numbers, so the pieces change nothing). One pass over pieces of provinces
+    (``kernels.slot_pieces``), without masks over every slot."""
+    counts = np.zeros(pieces.shape[0], dtype=np.int64)
+    for t in nb.prange(bounds.size - 1):
+        for q in range(bounds[t], bounds[t + 1]):
+            c = 0
+            for i in range(pieces[q, 1], pieces[q, 2]):
+                o = org[i]
+                if active[i] and o >= 0 and dead[o]:
+                    org[i] = NO_ORG
+                    joined_month[i] = -1
+                    if clear_coerced:
+                        coerced[i] = False
+                    c += 1
+            counts[q] = c
+    out = np.zeros(n_prov)
+    for q in range(pieces.shape[0]):
+        out[pieces[q, 0]] += counts[q]
+    return out

@@ -14,7 +14,7 @@ from hightide.engine import rng, streams
 from hightide.engine.calendar import SLACK_SEASON
 from hightide.engine.context import StepContext
 from hightide.engine.kernels import compact_segments, piece_bases, slot_pieces
-from hightide.institutions.membership import found, neighbourhood, willingness_of
+from hightide.institutions.membership import found, neighbourhood, release_members, willingness_of
 from hightide.world.households import LANDLORD, NO_ORG
 from hightide.world.organisations import MUTUAL_AID
 from hightide.world.world import World
@@ -205,17 +205,6 @@ def _team_sizes(pieces, bounds, active, org, org_active, org_form, n_orgs):
     return size
 
 
-@nb.njit(cache=True, parallel=True)
-def _release(pieces, bounds, active, org, joined_month, gone):
-    for t in nb.prange(bounds.size - 1):
-        for q in range(bounds[t], bounds[t + 1]):
-            for i in range(pieces[q, 1], pieces[q, 2]):
-                o = org[i]
-                if active[i] & (o >= 0) & gone[max(o, 0)]:
-                    org[i] = NO_ORG
-                    joined_month[i] = -1
-
-
 def _dissolve_small(world: World, ctx: StepContext, min_size: int) -> None:
     """Teams with fewer than ``min_size`` active members dissolve; their members are free again."""
     hh, orgs = world.households, world.organisations
@@ -229,5 +218,6 @@ def _dissolve_small(world: World, ctx: StepContext, min_size: int) -> None:
     orgs.active[gone] = False
     dead = np.zeros(orgs.capacity, dtype=np.bool_)
     dead[gone] = True
-    _release(*slot_pieces(hh), hh.active, hh.org, hh.joined_month, dead)
+    release_members(*slot_pieces(hh), hh.active, hh.org, hh.joined_month, hh.coerced, False, dead,
+                    world.provinces.n)
     ctx.add("mat_dissolved", orgs.province[gone], np.ones(gone.size), world.weight)
