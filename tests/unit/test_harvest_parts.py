@@ -8,8 +8,11 @@ import copy
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from hightide.economy import harvest
+from hightide.economy import harvest_kernels as hk
 from hightide.engine.context import StepContext
 from hightide.engine.kernels import part_count
 from hightide.engine.simulation import simulate
@@ -79,3 +82,20 @@ def test_harvest_in_parts_changes_no_household(monkeypatch, end):
     for name, values in ctx_one.flows.items():
         np.testing.assert_allclose(ctx_split.flows[name], values, rtol=1e-12, atol=1e-9, err_msg=name)
     np.testing.assert_allclose(split.granary_kg, one.granary_kg, rtol=1e-12)
+
+
+@given(st.integers(0, 400), st.integers(1, 9), st.integers(0, 2**32 - 1))
+@settings(max_examples=60, deadline=None)
+def test_a_province_is_split_as_the_masks_per_part_would(used, n_parts, seed):
+    """``parts_of_province``: part r holds, ascending, the active slots whose organisation (or, outside
+    one, slot) is r modulo the parts, as ``idx[key == r]`` over the province's active slots."""
+    rng = np.random.default_rng(seed)
+    start, capacity = 7, used + 20
+    active = rng.random(capacity) < 0.8
+    org = np.where(rng.random(capacity) < 0.3, -1, rng.integers(0, 50, capacity)).astype(np.int32)
+    slots, first = hk.parts_of_province(start, used, active, org, n_parts)
+    idx = start + np.flatnonzero(active[start:start + used])
+    key = np.where(org[idx] >= 0, org[idx], idx) % n_parts
+    assert first[0] == 0 and first[-1] == idx.size
+    for r in range(n_parts):
+        np.testing.assert_array_equal(slots[first[r]:first[r + 1]], idx[key == r])

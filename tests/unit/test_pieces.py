@@ -147,3 +147,22 @@ def test_hungry_probabilities_split_among_threads_are_those_of_one_call():
             np.testing.assert_array_equal(demography._hungry_probabilities(p, hh, hungry, log_surv, 0.2, pool, parts),
                                           whole)
     assert (whole < 0).all()  # the probabilities negated
+
+
+@settings(max_examples=80, deadline=None)
+@given(used=st.lists(st.integers(0, 3000), min_size=1, max_size=10), seed=st.integers(0, 2**32 - 1))
+def test_province_sums_are_each_province_summed_in_slot_order(used, seed):
+    """``provincial.province_sums`` (provinces in parallel): each province's active values added in
+    slot order, as one sequential walk (``np.cumsum``) adds them, on any number of threads."""
+    from hightide.engine.provincial import province_sums
+
+    rng = np.random.default_rng(seed)
+    used = np.array(used, dtype=np.int64)
+    starts = np.concatenate(([0], np.cumsum(used + 3)[:-1]))
+    capacity = int(starts[-1] + used[-1] + 3)
+    active = rng.random(capacity) < 0.9
+    values = (rng.random(capacity) * 10.0 ** rng.integers(-3, 6, capacity)).astype(np.float32)
+    slots = SimpleNamespace(block_start=starts, used=used, active=active)
+    expected = np.array([np.cumsum(np.where(active, values, 0).astype(np.float64)[a:a + n])[-1] if n else 0.0
+                         for a, n in zip(starts, used)])
+    np.testing.assert_array_equal(province_sums(slots, values), expected)

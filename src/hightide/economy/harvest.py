@@ -82,12 +82,11 @@ def harvest_parts(hh, provinces: np.ndarray, limit: int | None = None):
     limit = PART_SLOTS if limit is None else int(limit)
 
     def split(province):
-        idx = hk.harvesting_slots(hh.block_start, hh.used, hh.active, np.array([province]))
         n_parts = part_count(hh.used[province], max(limit // 2, 1))
-        org = hh.org[idx]
-        key = np.where(org >= 0, org, idx) % n_parts
-        parts = [idx[key == r] for r in range(n_parts)]
-        return [part for part in parts if part.size] or [idx]  # a large commune leaves parts empty
+        slots, first = hk.parts_of_province(int(hh.block_start[province]), int(hh.used[province]), hh.active, hh.org,
+                                            n_parts)
+        parts = [slots[first[r]:first[r + 1]] for r in range(n_parts)]
+        return [part for part in parts if part.size] or [slots]  # a large commune leaves parts empty
 
     large = []  # the provinces too large for one part, in order: split when their turn comes
     for chunk in province_chunks(hh, provinces, limit=limit):
