@@ -221,3 +221,25 @@ def test_dense_index_labels_keys_in_order_of_first_appearance_province_by_provin
     for got_none, n_none in (kernels.dense_index(keys, none, bounds), kernels._dense_index(keys, none, bounds, 2)):
         np.testing.assert_array_equal(got_none, np.full(keys.size, -1))
         assert int(n_none) == 0
+
+
+@given(st.integers(0, 300), st.integers(1, 40), st.integers(0, 2**32 - 1))
+@settings(max_examples=80, deadline=None)
+def test_forms_counted_by_runs_as_household_by_household(n, run, seed):
+    """``kernels._tally_forms`` (runs of one organisation, its form read once a run) counts what
+    ``tally_form`` counts household by household: the active outside any organisation, then by form
+    0..5 (an organisation of another form counted nowhere)."""
+    rng = np.random.default_rng(seed)
+    n_orgs = 12
+    org_form = rng.integers(0, 7, n_orgs).astype(np.int8)  # 6: no form counted
+    org = np.repeat(rng.integers(-1, n_orgs, max(n // run + 1, 1)), run)[:n].astype(np.int32)
+    org[rng.random(n) < 0.1] = -1
+    active = rng.random(n) < 0.85
+    lo, hi = (int(x) for x in sorted(rng.integers(0, n + 1, 2)))
+    got = np.zeros(8, dtype=np.int64)
+    kernels._tally_forms(lo, hi, active, org, org_form, got)
+    want = [0] * 7
+    for i in range(lo, hi):
+        want = list(kernels.tally_form(i, active, org, org_form, *want))
+    np.testing.assert_array_equal(got[:7], want)
+    assert got[7] == 0

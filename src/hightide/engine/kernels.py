@@ -454,18 +454,22 @@ def _run_ranges(members, org, village, start, end):
 
 
 @nb.njit(cache=True)
-def _number_units_by_village(members, org, village, org_form, by_unit, apart_form, start, end, team_size, out,
-                             o_lo, o_hi, v_lo, v_hi):
+def _number_units_by_village(members, org, village, org_form, by_unit, apart_form, start, end, team_size, out, group,
+                             group_first, o_lo, o_hi, v_lo, v_hi):
     """``_number_units`` without sorting, when every village's split members belong to one
     organisation (as when a commune or co-operative takes whole villages): a member's rank in its
     (org, village) group is a count in slot order, and units follow from counts per organisation
-    and village. Returns the number of units, or -1 (nothing usable written) when a village's split
-    members belong to two organisations or a member's organisation or village is outside
-    ``o_lo..o_hi``, ``v_lo..v_hi`` (``_run_ranges``, or its province's blocks). Members k are the
-    slots ``members[k]`` of the full household arrays; a member is split by village unless
-    ``by_unit`` or its organisation's form is ``apart_form``. A group's counters
-    are held in registers while its members follow each other (they mostly do: a village's
-    households sit together in the province block), not read and written back per member."""
+    and village. Writes each member's team within its group (``out[k]``) and its group
+    (``group[k]``: village v - ``v_lo``, or n_v + organisation - ``o_lo`` when not split) and each
+    group's first unit (``group_first``, n_v + n_o long), so that its unit is
+    ``out[k] + group_first[group[k]]`` (added by the caller with the runs' offsets). Returns the
+    number of units, or -1 (nothing usable written) when a village's split members belong to two
+    organisations or a member's organisation or village is outside ``o_lo..o_hi``, ``v_lo..v_hi``
+    (``_run_ranges``, or its province's blocks). Members k are the slots ``members[k]`` of the
+    full household arrays; a member is split by village unless ``by_unit`` or its organisation's
+    form is ``apart_form``. A group's counters are held in registers while its members follow each
+    other (they mostly do: a village's households sit together in the province block), not read
+    and written back per member."""
     n_o = o_hi - o_lo + 1
     n_v = v_hi - v_lo + 1
     if n_o <= 0 or n_v <= 0:
@@ -473,7 +477,6 @@ def _number_units_by_village(members, org, village, org_form, by_unit, apart_for
     vill_org = np.full(n_v, -1, dtype=np.int64)
     # each member's team within its group, counted in slot order (rank // team_size without
     # dividing), and its group: village v (split) or n_v + organisation (not split)
-    group = np.empty(end - start, dtype=np.int64)
     teams = np.zeros(n_v + n_o, dtype=np.int64)  # current team and members in it, per group
     filled = np.zeros(n_v + n_o, dtype=np.int64)
     g_now = np.int64(-1)
@@ -509,13 +512,13 @@ def _number_units_by_village(members, org, village, org_form, by_unit, apart_for
             f_now = 0
         f_now += 1
         out[k] = t_now
-        group[k - start] = g
+        group[k] = np.int32(g)
     if g_now >= 0:
         teams[g_now] = t_now
         filled[g_now] = f_now
     # units of each organisation: its unsplit teams first (village key -1), then by village
     units_o = np.zeros(n_o, dtype=np.int64)
-    group_first = np.zeros(n_v + n_o, dtype=np.int64)  # first unit of each group within its organisation
+    group_first[:] = 0  # first unit of each group within its organisation, then within the run
     for o in range(n_o):
         if filled[n_v + o] > 0:
             units_o[o] = teams[n_v + o] + 1
@@ -532,8 +535,6 @@ def _number_units_by_village(members, org, village, org_form, by_unit, apart_for
     for v in range(n_v):
         if filled[v] > 0:
             group_first[v] += group_first[n_v + vill_org[v]]
-    for k in range(start, end):
-        out[k] += group_first[group[k - start]]
     return total
 
 
@@ -569,30 +570,46 @@ def _orgs_ascending(org, bounds):
 def _number_runs(members, org, village, org_form, by_unit, apart_form, bounds, team_size, out, ranges, n_threads=1):
     """Units of every run of members (province) in parallel (``_number_units_by_village``, else
     the sorting ``_number_units`` on the run's gathered keys), then offset by the units of the
-    runs before it: the numbering of one sequential walk over the runs. ``ranges[r]`` bounds run
-    r's organisations and villages (lowest and highest of each); with no rows each run's are
-    found by a pass (``_run_ranges``). Returns False (``out`` not usable) when the organisations
-    of a run do not all come after those of the runs before (organisations not numbered province
-    by province)."""
+    runs before it: the numbering of one sequential walk over the runs. The group's first unit and
+    the runs' offset are added in one pass after the runs are counted. ``ranges[r]`` bounds run r's
+    organisations and villages (lowest and highest of each); with no rows each run's are found by
+    a pass (``_run_ranges``). Returns False (``out`` not usable) when the organisations of a run do
+    not all come after those of the runs before (organisations not numbered province by
+    province)."""
     n_runs = bounds.size - 1
     given = ranges.shape[0] > 0
     counts = np.zeros(n_runs + 1, dtype=np.int64)
     o_range = np.full((n_runs, 2), -1, dtype=np.int64)
     order_r, cuts_r = deal_runs(bounds, n_threads)  # provinces balanced over the threads
+    rr = np.full((n_runs, 4), -1, dtype=np.int64)
+    for th_r in nb.prange(cuts_r.size - 1):
+        for q_r in range(cuts_r[th_r], cuts_r[th_r + 1]):
+            r = order_r[q_r]
+            if bounds[r + 1] == bounds[r]:
+                continue
+            if given:
+                rr[r, 0], rr[r, 1], rr[r, 2], rr[r, 3] = ranges[r, 0], ranges[r, 1], ranges[r, 2], ranges[r, 3]
+            else:
+                rr[r, 0], rr[r, 1], rr[r, 2], rr[r, 3] = _run_ranges(members, org, village, bounds[r], bounds[r + 1])
+    first_g = np.zeros(n_runs + 1, dtype=np.int64)  # each run's groups in one array
+    for r in range(n_runs):
+        n_g = (rr[r, 1] - rr[r, 0] + 1) + (rr[r, 3] - rr[r, 2] + 1) if bounds[r + 1] > bounds[r] else 0
+        first_g[r + 1] = first_g[r] + max(n_g, 0)
+    group_first = np.empty(first_g[n_runs], dtype=np.int64)
+    group = np.empty(members.size, dtype=np.int32)
+    by_village = np.zeros(n_runs, dtype=np.bool_)
     for th_r in nb.prange(cuts_r.size - 1):
         for q_r in range(cuts_r[th_r], cuts_r[th_r + 1]):
             r = order_r[q_r]
             a, b = bounds[r], bounds[r + 1]
             if b == a:
                 continue
-            if given:
-                o_lo, o_hi, v_lo, v_hi = ranges[r, 0], ranges[r, 1], ranges[r, 2], ranges[r, 3]
-            else:
-                o_lo, o_hi, v_lo, v_hi = _run_ranges(members, org, village, a, b)
+            o_lo, o_hi, v_lo, v_hi = rr[r, 0], rr[r, 1], rr[r, 2], rr[r, 3]
             o_range[r, 0] = o_lo
             o_range[r, 1] = o_hi
             c = _number_units_by_village(members, org, village, org_form, by_unit, apart_form, a, b, team_size, out,
-                                         o_lo, o_hi, v_lo, v_hi)
+                                         group, group_first[first_g[r]:first_g[r + 1]], o_lo, o_hi, v_lo, v_hi)
+            by_village[r] = c >= 0
             if c < 0:
                 o_r = np.empty(b - a, dtype=np.int64)
                 v_r = np.empty(b - a, dtype=np.int64)
@@ -618,8 +635,14 @@ def _number_runs(members, org, village, org_form, by_unit, apart_form, bounds, t
     for th_r in nb.prange(cuts_r.size - 1):
         for q_r in range(cuts_r[th_r], cuts_r[th_r + 1]):
             r = order_r[q_r]
-            for k in range(bounds[r], bounds[r + 1]):
-                out[k] += counts[r]
+            offset = counts[r]
+            if by_village[r]:
+                g0 = first_g[r]
+                for k in range(bounds[r], bounds[r + 1]):
+                    out[k] += group_first[g0 + group[k]] + offset
+            else:
+                for k in range(bounds[r], bounds[r + 1]):
+                    out[k] += offset
     return True
 
 
@@ -906,16 +929,34 @@ def tally_form(i, active, org, org_form, c0, c1, c2, c3, c4, c5, c6):
             c4 + (member & (f == 3)), c5 + (member & (f == 4)), c6 + (member & (f == 5)))
 
 
+@nb.njit(cache=True)
+def _tally_forms(lo, hi, active, org, org_form, counts):
+    """``tally_form`` over slots lo..hi-1 into ``counts`` (outside any organisation, then forms
+    0..5) by runs of one organisation: a run's active households counted together and its form
+    looked up once (members of a co-operative or commune mostly sit together, village by village)."""
+    i = lo
+    while i < hi:
+        o = org[i]
+        n = np.int64(0)
+        j = i
+        while j < hi and org[j] == o:
+            n += np.int64(active[j])
+            j += 1
+        if o < 0:
+            counts[0] += n
+        else:
+            f = np.int64(org_form[o])
+            if 0 <= f <= 5:
+                counts[f + 1] += n
+        i = j
+
+
 @nb.njit(cache=True, parallel=True)
 def _form_counts(pieces, bounds, active, org, org_form, n_prov):
     counts = np.zeros((pieces.shape[0], 8), dtype=np.int64)
     for t in nb.prange(bounds.size - 1):
         for q in range(bounds[t], bounds[t + 1]):
-            c0 = c1 = c2 = c3 = c4 = c5 = c6 = 0
-            for i in range(pieces[q, 1], pieces[q, 2]):
-                c0, c1, c2, c3, c4, c5, c6 = tally_form(i, active, org, org_form, c0, c1, c2, c3, c4, c5, c6)
-            counts[q, 0], counts[q, 1], counts[q, 2], counts[q, 3] = c0, c1, c2, c3
-            counts[q, 4], counts[q, 5], counts[q, 6] = c4, c5, c6
+            _tally_forms(pieces[q, 1], pieces[q, 2], active, org, org_form, counts[q])
     out = np.zeros((n_prov, 8))
     for q in range(pieces.shape[0]):
         for f in range(8):
