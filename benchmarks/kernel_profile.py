@@ -89,24 +89,26 @@ def main(argv=None) -> int:
     args = ap.parse_args(argv)
 
     from hightide.scenarios.loader import load_scenario
-    from hightide.scenarios.schema import parse_month
+    from hightide.scenarios.schema import format_month, parse_month
 
     scenario = load_scenario(args.scenario)
     scenario = scenario.model_copy(update={"scenario": scenario.scenario.model_copy(update={"end": args.end})})
-    start = parse_month(args.start) if args.start else scenario.start_month
-    processes, kernels = instrument(start)
-    from hightide.engine.simulation import simulate
-
     state = None
+    first = scenario.start_month
     if args.state:
         with open(args.state, "rb") as fh:
             state = pickle.load(fh)["state"]
-        if scenario.start_month + state.months_done > start:
-            sys.exit(f"--state holds {state.months_done} months done: it starts after --from {args.start}")
+        first += state.months_done
+    start = parse_month(args.start) if args.start else first
+    if start < first:
+        sys.exit(f"--state holds {state.months_done} months done: its first month comes after --from {args.start}")
+    processes, kernels = instrument(start)
+    from hightide.engine.simulation import simulate
+
     result = simulate(scenario, scale=args.scale, seed=args.seed, state=state)
     wall = sum(row[0] for row in processes.values())
     cpu = sum(row[1] for row in processes.values())
-    print(f"{args.scenario} scale {args.scale}, months {args.start or 'all'} to {args.end}: processes {wall:.1f} s wall, "
+    print(f"{args.scenario} scale {args.scale}, months {format_month(start)} to {args.end}: processes {wall:.1f} s wall, "
           f"{cpu:.1f} s CPU; households {result.households_simulated:,}")
     print(f"{'process':<16}{'wall s':>9}{'CPU s':>9}{'CPU/wall':>9}")
     for name, (w, c, _) in sorted(processes.items(), key=lambda kv: -kv[1][0]):
@@ -117,7 +119,7 @@ def main(argv=None) -> int:
     if args.json:
         with open(args.json, "w") as fh:
             json.dump({"processes": processes, "kernels": kernels, "scale": args.scale, "end": args.end,
-                       "from": args.start}, fh, indent=1)
+                       "from": format_month(start)}, fh, indent=1)
     return 0
 
 
