@@ -69,12 +69,13 @@ PART_SLOTS = CHUNK_SLOTS
 
 
 def harvest_parts(hh, provinces: np.ndarray, limit: int | None = None):
-    """The active slots (ascending) the harvest settles at once: chunks of whole provinces up to
-    ``limit`` used slots (``province_chunks``), and a province of more than ``limit`` in
-    ceil(used / (limit / 2)) parts of whole organisations (its organisation, or for a household
-    outside one its slot, modulo the number of parts), each settled together with a part of
-    another such province (``_paired``): two provinces' runs, which the settlement's passes take
-    on two threads (a province's sums are one thread's). Every team, accounting unit and commune
+    """The active slots (ascending) the harvest settles at once: chunks of two or more whole
+    provinces up to ``limit`` used slots (``province_chunks``), and a province that fills a chunk
+    alone (at full scale most do) in ceil(used / (limit / 2)) parts of whole organisations (its
+    organisation, or for a household outside one its slot, modulo the number of parts), each
+    settled together with a part of another such province (``_paired``): two provinces' runs,
+    which the settlement's passes take on two threads (a province's sums are one thread's; a
+    province alone in a chunk kept the other thread idle there). Every team, accounting unit and commune
     lies in one part, so every household's claims and shares are those of one pass; a split
     province's totals are added part by part (the same terms in another order). Only memory and
     speed depend on the parts: at full scale the largest province holds ~14 M slots
@@ -88,9 +89,9 @@ def harvest_parts(hh, provinces: np.ndarray, limit: int | None = None):
         parts = [slots[first[r]:first[r + 1]] for r in range(n_parts)]
         return [part for part in parts if part.size] or [slots]  # a large commune leaves parts empty
 
-    large = []  # the provinces too large for one part, in order: split when their turn comes
+    large = []  # the provinces alone in a chunk, in order: split when their turn comes
     for chunk in province_chunks(hh, provinces, limit=limit):
-        if chunk.size == 1 and part_count(hh.used[chunk[0]], limit) > 1:
+        if chunk.size == 1:
             large.append(int(chunk[0]))
             continue
         yield hk.harvesting_slots(hh.block_start, hh.used, hh.active, chunk)
