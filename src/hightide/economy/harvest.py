@@ -75,10 +75,11 @@ def harvest_parts(hh, provinces: np.ndarray, limit: int | None = None):
     organisation, or for a household outside one its slot, modulo the number of parts), each
     settled together with a part of another such province (``_paired``): two provinces' runs,
     which the settlement's passes take on two threads (a province's sums are one thread's; a
-    province alone in a chunk kept the other thread idle there). Every team, accounting unit and commune
-    lies in one part, so every household's claims and shares are those of one pass; a split
-    province's totals are added part by part (the same terms in another order). Only memory and
-    speed depend on the parts: at full scale the largest province holds ~14 M slots
+    province alone in a chunk kept the other thread idle there). Every team, accounting unit and
+    commune lies in one part, so every household's claims and shares are those of one pass; a split
+    province's totals are added part by part (the same terms in another order, which may change
+    their last bits). Nothing else depends on the parts, whose size follows from ``limit`` alone
+    (not from the threads): at full scale the largest province holds ~14 M slots
     (docs/PERFORMANCE.md)."""
     limit = PART_SLOTS if limit is None else int(limit)
 
