@@ -581,16 +581,16 @@ def _number_runs(members, org, village, org_form, by_unit, apart_form, bounds, t
     counts = np.zeros(n_runs + 1, dtype=np.int64)
     o_range = np.full((n_runs, 2), -1, dtype=np.int64)
     order_r, cuts_r = deal_runs(bounds, n_threads)  # provinces balanced over the threads
-    rr = np.full((n_runs, 4), -1, dtype=np.int64)
-    for th_r in nb.prange(cuts_r.size - 1):
-        for q_r in range(cuts_r[th_r], cuts_r[th_r + 1]):
-            r = order_r[q_r]
-            if bounds[r + 1] == bounds[r]:
-                continue
-            if given:
-                rr[r, 0], rr[r, 1], rr[r, 2], rr[r, 3] = ranges[r, 0], ranges[r, 1], ranges[r, 2], ranges[r, 3]
-            else:
-                rr[r, 0], rr[r, 1], rr[r, 2], rr[r, 3] = _run_ranges(members, org, village, bounds[r], bounds[r + 1])
+    if given:
+        rr = ranges.copy()
+    else:
+        rr = np.full((n_runs, 4), -1, dtype=np.int64)
+        for th_r in nb.prange(cuts_r.size - 1):
+            for q_r in range(cuts_r[th_r], cuts_r[th_r + 1]):
+                r = order_r[q_r]
+                if bounds[r + 1] > bounds[r]:
+                    rr[r, 0], rr[r, 1], rr[r, 2], rr[r, 3] = _run_ranges(members, org, village, bounds[r],
+                                                                         bounds[r + 1])
     first_g = np.zeros(n_runs + 1, dtype=np.int64)  # each run's groups in one array
     for r in range(n_runs):
         n_g = (rr[r, 1] - rr[r, 0] + 1) + (rr[r, 3] - rr[r, 2] + 1) if bounds[r + 1] > bounds[r] else 0
