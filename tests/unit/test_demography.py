@@ -301,3 +301,72 @@ def test_heirs_are_the_drawn_rank_among_the_living_of_the_township():
         want = living[int(u[j] * living.size)] if living.size else -1
         assert heir[j] == want
     assert (heir == -1).sum() >= 1 and (heir >= 0).sum() > 10
+
+
+def _fed_segment(seed=5, n=3000, hungry_share=0.2):
+    """A segment of ``n`` slots: bands 0-6, a tenth empty, some hungry; its fed households."""
+    from hightide.economy.demography import _fed_of_segment
+
+    g = np.random.default_rng(seed)
+    band = g.integers(0, 7, n).astype(np.int8)
+    active = g.random(n) >= 0.1
+    hungry = np.flatnonzero(active & (g.random(n) < hungry_share)).astype(np.int64)
+    fed = np.empty(n, dtype=np.int64)
+    n_fed = _fed_of_segment(0, n, active, hungry, fed)
+    return band, active, hungry, fed, n_fed
+
+
+def _stream(month):
+    from hightide.engine import rng, streams
+
+    return np.array(rng.stream_start(streams.stream_heads(7, "fed_births")[0], 3, np.uint32(month)), dtype=np.uint64)
+
+
+def test_fed_of_segment_leaves_out_the_empty_and_the_hungry():
+    band, active, hungry, fed, n_fed = _fed_segment()
+    want = np.setdiff1d(np.flatnonzero(active), hungry)
+    np.testing.assert_array_equal(fed[:n_fed], want)
+
+
+@pytest.mark.parametrize("p", [0.002, 0.01, 0.05])
+def test_fed_events_happen_to_each_household_with_probability_n_p(p):
+    """Walked (the segment's largest band 6 times p below ``WALK_BELOW``: 0.012, 0.06) or drawn
+    household by household (0.3), a household of n members has one event with probability n p:
+    over 300 months the events of households of each size are within 4.5 standard deviations of
+    n p per household-month, and the walk's draws are far fewer than the households."""
+    from hightide.economy.demography import WALK_BELOW, _fed_events
+
+    band, active, hungry, fed, n_fed = _fed_segment()
+    slots, counts = np.empty(band.size, dtype=np.int64), np.empty(band.size, dtype=np.int64)
+    months = 300
+    events = np.zeros(band.size)
+    for month in range(months):
+        k = _fed_events(_stream(month), fed, n_fed, 0, band.size, band, 6, p, WALK_BELOW, slots, counts)
+        assert np.all(counts[:k] == 1) and np.all(np.diff(slots[:k]) > 0)
+        events[slots[:k]] += counts[:k]
+    assert events[hungry].sum() == 0 and events[~active].sum() == 0
+    members = band[fed[:n_fed]].astype(np.float64)
+    got = events[fed[:n_fed]]
+    for size in range(7):
+        exposed = (members == size).sum() * months
+        expected = exposed * size * p
+        sd = np.sqrt(expected * (1 - size * p)) if expected else 0.0
+        assert abs(got[members == size].sum() - expected) <= 4.5 * sd + 1e-9, size
+    assert (6 * p < WALK_BELOW) == (p < 0.05)
+
+
+@given(a=st.integers(0, 3000), width=st.integers(0, 3000), p=st.sampled_from([0.004, 0.03, 0.1]))
+def test_fed_events_of_part_of_a_segment_are_those_of_the_whole(a, width, p):
+    """The slots ``a:b`` of a segment, asked for alone (a piece's share of a segment it shares with
+    the next piece), have the events the whole segment's walk (or draws) give them."""
+    from hightide.economy.demography import WALK_BELOW, _fed_events
+
+    band, active, hungry, fed, n_fed = _fed_segment()
+    b = min(a + width, band.size)
+    slots, counts = np.empty(band.size, dtype=np.int64), np.empty(band.size, dtype=np.int64)
+    k = _fed_events(_stream(11), fed, n_fed, 0, band.size, band, 6, p, WALK_BELOW, slots, counts)
+    inside = (slots[:k] >= a) & (slots[:k] < b)
+    want_slots, want_counts = slots[:k][inside], counts[:k][inside]
+    k = _fed_events(_stream(11), fed, n_fed, a, b, band, 6, p, WALK_BELOW, slots, counts)
+    np.testing.assert_array_equal(slots[:k], want_slots)
+    np.testing.assert_array_equal(counts[:k], want_counts)

@@ -166,3 +166,23 @@ def test_province_sums_are_each_province_summed_in_slot_order(used, seed):
     expected = np.array([np.cumsum(np.where(active, values, 0).astype(np.float64)[a:a + n])[-1] if n else 0.0
                          for a, n in zip(starts, used)])
     np.testing.assert_array_equal(province_sums(slots, values), expected)
+
+
+@pytest.mark.parametrize("end", ["1953-05", "1961-04"])
+@pytest.mark.parametrize("segment,walk_below", [(16, 0.1), (97, 0.1), (97, 0.0)])
+def test_vital_events_of_small_segments_do_not_depend_on_the_pieces(monkeypatch, segment, walk_below, end):
+    """Segments smaller than the pieces (the fed households' walks, ``demography.SEGMENT_SLOTS``),
+    walked or (``WALK_BELOW`` 0) drawn household by household: pieces of 7 and 50 slots on two and
+    three threads give the births, deaths and households of whole provinces on one thread, in the
+    spring of 1953 and the famine's spring of 1961."""
+    monkeypatch.setattr(demography, "SEGMENT_SLOTS", segment)
+    monkeypatch.setattr(demography, "WALK_BELOW", walk_below)
+    scenario, result = _state(end)
+    whole, ctx_whole = _run(monkeypatch, scenario, result, demography.vital_events, 1 << 40, 1)
+    for piece, threads in ((7, 2), (50, 3)):
+        cut, ctx_cut = _run(monkeypatch, scenario, result, demography.vital_events, piece, threads)
+        for name in ("children", "adults", "elderly"):
+            np.testing.assert_array_equal(getattr(whole.households, name), getattr(cut.households, name), err_msg=name)
+        for key in ("births", "deaths", "hunger_deaths"):
+            np.testing.assert_array_equal(ctx_whole.flows[key], ctx_cut.flows[key], err_msg=key)
+    assert ctx_whole.flows["births"].sum() > 0 and ctx_whole.flows["deaths"].sum() > 0

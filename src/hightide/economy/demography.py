@@ -57,86 +57,246 @@ def crude_baseline_rate(params: ParameterSet) -> float:
             + params.share_elderly * params.mortality_elderly)
 
 
-#: the streams of vital events, one draw each per household and month, in the order they are used
+#: the streams of the hungry households' vital events, one draw each per hungry household and month,
+#: in the order they are used
 VITAL_STREAMS = ("deaths_child", "deaths_adult", "deaths_elderly", "births", "ageing_child", "ageing_adult")
+#: the streams of the fed households' vital events, walked segment by segment (``_fed_events``)
+FED_STREAMS = ("fed_deaths_child", "fed_deaths_adult", "fed_deaths_elderly", "fed_births", "fed_ageing_child",
+               "fed_ageing_adult")
+#: slots of a segment: the fed households' events are drawn a segment of a province at a time, each
+#: segment from its own stretch of the province's streams, so neither pieces nor threads move a draw
+SEGMENT_SLOTS = 4096
+#: a segment's walk below this many candidate slots per slot (the largest band of the segment times
+#: the probability) skips from event to event; at or above it draws once per slot
+WALK_BELOW = 0.1
 
 
 @nb.njit(cache=True, parallel=True)
-def _vital(heads, month_word, pieces, bounds, starts, active, children, adults, elderly, hungry, p_hungry, p_fed,
-           p_grow_up, p_grow_old, flows):
-    """Deaths by age band, births, then ageing, household by household: each event count is
-    min(floor(n p + U), n) (``streams.events``) with U from the province's stream of that event.
-    ``p_fed`` holds the fed probabilities (child, adult, elderly deaths, births); ``p_hungry[:, k]``
-    (rows in that order) those of the k-th hungry household (``hungry``, ascending), negated
-    (``_hungry_probabilities``). ``flows[p]`` gets (births, deaths).
-    Pieces of provinces (``kernels.slot_pieces``) run in parallel, each stream started at the
-    piece's first slot (``rng.advance``): the draws of one walk over the province; the counts are
-    whole numbers, so their sums do not depend on the pieces."""
+def _segment_maxima(seg_lo, seg_hi, active, children, adults, elderly):
+    """The most members of each age band in one active household of each segment (slots
+    ``seg_lo[g]:seg_hi[g]``): the bound the fed events' walks thin against (``_fed_events``)."""
+    out = np.zeros((seg_lo.size, 3), dtype=np.int64)
+    for g in nb.prange(seg_lo.size):
+        mc = ma = me = 0
+        for i in range(seg_lo[g], seg_hi[g]):
+            live = np.int64(active[i])
+            mc = max(mc, children[i] * live)
+            ma = max(ma, adults[i] * live)
+            me = max(me, elderly[i] * live)
+        out[g, 0], out[g, 1], out[g, 2] = mc, ma, me
+    return out
+
+
+@nb.njit(cache=True)
+def _fed_of_segment(seg_lo, seg_hi, active, hungry, fed):
+    """The active households of slots ``seg_lo:seg_hi`` not in ``hungry`` (ascending), into
+    ``fed``; returns how many."""
+    j = np.searchsorted(hungry, seg_lo)
+    n = 0
+    for i in range(seg_lo, seg_hi):
+        if not active[i]:
+            continue
+        while j < hungry.size and hungry[j] < i:
+            j += 1
+        if j < hungry.size and hungry[j] == i:
+            continue
+        fed[n] = i
+        n += 1
+    return n
+
+
+@nb.njit(cache=True)
+def _fed_events(state, fed, n_fed, a, b, band, n_max, p, walk_below, slots, counts):
+    """Events among the fed households ``fed[:n_fed]`` of a segment (ascending slots), for those
+    in slots ``a:b``: each household's count as min(floor(n p + U), n) has it (n the members of
+    ``band``). Where λ = ``n_max`` p < ``walk_below`` (``WALK_BELOW``; then n p < 1: one event
+    with probability n p) the walk skips from candidate to candidate, one in each Geometric(λ) run of the fed, and
+    a candidate has the event with probability n / ``n_max`` (thinning): the draws follow the
+    events, not the households. Otherwise each fed household draws its U. Either way a household's
+    draws depend on its rank among the segment's fed, not on ``a`` and ``b``. Writes the slots
+    with events and their counts; returns how many."""
+    s_hi, s_lo, i_hi, i_lo = state[0], state[1], state[2], state[3]
+    lam = np.float64(n_max) * p
+    if n_max <= 0 or p <= 0.0 or n_fed == 0:
+        return 0
+    r_a = np.searchsorted(fed[:n_fed], a)
+    r_b = np.searchsorted(fed[:n_fed], b)
+    k = 0
+    if lam < walk_below:
+        log_q = np.log1p(-lam)
+        r = np.int64(-1)
+        while True:
+            s_hi, s_lo, u = rng.next_double(s_hi, s_lo, i_hi, i_lo)
+            gap = np.floor(np.log1p(-u) / log_q)
+            if gap >= r_b - r - 1:
+                break
+            r += 1 + np.int64(gap)
+            s_hi, s_lo, v = rng.next_double(s_hi, s_lo, i_hi, i_lo)
+            if r >= r_a:
+                i = fed[r]
+                if v * n_max < np.float64(band[i]):
+                    slots[k] = i
+                    counts[k] = 1
+                    k += 1
+        return k
+    if r_a > 0:
+        s_hi, s_lo = rng.advance(s_hi, s_lo, i_hi, i_lo, r_a)
+    for r in range(r_a, r_b):
+        s_hi, s_lo, u = rng.next_double(s_hi, s_lo, i_hi, i_lo)
+        i = fed[r]
+        n = np.float64(band[i])
+        e = min(np.floor(n * p + u), n)
+        if e > 0:
+            slots[k] = i
+            counts[k] = np.int64(e)
+            k += 1
+    return k
+
+
+@nb.njit(cache=True)
+def _segment_states(bases, segment, draws):
+    """The six streams' states at a segment's stretch (``segment`` x ``draws`` steps on)."""
+    out = np.empty((6, 4), dtype=np.uint64)
+    for s in range(6):
+        out[s, 0], out[s, 1] = rng.advance(bases[s, 0], bases[s, 1], bases[s, 2], bases[s, 3], segment * draws)
+        out[s, 2], out[s, 3] = bases[s, 2], bases[s, 3]
+    return out
+
+
+@nb.njit(cache=True, parallel=True)
+def _vital(heads, fed_heads, month_word, pieces, bounds, starts, used, seg_first, seg_max, seg_slots, walk_below,
+           active, children, adults, elderly, hungry, p_hungry, p_fed, p_grow_up, p_grow_old, flows):
+    """Deaths by age band, births, then ageing: deaths and births among the start-of-month members,
+    ageing among the survivors, newborns joining the children last; each count min(floor(n p + U),
+    n) (``streams.events``). The hungry (``hungry``, ascending; ``p_hungry[:, k]`` their
+    probabilities, negated: ``_hungry_probabilities``) draw six uniforms each from their
+    province's streams (``heads``), the k-th hungry household of a province its k-th; the fed
+    (probabilities ``p_fed``: child, adult, elderly deaths, births) segment by segment
+    (``_fed_events``, streams ``fed_heads``, segment g of a province from draw g x 4
+    ``seg_slots`` on, thinned against the segment's largest bands ``seg_max``). ``flows[p]``
+    gets (births, deaths). Pieces of provinces (``kernels.slot_pieces``) run in parallel; a
+    segment cut by a piece's end is walked by both pieces, each keeping its own slots, and the
+    hungry's streams start at the piece's first hungry household (``rng.advance``): neither pieces
+    nor threads change a draw, and the counts are whole numbers, so their sums do not depend on them."""
     n = pieces.shape[0]
     if hungry.size == 0:  # one household that is no slot, never read as hungry
         hungry = np.full(1, -1, dtype=np.int64)
         p_hungry = np.zeros((4, 1))
-    last = hungry.size - 1
     first_hungry = np.searchsorted(hungry, pieces[:, 1])
+    end_hungry = np.searchsorted(hungry, pieces[:, 2])
     overflow = np.zeros(n, dtype=np.bool_)
     counts = np.zeros((n, 2))
+    draws = 4 * seg_slots
+    p_fed_walk = np.array([p_fed[0], p_fed[1], p_fed[2], p_fed[3], p_grow_up, p_grow_old])
     for t in nb.prange(bounds.size - 1):
+        ev_slots = np.empty(seg_slots, dtype=np.int64)
+        ev_counts = np.empty(seg_slots, dtype=np.int64)
+        born_slots = np.empty(seg_slots, dtype=np.int64)
+        born_counts = np.empty(seg_slots, dtype=np.int64)
+        bases = np.empty((6, 4), dtype=np.uint64)
+        fed = np.empty(seg_slots, dtype=np.int64)
         for q in range(bounds[t], bounds[t + 1]):
             pv, lo, hi = pieces[q, 0], pieces[q, 1], pieces[q, 2]
-            skip = lo - starts[pv]
-            j = first_hungry[q]
-            c0, c1, c2, c3 = rng.stream_start(heads[0], pv, month_word)
-            d0, d1, d2, d3 = rng.stream_start(heads[1], pv, month_word)
-            e0, e1, e2, e3 = rng.stream_start(heads[2], pv, month_word)
-            b0, b1, b2, b3 = rng.stream_start(heads[3], pv, month_word)
-            g0, g1, g2, g3 = rng.stream_start(heads[4], pv, month_word)
-            h0, h1, h2, h3 = rng.stream_start(heads[5], pv, month_word)
-            if skip > 0:
-                c0, c1 = rng.advance(c0, c1, c2, c3, skip)
-                d0, d1 = rng.advance(d0, d1, d2, d3, skip)
-                e0, e1 = rng.advance(e0, e1, e2, e3, skip)
-                b0, b1 = rng.advance(b0, b1, b2, b3, skip)
-                g0, g1 = rng.advance(g0, g1, g2, g3, skip)
-                h0, h1 = rng.advance(h0, h1, h2, h3, skip)
             births_p = 0.0
             deaths_p = 0.0
             over = False
-            for i in range(lo, hi):
-                c0, c1, u_child = rng.next_double(c0, c1, c2, c3)
-                d0, d1, u_adult = rng.next_double(d0, d1, d2, d3)
-                e0, e1, u_old = rng.next_double(e0, e1, e2, e3)
-                b0, b1, u_birth = rng.next_double(b0, b1, b2, b3)
-                g0, g1, u_up = rng.next_double(g0, g1, g2, g3)
-                h0, h1, u_older = rng.next_double(h0, h1, h2, h3)
-                # chosen without a branch (hungry and fed households alternate unpredictably in a
-                # famine): the next hungry household's probabilities are read, and used or not
-                jj = min(j, last)
-                is_hungry = (j <= last) & (hungry[jj] == i)
-                pc = -p_hungry[0, jj] if is_hungry else p_fed[0]
-                pa = -p_hungry[1, jj] if is_hungry else p_fed[1]
-                po = -p_hungry[2, jj] if is_hungry else p_fed[2]
-                pb = -p_hungry[3, jj] if is_hungry else p_fed[3]
-                j += is_hungry
-                live = active[i]
-                nc = np.float64(children[i] * live)
-                na = np.float64(adults[i] * live)
-                ne = np.float64(elderly[i] * live)
-                d_child = min(np.floor(nc * pc + u_child), nc)
-                d_adult = min(np.floor(na * pa + u_adult), na)
-                d_old = min(np.floor(ne * po + u_old), ne)
-                born = min(np.floor(na * pb + u_birth), na)
-                nc -= d_child
-                na -= d_adult
-                ne -= d_old
-                up = min(np.floor(nc * p_grow_up + u_up), nc)
-                older = min(np.floor(na * p_grow_old + u_older), na)
-                c, a, e = nc - up + born, na + up - older, ne + older
-                over |= max(c, max(a, e)) > MAX_BAND
-                children[i] = np.int8(c)
-                adults[i] = np.int8(a)
-                elderly[i] = np.int8(e)
-                births_p += born
-                deaths_p += d_child + d_adult + d_old
+            # the fed: segment by segment, events in the order their counts depend on each other
+            for s in range(6):
+                bases[s, 0], bases[s, 1], bases[s, 2], bases[s, 3] = rng.stream_start(fed_heads[s], pv, month_word)
+            start, end = starts[pv], starts[pv] + used[pv]
+            for seg in range((lo - start) // seg_slots, (hi - 1 - start) // seg_slots + 1):
+                g = seg_first[pv] + seg
+                seg_lo = start + seg * seg_slots
+                seg_hi = min(seg_lo + seg_slots, end)
+                a, b = max(lo, seg_lo), min(hi, seg_hi)
+                st = _segment_states(bases, seg, draws)
+                n_fed = _fed_of_segment(seg_lo, seg_hi, active, hungry, fed)
+                mc, ma, me = seg_max[g, 0], seg_max[g, 1], seg_max[g, 2]
+                # births among the adults at the start of the month, joining the children last
+                nb_ = _fed_events(st[3], fed, n_fed, a, b, adults, ma, p_fed_walk[3], walk_below, born_slots,
+                                born_counts)
+                k = _fed_events(st[1], fed, n_fed, a, b, adults, ma, p_fed_walk[1], walk_below, ev_slots,
+                                ev_counts)
+                for e in range(k):
+                    adults[ev_slots[e]] -= ev_counts[e]
+                    deaths_p += ev_counts[e]
+                k = _fed_events(st[2], fed, n_fed, a, b, elderly, me, p_fed_walk[2], walk_below, ev_slots,
+                                ev_counts)
+                for e in range(k):
+                    elderly[ev_slots[e]] -= ev_counts[e]
+                    deaths_p += ev_counts[e]
+                k = _fed_events(st[5], fed, n_fed, a, b, adults, ma, p_fed_walk[5], walk_below, ev_slots,
+                                ev_counts)
+                for e in range(k):
+                    i = ev_slots[e]
+                    adults[i] -= ev_counts[e]
+                    grown = np.int64(elderly[i]) + ev_counts[e]
+                    over |= grown > MAX_BAND
+                    elderly[i] = min(grown, MAX_BAND)
+                k = _fed_events(st[0], fed, n_fed, a, b, children, mc, p_fed_walk[0], walk_below, ev_slots,
+                                ev_counts)
+                for e in range(k):
+                    children[ev_slots[e]] -= ev_counts[e]
+                    deaths_p += ev_counts[e]
+                k = _fed_events(st[4], fed, n_fed, a, b, children, mc, p_fed_walk[4], walk_below, ev_slots,
+                                ev_counts)
+                for e in range(k):
+                    i = ev_slots[e]
+                    children[i] -= ev_counts[e]
+                    grown = np.int64(adults[i]) + ev_counts[e]
+                    over |= grown > MAX_BAND
+                    adults[i] = min(grown, MAX_BAND)
+                for e in range(nb_):
+                    i = born_slots[e]
+                    grown = np.int64(children[i]) + born_counts[e]
+                    over |= grown > MAX_BAND
+                    children[i] = min(grown, MAX_BAND)
+                    births_p += born_counts[e]
+            # the hungry: six uniforms each, the k-th hungry household of the province its k-th
+            j0, j1 = first_hungry[q], end_hungry[q]
+            if j1 > j0:
+                rank = j0 - np.searchsorted(hungry, start)
+                c0, c1, c2, c3 = rng.stream_start(heads[0], pv, month_word)
+                d0, d1, d2, d3 = rng.stream_start(heads[1], pv, month_word)
+                e0, e1, e2, e3 = rng.stream_start(heads[2], pv, month_word)
+                b0, b1, b2, b3 = rng.stream_start(heads[3], pv, month_word)
+                g0, g1, g2, g3 = rng.stream_start(heads[4], pv, month_word)
+                h0, h1, h2, h3 = rng.stream_start(heads[5], pv, month_word)
+                if rank > 0:
+                    c0, c1 = rng.advance(c0, c1, c2, c3, rank)
+                    d0, d1 = rng.advance(d0, d1, d2, d3, rank)
+                    e0, e1 = rng.advance(e0, e1, e2, e3, rank)
+                    b0, b1 = rng.advance(b0, b1, b2, b3, rank)
+                    g0, g1 = rng.advance(g0, g1, g2, g3, rank)
+                    h0, h1 = rng.advance(h0, h1, h2, h3, rank)
+                for jj in range(j0, j1):
+                    i = hungry[jj]
+                    c0, c1, u_child = rng.next_double(c0, c1, c2, c3)
+                    d0, d1, u_adult = rng.next_double(d0, d1, d2, d3)
+                    e0, e1, u_old = rng.next_double(e0, e1, e2, e3)
+                    b0, b1, u_birth = rng.next_double(b0, b1, b2, b3)
+                    g0, g1, u_up = rng.next_double(g0, g1, g2, g3)
+                    h0, h1, u_older = rng.next_double(h0, h1, h2, h3)
+                    live = active[i]
+                    nc = np.float64(children[i] * live)
+                    na = np.float64(adults[i] * live)
+                    ne = np.float64(elderly[i] * live)
+                    d_child = min(np.floor(nc * -p_hungry[0, jj] + u_child), nc)
+                    d_adult = min(np.floor(na * -p_hungry[1, jj] + u_adult), na)
+                    d_old = min(np.floor(ne * -p_hungry[2, jj] + u_old), ne)
+                    born = min(np.floor(na * -p_hungry[3, jj] + u_birth), na)
+                    nc -= d_child
+                    na -= d_adult
+                    ne -= d_old
+                    up = min(np.floor(nc * p_grow_up + u_up), nc)
+                    older = min(np.floor(na * p_grow_old + u_older), na)
+                    c, a_, e_ = nc - up + born, na + up - older, ne + older
+                    over |= max(c, max(a_, e_)) > MAX_BAND
+                    children[i] = np.int8(min(c, MAX_BAND))
+                    adults[i] = np.int8(min(a_, MAX_BAND))
+                    elderly[i] = np.int8(min(e_, MAX_BAND))
+                    births_p += born
+                    deaths_p += d_child + d_adult + d_old
             counts[q, 0] = births_p
             counts[q, 1] = deaths_p
             overflow[q] = over
@@ -271,8 +431,10 @@ def couples_apart_at_conception(world: World, ctx: StepContext) -> float:
 def vital_events(world: World, ctx: StepContext) -> None:
     """Deaths, births and ageing in every household (``_vital``); the hungry face higher death
     probabilities (``hunger_multiplier``) and, when their births were conceived hungry, lower
-    birth probabilities (``fertility_multiplier`` of ``conception_food_ratio``). Provinces are
-    handled in chunks of whole provinces, which changes nothing but the memory the month needs."""
+    birth probabilities (``fertility_multiplier`` of ``conception_food_ratio``). The fed, whose
+    probabilities are the same, draw from walks that skip from event to event (``_fed_events``).
+    Provinces are handled in chunks of whole provinces, which changes nothing but the memory the
+    month needs."""
     p, hh = ctx.params, world.households
     active = hh.active
     base = baseline_factor(p, ctx.month / 12 - 1952)
@@ -280,6 +442,7 @@ def vital_events(world: World, ctx: StepContext) -> None:
     p_fed = np.array([monthly_probability(p.mortality_child * base), monthly_probability(p.mortality_adult * base),
                       monthly_probability(p.mortality_elderly * base), monthly_probability(fertility)])
     heads, month_word = streams.stream_heads(ctx.seed, *VITAL_STREAMS), streams.month_word(ctx.month)
+    fed_heads = streams.stream_heads(ctx.seed, *FED_STREAMS)
     flows = np.zeros((world.provinces.n, 2))
     hunger_deaths = np.zeros(world.provinces.n)
     # the hazards of the fed at 1952 rates times the baseline factor, as ``monthly_probability`` forms them
@@ -287,8 +450,8 @@ def vital_events(world: World, ctx: StepContext) -> None:
                          for rate in (p.mortality_child, p.mortality_adult, p.mortality_elderly)])
     n_threads = thread_count()
     with numpy_threads(n_threads) as pool:
-        _vital_chunks(world, ctx, p, hh, active, heads, month_word, p_fed, log_surv, fertility, flows, hunger_deaths,
-                      pool, n_threads)
+        _vital_chunks(world, ctx, p, hh, active, heads, fed_heads, month_word, p_fed, log_surv, fertility, flows,
+                      hunger_deaths, pool, n_threads)
     w = world.weight
     ctx.flows["births"] += flows[:, 0] * w
     ctx.flows["deaths"] += flows[:, 1] * w
@@ -296,8 +459,8 @@ def vital_events(world: World, ctx: StepContext) -> None:
     _urban_vital(world, ctx, base)
 
 
-def _vital_chunks(world, ctx, p, hh, active, heads, month_word, p_fed, log_surv, fertility, flows, hunger_deaths, pool,
-                  n_threads) -> None:
+def _vital_chunks(world, ctx, p, hh, active, heads, fed_heads, month_word, p_fed, log_surv, fertility, flows,
+                  hunger_deaths, pool, n_threads) -> None:
     """``vital_events`` chunk by chunk of whole provinces: conception, the hungry's probabilities,
     hunger deaths and the events, adding to ``flows`` and ``hunger_deaths``."""
     for chunk in province_chunks(hh):
@@ -310,9 +473,28 @@ def _vital_chunks(world, ctx, p, hh, active, heads, month_word, p_fed, log_surv,
         # deaths beyond the baseline among the hungry, in expectation, are counted as hunger deaths
         hunger_deaths += _excess_deaths(hungry, hh.province, hh.block_start, hh.children, hh.adults, hh.elderly,
                                         p_hungry, p_fed, world.provinces.n, n_threads)
-        if _vital(heads, month_word, pieces, bounds, hh.block_start, active, hh.children, hh.adults, hh.elderly, hungry,
+        seg_first, seg_lo, seg_hi = _segments(hh, chunk, SEGMENT_SLOTS, world.provinces.n)
+        seg_max = _segment_maxima(seg_lo, seg_hi, active, hh.children, hh.adults, hh.elderly)
+        if _vital(heads, fed_heads, month_word, pieces, bounds, hh.block_start, np.asarray(hh.used, dtype=np.int64),
+                  seg_first, seg_max, SEGMENT_SLOTS, WALK_BELOW, active, hh.children, hh.adults, hh.elderly, hungry,
                   p_hungry, p_fed, 1 / (12 * p.years_as_child), 1 / (12 * p.years_working_age), flows):
             raise OverflowError(f"a household has more than {MAX_BAND} members in one age band")
+
+
+def _segments(hh, provinces: np.ndarray, seg_slots: int, n_prov: int):
+    """The segments (``SEGMENT_SLOTS``) of the used slots of ``provinces``: the first segment's
+    number per province (-1 for provinces not given) and each segment's first and end slot."""
+    provinces = np.asarray(provinces, dtype=np.int64)
+    used = np.asarray(hh.used, dtype=np.int64)[provinces]
+    starts = np.asarray(hh.block_start, dtype=np.int64)[provinces]
+    n_seg = -(-used // seg_slots)
+    first = np.concatenate(([0], np.cumsum(n_seg)[:-1])).astype(np.int64)
+    seg_first = np.full(n_prov, -1, dtype=np.int64)
+    seg_first[provinces] = first
+    number = np.arange(int(n_seg.sum()), dtype=np.int64) - np.repeat(first, n_seg)
+    seg_lo = np.repeat(starts, n_seg) + number * seg_slots
+    seg_hi = np.minimum(seg_lo + seg_slots, np.repeat(starts + used, n_seg))
+    return seg_first, seg_lo, seg_hi
 
 
 def _urban_vital(world: World, ctx: StepContext, base: float) -> None:
