@@ -186,3 +186,34 @@ def test_vital_events_of_small_segments_do_not_depend_on_the_pieces(monkeypatch,
         for key in ("births", "deaths", "hunger_deaths"):
             np.testing.assert_array_equal(ctx_whole.flows[key], ctx_cut.flows[key], err_msg=key)
     assert ctx_whole.flows["births"].sum() > 0 and ctx_whole.flows["deaths"].sum() > 0
+
+
+def test_a_hungry_households_events_are_its_own_whoever_else_is_hungry():
+    """Common random numbers household by household: a hungry household draws the numbers of its
+    slot, so making a fifth of the fed households hungry as well (another scenario's history)
+    leaves the births, deaths and ageing of the households hungry in both unchanged."""
+    scenario, result = _state("1961-04")
+    month = scenario.end_month + 1
+    worlds = []
+    for starve in (False, True):
+        world = copy.deepcopy(result.world)
+        hh = world.households
+        live = np.flatnonzero(hh.active[:hh.capacity])
+        threshold = result.params.hunger_threshold
+        if starve:
+            fed = live[(hh.food_ratio[live] >= threshold) & (hh.conception_food_ratio[live] >= threshold)]
+            hh.food_ratio[fed[::5]] = 0.0
+            hh.conception_food_ratio[fed[::5]] = 0.0
+        ctx = StepContext(month=month, start_month=scenario.start_month, policy=PolicySchedule(scenario).at(month),
+                          params=result.params, seed=result.seed, n_provinces=world.provinces.n)
+        demography.vital_events(world, ctx)
+        worlds.append(world)
+    hh0 = result.world.households
+    live = np.flatnonzero(hh0.active[:hh0.capacity])
+    deep = live[(hh0.food_ratio[live] < threshold) & (hh0.conception_food_ratio[live] < threshold)]
+    assert deep.size > 100
+    for name in ("children", "adults", "elderly"):
+        a, b = getattr(worlds[0].households, name)[deep], getattr(worlds[1].households, name)[deep]
+        np.testing.assert_array_equal(a, b, err_msg=name)
+    assert any(not np.array_equal(getattr(worlds[0].households, n), getattr(worlds[1].households, n))
+               for n in ("children", "adults", "elderly"))

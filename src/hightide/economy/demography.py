@@ -170,14 +170,15 @@ def _vital(heads, fed_heads, month_word, pieces, bounds, starts, used, seg_first
     ageing among the survivors, newborns joining the children last; each count min(floor(n p + U),
     n) (``streams.events``). The hungry (``hungry``, ascending; ``p_hungry[:, k]`` their
     probabilities, negated: ``_hungry_probabilities``) draw six uniforms each from their
-    province's streams (``heads``), the k-th hungry household of a province its k-th; the fed
+    province's streams (``heads``), a household the draws of its slot (jumping over the fed); the fed
     (probabilities ``p_fed``: child, adult, elderly deaths, births) segment by segment
     (``_fed_events``, streams ``fed_heads``, segment g of a province from draw g x 4
     ``seg_slots`` on, thinned against the segment's largest bands ``seg_max``). ``flows[p]``
     gets (births, deaths). Pieces of provinces (``kernels.slot_pieces``) run in parallel; a
-    segment cut by a piece's end is walked by both pieces, each keeping its own slots, and the
-    hungry's streams start at the piece's first hungry household (``rng.advance``): neither pieces
-    nor threads change a draw, and the counts are whole numbers, so their sums do not depend on them."""
+    segment cut by a piece's end is walked by both pieces, each keeping its own slots: neither
+    pieces nor threads change a draw, and the counts are whole numbers, so their sums do not depend
+    on them. A household's draws are its own where it is hungry (common random numbers between
+    scenarios, household by household), its segment's where it is fed."""
     n = pieces.shape[0]
     if hungry.size == 0:  # one household that is no slot, never read as hungry
         hungry = np.full(1, -1, dtype=np.int64)
@@ -252,25 +253,36 @@ def _vital(heads, fed_heads, month_word, pieces, bounds, starts, used, seg_first
                     over |= grown > MAX_BAND
                     children[i] = min(grown, MAX_BAND)
                     births_p += born_counts[e]
-            # the hungry: six uniforms each, the k-th hungry household of the province its k-th
+            # the hungry: six uniforms each, a household's the draws of its slot in the province's
+            # streams (as every household drew before the walks), so a household's draws are its own
             j0, j1 = first_hungry[q], end_hungry[q]
             if j1 > j0:
-                rank = j0 - np.searchsorted(hungry, start)
                 c0, c1, c2, c3 = rng.stream_start(heads[0], pv, month_word)
                 d0, d1, d2, d3 = rng.stream_start(heads[1], pv, month_word)
                 e0, e1, e2, e3 = rng.stream_start(heads[2], pv, month_word)
                 b0, b1, b2, b3 = rng.stream_start(heads[3], pv, month_word)
                 g0, g1, g2, g3 = rng.stream_start(heads[4], pv, month_word)
                 h0, h1, h2, h3 = rng.stream_start(heads[5], pv, month_word)
-                if rank > 0:
-                    c0, c1 = rng.advance(c0, c1, c2, c3, rank)
-                    d0, d1 = rng.advance(d0, d1, d2, d3, rank)
-                    e0, e1 = rng.advance(e0, e1, e2, e3, rank)
-                    b0, b1 = rng.advance(b0, b1, b2, b3, rank)
-                    g0, g1 = rng.advance(g0, g1, g2, g3, rank)
-                    h0, h1 = rng.advance(h0, h1, h2, h3, rank)
+                at = start  # the slot whose draws come next
                 for jj in range(j0, j1):
                     i = hungry[jj]
+                    gap = i - at
+                    if gap >= rng.JUMP_STEPS:
+                        c0, c1 = rng.advance(c0, c1, c2, c3, gap)
+                        d0, d1 = rng.advance(d0, d1, d2, d3, gap)
+                        e0, e1 = rng.advance(e0, e1, e2, e3, gap)
+                        b0, b1 = rng.advance(b0, b1, b2, b3, gap)
+                        g0, g1 = rng.advance(g0, g1, g2, g3, gap)
+                        h0, h1 = rng.advance(h0, h1, h2, h3, gap)
+                    else:
+                        for _ in range(gap):
+                            c0, c1 = rng.step(c0, c1, c2, c3)
+                            d0, d1 = rng.step(d0, d1, d2, d3)
+                            e0, e1 = rng.step(e0, e1, e2, e3)
+                            b0, b1 = rng.step(b0, b1, b2, b3)
+                            g0, g1 = rng.step(g0, g1, g2, g3)
+                            h0, h1 = rng.step(h0, h1, h2, h3)
+                    at = i + 1
                     c0, c1, u_child = rng.next_double(c0, c1, c2, c3)
                     d0, d1, u_adult = rng.next_double(d0, d1, d2, d3)
                     e0, e1, u_old = rng.next_double(e0, e1, e2, e3)

@@ -261,6 +261,12 @@ def stream_start(head, province, month_word):
 
 
 @nb.njit(cache=True, inline="always")
+def step(s_hi, s_lo, i_hi, i_lo):
+    """Advance a stream one step, its draw skipped: (new state_hi, new state_lo)."""
+    return _step(s_hi, s_lo, i_hi, i_lo)
+
+
+@nb.njit(cache=True, inline="always")
 def next_double(s_hi, s_lo, i_hi, i_lo):
     """Advance a stream one step: (new state_hi, new state_lo, U(0,1) double as Generator.random)."""
     s_hi, s_lo = _step(s_hi, s_lo, i_hi, i_lo)
