@@ -66,6 +66,11 @@ FED_STREAMS = ("fed_deaths_child", "fed_deaths_adult", "fed_deaths_elderly", "fe
 #: slots of a segment: the fed households' events are drawn a segment of a province at a time, each
 #: segment from its own stretch of the province's streams, so neither pieces nor threads move a draw
 SEGMENT_SLOTS = 4096
+#: the fed households' events after the births (``FED_STREAMS`` 3), in the order their counts depend
+#: on each other: (stream, band the members leave, band they join or -1 for deaths): adult and
+#: elderly deaths, adults growing old, child deaths, children growing up (each read after the
+#: deaths of its band; newborns join the children last)
+FED_ORDER = np.array([[1, 1, -1], [2, 2, -1], [5, 1, 2], [0, 0, -1], [4, 0, 1]], dtype=np.int64)
 #: a segment's walk below this many candidate slots per slot (the largest band of the segment times
 #: the probability) skips from event to event; at or above it draws once per slot
 WALK_BELOW = 0.1
@@ -153,6 +158,30 @@ def _fed_events(state, fed, n_fed, a, b, band, n_max, p, walk_below, slots, coun
     return k
 
 
+@nb.njit(cache=True, inline="always")
+def _remove(band, slots, counts, k):
+    """Take the members of the first ``k`` events (``slots``, ``counts``) out of ``band``; returns
+    how many."""
+    total = 0
+    for e in range(k):
+        band[slots[e]] -= counts[e]
+        total += counts[e]
+    return total
+
+
+@nb.njit(cache=True, inline="always")
+def _add(band, slots, counts, k):
+    """Add the members of the first ``k`` events to ``band`` (at most ``MAX_BAND``); True where a
+    household would have held more."""
+    over = False
+    for e in range(k):
+        i = slots[e]
+        grown = np.int64(band[i]) + counts[e]
+        over |= grown > MAX_BAND
+        band[i] = min(grown, MAX_BAND)
+    return over
+
+
 @nb.njit(cache=True)
 def _segment_states(bases, segment, draws):
     """The six streams' states at a segment's stretch (``segment`` x ``draws`` steps on)."""
@@ -189,6 +218,7 @@ def _vital(heads, fed_heads, month_word, pieces, bounds, starts, used, seg_first
     counts = np.zeros((n, 2))
     draws = 4 * seg_slots
     p_fed_walk = np.array([p_fed[0], p_fed[1], p_fed[2], p_fed[3], p_grow_up, p_grow_old])
+    bands = (children, adults, elderly)
     for t in nb.prange(bounds.size - 1):
         ev_slots = np.empty(seg_slots, dtype=np.int64)
         ev_counts = np.empty(seg_slots, dtype=np.int64)
@@ -212,47 +242,20 @@ def _vital(heads, fed_heads, month_word, pieces, bounds, starts, used, seg_first
                 a, b = max(lo, seg_lo), min(hi, seg_hi)
                 st = _segment_states(bases, seg, draws)
                 n_fed = _fed_of_segment(seg_lo, seg_hi, active, hungry, fed)
-                mc, ma, me = seg_max[g, 0], seg_max[g, 1], seg_max[g, 2]
                 # births among the adults at the start of the month, joining the children last
-                nb_ = _fed_events(st[3], fed, n_fed, a, b, adults, ma, p_fed_walk[3], walk_below, born_slots,
+                nb_ = _fed_events(st[3], fed, n_fed, a, b, adults, seg_max[g, 1], p_fed_walk[3], walk_below, born_slots,
                                 born_counts)
-                k = _fed_events(st[1], fed, n_fed, a, b, adults, ma, p_fed_walk[1], walk_below, ev_slots,
-                                ev_counts)
-                for e in range(k):
-                    adults[ev_slots[e]] -= ev_counts[e]
-                    deaths_p += ev_counts[e]
-                k = _fed_events(st[2], fed, n_fed, a, b, elderly, me, p_fed_walk[2], walk_below, ev_slots,
-                                ev_counts)
-                for e in range(k):
-                    elderly[ev_slots[e]] -= ev_counts[e]
-                    deaths_p += ev_counts[e]
-                k = _fed_events(st[5], fed, n_fed, a, b, adults, ma, p_fed_walk[5], walk_below, ev_slots,
-                                ev_counts)
-                for e in range(k):
-                    i = ev_slots[e]
-                    adults[i] -= ev_counts[e]
-                    grown = np.int64(elderly[i]) + ev_counts[e]
-                    over |= grown > MAX_BAND
-                    elderly[i] = min(grown, MAX_BAND)
-                k = _fed_events(st[0], fed, n_fed, a, b, children, mc, p_fed_walk[0], walk_below, ev_slots,
-                                ev_counts)
-                for e in range(k):
-                    children[ev_slots[e]] -= ev_counts[e]
-                    deaths_p += ev_counts[e]
-                k = _fed_events(st[4], fed, n_fed, a, b, children, mc, p_fed_walk[4], walk_below, ev_slots,
-                                ev_counts)
-                for e in range(k):
-                    i = ev_slots[e]
-                    children[i] -= ev_counts[e]
-                    grown = np.int64(adults[i]) + ev_counts[e]
-                    over |= grown > MAX_BAND
-                    adults[i] = min(grown, MAX_BAND)
-                for e in range(nb_):
-                    i = born_slots[e]
-                    grown = np.int64(children[i]) + born_counts[e]
-                    over |= grown > MAX_BAND
-                    children[i] = min(grown, MAX_BAND)
-                    births_p += born_counts[e]
+                for o in range(FED_ORDER.shape[0]):
+                    stream, src, dst = FED_ORDER[o, 0], FED_ORDER[o, 1], FED_ORDER[o, 2]
+                    k = _fed_events(st[stream], fed, n_fed, a, b, bands[src], seg_max[g, src], p_fed_walk[stream],
+                                    walk_below, ev_slots, ev_counts)
+                    gone = _remove(bands[src], ev_slots, ev_counts, k)
+                    if dst < 0:
+                        deaths_p += gone
+                    else:
+                        over |= _add(bands[dst], ev_slots, ev_counts, k)
+                over |= _add(children, born_slots, born_counts, nb_)
+                births_p += born_counts[:nb_].sum()
             # the hungry: six uniforms each, a household's the draws of its slot in the province's
             # streams (as every household drew before the walks), so a household's draws are its own
             j0, j1 = first_hungry[q], end_hungry[q]
