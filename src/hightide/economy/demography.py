@@ -115,11 +115,11 @@ def _fed_events(state, fed, n_fed, a, b, band, n_max, p, walk_below, slots, coun
     """Events among the fed households ``fed[:n_fed]`` of a segment (ascending slots), for those
     in slots ``a:b``: each household's count as min(floor(n p + U), n) has it (n the members of
     ``band``). Where λ = ``n_max`` p < ``walk_below`` (``WALK_BELOW``; then n p < 1: one event
-    with probability n p) the walk skips from candidate to candidate, one in each Geometric(λ) run of the fed, and
-    a candidate has the event with probability n / ``n_max`` (thinning): the draws follow the
-    events, not the households. Otherwise each fed household draws its U. Either way a household's
-    draws depend on its rank among the segment's fed, not on ``a`` and ``b``. Writes the slots
-    with events and their counts; returns how many."""
+    with probability n p) the walk skips from candidate to candidate, one in each Geometric(λ)
+    run of the fed, and a candidate has the event with probability n / ``n_max`` (thinning): the
+    draws follow the events, not the households. Otherwise each fed household draws its U. Either
+    way a household's draws depend on its rank among the segment's fed, not on ``a`` and ``b``.
+    Writes the slots with events and their counts; returns how many."""
     s_hi, s_lo, i_hi, i_lo = state[0], state[1], state[2], state[3]
     lam = np.float64(n_max) * p
     if n_max <= 0 or p <= 0.0 or n_fed == 0:
