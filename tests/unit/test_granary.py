@@ -82,8 +82,8 @@ def test_compiled_resale_pass_is_the_array_rule_per_province(ask_share):
 
     got_grain, by_province, sold_p = grain.copy(), np.zeros(4), np.zeros(4)
     pieces = kernels.slot_pieces(SimpleNamespace(block_start=starts, used=used), threads=3, whole=True)
-    inputs = (*pieces, active, children, adults, elderly, got_grain, reported, true, np.float32(1.0), need_per_ae,
-              0.6, 0.8, 0.3, months, weight)
+    inputs = (*pieces, active, children, adults, elderly, got_grain, reported, true, reported, true, np.float32(1.0),
+              np.ones(n, dtype=np.float32), True, np.float32(0.85), need_per_ae, 0.6, 0.8, 0.3, months, weight)
     request_p = _requests(*inputs)
     np.testing.assert_array_equal(got_grain, grain)  # asking changes nothing
     _sell(*inputs, frac, by_province, sold_p)
@@ -116,3 +116,86 @@ def test_urban_ration_factor_scales_the_towns_claims():
     want = world.urban_population * p.urban_ration_kg_per_capita * 0.93 / 12
     np.testing.assert_allclose(paid[0.93], want, rtol=1e-12)
     np.testing.assert_allclose(paid[0.93], 0.93 * paid[1.0], rtol=1e-12)
+
+
+def test_phantom_grain_is_last_years_claims_until_the_first_harvest_of_the_year():
+    """What the claims overstate stands until the household's next harvest, not until 1 January:
+    before its first harvest of the year last year's claims count, after it this year's; only the
+    overstatement counts (a claim below the truth hides nothing) and only the believed part."""
+    from hightide.state.granary import phantom_grain
+
+    f = np.float32
+    reported = np.array([0, 0, 150, 150, 90], dtype=f)  # this year's claims
+    true = np.array([0, 0, 100, 100, 100], dtype=f)
+    reported_last = np.array([300, 80, 999, 300, 300], dtype=f)
+    true_last = np.array([200, 100, 1, 200, 200], dtype=f)
+    got = phantom_grain(reported, true, reported_last, true_last, 0.5)
+    assert got.dtype == np.float32
+    np.testing.assert_array_equal(got, f([50, 0, 25, 25, 0]))
+    np.testing.assert_array_equal(phantom_grain(reported, true, reported_last, true_last, 0.0), np.zeros(5, f))
+
+
+@pytest.mark.parametrize("sees_hunger", [False, True])
+def test_relief_that_sees_hunger_judges_the_visibly_hungry_on_their_stock_alone(sees_hunger):
+    """With ``relief_sees_hunger`` a household whose last month's food ratio is below the hunger
+    threshold is judged on its stock alone, its claims notwithstanding; the fed keep their phantom
+    grain. Without it the claims hide every deficit alike. The compiled passes follow the array
+    rule (``phantom_grain``, ``resale_request``)."""
+    from hightide.state.granary import _requests, _sell, phantom_grain
+
+    g = np.random.default_rng(11)
+    used, starts, n = np.array([500, 700]), np.array([0, 500]), 1200
+    active = np.ones(n, dtype=bool)
+    children, adults, elderly = (g.integers(0, 3, n).astype(np.int8) for _ in range(3))
+    adults[:] = np.maximum(adults, 1)
+    need_per_ae, months, thr = 20.0, np.array([5.0, 3.0]), np.float32(0.85)
+    province = np.repeat([0, 1], used)
+    grain = g.uniform(0, 60, n)
+    true = g.uniform(50, 100, n).astype(np.float32)
+    reported = (true * g.uniform(1.0, 2.0, n)).astype(np.float32)
+    harvested = g.random(n) < 0.5  # the others have not harvested this year yet
+    reported[~harvested] = 0
+    true[~harvested] = 0
+    reported_last = g.uniform(100, 300, n).astype(np.float32)
+    true_last = (reported_last / 1.8).astype(np.float32)
+    food_ratio = g.uniform(0.5, 1.1, n).astype(np.float32)
+    hungry = food_ratio < thr
+    credence = np.float32(0.7)
+    phantom = phantom_grain(reported, true, reported_last, true_last, credence, hungry if sees_hunger else None)
+    need = need_per_ae * (adults + 0.6 * children + 0.8 * elderly)
+    want = np.maximum(0.3 * need * months[province] - (grain + phantom), 0.0)
+    weight = np.array([1000.0, 1200.0])
+    pieces = kernels.slot_pieces(SimpleNamespace(block_start=starts, used=used), threads=2, whole=True)
+    got_grain = grain.copy()
+    inputs = (*pieces, active, children, adults, elderly, got_grain, reported, true, reported_last, true_last, credence,
+              food_ratio, sees_hunger, thr, need_per_ae, 0.6, 0.8, 0.3, months, weight)
+    np.testing.assert_array_equal(_requests(*inputs), np.bincount(province, weights=want * weight[province]))
+    by_province, sold = np.zeros(2), np.zeros(2)
+    _sell(*inputs, 1.0, by_province, sold)
+    np.testing.assert_array_equal(got_grain, grain + want)
+    assert (phantom[hungry] == 0).all() == sees_hunger
+    assert (phantom[~hungry] > 0).all()
+    # seeing hunger can only add to what the hungry are sold, never to what the fed are
+    other = phantom_grain(reported, true, reported_last, true_last, credence, None if sees_hunger else hungry)
+    other_want = np.maximum(0.3 * need * months[province] - (grain + other), 0.0)
+    if sees_hunger:
+        assert (want[hungry] >= other_want[hungry]).all() and (want[hungry] > other_want[hungry]).any()
+    np.testing.assert_array_equal(want[~hungry], other_want[~hungry])
+
+
+def test_historical_relief_sees_hunger_only_outside_the_leaps_concealment():
+    """The historical timeline: relief sees the hungry in normal times, not from the Great Leap's
+    claims (May 1958) until the spring-famine orders (April 1959), and not from Lushan (Aug 1959)
+    until the Twelve Articles (Nov 1960); the early retreat skips the second spell."""
+    from hightide.scenarios.loader import load_scenario
+    from hightide.scenarios.schema import parse_month
+    from hightide.state.policy import PolicySchedule
+
+    def seen(name, months):
+        schedule = PolicySchedule(load_scenario(name))
+        return [schedule.at(parse_month(m)).relief_sees_hunger for m in months]
+
+    months = ["1957-06", "1958-04", "1958-05", "1959-03", "1959-04", "1959-07", "1959-08", "1960-10", "1960-11",
+              "1965-01"]
+    assert seen("historical", months) == [True, True, False, False, True, True, False, False, True, True]
+    assert seen("early_retreat", months) == [True, True, False, False, True, True, True, True, True, True]

@@ -93,9 +93,12 @@ def test_resale_computed_again_in_the_sale_is_the_request(end):
     for p, (a, k) in enumerate(zip(hh.block_start, hh.used)):
         slots = np.arange(a, a + k)
         slots = slots[hh.active[slots]]
-        need = inputs[10] * (hh.adults[slots] + inputs[11] * hh.children[slots] + inputs[12] * hh.elderly[slots])
-        phantom = np.maximum(hh.reported_this_year_kg[slots] - hh.true_this_year_kg[slots], np.float32(0)) * inputs[9]
-        requests[slots] = np.maximum(inputs[13] * need * inputs[14][p] - (hh.grain_kg[slots] + phantom), 0.0)
+        need = inputs[15] * (hh.adults[slots] + inputs[16] * hh.children[slots] + inputs[17] * hh.elderly[slots])
+        hungry = (hh.food_ratio[slots] < inputs[14]) if inputs[13] else None
+        phantom = granary.phantom_grain(hh.reported_this_year_kg[slots], hh.true_this_year_kg[slots],
+                                        hh.reported_last_year_kg[slots], hh.true_last_year_kg[slots], inputs[11],
+                                        hungry)
+        requests[slots] = np.maximum(inputs[18] * need * inputs[19][p] - (hh.grain_kg[slots] + phantom), 0.0)
     total = resale.total_request()
     assert total > 0
     np.testing.assert_allclose(total, (requests * world.weight[hh.province[:hh.capacity]]).sum(), rtol=1e-9)

@@ -126,6 +126,12 @@ class Policy(BaseModel):
         1.0, ge=0.0, le=1.0,
         description="Share of the exaggeration in last year's reports that planners believe when they set the "
         "Leap's quotas (1 = all of it; the Lushan revision of Aug 1959 implies ~0.3).")
+    relief_sees_hunger: bool = Field(
+        True,
+        description="Relief sees a household that is visibly hungry (last month's food ratio below the hunger "
+        "threshold) whatever the claims on its harvests; when False, the believed part of those claims hides its "
+        "deficit. Hunger reported from below was taken for hidden grain from the Great Leap to the centre's "
+        "spring-famine orders of April 1959, and again from the Lushan plenum to the Twelve Articles (Nov 1960).")
     rural_ration_factor: float = Field(
         1.0, ge=0.5, le=1.2,
         description="Rural ration standard relative to the registry's retention_food_norm_kg_per_capita: the food "

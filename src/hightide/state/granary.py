@@ -30,6 +30,22 @@ def resale_request(params, stock: np.ndarray, need_month: np.ndarray, months_lef
     return np.maximum(target - stock, 0.0)
 
 
+def phantom_grain(reported, true, reported_last, true_last, credence: float, visibly_hungry=None) -> np.ndarray:
+    """Grain the State believes each household holds beyond its stock: the believed part
+    (``credence``) of what its claims overstate. A harvest's claims stand until the household's
+    next harvest replaces them, not until the new year: last year's claims count until its first
+    harvest of this year. Where relief sees hunger, a visibly hungry household (``visibly_hungry``)
+    is believed to hold nothing beyond its stock (Policy.relief_sees_hunger: Mao's comment of April
+    1959 on the spring famine, 25.17 M people short of grain in 15 provinces, as secondary accounts
+    quote it; the Twelve Articles, Nov 1960). Float32, as the household arrays hold the claims."""
+    harvested = (reported > 0) | (true > 0)
+    excess = np.where(harvested, reported - true, reported_last - true_last)
+    phantom = np.maximum(excess, np.float32(0.0)) * np.float32(credence)
+    if visibly_hungry is not None:
+        phantom = np.where(visibly_hungry, np.float32(0.0), phantom)
+    return phantom
+
+
 def urban_reserve(urban_need_month: np.ndarray, zones: np.ndarray, cal_month: int, max_months: float) -> float:
     """Grain the State keeps for the towns (to the next harvest, at most ``max_months``) before it
     resells to villages: urban supply came first (Lin & Yang 2000, urban bias; Walker 1984)."""
@@ -87,18 +103,34 @@ def supply(world: World, ctx: StepContext) -> None:
 
 
 @nb.njit(cache=True, inline="always")
-def _request_of(i, children, adults, elderly, grain, reported, true, credence, need_per_ae, ae_child, ae_elderly,
-                target_share, months_left):
+def _phantom_of(i, reported, true, reported_last, true_last, credence):
+    """``phantom_grain`` of household i (before the visible-hunger rule)."""
+    if reported[i] > 0 or true[i] > 0:
+        excess = reported[i] - true[i]
+    else:
+        excess = reported_last[i] - true_last[i]
+    return max(excess, np.float32(0.0)) * credence
+
+
+@nb.njit(cache=True, inline="always")
+def _request_of(i, children, adults, elderly, grain, reported, true, reported_last, true_last, credence, food_ratio,
+                sees_hunger, hunger_threshold, need_per_ae, ae_child, ae_elderly, target_share, months_left):
     """``resale_request`` of household i: its stock plus the phantom grain the State believes it
-    holds, against the target share of its need to the next harvest (simulated kg)."""
+    holds (``_phantom_of``), against the target share of its need to the next harvest (simulated
+    kg). Where relief sees hunger (``Policy.relief_sees_hunger``), a visibly hungry household (last
+    month's food ratio below ``hunger_threshold``) is judged on its stock alone."""
     need = need_per_ae * (adults[i] + ae_child * children[i] + ae_elderly * elderly[i])
-    phantom = max(reported[i] - true[i], np.float32(0.0)) * credence
+    if sees_hunger and food_ratio[i] < hunger_threshold:
+        phantom = np.float32(0.0)
+    else:
+        phantom = _phantom_of(i, reported, true, reported_last, true_last, credence)
     return max(target_share * need * months_left - (grain[i] + phantom), 0.0)
 
 
 @nb.njit(cache=True, parallel=True)
-def _requests(pieces, bounds, active, children, adults, elderly, grain, reported, true, credence, need_per_ae, ae_child,
-              ae_elderly, target_share, months_left_p, weight):
+def _requests(pieces, bounds, active, children, adults, elderly, grain, reported, true, reported_last, true_last, credence,
+              food_ratio, sees_hunger, hunger_threshold, need_per_ae, ae_child, ae_elderly, target_share, months_left_p,
+              weight):
     """``resale_request`` of every active household in one pass, provinces (whole pieces,
     ``kernels.slot_pieces``) in parallel: the requests in real kg summed per province in slot
     order (households asking nothing add zeros, which change no sum)."""
@@ -111,15 +143,17 @@ def _requests(pieces, bounds, active, children, adults, elderly, grain, reported
             total = 0.0
             for i in range(pieces[q, 1], pieces[q, 2]):
                 if active[i]:
-                    total += _request_of(i, children, adults, elderly, grain, reported, true, credence, need_per_ae,
-                                         ae_child, ae_elderly, target_share, months_left) * w
+                    total += _request_of(i, children, adults, elderly, grain, reported, true, reported_last, true_last,
+                                         credence, food_ratio, sees_hunger, hunger_threshold, need_per_ae, ae_child,
+                                         ae_elderly, target_share, months_left) * w
             real_p[p] = total
     return real_p
 
 
 @nb.njit(cache=True, parallel=True)
-def _sell(pieces, bounds, active, children, adults, elderly, grain, reported, true, credence, need_per_ae, ae_child,
-          ae_elderly, target_share, months_left_p, weight, frac, by_province, real_p):
+def _sell(pieces, bounds, active, children, adults, elderly, grain, reported, true, reported_last, true_last, credence,
+          food_ratio, sees_hunger, hunger_threshold, need_per_ae, ae_child, ae_elderly, target_share, months_left_p,
+          weight, frac, by_province, real_p):
     """Sell request x frac to each household that asks (its request computed again, as
     ``_requests`` computed it: nothing changes the households in between): adds it to its grain,
     to ``by_province`` (simulated kg) and in real kg to ``real_p``, in slot order; provinces (whole
@@ -135,8 +169,9 @@ def _sell(pieces, bounds, active, children, adults, elderly, grain, reported, tr
             for i in range(pieces[q, 1], pieces[q, 2]):
                 if not active[i]:
                     continue
-                request = _request_of(i, children, adults, elderly, grain, reported, true, credence, need_per_ae,
-                                      ae_child, ae_elderly, target_share, months_left)
+                request = _request_of(i, children, adults, elderly, grain, reported, true, reported_last, true_last,
+                                      credence, food_ratio, sees_hunger, hunger_threshold, need_per_ae, ae_child,
+                                      ae_elderly, target_share, months_left)
                 # households asking nothing add zeros (no branch: asking or not is a coin toss to
                 # the processor in a famine); a zero changes no sum and no stock
                 resold = request * frac
@@ -158,7 +193,9 @@ class _Resale:
         p, hh, pol = ctx.params, world.households, ctx.policy
         months_left = months_to_next_harvest_by_zone(world.provinces.zone, ctx.cal_month).astype(np.float64)
         self._inputs = (*slot_pieces(hh, whole=True), hh.active, hh.children, hh.adults, hh.elderly, hh.grain_kg,
-                        hh.reported_this_year_kg, hh.true_this_year_kg, np.float32(pol.report_credence),
+                        hh.reported_this_year_kg, hh.true_this_year_kg, hh.reported_last_year_kg,
+                        hh.true_last_year_kg, np.float32(pol.report_credence), hh.food_ratio,
+                        bool(pol.relief_sees_hunger), np.float32(p.hunger_threshold),
                         p.food_need_kg_per_adult_equivalent / 12, p.adult_equivalent_child, p.adult_equivalent_elderly,
                         p.resale_target_share, months_left, world.weight)
 
