@@ -121,23 +121,23 @@ def test_compiled_herd_growth_is_the_array_rule():
 def test_compiled_hunger_probabilities_are_the_array_rules():
     """``_hungry_probabilities`` (arithmetic compiled, log1p and expm1 by NumPy) gives, bit for bit,
     ``monthly_probability`` with ``hunger_multiplier`` scaled by the vulnerabilities (deaths, of the
-    food ratio's ``hunger_shortfall``) and ``fertility_multiplier`` (births, of the conception food
-    ratio's), negated; ``_excess_deaths`` the bincount of expected deaths beyond the fed probabilities."""
+    food ratio's ``hunger_shortfall``) and the province's birth rate (births), negated;
+    ``_excess_deaths`` the bincount of expected deaths beyond the fed probabilities."""
     from types import SimpleNamespace
 
     from hightide.economy.demography import (
-        _excess_deaths, _hungry_probabilities, baseline_factor, fertility_multiplier, hunger_multiplier,
-        hunger_shortfall, monthly_probability)
+        _excess_deaths, _hungry_probabilities, baseline_factor, hunger_multiplier, hunger_shortfall,
+        monthly_probability)
 
     p = resolve({})
     g = np.random.default_rng(11)
     n = 3000
     food_ratio = g.uniform(0.0, 1.0, n).astype(np.float32)
-    conception = g.uniform(0.0, 1.0, n).astype(np.float32)
     th = np.float32(p.hunger_threshold)
-    hungry = np.flatnonzero((food_ratio < th) | (conception < th))
+    hungry = np.flatnonzero(food_ratio < th)
     children, adults, elderly = (g.integers(0, 5, n).astype(np.int8) for _ in range(3))
     province = np.sort(g.integers(0, 4, n)).astype(np.int8)  # provinces hold contiguous slot blocks
+    birth_rate_p = p.fertility_per_working_adult * np.array([1.0, 0.8, 0.35, 0.0])
     base = baseline_factor(p, 1959.5 - 1952)
     short = hunger_shortfall(p, food_ratio[hungry].astype(np.float64))
     hm = hunger_multiplier(p, short)
@@ -145,17 +145,16 @@ def test_compiled_hunger_probabilities_are_the_array_rules():
         monthly_probability(p.mortality_child * base, 1.0 + (hm - 1.0) * p.hunger_vulnerability_child),
         monthly_probability(p.mortality_adult * base, hm),
         monthly_probability(p.mortality_elderly * base, 1.0 + (hm - 1.0) * p.hunger_vulnerability_elderly),
-        monthly_probability(p.fertility_per_working_adult
-                            * fertility_multiplier(p, hunger_shortfall(p, conception[hungry].astype(np.float64)))),
+        monthly_probability(birth_rate_p[province[hungry]]),
     ])
     log_surv = np.array([-np.log1p(-np.clip(rate * base, 0.0, 0.999))
                          for rate in (p.mortality_child, p.mortality_adult, p.mortality_elderly)])
-    hh = SimpleNamespace(food_ratio=food_ratio, conception_food_ratio=conception)
-    got = _hungry_probabilities(p, hh, hungry, log_surv, p.fertility_per_working_adult)
+    hh = SimpleNamespace(food_ratio=food_ratio, province=province)
+    got = _hungry_probabilities(p, hh, hungry, log_surv, birth_rate_p)
     assert hungry.size > 100
     np.testing.assert_array_equal(-got, want)
     p_fed = np.array([monthly_probability(p.mortality_child * base), monthly_probability(p.mortality_adult * base),
-                      monthly_probability(p.mortality_elderly * base), monthly_probability(p.fertility_per_working_adult)])
+                      monthly_probability(p.mortality_elderly * base)])
     excess = (children[hungry] * (want[0] - p_fed[0]) + adults[hungry] * (want[1] - p_fed[1])
               + elderly[hungry] * (want[2] - p_fed[2]))
     block_start = np.searchsorted(province, np.arange(4))  # each province's first slot
@@ -164,68 +163,82 @@ def test_compiled_hunger_probabilities_are_the_array_rules():
 
 
 def test_births_answer_the_hunger_of_conception_deaths_the_hunger_of_now(params):
-    """Fertility falls with the conception food ratio (about nine months back), mortality with the
-    current one: the famine's birth trough follows its death peak (Ashton et al. 1984)."""
+    """Mortality follows the household's hunger now; births its province's rate, set by the
+    hunger of the month of conception: a household starving now has the births of its province,
+    and the famine's birth trough follows its death peak (Ashton et al. 1984)."""
     from types import SimpleNamespace
 
-    from hightide.economy.demography import _hungry_probabilities, fertility_multiplier, hunger_shortfall
+    from hightide.economy.demography import _hungry_probabilities
 
     th = params.hunger_threshold
-    # 0: hungry now, fed at conception; 1: fed now, hungry at conception; 2: both
-    hh = SimpleNamespace(food_ratio=np.array([th / 2, 1.0, th / 2], dtype=np.float32),
-                         conception_food_ratio=np.array([1.0, th / 2, th / 2], dtype=np.float32))
+    hh = SimpleNamespace(food_ratio=np.array([th / 2, th / 2, th / 4], dtype=np.float32),
+                         province=np.array([0, 1, 1], dtype=np.int8))
     log_surv = np.array([0.01, 0.005, 0.05])
-    p = -_hungry_probabilities(params, hh, np.array([0, 1, 2]), log_surv, params.fertility_per_working_adult)
-    fed_birth = monthly_probability(params.fertility_per_working_adult)
-    hungry_birth = monthly_probability(params.fertility_per_working_adult
-                                       * float(fertility_multiplier(params, hunger_shortfall(params, np.array([th / 2])))[0]))
-    assert hungry_birth < fed_birth
-    np.testing.assert_allclose(p[3], [fed_birth, hungry_birth, hungry_birth], rtol=1e-12)
-    assert p[1, 0] > p[1, 1] and p[1, 2] == p[1, 0]  # adults die of today's hunger only
-    np.testing.assert_allclose(p[1, 1], -np.expm1(-log_surv[1] / 12), rtol=1e-12)
+    rates = params.fertility_per_working_adult * np.array([1.0, 0.5])
+    p = -_hungry_probabilities(params, hh, np.array([0, 1, 2]), log_surv, rates)
+    np.testing.assert_allclose(p[3], monthly_probability(rates[[0, 1, 1]]), rtol=1e-12)
+    assert p[1, 0] == p[1, 1] < p[1, 2]  # adults die of today's hunger
+    assert p[1, 0] > -np.expm1(-log_surv[1] / 12)
 
 
-def test_conception_food_ratio_lags_the_food_ratio():
-    """A step in the food ratio reaches the conception ratio as a moving mean of lag nine months:
-    a ninth of the gap in the first month, about two thirds after nine."""
-    from hightide.economy.demography import GESTATION_MONTHS, _conceive
+def test_conceptions_are_born_nine_months_later_in_their_province():
+    """The multiplier recorded for a month (``record_conceptions``) is the one this month's births
+    read (``conceived_multiplier``) exactly ``GESTATION_MONTHS`` months later, province by
+    province; 1 before the run has that many months."""
+    from hightide.economy.demography import GESTATION_MONTHS, conceived_multiplier, record_conceptions
 
-    food = np.full(4, 0.4, dtype=np.float32)
-    conceived = np.ones(4, dtype=np.float32)
-    active = np.array([True, True, False, True])
-    starts, used, provinces = np.array([0, 2]), np.array([2, 2]), np.array([0, 1])
-    _conceive(starts, used, provinces, active, food, conceived, GESTATION_MONTHS)
-    np.testing.assert_allclose(conceived[[0, 1, 3]], 1.0 - 0.6 / 9, rtol=1e-6)
-    assert conceived[2] == 1.0  # inactive slots untouched
-    for _ in range(8):
-        _conceive(starts, used, provinces, active, food, conceived, GESTATION_MONTHS)
-    gap = (conceived[0] - 0.4) / 0.6
-    assert gap == pytest.approx((8 / 9) ** 9, rel=1e-5)
+    world = SimpleNamespace(provinces=SimpleNamespace(n=2), conception_fertility=None)
+    lag = int(GESTATION_MONTHS)
+    seen = []
+    for month in range(2 * lag):
+        seen.append(conceived_multiplier(world))
+        record_conceptions(world, np.array([1.0 - 0.01 * month, 0.5]))
+    seen = np.array(seen)
+    np.testing.assert_array_equal(seen[:lag], np.ones((lag, 2)))
+    np.testing.assert_allclose(seen[lag:, 0], 1.0 - 0.01 * np.arange(lag))
+    np.testing.assert_array_equal(seen[lag:, 1], np.full(lag, 0.5))
 
 
-def test_conceive_and_find_hungry_in_one_pass_is_the_two_passes():
-    """The fused pass moves the conception ratios as ``_conceive`` does and returns what
-    ``active_below_either`` returns on the moved ratios, bit for bit, for a subset of provinces."""
-    from types import SimpleNamespace
+def test_hungry_and_conceptions_in_one_pass_whatever_the_pieces():
+    """``_find_hungry_and_conceive`` lists the active households below the hunger threshold (as
+    ``active_below``) and sums per province the working adults and their fertility multiplier
+    (``fertility_multiplier`` of ``hunger_shortfall``) in fixed point: the same sums in whole
+    provinces and in pieces of 37 slots on three threads, within a rounding per household of the
+    float sum; ``conception_multiplier`` is their ratio (1 where a province has no adults)."""
+    from hightide.economy.demography import (
+        CONCEPTION_SCALE, _find_hungry_and_conceive, conception_multiplier, fertility_multiplier, hunger_shortfall)
+    from hightide.engine.kernels import active_below
 
-    from hightide.economy.demography import GESTATION_MONTHS, _conceive, _conceive_find_hungry
-    from hightide.engine.kernels import active_below_either
-
+    p = resolve({})
     g = np.random.default_rng(3)
     n = 900
     starts, used = np.array([0, 300, 300, 700]), np.array([250, 0, 380, 190])
     active = g.random(n) < 0.9
+    adults = g.integers(0, 6, n).astype(np.int8)
     food = g.uniform(0.3, 1.2, n).astype(np.float32)
-    conceived = g.uniform(0.3, 1.2, n).astype(np.float32)
+    th = np.float32(p.hunger_threshold)
+    province = np.zeros(n, dtype=np.int64)
+    for k, (a, m) in enumerate(zip(starts, used)):
+        province[a:a + m] = k
     for provinces in (np.array([0, 1, 2, 3]), np.array([2, 3])):
-        want_c, got_c = conceived.copy(), conceived.copy()
-        _conceive(starts, used, provinces, active, food, want_c, GESTATION_MONTHS)
+        whole = kernels.slot_pieces(SimpleNamespace(block_start=starts, used=used), provinces, threads=1, whole=True)
+        got_w, sums_w = _find_hungry_and_conceive(*whole, 4, active, adults, food, th, p.hunger_fertility_slope)
+        got, sums = _find_hungry_and_conceive(*_small_pieces(starts, used, provinces), 4, active, adults, food, th,
+                                              p.hunger_fertility_slope)
         slots = SimpleNamespace(block_start=starts, used=used, active=active)
-        want = active_below_either(slots, provinces, food, want_c, 0.7)
-        got = _conceive_find_hungry(*_small_pieces(starts, used, provinces), active, food, got_c, GESTATION_MONTHS,
-                                    np.float32(0.7))
-        np.testing.assert_array_equal(got_c, want_c)
-        np.testing.assert_array_equal(got, want)
+        np.testing.assert_array_equal(got, active_below(slots, provinces, food, th))
+        np.testing.assert_array_equal(got_w, got)
+        np.testing.assert_array_equal(sums, sums_w)
+        live = np.zeros(n, dtype=bool)
+        for k in provinces:
+            live[starts[k]:starts[k] + used[k]] = True
+        live &= active
+        m = fertility_multiplier(p, hunger_shortfall(p, food.astype(np.float64)))
+        want = np.bincount(province[live], weights=adults[live] * m[live], minlength=4)
+        np.testing.assert_allclose(sums[:, 0] / CONCEPTION_SCALE, want, atol=live.sum() / CONCEPTION_SCALE)
+        np.testing.assert_array_equal(sums[:, 1], np.bincount(province[live], weights=adults[live], minlength=4))
+        ratio = conception_multiplier(sums)
+        assert ratio[1] == 1.0 and (ratio[provinces[provinces != 1]] < 1.0).all()
         assert 0 < got.size < active.sum()
 
 

@@ -187,18 +187,21 @@ def test_compact_segments_packs_each_province_after_the_one_before():
     assert k == 6 and out[:k].tolist() == [1, 2, 5, 7, 8, 9]
 
 
-def test_active_below_either_is_the_union_of_both():
+def test_active_below_lists_the_active_slots_below_the_threshold_in_the_values_type():
     from types import SimpleNamespace
 
     g = np.random.default_rng(5)
     n = 1000
     slots = SimpleNamespace(block_start=np.array([0, 300, 300, 700]), used=np.array([250, 0, 380, 300]),
                             active=g.random(n) < 0.8)
-    a, b = g.random(n).astype(np.float32), g.random(n).astype(np.float32)
+    a = g.random(n).astype(np.float32)
+    a[::7] = np.float32(0.3)  # equal to the threshold in float32: not below it
     provinces = np.array([0, 2, 3])
-    got = kernels.active_below_either(slots, provinces, a, b, 0.3)
-    want = np.union1d(kernels.active_below(slots, provinces, a, 0.3), kernels.active_below(slots, provinces, b, 0.3))
-    np.testing.assert_array_equal(got, want)
+    got = kernels.active_below(slots, provinces, a, 0.3)
+    used = np.zeros(n, dtype=bool)
+    for p in provinces:
+        used[slots.block_start[p]:slots.block_start[p] + slots.used[p]] = True
+    np.testing.assert_array_equal(got, np.flatnonzero(used & slots.active & (a < np.float32(0.3))))
 
 
 def test_dense_index_labels_keys_in_order_of_first_appearance_province_by_province():

@@ -141,10 +141,11 @@ def test_hungry_probabilities_split_among_threads_are_those_of_one_call():
     live = np.flatnonzero(hh.active[:hh.capacity])
     hungry = np.sort(np.resize(live, 2 * MIN_SPLIT + 5))  # long enough to be split
     log_surv = np.array([0.05, 0.01, 0.08])
-    whole = demography._hungry_probabilities(p, hh, hungry, log_surv, 0.2)
+    rates = np.linspace(0.1, 0.3, result.world.provinces.n)  # births per working adult, by province
+    whole = demography._hungry_probabilities(p, hh, hungry, log_surv, rates)
     with ThreadPoolExecutor(3) as pool:
         for parts in (2, 3):
-            np.testing.assert_array_equal(demography._hungry_probabilities(p, hh, hungry, log_surv, 0.2, pool, parts),
+            np.testing.assert_array_equal(demography._hungry_probabilities(p, hh, hungry, log_surv, rates, pool, parts),
                                           whole)
     assert (whole < 0).all()  # the probabilities negated
 
@@ -201,16 +202,15 @@ def test_a_hungry_households_events_are_its_own_whoever_else_is_hungry():
         live = np.flatnonzero(hh.active[:hh.capacity])
         threshold = result.params.hunger_threshold
         if starve:
-            fed = live[(hh.food_ratio[live] >= threshold) & (hh.conception_food_ratio[live] >= threshold)]
+            fed = live[hh.food_ratio[live] >= threshold]
             hh.food_ratio[fed[::5]] = 0.0
-            hh.conception_food_ratio[fed[::5]] = 0.0
         ctx = StepContext(month=month, start_month=scenario.start_month, policy=PolicySchedule(scenario).at(month),
                           params=result.params, seed=result.seed, n_provinces=world.provinces.n)
         demography.vital_events(world, ctx)
         worlds.append(world)
     hh0 = result.world.households
     live = np.flatnonzero(hh0.active[:hh0.capacity])
-    deep = live[(hh0.food_ratio[live] < threshold) & (hh0.conception_food_ratio[live] < threshold)]
+    deep = live[hh0.food_ratio[live] < threshold]
     assert deep.size > 100
     for name in ("children", "adults", "elderly"):
         a, b = getattr(worlds[0].households, name)[deep], getattr(worlds[1].households, name)[deep]

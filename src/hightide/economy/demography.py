@@ -194,13 +194,13 @@ def _segment_states(bases, segment, draws):
 
 @nb.njit(cache=True, parallel=True)
 def _vital(heads, fed_heads, month_word, pieces, bounds, starts, used, seg_first, seg_max, seg_slots, walk_below,
-           active, children, adults, elderly, hungry, p_hungry, p_fed, p_grow_up, p_grow_old, flows):
+           active, children, adults, elderly, hungry, p_hungry, p_fed, p_birth, p_grow_up, p_grow_old, flows):
     """Deaths by age band, births, then ageing: deaths and births among the start-of-month members,
     ageing among the survivors, newborns joining the children last; each count min(floor(n p + U),
     n) (``streams.events``). The hungry (``hungry``, ascending; ``p_hungry[:, k]`` their
     probabilities, negated: ``_hungry_probabilities``) draw six uniforms each from their
     province's streams (``heads``), a household the draws of its slot (jumping over the fed); the fed
-    (probabilities ``p_fed``: child, adult, elderly deaths, births) segment by segment
+    (probabilities ``p_fed``: child, adult, elderly deaths; ``p_birth`` per province) segment by segment
     (``_fed_events``, streams ``fed_heads``, segment g of a province from draw g x 4
     ``seg_slots`` on, thinned against the segment's largest bands ``seg_max``). ``flows[p]``
     gets (births, deaths). Pieces of provinces (``kernels.slot_pieces``) run in parallel; a
@@ -217,7 +217,7 @@ def _vital(heads, fed_heads, month_word, pieces, bounds, starts, used, seg_first
     overflow = np.zeros(n, dtype=np.bool_)
     counts = np.zeros((n, 2))
     draws = 4 * seg_slots
-    p_fed_walk = np.array([p_fed[0], p_fed[1], p_fed[2], p_fed[3], p_grow_up, p_grow_old])
+    p_fed_walk = np.array([p_fed[0], p_fed[1], p_fed[2], 0.0, p_grow_up, p_grow_old])
     bands = (children, adults, elderly)
     for t in nb.prange(bounds.size - 1):
         ev_slots = np.empty(seg_slots, dtype=np.int64)
@@ -243,7 +243,7 @@ def _vital(heads, fed_heads, month_word, pieces, bounds, starts, used, seg_first
                 st = _segment_states(bases, seg, draws)
                 n_fed = _fed_of_segment(seg_lo, seg_hi, active, hungry, fed)
                 # births among the adults at the start of the month, joining the children last
-                nb_ = _fed_events(st[3], fed, n_fed, a, b, adults, seg_max[g, 1], p_fed_walk[3], walk_below, born_slots,
+                nb_ = _fed_events(st[3], fed, n_fed, a, b, adults, seg_max[g, 1], p_birth[pv], walk_below, born_slots,
                                 born_counts)
                 for o in range(FED_ORDER.shape[0]):
                     stream, src, dst = FED_ORDER[o, 0], FED_ORDER[o, 1], FED_ORDER[o, 2]
@@ -322,18 +322,18 @@ def _vital(heads, fed_heads, month_word, pieces, bounds, starts, used, seg_first
 
 
 def _hungry_probabilities(p: ParameterSet, hh, hungry: np.ndarray, log_surv: np.ndarray,
-                          fertility: float, pool=None, n_threads: int = 1) -> np.ndarray:
+                          birth_rate_p: np.ndarray, pool=None, n_threads: int = 1) -> np.ndarray:
     """Monthly probabilities of the hungry households, **negated** (rows: child, adult, elderly
     deaths, births; one column per household of ``hungry``): ``monthly_probability`` with
-    ``hunger_multiplier`` (scaled by the vulnerability of children and the old) and
-    ``fertility_multiplier``, less its final negation, which the readers (``_vital``,
-    ``_excess_deaths``) apply as they read (exact: a pass over the array saved). The arithmetic
-    runs in ``_hunger_arguments`` in the order of those array expressions; NumPy takes the
+    ``hunger_multiplier`` (scaled by the vulnerability of children and the old); births at their
+    province's annual rate ``birth_rate_p`` (conceived nine months ago: ``conception_multiplier``),
+    as the fed's. Less the final negation, which the readers (``_vital``, ``_excess_deaths``)
+    apply as they read (exact: a pass over the array saved). The arithmetic runs in
+    ``_hunger_arguments`` in the order of those array expressions; NumPy takes the
     transcendentals (its vectorised log1p and expm1, which compiled code would not reproduce to
     the last bit), on slices in ``n_threads`` threads of ``pool`` (``threads.elementwise``)."""
-    args = _hunger_arguments(hungry, hh.food_ratio, hh.conception_food_ratio, p.hunger_threshold, p.hunger_mortality_scale,
-                             p.hunger_vulnerability_child, p.hunger_vulnerability_elderly,
-                             fertility, p.hunger_fertility_slope, log_surv)
+    args = _hunger_arguments(hungry, hh.food_ratio, hh.province, p.hunger_threshold, p.hunger_mortality_scale,
+                             p.hunger_vulnerability_child, p.hunger_vulnerability_elderly, birth_rate_p, log_surv)
     elementwise(_birth_argument, args[3], pool, n_threads, out=args[3])
     return elementwise(np.expm1, args, pool, n_threads, out=args)
 
@@ -346,12 +346,12 @@ def _birth_argument(a: np.ndarray, out: np.ndarray) -> None:
 
 
 @nb.njit(cache=True, parallel=True)
-def _hunger_arguments(hungry, food_ratio, conception_food_ratio, threshold, mortality_scale, vulnerability_child,
-                      vulnerability_elderly, fertility, fertility_slope, log_surv):
+def _hunger_arguments(hungry, food_ratio, province, threshold, mortality_scale, vulnerability_child,
+                      vulnerability_elderly, birth_rate_p, log_surv):
     """Per hungry household: -hazard / 12 of child, adult and elderly deaths (rows 0-2; the hazard
     is the fed one, ``log_surv``, times the hunger multiplier) and -clip(annual birth rate) (row 3,
-    the argument of log1p; from the shortfall at conception), each as the array expressions of ``hunger_shortfall``,
-    ``hunger_multiplier``, ``fertility_multiplier`` and ``monthly_probability`` form it."""
+    the argument of log1p; its province's rate), each as the array expressions of
+    ``hunger_shortfall``, ``hunger_multiplier`` and ``monthly_probability`` form it."""
     out = np.empty((4, hungry.size))
     for k in nb.prange(hungry.size):
         short = min(max((threshold - np.float64(food_ratio[hungry[k]])) / threshold, 0.0), 1.0)
@@ -359,9 +359,7 @@ def _hunger_arguments(hungry, food_ratio, conception_food_ratio, threshold, mort
         out[0, k] = -(log_surv[0] * (1.0 + (hm - 1.0) * vulnerability_child)) / 12.0
         out[1, k] = -(log_surv[1] * hm) / 12.0
         out[2, k] = -(log_surv[2] * (1.0 + (hm - 1.0) * vulnerability_elderly)) / 12.0
-        conceived = min(max((threshold - np.float64(conception_food_ratio[hungry[k]])) / threshold, 0.0), 1.0)
-        annual = fertility * max(1.0 - fertility_slope * conceived, 0.0)
-        out[3, k] = -min(max(annual, 0.0), 0.999)
+        out[3, k] = -min(max(birth_rate_p[province[hungry[k]]], 0.0), 0.999)
     return out
 
 
@@ -387,45 +385,76 @@ def _excess_deaths(hungry, province, block_start, children, adults, elderly, p_h
     return out
 
 
-#: months from conception to birth: births answer the hunger of about this long before
+#: months from conception to birth: births answer the hunger of this many months before
 GESTATION_MONTHS = 9.0
+#: fixed-point scale of the conception sums (``_find_hungry_and_conceive``): whole numbers, so the
+#: sums are the same in any order of pieces and threads
+CONCEPTION_SCALE = float(1 << 24)
 
 
 @nb.njit(cache=True, parallel=True)
-def _conceive(starts, used, provinces, active, food_ratio, conception_food_ratio, lag):
-    """Move each active household's conception food ratio a 1/lag step toward its food ratio: a
-    moving mean whose lag is about ``lag`` months, so births fall with the hunger of the months
-    they were conceived in and famine births bottom out the year after the deaths peak
-    (famine amenorrhoea and postponed marriage; Ashton et al. 1984; O Grada 2009)."""
-    for q in nb.prange(provinces.size):
-        p = provinces[q]
-        for i in range(starts[p], starts[p] + used[p]):
-            if active[i]:
-                c = np.float64(conception_food_ratio[i])
-                conception_food_ratio[i] = np.float32(c + (np.float64(food_ratio[i]) - c) / lag)
-
-
-@nb.njit(cache=True, parallel=True)
-def _conceive_find_hungry(pieces, bounds, active, food_ratio, conception_food_ratio, lag, threshold):
-    """``_conceive`` and then ``active_below_either(food_ratio, conception_food_ratio, threshold)``
-    in one pass (``threshold`` in the ratios' type, float32): the active households (ascending
-    slots) hungry now or at conception, after this month's step of the conception ratio. Pieces
-    of provinces (``kernels.slot_pieces``) in parallel."""
+def _find_hungry_and_conceive(pieces, bounds, n_prov, active, adults, food_ratio, threshold, fertility_slope):
+    """The active households hungry now (food ratio below ``threshold``, in its type float32;
+    ascending slots), and per province the working adults and their fertility multiplier
+    (``fertility_multiplier`` of ``hunger_shortfall``) summed in fixed point (x
+    ``CONCEPTION_SCALE``, rounded per household): what this month's conceptions are born of
+    (``conception_multiplier``). Pieces of provinces (``kernels.slot_pieces``) in parallel."""
     base, n = piece_bases(pieces)
     counts = np.zeros(pieces.shape[0], dtype=np.int64)
+    sums = np.zeros((pieces.shape[0], 2), dtype=np.int64)
     out = np.empty(n, dtype=np.int64)
+    th = np.float64(threshold)
     for t in nb.prange(bounds.size - 1):
         for q in range(bounds[t], bounds[t + 1]):
             k = base[q]
+            weighted = 0
+            total = 0
             for i in range(pieces[q, 1], pieces[q, 2]):
                 if active[i]:
-                    c = np.float64(conception_food_ratio[i])
-                    conceived = np.float32(c + (np.float64(food_ratio[i]) - c) / lag)
-                    conception_food_ratio[i] = conceived
+                    r = food_ratio[i]
                     out[k] = i
-                    k += (food_ratio[i] < threshold) | (conceived < threshold)
+                    k += r < threshold
+                    short = min(max((th - np.float64(r)) / th, 0.0), 1.0)
+                    m = max(1.0 - fertility_slope * short, 0.0)
+                    a = np.int64(adults[i])
+                    weighted += np.int64(np.floor(a * m * CONCEPTION_SCALE + 0.5))
+                    total += a
             counts[q] = k - base[q]
-    return out[:compact_segments(out, base, counts)]
+            sums[q, 0] = weighted
+            sums[q, 1] = total
+    province_sums = np.zeros((n_prov, 2), dtype=np.int64)
+    for q in range(pieces.shape[0]):
+        province_sums[pieces[q, 0], 0] += sums[q, 0]
+        province_sums[pieces[q, 0], 1] += sums[q, 1]
+    return out[:compact_segments(out, base, counts)], province_sums
+
+
+def conception_multiplier(province_sums: np.ndarray) -> np.ndarray:
+    """Per province, the working adults' mean fertility multiplier this month (1 where it has no
+    adults), from ``_find_hungry_and_conceive``'s fixed-point sums."""
+    weighted = province_sums[:, 0] / CONCEPTION_SCALE
+    adults = province_sums[:, 1]
+    return np.divide(weighted, adults, out=np.ones(adults.size), where=adults > 0)
+
+
+def conceived_multiplier(world: World) -> np.ndarray:
+    """Per province, the fertility multiplier of the month this month's births were conceived in
+    (``GESTATION_MONTHS`` ago; 1 before the run had that many months): famine amenorrhoea and
+    postponed marriage cut conceptions, and the births fall nine months later (Ashton et al.
+    1984; O Grada 2009). A province's mean over its working adults: across households the mean
+    multiplier is within a few hundredths of the multiplier at the mean food ratio (docs/ODD.md
+    §10, item 3), so the province's mean carries the delay that matters."""
+    if world.conception_fertility is None:
+        world.conception_fertility = np.ones((world.provinces.n, int(GESTATION_MONTHS)))
+    return world.conception_fertility[:, 0].copy()
+
+
+def record_conceptions(world: World, this_month: np.ndarray) -> None:
+    """Append this month's multiplier per province to ``World.conception_fertility``, dropping the
+    oldest (read first, by ``conceived_multiplier``)."""
+    history = world.conception_fertility
+    world.conception_fertility = np.concatenate([history[:, 1:], np.asarray(this_month, dtype=np.float64)[:, None]],
+                                                axis=1)
 
 
 def couples_apart_at_conception(world: World, ctx: StepContext) -> float:
@@ -445,8 +474,9 @@ def couples_apart_at_conception(world: World, ctx: StepContext) -> float:
 
 def vital_events(world: World, ctx: StepContext) -> None:
     """Deaths, births and ageing in every household (``_vital``); the hungry face higher death
-    probabilities (``hunger_multiplier``) and, when their births were conceived hungry, lower
-    birth probabilities (``fertility_multiplier`` of ``conception_food_ratio``). The fed, whose
+    probabilities (``hunger_multiplier``). Births follow the province's hunger of nine months
+    before (``conceived_multiplier``: the working adults' mean ``fertility_multiplier`` of the
+    month of conception), and this month's is recorded for the births to come. The fed, whose
     probabilities are the same, draw from walks that skip from event to event (``_fed_events``).
     Provinces are handled in chunks of whole provinces, which changes nothing but the memory the
     month needs."""
@@ -454,8 +484,11 @@ def vital_events(world: World, ctx: StepContext) -> None:
     active = hh.active
     base = baseline_factor(p, ctx.month / 12 - 1952)
     fertility = p.fertility_per_working_adult * (1.0 - couples_apart_at_conception(world, ctx))
+    # births per working adult (annual) by province: the rate, times the multiplier of the month of conception
+    birth_rate_p = fertility * conceived_multiplier(world)
+    p_birth = monthly_probability(birth_rate_p)
     p_fed = np.array([monthly_probability(p.mortality_child * base), monthly_probability(p.mortality_adult * base),
-                      monthly_probability(p.mortality_elderly * base), monthly_probability(fertility)])
+                      monthly_probability(p.mortality_elderly * base)])
     heads, month_word = streams.stream_heads(ctx.seed, *VITAL_STREAMS), streams.month_word(ctx.month)
     fed_heads = streams.stream_heads(ctx.seed, *FED_STREAMS)
     flows = np.zeros((world.provinces.n, 2))
@@ -465,8 +498,9 @@ def vital_events(world: World, ctx: StepContext) -> None:
                          for rate in (p.mortality_child, p.mortality_adult, p.mortality_elderly)])
     n_threads = thread_count()
     with numpy_threads(n_threads) as pool:
-        _vital_chunks(world, ctx, p, hh, active, heads, fed_heads, month_word, p_fed, log_surv, fertility, flows,
-                      hunger_deaths, pool, n_threads)
+        this_month = _vital_chunks(world, ctx, p, hh, active, heads, fed_heads, month_word, p_fed, p_birth, log_surv,
+                                   birth_rate_p, flows, hunger_deaths, pool, n_threads)
+    record_conceptions(world, this_month)
     w = world.weight
     ctx.flows["births"] += flows[:, 0] * w
     ctx.flows["deaths"] += flows[:, 1] * w
@@ -474,17 +508,18 @@ def vital_events(world: World, ctx: StepContext) -> None:
     _urban_vital(world, ctx, base)
 
 
-def _vital_chunks(world, ctx, p, hh, active, heads, fed_heads, month_word, p_fed, log_surv, fertility, flows,
-                  hunger_deaths, pool, n_threads) -> None:
-    """``vital_events`` chunk by chunk of whole provinces: conception, the hungry's probabilities,
-    hunger deaths and the events, adding to ``flows`` and ``hunger_deaths``."""
+def _vital_chunks(world, ctx, p, hh, active, heads, fed_heads, month_word, p_fed, p_birth, log_surv, birth_rate_p,
+                  flows, hunger_deaths, pool, n_threads) -> np.ndarray:
+    """``vital_events`` chunk by chunk of whole provinces: the hungry and this month's conceptions,
+    the hungry's probabilities, hunger deaths and the events, adding to ``flows`` and
+    ``hunger_deaths``. Returns this month's fertility multiplier per province (1 where none)."""
+    this_month = np.ones(world.provinces.n)
     for chunk in province_chunks(hh):
-        # conception food ratios move (``_conceive``); hungry now (deaths) or when this month's births were
-        # conceived (births): ``active_below_either`` of the two ratios, found in the same pass
         pieces, bounds = slot_pieces(hh, chunk)
-        hungry = _conceive_find_hungry(pieces, bounds, hh.active, hh.food_ratio, hh.conception_food_ratio,
-                                       GESTATION_MONTHS, np.float32(p.hunger_threshold))
-        p_hungry = _hungry_probabilities(p, hh, hungry, log_surv, fertility, pool, n_threads)
+        hungry, sums = _find_hungry_and_conceive(pieces, bounds, world.provinces.n, hh.active, hh.adults, hh.food_ratio,
+                                                 np.float32(p.hunger_threshold), p.hunger_fertility_slope)
+        this_month[chunk] = conception_multiplier(sums)[chunk]
+        p_hungry = _hungry_probabilities(p, hh, hungry, log_surv, birth_rate_p, pool, n_threads)
         # deaths beyond the baseline among the hungry, in expectation, are counted as hunger deaths
         hunger_deaths += _excess_deaths(hungry, hh.province, hh.block_start, hh.children, hh.adults, hh.elderly,
                                         p_hungry, p_fed, world.provinces.n, n_threads)
@@ -492,8 +527,9 @@ def _vital_chunks(world, ctx, p, hh, active, heads, fed_heads, month_word, p_fed
         seg_max = _segment_maxima(seg_lo, seg_hi, active, hh.children, hh.adults, hh.elderly)
         if _vital(heads, fed_heads, month_word, pieces, bounds, hh.block_start, np.asarray(hh.used, dtype=np.int64),
                   seg_first, seg_max, SEGMENT_SLOTS, WALK_BELOW, active, hh.children, hh.adults, hh.elderly, hungry,
-                  p_hungry, p_fed, 1 / (12 * p.years_as_child), 1 / (12 * p.years_working_age), flows):
+                  p_hungry, p_fed, p_birth, 1 / (12 * p.years_as_child), 1 / (12 * p.years_working_age), flows):
             raise OverflowError(f"a household has more than {MAX_BAND} members in one age band")
+    return this_month
 
 
 def _segments(hh, provinces: np.ndarray, seg_slots: int, n_prov: int):
@@ -672,7 +708,7 @@ def _divide(world: World, ctx: StepContext, parents: np.ndarray) -> None:
         sel = np.flatnonzero(prov == pv)
         slots[sel] = hh.claim_slots(int(pv), sel.size)
     for name in ("active", "province", "village", "klass", "attitude", "org", "joined_month", "food_ratio",
-                 "conception_food_ratio", "effort", "work_norm"):
+                 "effort", "work_norm"):
         hh.arrays[name][slots] = hh.arrays[name][parents]
     hh.five_guarantee[slots] = False
     hh.coerced[slots] = hh.coerced[parents]

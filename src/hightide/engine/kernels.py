@@ -282,13 +282,6 @@ def _below_either(starts, used, provinces, active, a, b, threshold_a, threshold_
     return out[:compact_segments(out, base, counts)]
 
 
-def active_below_either(slots, provinces: np.ndarray, a: np.ndarray, b: np.ndarray, threshold) -> np.ndarray:
-    """Active slots (ascending) of the given provinces with ``a < threshold`` or ``b < threshold``
-    (each compared in its own type): ``np.union1d`` of the two ``active_below`` sets in one pass."""
-    return _below_either(slots.block_start, slots.used, provinces, slots.active, a, b, a.dtype.type(threshold),
-                         b.dtype.type(threshold))
-
-
 def active_below(slots, provinces: np.ndarray, values: np.ndarray, threshold) -> np.ndarray:
     """Active slots (ascending) of the given provinces with ``values < threshold``; the threshold
     is compared in the values' type, as NumPy compares an array with a Python number."""

@@ -35,7 +35,6 @@ HOUSEHOLD_SCHEMA: dict[str, tuple[str, str, str]] = {
     "org": ("int32", "id", "organisation the household belongs to, or -1"),
     "joined_month": ("int16", "month index", "month the household joined its organisation, or -1"),
     "food_ratio": ("float32", "ratio", "food eaten / need, 3-month moving mean"),
-    "conception_food_ratio": ("float32", "ratio", "food ratio of the months this month's births were conceived in (a moving mean lagging by about nine months)"),
     "reported_this_year_kg": ("float32", "kg", "output the household (its share of its unit) was reported to produce this year"),
     "reported_last_year_kg": ("float32", "kg", "output reported last year: the basis of the Leap's procurement plan"),
     "true_this_year_kg": ("float32", "kg", "output the household (its share of its unit) truly produced this year"),
@@ -49,7 +48,7 @@ MAX_BAND = 127
 
 #: slot defaults other than zero, written when a slot is claimed (slots never claimed stay
 #: untouched, so the spare capacity of a block costs no memory until used)
-HOUSEHOLD_DEFAULTS = {"org": NO_ORG, "joined_month": -1, "food_ratio": 1.0, "conception_food_ratio": 1.0, "effort": 1.0, "work_norm": 1.0}
+HOUSEHOLD_DEFAULTS = {"org": NO_ORG, "joined_month": -1, "food_ratio": 1.0, "effort": 1.0, "work_norm": 1.0}
 
 
 @dataclass

@@ -31,6 +31,9 @@ class World:
     months_without_exit: int = 0  # months since members lost the right to withdraw (Lin 1990)
     n_villages: int = 0  # village ids run 0..n_villages-1 (set at synthesis; family division keeps the village)
     couples_apart: tuple = ()  # share of rural couples apart in each of the last months, oldest first (conception)
+    #: per province, the rural fertility multiplier of each of the last ``GESTATION_MONTHS`` months
+    #: (oldest first; None until the first month): this month's births were conceived in the oldest
+    conception_fertility: np.ndarray | None = None
     private_plot_season: float = 0.0  # private plots' share of members' land, mean over this growing season so far
 
     def radicalism(self, params) -> np.ndarray:
