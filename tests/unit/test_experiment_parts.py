@@ -71,7 +71,8 @@ def test_prepare_and_parameter_files(tmp_path):
         read_params_file(tmp_path / "bad.toml")
 
 
-@pytest.mark.parametrize("name,diverges", [("mao_july_1955", "1955-10"), ("early_retreat", "1959-08")])
+@pytest.mark.parametrize("name,diverges", [("mao_july_1955", "1955-10"), ("early_retreat", "1959-08"),
+                                            ("relief_sees_hunger", "1958-05")])
 def test_bundled_counterfactuals_follow_history_until_their_change(name, diverges):
     hist, cf = load_scenario("historical"), load_scenario(name)
     assert name in bundled_scenarios()
@@ -113,3 +114,16 @@ def test_excess_deaths_against_the_runs_own_baseline():
     df = pd.DataFrame({"year": years, "population_m": pop, "death_rate_permille": rate, "deaths_m": deaths})
     assert excess_deaths_m(df) == pytest.approx(10.0)
     assert pd.isna(excess_deaths_m(df[df["year"] <= 1960]))
+
+
+def test_compare_lists_each_outcome_once_whatever_the_last_year():
+    """The named outcomes and the last year's columns: where a named outcome is a column in that
+    year (population 1966, the end of the historical window), it is listed once."""
+    from hightide.experiments.compare import FINAL_COLUMNS, outcome_labels
+
+    for year in (1952, 1961, 1966):
+        texts = [label for label, _ in outcome_labels(year).values()]
+        assert len(texts) == len(set(texts)), year
+        for _, label, _ in FINAL_COLUMNS:
+            assert f"{label} {year}" in texts
+    assert "population_m@1966" not in outcome_labels(1966) and "population_m@1961" in outcome_labels(1961)

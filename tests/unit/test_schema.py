@@ -72,6 +72,7 @@ def test_policy_state_lookup():
     ("gradual_1955", "commune_townships", 0.0, "1958-09"),
     ("gradual_1955", "pressure", 0.15, "1955-10"),
     ("normal_weather", "weather_source", "random", "1952-01"),
+    ("relief_sees_hunger", "relief_sees_hunger", True, "1952-01"),
 ])
 def test_a_counterfactual_keeps_its_change_against_later_historical_events(name, field, value, since):
     """A counterfactual extends ``historical``; none of the base's later events may undo what it

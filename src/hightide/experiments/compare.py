@@ -105,6 +105,18 @@ def _quantiles(values: np.ndarray) -> tuple[float, float, float]:
     return float(q[0]), float(q[1]), float(q[2])
 
 
+def outcome_labels(final_year: int) -> dict[str, tuple[str, str]]:
+    """(label, unit) of every outcome compared: the named ``OUTCOMES``, then ``FINAL_COLUMNS`` in
+    the subjects' last year, except where a named outcome already is that column in that year
+    (population 1966 at the end of the historical window)."""
+    labels = {name: (o.label, o.unit) for name, o in OUTCOMES.items()}
+    named = {label for label, _ in labels.values()}
+    for column, label, unit in FINAL_COLUMNS:
+        if f"{label} {final_year}" not in named:
+            labels[f"{column}@{final_year}"] = (f"{label} {final_year}", unit)
+    return labels
+
+
 def paired(a: Subject, b: Subject) -> bool:
     """True when member i of ``a`` and ``b`` share seed and scale (common random numbers)."""
     return a.seeds == b.seeds and a.scale == b.scale and len(a.seeds) > 0
@@ -125,8 +137,7 @@ def compare(subjects: list[str | Path | Subject], *, scale: float | None = None,
             s.label = f"{s.label} ({seen[s.label]})"
     base = subs[0]
     final_year = int(min(a["year"].max() for s in subs for a in s.annual))
-    labels = {name: (o.label, o.unit) for name, o in OUTCOMES.items()}
-    labels.update({f"{c}@{final_year}": (f"{label} {final_year}", unit) for c, label, unit in FINAL_COLUMNS})
+    labels = outcome_labels(final_year)
     base_out = base.outcomes(final_year)
     rows = []
     for s in subs:
