@@ -413,12 +413,15 @@ def _find_hungry_and_conceive(pieces, bounds, n_prov, active, adults, food_ratio
                 if active[i]:
                     r = food_ratio[i]
                     out[k] = i
-                    k += r < threshold
-                    short = min(max((th - np.float64(r)) / th, 0.0), 1.0)
-                    m = max(1.0 - fertility_slope * short, 0.0)
                     a = np.int64(adults[i])
-                    weighted += np.int64(np.floor(a * m * CONCEPTION_SCALE + 0.5))
                     total += a
+                    if r < threshold:  # the fed's multiplier is 1: their adults count whole
+                        k += 1
+                        short = min(max((th - np.float64(r)) / th, 0.0), 1.0)
+                        m = max(1.0 - fertility_slope * short, 0.0)
+                        weighted += np.int64(np.floor(a * m * CONCEPTION_SCALE + 0.5))
+                    else:
+                        weighted += a * np.int64(CONCEPTION_SCALE)
             counts[q] = k - base[q]
             sums[q, 0] = weighted
             sums[q, 1] = total
