@@ -77,7 +77,7 @@ def test_products_are_the_array_expressions(rng, params):
     share = shares[prov]
     scale = tfp[prov] * damaged[prov] * wx[prov] * share
     own = scale * (land_t * labour_t * animal_t)
-    normal = (tfp[prov] * 0.97 * share) * (sown_t * labour_t * animal_t)
+    normal = (tfp[prov] * damaged[prov] * 0.97 * share) * (sown_t * labour_t * animal_t)
     org = org_slot[idx]
     form = np.where(org != -1, org_form[np.maximum(org, 0)], -1)
     coll = is_collective(form)
@@ -87,6 +87,21 @@ def test_products_are_the_array_expressions(rng, params):
         np.testing.assert_array_equal(g, w)
         assert g.dtype == w.dtype
     assert coll.any() and (form == MUTUAL_AID).any() and (form == -1).any()
+
+
+def test_damaged_land_lowers_the_normal_output_the_three_fixes_are_set_on(rng):
+    """The Three Fixes assess the land as it is (§7.7): land damaged by the campaign techniques
+    lowers normal output by the same factor as this year's output."""
+    n = 50
+    province = np.zeros(n, dtype=np.int8)
+    idx = np.arange(n)
+    terms = [rng.uniform(0.2, 3.0, n) for _ in range(3)]
+    org_slot, org_form = np.full(n, -1, dtype=np.int32), np.ones(1, dtype=np.int8)
+    out = {d: hk.products(idx, province, np.ones(1), np.ones(1), np.array([d]), np.ones(1), 0.97, *terms,
+                          terms[0], org_slot, org_form, 0.05, 1.3) for d in (1.0, 0.85)}
+    whole, damaged = out[1.0], out[0.85]
+    np.testing.assert_allclose(damaged[3] / whole[3], 0.85)
+    np.testing.assert_allclose(damaged[2] / whole[2], 0.85)
 
 
 def test_index_powers_split_among_threads_are_those_of_one_call(rng, params):

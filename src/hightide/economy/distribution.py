@@ -53,7 +53,11 @@ def purchase_request(regime: str, params: ParameterSet, *, reported_output, norm
       needs to the next harvest, and hoard the rest [003];
     - unified_purchase (from Nov 1953): quota = rate x (reported output - tax - retention norms)
       ([003] planned purchase and supply of grain; MODEL.md §4.4 (2));
-    - three_fixes (from Aug 1955): the same on the fixed normal output, not this year's report;
+    - three_fixes (from Aug 1955): the same on the fixed normal output, not this year's report:
+      the unit's assessed normal annual output of all its land (Jiangxi implementing rules of the
+      State Council's provisional measures, 20 Sep 1955, Arts. 2-3), fixed anew in rounds (1955,
+      1958, 1961: Zhang Chen 2015); the model assesses it at every harvest, on the land as it then
+      is, damage included, and its labour and animals (``harvest_kernels.products``);
     - planned_share (the Leap): the plan's gross quota less the tax, whatever the harvest
       (Meng, Qian & Yared 2015).
     """

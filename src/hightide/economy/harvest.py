@@ -129,8 +129,9 @@ def harvest(world: World, ctx: StepContext) -> None:
     provinces = np.flatnonzero(shares > 0)
     n_prov = world.provinces.n
     tfp = world.productivity * (1.0 + p.tfp_growth_per_year) ** ctx.years_elapsed
-    # land damaged by deep ploughing and close planting yields less (not the normal output the
-    # quotas and the tax are assessed on)
+    # land damaged by deep ploughing and close planting yields less, in an average year too: the
+    # normal output the Three Fixes' quotas are set on is the damaged land's (the tax, on the
+    # province's assessed normal yield per mu, is not)
     damaged = techniques.yield_factor(p, world.soil_damage)
     wx = production.weather(p, ctx.seed, ctx.year, n_prov, pol.weather_source)
     away = labour_diverted_share(world, ctx)
@@ -202,7 +203,7 @@ def _settle_parts(world, ctx, provinces, shares, tfp, damaged, wx, away, adjustm
         sown = land * pol.sown_area_factor
         sown_t = land_t if pol.sown_area_factor == 1.0 else term(production.land_term, sown)
         # scale, own output, what the same households would grow alone in an average year on the
-        # land sown (normal output), forms, and private plots, which stay with the member [001
+        # land sown, damaged as it is (normal output), forms, and private plots, which stay with the member [001
         # note 21] while the rest of its land and time is collective (the plots' share is the
         # growing season's, ``incentives.season_mean``): one compiled pass, factor by factor in the
         # order of the array expressions it replaces (``hk.products``)
