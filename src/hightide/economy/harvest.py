@@ -203,10 +203,10 @@ def _settle_parts(world, ctx, provinces, shares, tfp, damaged, wx, away, adjustm
         sown = land * pol.sown_area_factor
         sown_t = land_t if pol.sown_area_factor == 1.0 else term(production.land_term, sown)
         # scale, own output, what the same households would grow alone in an average year on the
-        # land sown, damaged as it is (normal output), forms, and private plots, which stay with the member [001
-        # note 21] while the rest of its land and time is collective (the plots' share is the
-        # growing season's, ``incentives.season_mean``): one compiled pass, factor by factor in the
-        # order of the array expressions it replaces (``hk.products``)
+        # land sown, damaged as it is (normal output), forms, and private plots, which stay with
+        # the member [001 note 21] while the rest of its land and time is collective (the plots'
+        # share is the growing season's, ``incentives.season_mean``): one compiled pass, factor by
+        # factor in the order of the array expressions it replaces (``hk.products``)
         share, scale, own_output, normal_output, org, form, in_team, coll, plot, plot_output = hk.products(
             idx, hh.province, shares, tfp, damaged, wx, expected_weather(p), land_t, labour_t, animal_t, sown_t,
             hh.org, orgs.form, world.private_plot_season, p.private_plot_yield_ratio)

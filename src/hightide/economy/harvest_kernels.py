@@ -51,9 +51,10 @@ def products(idx, province, shares, tfp, damaged, wx, expected_weather, land_t, 
     """Per harvesting household, element by element as the array expressions of ``harvest`` form
     them: the season share of its province; scale = tfp x soil damage x weather x share; own output =
     scale x (land x labour x animal terms); normal output = (tfp x soil damage x expected weather x
-    share) x (sown land x labour x animal terms); organisation and its form (-1 outside one), whether in a
-    team or a collective; the private-plot share (``plot_season`` for collective members) and the
-    plot output = (``plot_ratio`` x plot) x own output. Nothing is summed: elements in parallel."""
+    share) x (sown land x labour x animal terms); organisation and its form (-1 outside one),
+    whether in a team or a collective; the private-plot share (``plot_season`` for collective
+    members) and the plot output = (``plot_ratio`` x plot) x own output. Nothing is summed:
+    elements in parallel."""
     n = idx.size
     share = np.empty(n)
     scale = np.empty(n)
@@ -74,7 +75,8 @@ def products(idx, province, shares, tfp, damaged, wx, expected_weather, land_t, 
         scale[k] = sc
         own = sc * ((land_t[k] * labour_t[k]) * animal_t[k])
         own_output[k] = own
-        normal_output[k] = (((tfp[pv] * damaged[pv]) * expected_weather) * sh) * ((sown_t[k] * labour_t[k]) * animal_t[k])
+        normal = ((tfp[pv] * damaged[pv]) * expected_weather) * sh
+        normal_output[k] = normal * ((sown_t[k] * labour_t[k]) * animal_t[k])
         o = org_slot[i]
         org[k] = o
         f = np.int8(org_form[max(o, 0)]) if o != NO_ORG else np.int8(-1)
