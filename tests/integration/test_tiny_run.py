@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from hightide.results.tables import COLUMNS, CONTRACT_COLUMNS, PROVINCIAL_SKIP
+from hightide.results.tables import COLUMNS, CONTRACT_COLUMNS, GRAIN_YEAR_COLUMNS, PROVINCIAL_SKIP
 
 
 def test_run_completes_with_checks(tiny_results):
@@ -22,7 +22,7 @@ def test_run_completes_with_checks(tiny_results):
 
 def test_national_annual_has_contract_columns_and_years(tiny_results):
     df = tiny_results.national_annual
-    assert list(df.columns) == ["year", *COLUMNS]
+    assert list(df.columns) == ["year", *COLUMNS, *GRAIN_YEAR_COLUMNS]
     assert set(CONTRACT_COLUMNS) <= set(df.columns)
     assert df["year"].tolist() == [1952, 1953]
     assert not df[list(CONTRACT_COLUMNS)].isna().any().any()
@@ -37,13 +37,30 @@ def test_national_monthly_has_every_month(tiny_results):
 
 def test_provincial_annual_has_every_province_and_year(tiny_results):
     df = tiny_results.provincial_annual
-    expected_cols = ["province", "year", *[c for c in COLUMNS if c not in PROVINCIAL_SKIP]]
+    expected_cols = ["province", "year", *[c for c in COLUMNS if c not in PROVINCIAL_SKIP], *GRAIN_YEAR_COLUMNS]
     assert list(df.columns) == expected_cols
     assert set(CONTRACT_COLUMNS) <= set(df.columns)
     assert df["province"].nunique() == 28
     assert len(df) == 28 * 2
     assert sorted(df["year"].unique().tolist()) == [1952, 1953]
     assert not df.duplicated(["province", "year"]).any()
+
+
+def test_grain_years_sum_july_to_june_of_the_months(tiny_results):
+    """The grain-year columns are the monthly flows of July to June, in the row of the year the
+    grain year starts in; a grain year the run does not cover whole (1953/54 here) is missing."""
+    monthly = tiny_results.national_monthly
+    july_to_june = ((monthly["year"] == 1952) & (monthly["month"] >= 7)) | ((monthly["year"] == 1953)
+                                                                          & (monthly["month"] <= 6))
+    annual = tiny_results.national_annual.set_index("year")
+    for grain_year, calendar in (("procurement_grain_year_mt", "procurement_mt"), ("resales_grain_year_mt", "resales_mt")):
+        assert annual.loc[1952, grain_year] == pytest.approx(monthly.loc[july_to_june, calendar].sum(), rel=1e-9)
+        assert np.isnan(annual.loc[1953, grain_year])
+    assert annual.loc[1952, "procurement_grain_year_mt"] > 0
+    prov = tiny_results.provincial_annual
+    np.testing.assert_allclose(prov[prov["year"] == 1952][list(GRAIN_YEAR_COLUMNS)].sum().to_numpy(),
+                               annual.loc[1952, list(GRAIN_YEAR_COLUMNS)].to_numpy(dtype=float), rtol=1e-9)
+    assert prov[prov["year"] == 1953][list(GRAIN_YEAR_COLUMNS)].isna().all().all()
 
 
 @pytest.mark.parametrize("column", ["population_m", "rural_population_m", "grain_output_mt", "procurement_mt",

@@ -31,6 +31,11 @@ EXTRA_COLUMNS = (
 )
 COLUMNS = CONTRACT_COLUMNS + EXTRA_COLUMNS
 PROVINCIAL_SKIP = ("state_grain_stock_mt", "grain_exports_mt", "grain_imports_mt", "state_farm_output_mt", "n_state_farms")
+#: annual tables only: the flows of the State's grain year that starts in the row's year (``grain_year_sums``)
+GRAIN_YEAR_COLUMNS = ("procurement_grain_year_mt", "resales_grain_year_mt")
+#: first month of the State's grain year, July to June (the record's procurement and resales,
+#: Walker 1984; the 1960/61 grain year of the CC directive of 7 Sep 1960)
+GRAIN_YEAR_START_MONTH = 7
 
 
 def _frames(rec: Recorder) -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -107,6 +112,26 @@ def _derive(stock_end: pd.DataFrame, flow_sum: pd.DataFrame, mean_pop: pd.Series
     return out
 
 
+def grain_year_sums(flows: pd.DataFrame, year: np.ndarray, month: np.ndarray) -> pd.DataFrame:
+    """Gross procurement (tax + purchase) and resales, Mt, summed over each grain year (July to
+    June) that the months cover whole, indexed by the year it starts in. The record counts
+    procurement and resales by grain year; ``procurement_mt`` and ``resales_mt`` are calendar
+    years. The two procurement figures differ by the purchases made in June (the summer harvest),
+    the resales by the whole spring, when famine relief came."""
+    grain_year = year - (month < GRAIN_YEAR_START_MONTH)
+    months = pd.Series(1, index=flows.index).groupby(grain_year).sum()
+    whole = months.index[months == 12]
+    sums = flows.groupby(grain_year)[["tax_kg", "purchase_kg", "resale_kg"]].sum().loc[whole]
+    return pd.DataFrame({"procurement_grain_year_mt": (sums["tax_kg"] + sums["purchase_kg"]) / 1e9,
+                         "resales_grain_year_mt": sums["resale_kg"] / 1e9})
+
+
+def _with_grain_years(annual: pd.DataFrame, sums: pd.DataFrame) -> pd.DataFrame:
+    """``annual`` (a ``year`` column) with the grain-year sums of the years they start in (NaN
+    for a grain year the run does not cover whole)."""
+    return annual.join(sums, on="year")
+
+
 def build_tables(rec: Recorder, province_names) -> dict[str, pd.DataFrame]:
     stocks, flows = _frames(rec)
     n_months = rec.months_recorded
@@ -140,7 +165,8 @@ def build_tables(rec: Recorder, province_names) -> dict[str, pd.DataFrame]:
                                                       "state_farm_kg": "sum", "state_farms": "last"})
     national_annual = annual(s_nat, f_nat, (pop + prev_pop) / 2, (s_nat["rural_population"] + prev_rural) / 2, nat_year)
     national_annual.index.name = "year"
-    national_annual = national_annual.reset_index()
+    national_annual = _with_grain_years(national_annual.reset_index(),
+                                        grain_year_sums(f_nat, year_of_t.values, month_of_t.values))
 
     # provincial annual
     frames = []
@@ -156,13 +182,14 @@ def build_tables(rec: Recorder, province_names) -> dict[str, pd.DataFrame]:
         prev_r.iloc[0] = init_p[STOCK_NAMES.index("rural_population")]
         a = annual(s_p, f_p, (pop_p + prev) / 2, (s_p["rural_population"] + prev_r) / 2, None)
         a.index.name = "year"
-        a = a.reset_index()
+        a = _with_grain_years(a.reset_index(), grain_year_sums(f_p, year_of_t.values, month_of_t.values))
         a.insert(0, "province", province_names[p])
         frames.append(a)
     provincial = pd.concat(frames, ignore_index=True)
-    cols = ["year", *COLUMNS]
+    cols = ["year", *COLUMNS, *GRAIN_YEAR_COLUMNS]
     return {
         "national_annual": national_annual[cols],
         "national_monthly": monthly[["year", "month", *COLUMNS]].reset_index(drop=True),
-        "provincial_annual": provincial[["province", "year", *[c for c in COLUMNS if c not in PROVINCIAL_SKIP]]],
+        "provincial_annual": provincial[["province", "year", *[c for c in COLUMNS if c not in PROVINCIAL_SKIP],
+                                         *GRAIN_YEAR_COLUMNS]],
     }
