@@ -217,3 +217,20 @@ def test_static_tile_map_renders(data, tmp_path):
 def test_static_rejects_unknown_format(data, tmp_path):
     with pytest.raises(ValueError, match="formats"):
         static.save(charts.build("grain", data), tmp_path / "g.bmp")
+
+
+def test_net_procurement_is_drawn_by_grain_year_as_the_record_counts_it(data, tiny_results):
+    """The net-procurement line is gross less resales over the grain year (July-June) where the
+    run has the grain-year columns, and by calendar year for older runs without them."""
+    annual = tiny_results.national_annual.set_index("year")
+    chart = charts.procurement_chart(data)
+    net = next(s for p in chart.panels for s in p.series if s.label.startswith("net procurement"))
+    assert net.label == "net procurement (grain year, less resales)"
+    want = (annual["procurement_grain_year_mt"] - annual["resales_grain_year_mt"]).dropna()
+    assert list(net.x) == list(want.index) == [1952]
+    np.testing.assert_allclose(np.asarray(net.y, dtype=float), want.to_numpy())
+    old = tiny_results.national_annual.drop(columns=["procurement_grain_year_mt", "resales_grain_year_mt"])
+    old_data = ReportData(directory=None, tables={**data.tables, "national_annual": old})
+    old_net = next(s for p in charts.procurement_chart(old_data).panels for s in p.series
+                   if s.label.startswith("net procurement"))
+    assert old_net.label == "net procurement (less resales)" and len(old_net.x) == 2

@@ -345,8 +345,15 @@ def procurement_chart(data: ReportData) -> Chart | None:
     if len(r):
         share.series.append(Series("record: of output", r.index, r.to_numpy(), kind="dash", color=RECORD))
     net = Panel("Net procurement, the State's granary and trade", "Mt")
+    # by grain year (July-June), as the record's net series counts it; calendar years for runs
+    # written before the grain-year columns
+    gross_gy, resales_gy = data.annual("procurement_grain_year_mt"), data.annual("resales_grain_year_mt")
     resales = data.annual("resales_mt")
-    if proc is not None and resales is not None:
+    if gross_gy is not None and resales_gy is not None:
+        net_gy = (gross_gy - resales_gy).dropna()
+        net.series.append(Series("net procurement (grain year, less resales)", net_gy.index, net_gy,
+                                 color=PROCUREMENT))
+    elif proc is not None and resales is not None:
         net.series.append(Series("net procurement (less resales)", proc.index, proc - resales, color=PROCUREMENT))
     net.series += record_series("grain_procurement_net_mt", "record: net procurement", years, PROCUREMENT)
     net.series += model_series(data, "state_grain_stock_mt", "State granary (year end)", TAX)
