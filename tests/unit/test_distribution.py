@@ -144,7 +144,8 @@ def test_lowered_ration_standard_cuts_only_the_food_retained():
 def _purchase(regime, p, **kw):
     defaults = dict(reported_output=arr(0.0), normal_output=arr(0.0), tax=arr(0.0), retention=arr(0.0),
                     stock=arr(0.0), need_to_next_harvest=arr(0.0), seed=arr(0.0), feed=arr(0.0))
-    defaults.update({k: arr(*v) if isinstance(v, tuple) else arr(v) for k, v in kw.items()})
+    defaults.update({k: v if k == "above_normal_share" else arr(*v) if isinstance(v, tuple) else arr(v)
+                     for k, v in kw.items()})
     return purchase_request(regime, p, **defaults)
 
 
@@ -192,6 +193,28 @@ def test_three_fixes_uses_normal_output_and_ignores_the_report():
     b = _purchase("three_fixes", p, normal_output=1200.0, reported_output=5000.0, tax=100.0, retention=400.0)
     assert a.tolist() == pytest.approx([0.8 * (1200.0 - 100.0 - 400.0)])
     assert b.tolist() == a.tolist()
+
+
+def test_three_fixes_buys_the_share_of_output_above_normal_from_units_not_in_deficit():
+    """1957 supplementary regulations: generally 40% of output above the fixed output, from surplus
+    and self-sufficient units; a deficit unit (normal output below tax + retention) sells nothing
+    more, and output at or below normal output adds nothing."""
+    p = resolve({"procurement_surplus_rate": 0.8})
+    kw = dict(normal_output=(1200.0, 1200.0, 500.0, 1200.0), tax=100.0, retention=(400.0, 400.0, 450.0, 1100.0),
+              true_output=(1500.0, 1100.0, 900.0, 1600.0))
+    got = _purchase("three_fixes", p, above_normal_share=0.4, **kw)
+    assert got.tolist() == pytest.approx([0.8 * 700.0 + 0.4 * 300.0, 0.8 * 700.0, 0.0, 0.0 + 0.4 * 400.0])
+    assert _purchase("three_fixes", p, **kw).tolist() == pytest.approx([560.0, 560.0, 0.0, 0.0])
+    for regime in ("unified_purchase", "planned_share", "free_market"):
+        extra = dict(planned_gross=arr(900.0, 900.0, 900.0, 900.0)) if regime == "planned_share" else {}
+        with_share = purchase_request(regime, p, reported_output=arr(1000.0), normal_output=arr(1200.0), tax=arr(100.0),
+                                      retention=arr(400.0), stock=arr(0.0), need_to_next_harvest=arr(0.0),
+                                      seed=arr(0.0), feed=arr(0.0), true_output=arr(2000.0), above_normal_share=0.4,
+                                      **extra)
+        without = purchase_request(regime, p, reported_output=arr(1000.0), normal_output=arr(1200.0), tax=arr(100.0),
+                                   retention=arr(400.0), stock=arr(0.0), need_to_next_harvest=arr(0.0),
+                                   seed=arr(0.0), feed=arr(0.0), **extra)
+        assert with_share.tolist() == without.tolist()
 
 
 @pytest.mark.parametrize("regime", ["unified_purchase", "three_fixes"])

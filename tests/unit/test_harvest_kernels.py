@@ -146,9 +146,11 @@ def test_a_term_replaced_where_its_input_changed_is_the_masked_assignment(rng, p
         np.testing.assert_array_equal(dest, fn(params, values))
 
 
+@pytest.mark.parametrize("above_normal", [0.0, 0.4])
 @pytest.mark.parametrize("regime", ["free_market", "unified_purchase", "three_fixes", "planned_share"])
-def test_households_settle_claims_in_order(rng, params, regime):
-    """Alone (no team, no unit): tax, purchase, seed and feed are paid from stock + output."""
+def test_households_settle_claims_in_order(rng, params, regime, above_normal):
+    """Alone (no team, no unit): tax, purchase, seed and feed are paid from stock + output; under
+    the Three Fixes the purchase includes the share bought of output above normal output."""
     n = 300
     p = params
     idx = np.arange(n)
@@ -172,7 +174,8 @@ def test_households_settle_claims_in_order(rng, params, regime):
                          share, persons, need, to_next, ny, exag, rad, p.agricultural_tax_rate,
                          p.retention_food_norm_kg_per_capita, p.seed_kg_per_mu, p.feed_kg_per_animal_year, *reports,
                          False, 0.5, p.planned_procurement_share, p.radicalism_procurement, hk.REGIME_CODES[regime],
-                         p.free_market_sale_share, p.procurement_surplus_rate, 0.8, grain, draft, p.animal_starvation,
+                         p.free_market_sale_share, p.procurement_surplus_rate, above_normal, 0.8, grain, draft,
+                         p.animal_starvation,
                          flows, state_in, np.zeros((0, 9)), true_sown, output, np.array([0, n]))
     income = 10.0 * output_index * 1.0 * 1.0
     np.testing.assert_array_equal(output, income)
@@ -185,7 +188,10 @@ def test_households_settle_claims_in_order(rng, params, regime):
     gross = (p.planned_procurement_share + p.radicalism_procurement * 0.3) * basis * share
     purchase = distribution.purchase_request(
         regime, p, reported_output=income * 1.2, normal_output=normal, tax=tax, retention=retention, stock=grain0,
-        need_to_next_harvest=need * to_next, seed=seed, feed=feed, planned_gross=gross) * 0.8
+        need_to_next_harvest=need * to_next, seed=seed, feed=feed, planned_gross=gross, true_output=income,
+        above_normal_share=above_normal) * 0.8
+    if regime == "three_fixes" and above_normal > 0:  # the case is exercised: some sell above normal output
+        assert ((income > normal) & (normal - tax - retention >= 0)).any()
     paid = distribution.settle(grain0 + income, [tax, purchase, seed, feed])
     np.testing.assert_array_equal(grain, grain0 + income - sum(paid))
     np.testing.assert_array_equal(flows[0, :4], [np.bincount(province, weights=x)[0] for x in paid])

@@ -46,7 +46,8 @@ def retention_norm(params: ParameterSet, persons: np.ndarray, land: np.ndarray, 
 
 
 def purchase_request(regime: str, params: ParameterSet, *, reported_output, normal_output, tax,
-                     retention, stock, need_to_next_harvest, seed, feed, planned_gross=None) -> np.ndarray:
+                     retention, stock, need_to_next_harvest, seed, feed, planned_gross=None, true_output=None,
+                     above_normal_share: float = 0.0) -> np.ndarray:
     """What the State (or the market) takes beyond the tax after a harvest.
 
     - free_market (before Nov 1953): households sell a share of their surplus above their own
@@ -57,7 +58,11 @@ def purchase_request(regime: str, params: ParameterSet, *, reported_output, norm
       the unit's assessed normal annual output of all its land (Jiangxi implementing rules of the
       State Council's provisional measures, 20 Sep 1955, Arts. 2-3), fixed anew in rounds (1955,
       1958, 1961: Zhang Chen 2015); the model assesses it at every harvest, on the land as it then
-      is, damage included, and its labour and animals (``harvest_kernels.products``);
+      is, damage included, and its labour and animals (``harvest_kernels.products``). A unit not in
+      deficit (normal output covering tax and retention) also sells ``above_normal_share`` of its
+      true output above its normal output: the increased purchase of the 1956 bumper areas and of
+      the State Council's supplementary regulations of 11 Oct 1957 (generally 40% of the increase;
+      a deficit unit is resold less instead, as its stock is higher);
     - planned_share (the Leap): the plan's gross quota less the tax, whatever the harvest
       (Meng, Qian & Yared 2015).
     """
@@ -67,4 +72,8 @@ def purchase_request(regime: str, params: ParameterSet, *, reported_output, norm
         surplus = stock + reported_output - tax - seed - feed - need_to_next_harvest
         return params.free_market_sale_share * np.maximum(surplus, 0.0)
     base = normal_output if regime == "three_fixes" else reported_output
-    return params.procurement_surplus_rate * np.maximum(base - tax - retention, 0.0)
+    request = params.procurement_surplus_rate * np.maximum(base - tax - retention, 0.0)
+    if regime == "three_fixes" and above_normal_share > 0.0:
+        above = above_normal_share * np.maximum(true_output - normal_output, 0.0)
+        request = request + np.where(base - tax - retention >= 0.0, above, 0.0)
+    return request

@@ -259,7 +259,8 @@ def _settle_parts(world, ctx, provinces, shares, tfp, damaged, wx, away, adjustm
             hh.reported_this_year_kg, hh.true_this_year_kg, hh.reported_last_year_kg, hh.true_last_year_kg,
             pol.procurement_on_true_output, pol.report_credence, p.planned_procurement_share, p.radicalism_procurement,
             hk.REGIME_CODES.get(pol.procurement_regime, hk.PROPORTIONAL), p.free_market_sale_share,
-            p.procurement_surplus_rate, adjustment, hh.grain_kg, hh.draft_animals, p.animal_starvation,
+            p.procurement_surplus_rate, pol.above_normal_purchase_share, adjustment, hh.grain_kg, hh.draft_animals,
+            p.animal_starvation,
             own_flows, own_state_in, unit_sums, true_sown, output, bounds, thread_count())
         true_p += true_sown[:, 0]
         sown_p += true_sown[:, 1]
@@ -303,7 +304,7 @@ def _collective_shares(world, ctx, idx, coll_unit, n, unit_sums, adjustment, out
     purchase_u = distribution.purchase_request(
         pol.procurement_regime, p, reported_output=reported_u, normal_output=normal_u, tax=tax_u,
         retention=retention_u, stock=np.zeros(n), need_to_next_harvest=need_u, seed=seed_u, feed=feed_u,
-        planned_gross=gross_u)
+        planned_gross=gross_u, true_output=y_u, above_normal_share=pol.above_normal_purchase_share)
     purchase_u = purchase_u * adjustment
     paid = collective.unit_claims(y_u, tax_u, purchase_u, seed_u, feed_u, p.accumulation_fund_share, p.welfare_fund_share)
     fed_share = np.divide(paid[3], feed_u, out=np.ones(n), where=feed_u > 0)

@@ -184,11 +184,13 @@ def settle_households(idx, province, form, team, n_teams, coll_unit, n_units, sc
                       animals, share, persons, need_month, to_next, normal_yield, exag, rad, tax_rate,
                       retention_food, seed_per_mu, feed_per_animal, reported_this, true_this, reported_last, true_last,
                       on_true_output, credence, planned_share, radicalism_procurement, regime, free_market_share,
-                      surplus_rate, adjustment, grain, draft_animals, starvation, flows, state_in, unit_sums,
-                      true_sown, output_out, bounds, n_threads=1):
+                      surplus_rate, above_normal_share, adjustment, grain, draft_animals, starvation, flows, state_in,
+                      unit_sums, true_sown, output_out, bounds, n_threads=1):
     """Output, labour exchange in teams, reports, the procurement basis and, for households that
     settle their own claims (alone or in teams), tax, purchase, seed and feed settled from stock
-    plus income in that order, animals starved of feed, stocks updated. Members of collectives get
+    plus income in that order (under the Three Fixes the quota and, from a household not in deficit,
+    ``above_normal_share`` of its output above its normal output), animals starved of feed, stocks
+    updated. Members of collectives get
     their plot output and add their claims to their unit's sums (``unit_sums`` columns: output,
     reported output, normal output, tax, retention, need to next harvest, seed, feed, gross quota).
     ``flows[p]`` gets (tax, purchase, seed, feed, production, reported production); ``state_in[p]``
@@ -217,16 +219,18 @@ def settle_households(idx, province, form, team, n_teams, coll_unit, n_units, sc
                         plot_output, normal_output, land, sown, animals, share, persons, need_month, to_next,
                         normal_yield, exag, rad, tax_rate, retention_food, seed_per_mu, feed_per_animal,
                         reported_this, true_this, reported_last, true_last, on_true_output, credence, planned_share,
-                        radicalism_procurement, regime, free_market_share, surplus_rate, adjustment, grain,
-                        draft_animals, starvation, flows, state_in, unit_sums, true_sown, output_out, wage)
+                        radicalism_procurement, regime, free_market_share, surplus_rate, above_normal_share,
+                        adjustment, grain, draft_animals, starvation, flows, state_in, unit_sums, true_sown,
+                        output_out, wage)
 
 
 @nb.njit(cache=True)
 def _settle_run(a, b, idx, province, team, coll_unit, labour, labour_used, plot_output, normal_output, land, sown,
                 animals, share, persons, need_month, to_next, normal_yield, exag, rad, tax_rate, retention_food,
                 seed_per_mu, feed_per_animal, reported_this, true_this, reported_last, true_last, on_true_output,
-                credence, planned_share, radicalism_procurement, regime, free_market_share, surplus_rate, adjustment,
-                grain, draft_animals, starvation, flows, state_in, unit_sums, true_sown, output_out, wage):
+                credence, planned_share, radicalism_procurement, regime, free_market_share, surplus_rate,
+                above_normal_share, adjustment, grain, draft_animals, starvation, flows, state_in, unit_sums,
+                true_sown, output_out, wage):
     """``settle_households``' second pass over the households a..b-1 of one province, in order."""
     for k in range(a, b):
         i = idx[k]
@@ -277,6 +281,8 @@ def _settle_run(a, b, idx, province, team, coll_unit, labour, labour_used, plot_
         else:
             base = normal if regime == THREE_FIXES else income * (1.0 + exag[pv])
             purchase = surplus_rate * max(base - tax - retention, 0.0)
+            if regime == THREE_FIXES and base - tax - retention >= 0.0:
+                purchase = purchase + above_normal_share * max(output - normal, 0.0)
         purchase = purchase * adjustment
         remaining = max(stock + income, 0.0)
         p_tax = min(max(tax, 0.0), remaining)

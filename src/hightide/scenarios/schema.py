@@ -108,6 +108,12 @@ class Policy(BaseModel):
         "campaign): drives exaggerated reports and the concealment of hunger [002; 004].")
     procurement_on_true_output: bool = Field(
         False, description="Counterfactual: quotas set on the true current harvest, not on reports (flexible procurement).")
+    above_normal_purchase_share: float = Field(
+        0.0, ge=0.0, le=1.0,
+        description="Under the Three Fixes, the share of a harvest above its fixed normal output that the State buys "
+        "beyond the quota, from units whose normal output covers their tax and retention (surplus and "
+        "self-sufficient): 40% in bumper areas from 1956, as a rule from the State Council's supplementary "
+        "regulations of 11 Oct 1957 ('generally 40% of the increase').")
     mess_halls: bool = Field(False, description="Commune members eat in mess halls from pooled stocks [002].")
     backyard_steel_mt: float = Field(
         0.0, ge=0.0, le=50.0,
