@@ -260,8 +260,7 @@ def _settle_parts(world, ctx, provinces, shares, tfp, damaged, wx, away, adjustm
             pol.procurement_on_true_output, pol.report_credence, p.planned_procurement_share, p.radicalism_procurement,
             hk.REGIME_CODES.get(pol.procurement_regime, hk.PROPORTIONAL), p.free_market_sale_share,
             p.procurement_surplus_rate, pol.above_normal_purchase_share, adjustment, hh.grain_kg, hh.draft_animals,
-            p.animal_starvation,
-            own_flows, own_state_in, unit_sums, true_sown, output, bounds, thread_count())
+            p.animal_starvation, own_flows, own_state_in, unit_sums, true_sown, output, bounds, thread_count())
         true_p += true_sown[:, 0]
         sown_p += true_sown[:, 1]
         del scale, f_out, bonus, normal_output, sown, need_month, labour_used, labour, team

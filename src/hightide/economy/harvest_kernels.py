@@ -190,9 +190,9 @@ def settle_households(idx, province, form, team, n_teams, coll_unit, n_units, sc
     settle their own claims (alone or in teams), tax, purchase, seed and feed settled from stock
     plus income in that order (under the Three Fixes the quota and, from a household not in deficit,
     ``above_normal_share`` of its output above its normal output), animals starved of feed, stocks
-    updated. Members of collectives get
-    their plot output and add their claims to their unit's sums (``unit_sums`` columns: output,
-    reported output, normal output, tax, retention, need to next harvest, seed, feed, gross quota).
+    updated. Members of collectives get their plot output and add their claims to their unit's sums
+    (``unit_sums`` columns: output, reported output, normal output, tax, retention, need to next
+    harvest, seed, feed, gross quota).
     ``flows[p]`` gets (tax, purchase, seed, feed, production, reported production); ``state_in[p]``
     tax + purchase of households settling alone; ``true_sown[p]`` (zeros: these households' sums
     alone) true output and sown land. ``to_next`` is per province. Provinces
