@@ -267,7 +267,7 @@ def segment_bases(provinces, used):
 
 
 @nb.njit(cache=True, parallel=True)
-def _below_either(starts, used, provinces, active, a, b, threshold_a, threshold_b):
+def _below(starts, used, provinces, active, values, threshold):
     base, n = segment_bases(provinces, used)
     counts = np.zeros(provinces.size, dtype=np.int64)
     out = np.empty(n, dtype=np.int64)
@@ -275,7 +275,7 @@ def _below_either(starts, used, provinces, active, a, b, threshold_a, threshold_
         p = provinces[q]
         k = base[q]
         for i in range(starts[p], starts[p] + used[p]):
-            if active[i] & ((a[i] < threshold_a) | (b[i] < threshold_b)):
+            if active[i] & (values[i] < threshold):
                 out[k] = i
                 k += 1
         counts[q] = k - base[q]
@@ -285,8 +285,7 @@ def _below_either(starts, used, provinces, active, a, b, threshold_a, threshold_
 def active_below(slots, provinces: np.ndarray, values: np.ndarray, threshold) -> np.ndarray:
     """Active slots (ascending) of the given provinces with ``values < threshold``; the threshold
     is compared in the values' type, as NumPy compares an array with a Python number."""
-    t = values.dtype.type(threshold)
-    return _below_either(slots.block_start, slots.used, provinces, slots.active, values, values, t, t)
+    return _below(slots.block_start, slots.used, provinces, slots.active, values, values.dtype.type(threshold))
 
 
 @nb.njit(cache=True)

@@ -126,12 +126,6 @@ def grain_year_sums(flows: pd.DataFrame, year: np.ndarray, month: np.ndarray) ->
                          "resales_grain_year_mt": sums["resale_kg"] / 1e9})
 
 
-def _with_grain_years(annual: pd.DataFrame, sums: pd.DataFrame) -> pd.DataFrame:
-    """``annual`` (a ``year`` column) with the grain-year sums of the years they start in (NaN
-    for a grain year the run does not cover whole)."""
-    return annual.join(sums, on="year")
-
-
 def build_tables(rec: Recorder, province_names) -> dict[str, pd.DataFrame]:
     stocks, flows = _frames(rec)
     n_months = rec.months_recorded
@@ -165,8 +159,9 @@ def build_tables(rec: Recorder, province_names) -> dict[str, pd.DataFrame]:
                                                       "state_farm_kg": "sum", "state_farms": "last"})
     national_annual = annual(s_nat, f_nat, (pop + prev_pop) / 2, (s_nat["rural_population"] + prev_rural) / 2, nat_year)
     national_annual.index.name = "year"
-    national_annual = _with_grain_years(national_annual.reset_index(),
-                                        grain_year_sums(f_nat, year_of_t.values, month_of_t.values))
+    # the grain-year sums in the row of the year each starts in (NaN where not covered whole)
+    national_annual = national_annual.reset_index().join(
+        grain_year_sums(f_nat, year_of_t.values, month_of_t.values), on="year")
 
     # provincial annual
     frames = []
@@ -182,7 +177,7 @@ def build_tables(rec: Recorder, province_names) -> dict[str, pd.DataFrame]:
         prev_r.iloc[0] = init_p[STOCK_NAMES.index("rural_population")]
         a = annual(s_p, f_p, (pop_p + prev) / 2, (s_p["rural_population"] + prev_r) / 2, None)
         a.index.name = "year"
-        a = _with_grain_years(a.reset_index(), grain_year_sums(f_p, year_of_t.values, month_of_t.values))
+        a = a.reset_index().join(grain_year_sums(f_p, year_of_t.values, month_of_t.values), on="year")
         a.insert(0, "province", province_names[p])
         frames.append(a)
     provincial = pd.concat(frames, ignore_index=True)
