@@ -23,9 +23,12 @@ rules: that is the engine the Mesa model is compared with. The engine runs provi
 cores; with one province here, the monthly pass runs contiguous chunks of it on all cores, each
 chunk starting at its place in the stream (``rng.advance``), so the months are those of one pass
 in order on any number of threads (Numba's thread count; ``compare.py --threads 1`` for one
-core). (Until 2026-12 it was a sequence of
-NumPy expressions over the whole province each month, ~10 passes; the compiled version gives
-the same months draw for draw and the same harvests to 1e-14.)
+core). The month's bookkeeping (placing joiners, dissolving small teams, conversions, the tallies)
+is a few small compiled calls over the organisations, and the harvest takes its factor terms from
+``production`` (NumPy's vectorised powers) and pools and shares in two compiled passes that give
+what the engine's array rules give (``tests/unit/test_peer_submodel.py``). (Until 2026-12 it was a
+sequence of NumPy expressions over the whole province each month, ~10 passes; the compiled version
+gives the same months draw for draw and the same harvests to 1e-14.)
 """
 
 from __future__ import annotations
@@ -35,10 +38,9 @@ from dataclasses import dataclass
 import numba as nb
 import numpy as np
 
-from hightide.economy import collective, production
+from hightide.economy import production
 from hightide.engine import rng, streams
 from hightide.engine.calendar import SLACK_SEASON
-from hightide.engine.kernels import dense_index
 from hightide.institutions.membership import class_table, labour_shortage
 from hightide.institutions.mutual_aid import group_into_teams
 from hightide.params import resolve
@@ -159,14 +161,72 @@ def _decide(head, month_word, n_chunks, prob, klass, excluded, attitude, shortag
 
 
 @nb.njit(cache=True)
-def _release(org, village, gone, size, members_v):
-    """Members of dissolved organisations back to farming alone."""
-    for i in range(org.size):
-        o = org[i]
-        if o >= 0 and gone[o]:
-            org[i] = -1
-            size[o] -= 1
-            members_v[village[i]] -= 1.0
+def _place(joiners, team, team_village, village, org, org_form, org_village, size, members_v, n_org):
+    """Joiners into their new teams (numbered from ``n_org`` on, in ``group_into_teams``'s order),
+    or, when too few joined in their village, into the village's last live team if it has one;
+    sizes and the villages' organised counts follow."""
+    some_team = np.full(members_v.size, -1, dtype=np.int64)
+    for o in range(n_org):
+        if org_form[o] == TEAM:
+            some_team[org_village[o]] = o
+    for t in range(team_village.size):
+        org_form[n_org + t] = TEAM
+        org_village[n_org + t] = team_village[t]
+        size[n_org + t] = 0
+    for j in range(joiners.size):
+        i = joiners[j]
+        o = some_team[village[i]] if team[j] < 0 else n_org + team[j]
+        org[i] = o
+        if o >= 0:
+            size[o] += 1
+            members_v[village[i]] += 1.0
+
+
+@nb.njit(cache=True)
+def _dissolve(org, village, org_form, size, members_v, n_org, min_size):
+    """Teams below the minimum dissolve; their members farm alone again."""
+    gone = np.zeros(n_org, dtype=np.bool_)
+    any_gone = False
+    for o in range(n_org):
+        if org_form[o] == TEAM and size[o] < min_size:
+            org_form[o] = -1
+            gone[o] = True
+            any_gone = True
+    if any_gone:
+        for i in range(org.size):
+            o = org[i]
+            if o >= 0 and gone[o]:
+                org[i] = -1
+                size[o] -= 1
+                members_v[village[i]] -= 1.0
+
+
+@nb.njit(cache=True)
+def _convert(org_form, draws, chance):
+    """In the slack season each team becomes an elementary co-operative with ``chance``."""
+    for o in range(draws.size):
+        if org_form[o] == TEAM and draws[o] < chance:
+            org_form[o] = APC
+
+
+@nb.njit(cache=True)
+def _tally(org_form, size, n_org):
+    """Households in teams and in co-operatives, and the number of each."""
+    in_teams = in_apcs = teams = apcs = 0
+    for o in range(n_org):
+        if org_form[o] == TEAM:
+            in_teams += size[o]
+            teams += 1
+        elif org_form[o] == APC:
+            in_apcs += size[o]
+            apcs += 1
+    return in_teams, in_apcs, teams, apcs
+
+
+def _grown(a: np.ndarray, capacity: int, fill) -> np.ndarray:
+    out = np.full(capacity, fill, dtype=a.dtype)
+    out[:a.size] = a
+    return out
 
 
 def run_hightide(inputs: Inputs, seed: int) -> dict:
@@ -174,13 +234,16 @@ def run_hightide(inputs: Inputs, seed: int) -> dict:
     arrays (the engine's way: struct of arrays, Numba kernels, ``membership.willingness`` term by
     term), organisation sizes and villages' organised counts kept as the households move, hightide's
     rules and named streams; the few joiners are grouped into teams by
-    ``mutual_aid.group_into_teams``, and the harvest by the engine's production and sharing rules."""
+    ``mutual_aid.group_into_teams``, and the harvest by the engine's production and sharing rules.
+    Organisations are numbered as they form, in arrays with room to spare (``n_org`` used)."""
     p = inputs.params
     n, n_vill = inputs.n, int(inputs.village.max()) + 1
     org = np.full(n, -1, dtype=np.int64)  # team or co-operative index
-    org_form = np.zeros(0, dtype=np.int64)  # TEAM / APC per organisation index (-1 dissolved)
-    org_village = np.zeros(0, dtype=np.int64)
-    size = np.zeros(0, dtype=np.int64)  # members per organisation
+    capacity = max(n // 8, 16)
+    org_form = np.full(capacity, -1, dtype=np.int64)  # TEAM / APC per organisation (-1 dissolved)
+    org_village = np.zeros(capacity, dtype=np.int64)
+    size = np.zeros(capacity, dtype=np.int64)  # members per organisation
+    n_org = 0
     members_v = np.zeros(n_vill)  # households in an organisation, per village
     mean_lpm = inputs.labour.sum() / max(inputs.land.sum(), 1e-9)
     shortage = labour_shortage(inputs.labour, inputs.land, mean_lpm)
@@ -201,56 +264,102 @@ def run_hightide(inputs: Inputs, seed: int) -> dict:
         if joiners.size:
             team, team_village = group_into_teams(inputs.village[joiners], joiner_u, p.mutual_aid_team_size,
                                                   int(p.mutual_aid_min_size))
-            live = np.flatnonzero(org_form == TEAM)
-            some_team = np.full(n_vill, -1, dtype=np.int64)
-            some_team[org_village[live]] = live
-            alone = team < 0
-            org[joiners[alone]] = some_team[inputs.village[joiners[alone]]]
-            base = org_form.size
-            org[joiners[~alone]] = base + team[~alone]
-            org_form = np.concatenate([org_form, np.full(team_village.size, TEAM)])
-            org_village = np.concatenate([org_village, team_village])
-            size = np.concatenate([size, np.zeros(team_village.size, dtype=np.int64)])
-            placed = joiners[org[joiners] >= 0]
-            np.add.at(size, org[placed], 1)
-            np.add.at(members_v, inputs.village[placed], 1.0)
-        gone = (org_form == TEAM) & (size < p.mutual_aid_min_size)
-        org_form[gone] = -1  # dissolved
-        if gone.any():
-            _release(org, inputs.village, gone, size, members_v)
-        if cal in SLACK_SEASON and org_form.size:
-            v = streams.generator(seed, "peer_conversion", 0, month).random(org_form.size)
-            org_form[(org_form == TEAM) & (v < APC_CONVERSION)] = APC
-        teams, apcs = org_form == TEAM, org_form == APC
-        monthly.append({"share_team": int(size[teams].sum()) / n, "share_apc": int(size[apcs].sum()) / n,
-                        "teams": int(teams.sum()), "apcs": int(apcs.sum())})
+            if n_org + team_village.size > capacity:
+                capacity = 2 * (n_org + team_village.size)
+                org_form, org_village, size = (_grown(org_form, capacity, -1), _grown(org_village, capacity, 0),
+                                               _grown(size, capacity, 0))
+            _place(joiners, team, team_village, inputs.village, org, org_form, org_village, size, members_v, n_org)
+            n_org += team_village.size
+        _dissolve(org, inputs.village, org_form, size, members_v, n_org, p.mutual_aid_min_size)
+        if cal in SLACK_SEASON and n_org:
+            _convert(org_form, streams.generator(seed, "peer_conversion", 0, month).random(n_org), APC_CONVERSION)
+        in_teams, in_apcs, teams, apcs = _tally(org_form, size, n_org)
+        monthly.append({"share_team": in_teams / n, "share_apc": in_apcs / n, "teams": teams, "apcs": apcs})
         if cal == HARVEST_MONTH:
-            form = np.where(org >= 0, org_form[np.maximum(org, 0)] if org_form.size else 0, INDIVIDUAL)
-            harvests.append(_harvest_hightide(inputs, org, form))
+            harvests.append(_harvest_hightide(inputs, org, org_form))
     return {"monthly": monthly, "harvests": harvests}
 
 
-def _harvest_hightide(inputs: Inputs, org: np.ndarray, form: np.ndarray) -> dict:
+@nb.njit(cache=True, parallel=True)
+def _pool(tfp, land_t, labour_t, animal_t, land, labour, animals, org, org_form):
+    """Every household's own output (``production.factor_index`` from its terms), its unit (its
+    team or co-operative, or ``n_org`` for none), each unit's land, labour, animals and members
+    (summed in household order, as ``np.bincount`` sums), and the labour and animals each member's
+    land receives when its unit pools them in proportion to land (``production.pooled_inputs``);
+    a household alone uses its own."""
+    n, n_org = land.size, org_form.size
+    own = np.empty(n)
+    unit_of = np.empty(n, dtype=np.int64)
+    for i in nb.prange(n):
+        own[i] = tfp * (land_t[i] * labour_t[i] * animal_t[i])
+        o = org[i]
+        unit_of[i] = o if o >= 0 and (org_form[o] == TEAM or org_form[o] == APC) else n_org
+    unit = np.zeros((n_org + 1, 4))  # land, labour, animals, members; the last row for no unit
+    for i in range(n):
+        u = unit_of[i]
+        unit[u, 0] += land[i]
+        unit[u, 1] += labour[i]
+        unit[u, 2] += animals[i]
+        unit[u, 3] += 1.0
+    labour_used = np.empty(n)
+    animals_used = np.empty(n)
+    for i in nb.prange(n):
+        u = unit_of[i]
+        if u < n_org:
+            share = land[i] / unit[u, 0] if unit[u, 0] > 0 else 0.0
+            labour_used[i] = unit[u, 1] * share
+            animals_used[i] = unit[u, 2] * share
+        else:
+            labour_used[i] = labour[i]
+            animals_used[i] = animals[i]
+    return own, unit_of, unit, labour_used, animals_used
+
+
+@nb.njit(cache=True, parallel=True)
+def _share(tfp, a_labour, land_t, used_labour_t, used_animal_t, own, unit_of, unit, labour, labour_used, land, org_form,
+           team_bonus, apc_bonus, dividend_share):
+    """Each member's output on its land with its unit's pooled labour and animals, times one plus
+    the form's pooling bonus, and what it receives: a team member keeps its output and is paid or
+    pays for labour exchanged (``production.labour_exchange``), a co-operative member gets its land
+    dividend and labour pay (``collective.distribute_elementary``, work points = labour); a
+    household alone keeps its own output. Returns incomes and the province's output."""
+    n, n_org = land.size, org_form.size
+    income = np.empty(n)
+    for i in nb.prange(n):
+        u = unit_of[i]
+        if u < n_org:
+            bonus = team_bonus if org_form[u] == TEAM else apc_bonus
+            income[i] = tfp * (land_t[i] * used_labour_t[i] * used_animal_t[i]) * (1.0 + bonus)
+        else:
+            income[i] = own[i]
+    unit_out = np.zeros(n_org + 1)
+    output = 0.0
+    for i in range(n):
+        output += income[i]
+        unit_out[unit_of[i]] += income[i]
+    for i in nb.prange(n):
+        u = unit_of[i]
+        if u == n_org:
+            continue
+        if org_form[u] == TEAM:
+            wage = a_labour * unit_out[u] / unit[u, 1] if unit[u, 1] > 0 else 0.0
+            income[i] = income[i] + wage * (labour[i] - labour_used[i])
+        else:
+            land_w = land[i] / unit[u, 0] if unit[u, 0] > 0 else 1.0 / max(unit[u, 3], 1.0)
+            work_w = labour[i] / unit[u, 1] if unit[u, 1] > 0 else 1.0 / max(unit[u, 3], 1.0)
+            income[i] = unit_out[u] * dividend_share * land_w + unit_out[u] * (1.0 - dividend_share) * work_w
+    return income, output
+
+
+def _harvest_hightide(inputs: Inputs, org: np.ndarray, org_form: np.ndarray) -> dict:
+    """The October harvest by the engine's rules: the factor terms by ``production`` (NumPy's
+    vectorised powers), pooling and sharing in two compiled passes (``_pool``, ``_share``)."""
     p = inputs.params
     land_t, labour_t, animal_t = production.factor_terms(p, inputs.land, inputs.labour, inputs.animals)
-    income = inputs.tfp * (land_t * labour_t * animal_t)
-    output_total = float(income.sum())
-    for f, bonus in ((TEAM, p.mutual_aid_pooling_bonus), (APC, p.apc_scale_bonus)):
-        members = np.flatnonzero(form == f)
-        if members.size == 0:
-            continue
-        # one province: one run of members, every one labelled
-        unit, n_units = dense_index(org[members], np.ones(members.size, dtype=bool), np.array([0, members.size]))
-        labour_used, animals_used = production.pooled_inputs(unit, inputs.land[members], inputs.labour[members],
-                                                             inputs.animals[members], n_units)
-        # a member's land term is its own land's (factor_terms: a term depends on its input alone)
-        out = inputs.tfp * (land_t[members] * production.labour_term(p, labour_used)
-                            * production.animal_term(p, animals_used)) * (1.0 + bonus)
-        output_total += float(out.sum() - income[members].sum())
-        if f == TEAM:
-            income[members] = out + production.labour_exchange(p, unit, out, inputs.labour[members], labour_used, n_units)
-        else:
-            pooled = np.bincount(unit, weights=out, minlength=n_units)
-            income[members] = collective.distribute_elementary(pooled, unit, inputs.land[members], inputs.labour[members],
-                                                               p.land_dividend_share, n_units)
-    return harvest_summary(inputs, income, output_total)
+    own, unit_of, unit, labour_used, animals_used = _pool(inputs.tfp, land_t, labour_t, animal_t, inputs.land,
+                                                          inputs.labour, inputs.animals, org, org_form)
+    income, output = _share(inputs.tfp, p.elasticity_labour, land_t, production.labour_term(p, labour_used),
+                            production.animal_term(p, animals_used), own, unit_of, unit, inputs.labour, labour_used,
+                            inputs.land, org_form, p.mutual_aid_pooling_bonus, p.apc_scale_bonus,
+                            p.land_dividend_share)
+    return harvest_summary(inputs, income, output)
