@@ -284,9 +284,9 @@ def run_hightide(inputs: Inputs, seed: int) -> dict:
 def _pool(tfp, land_t, labour_t, animal_t, land, labour, animals, org, org_form):
     """Every household's own output (``production.factor_index`` from its terms), its unit (its
     team or co-operative, or ``n_org`` for none), each unit's land, labour, animals and members
-    (summed in household order, as ``np.bincount`` sums), and the labour and animals each member's
-    land receives when its unit pools them in proportion to land (``production.pooled_inputs``);
-    a household alone uses its own."""
+    (summed in household order, as ``np.bincount`` sums), the members (ascending) and the labour
+    and animals each member's land receives when its unit pools them in proportion to land
+    (``production.pooled_inputs``), one entry per member."""
     n, n_org = land.size, org_form.size
     own = np.empty(n)
     unit_of = np.empty(n, dtype=np.int64)
@@ -301,49 +301,44 @@ def _pool(tfp, land_t, labour_t, animal_t, land, labour, animals, org, org_form)
         unit[u, 1] += labour[i]
         unit[u, 2] += animals[i]
         unit[u, 3] += 1.0
-    labour_used = np.empty(n)
-    animals_used = np.empty(n)
-    for i in nb.prange(n):
+    members = np.flatnonzero(unit_of < n_org)
+    labour_used = np.empty(members.size)
+    animals_used = np.empty(members.size)
+    for k in nb.prange(members.size):
+        i = members[k]
         u = unit_of[i]
-        if u < n_org:
-            share = land[i] / unit[u, 0] if unit[u, 0] > 0 else 0.0
-            labour_used[i] = unit[u, 1] * share
-            animals_used[i] = unit[u, 2] * share
-        else:
-            labour_used[i] = labour[i]
-            animals_used[i] = animals[i]
-    return own, unit_of, unit, labour_used, animals_used
+        share = land[i] / unit[u, 0] if unit[u, 0] > 0 else 0.0
+        labour_used[k] = unit[u, 1] * share
+        animals_used[k] = unit[u, 2] * share
+    return own, unit_of, unit, members, labour_used, animals_used
 
 
 @nb.njit(cache=True, parallel=True)
-def _share(tfp, a_labour, land_t, used_labour_t, used_animal_t, own, unit_of, unit, labour, labour_used, land, org_form,
-           team_bonus, apc_bonus, dividend_share):
-    """Each member's output on its land with its unit's pooled labour and animals, times one plus
-    the form's pooling bonus, and what it receives: a team member keeps its output and is paid or
-    pays for labour exchanged (``production.labour_exchange``), a co-operative member gets its land
-    dividend and labour pay (``collective.distribute_elementary``, work points = labour); a
-    household alone keeps its own output. Returns incomes and the province's output."""
+def _share(tfp, a_labour, land_t, used_labour_t, used_animal_t, own, unit_of, unit, members, labour, labour_used, land,
+           org_form, team_bonus, apc_bonus, dividend_share):
+    """Each member's output on its land with its unit's pooled labour and animals (``members``
+    order, as ``_pool`` gives them), times one plus the form's pooling bonus, and what it receives:
+    a team member keeps its output and is paid or pays for labour exchanged
+    (``production.labour_exchange``), a co-operative member gets its land dividend and labour pay
+    (``collective.distribute_elementary``, work points = labour); a household alone keeps its own
+    output. Returns incomes and the province's output."""
     n, n_org = land.size, org_form.size
-    income = np.empty(n)
-    for i in nb.prange(n):
-        u = unit_of[i]
-        if u < n_org:
-            bonus = team_bonus if org_form[u] == TEAM else apc_bonus
-            income[i] = tfp * (land_t[i] * used_labour_t[i] * used_animal_t[i]) * (1.0 + bonus)
-        else:
-            income[i] = own[i]
+    income = own.copy()
+    for k in nb.prange(members.size):
+        i = members[k]
+        bonus = team_bonus if org_form[unit_of[i]] == TEAM else apc_bonus
+        income[i] = tfp * (land_t[i] * used_labour_t[k] * used_animal_t[k]) * (1.0 + bonus)
     unit_out = np.zeros(n_org + 1)
     output = 0.0
     for i in range(n):
         output += income[i]
         unit_out[unit_of[i]] += income[i]
-    for i in nb.prange(n):
+    for k in nb.prange(members.size):
+        i = members[k]
         u = unit_of[i]
-        if u == n_org:
-            continue
         if org_form[u] == TEAM:
             wage = a_labour * unit_out[u] / unit[u, 1] if unit[u, 1] > 0 else 0.0
-            income[i] = income[i] + wage * (labour[i] - labour_used[i])
+            income[i] = income[i] + wage * (labour[i] - labour_used[k])
         else:
             land_w = land[i] / unit[u, 0] if unit[u, 0] > 0 else 1.0 / max(unit[u, 3], 1.0)
             work_w = labour[i] / unit[u, 1] if unit[u, 1] > 0 else 1.0 / max(unit[u, 3], 1.0)
@@ -356,10 +351,10 @@ def _harvest_hightide(inputs: Inputs, org: np.ndarray, org_form: np.ndarray) -> 
     vectorised powers), pooling and sharing in two compiled passes (``_pool``, ``_share``)."""
     p = inputs.params
     land_t, labour_t, animal_t = production.factor_terms(p, inputs.land, inputs.labour, inputs.animals)
-    own, unit_of, unit, labour_used, animals_used = _pool(inputs.tfp, land_t, labour_t, animal_t, inputs.land,
-                                                          inputs.labour, inputs.animals, org, org_form)
+    own, unit_of, unit, members, labour_used, animals_used = _pool(inputs.tfp, land_t, labour_t, animal_t, inputs.land,
+                                                                   inputs.labour, inputs.animals, org, org_form)
     income, output = _share(inputs.tfp, p.elasticity_labour, land_t, production.labour_term(p, labour_used),
-                            production.animal_term(p, animals_used), own, unit_of, unit, inputs.labour, labour_used,
-                            inputs.land, org_form, p.mutual_aid_pooling_bonus, p.apc_scale_bonus,
+                            production.animal_term(p, animals_used), own, unit_of, unit, members, inputs.labour,
+                            labour_used, inputs.land, org_form, p.mutual_aid_pooling_bonus, p.apc_scale_bonus,
                             p.land_dividend_share)
     return harvest_summary(inputs, income, output)

@@ -207,13 +207,10 @@ def test_three_fixes_buys_the_share_of_output_above_normal_from_units_not_in_def
     assert _purchase("three_fixes", p, **kw).tolist() == pytest.approx([560.0, 560.0, 0.0, 0.0])
     for regime in ("unified_purchase", "planned_share", "free_market"):
         extra = dict(planned_gross=arr(900.0, 900.0, 900.0, 900.0)) if regime == "planned_share" else {}
-        with_share = purchase_request(regime, p, reported_output=arr(1000.0), normal_output=arr(1200.0), tax=arr(100.0),
-                                      retention=arr(400.0), stock=arr(0.0), need_to_next_harvest=arr(0.0),
-                                      seed=arr(0.0), feed=arr(0.0), true_output=arr(2000.0), above_normal_share=0.4,
-                                      **extra)
-        without = purchase_request(regime, p, reported_output=arr(1000.0), normal_output=arr(1200.0), tax=arr(100.0),
-                                   retention=arr(400.0), stock=arr(0.0), need_to_next_harvest=arr(0.0),
-                                   seed=arr(0.0), feed=arr(0.0), **extra)
+        claims = dict(reported_output=arr(1000.0), normal_output=arr(1200.0), tax=arr(100.0), retention=arr(400.0),
+                      stock=arr(0.0), need_to_next_harvest=arr(0.0), seed=arr(0.0), feed=arr(0.0), **extra)
+        with_share = purchase_request(regime, p, true_output=arr(2000.0), above_normal_share=0.4, **claims)
+        without = purchase_request(regime, p, **claims)
         assert with_share.tolist() == without.tolist()
 
 

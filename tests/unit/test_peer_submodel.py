@@ -74,11 +74,11 @@ def test_compiled_harvest_is_the_array_rules(seed):
     want_income, want_output = _harvest_by_array_rules(inputs, org, org_form)
     p = inputs.params
     land_t, labour_t, animal_t = production.factor_terms(p, inputs.land, inputs.labour, inputs.animals)
-    own, unit_of, unit, labour_used, animals_used = submodel._pool(inputs.tfp, land_t, labour_t, animal_t, inputs.land,
-                                                                   inputs.labour, inputs.animals, org, org_form)
+    own, unit_of, unit, members, labour_used, animals_used = submodel._pool(
+        inputs.tfp, land_t, labour_t, animal_t, inputs.land, inputs.labour, inputs.animals, org, org_form)
     income, output = submodel._share(inputs.tfp, p.elasticity_labour, land_t, production.labour_term(p, labour_used),
-                                     production.animal_term(p, animals_used), own, unit_of, unit, inputs.labour,
-                                     labour_used, inputs.land, org_form, p.mutual_aid_pooling_bonus,
+                                     production.animal_term(p, animals_used), own, unit_of, unit, members,
+                                     inputs.labour, labour_used, inputs.land, org_form, p.mutual_aid_pooling_bonus,
                                      p.apc_scale_bonus, p.land_dividend_share)
     np.testing.assert_allclose(income, want_income, rtol=1e-12, atol=1e-9)
     assert output == pytest.approx(want_output, rel=1e-12)

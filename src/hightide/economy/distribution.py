@@ -71,9 +71,9 @@ def purchase_request(regime: str, params: ParameterSet, *, reported_output, norm
     if regime == "free_market":
         surplus = stock + reported_output - tax - seed - feed - need_to_next_harvest
         return params.free_market_sale_share * np.maximum(surplus, 0.0)
-    base = normal_output if regime == "three_fixes" else reported_output
-    request = params.procurement_surplus_rate * np.maximum(base - tax - retention, 0.0)
+    margin = (normal_output if regime == "three_fixes" else reported_output) - tax - retention
+    request = params.procurement_surplus_rate * np.maximum(margin, 0.0)
     if regime == "three_fixes" and above_normal_share > 0.0:
         above = above_normal_share * np.maximum(true_output - normal_output, 0.0)
-        request = request + np.where(base - tax - retention >= 0.0, above, 0.0)
+        request = request + np.where(margin >= 0.0, above, 0.0)
     return request
