@@ -775,7 +775,8 @@ def decompose(
         for m in MECHANISMS.values():
             how = [f"{k} = {v:g}" for k, v in m.parameters.items()]
             how += [f"{h.field} = {h.value if h.value is not None else 'its value before'}"
-                    + (f" from {h.since}" if h.since else "") for h in m.holds]
+                    + (f" from {h.since}" if h.since else "") + (f" to {h.until}" if h.until else "")
+                    for h in m.holds]
             t.add_row(m.name, m.label, "; ".join(how), m.source)
         console.print(t)
         return

@@ -107,3 +107,17 @@ def test_effects_are_paired_differences_with_their_band_and_share():
     assert d["effect_q50"] == pytest.approx(3.0) and d["share_pct_q50"] == pytest.approx(
         np.median([20.0, 10.0, 12.5, 30.0]))
     assert t.loc[(ALL_ARM, "grain_output_1959_mt"), "label"] == "all of the above" and len(t) == 4
+
+
+def test_a_hold_for_a_span_gives_the_scenario_back_after_it(base):
+    arm = hold_input(base, Hold("urban_net_migration_m_per_year", None, "1958-01", "1960-12"))
+    before, after = policy_by_month(base), policy_by_month(arm)
+    since, until = parse_month("1958-01"), parse_month("1960-12")
+    held = before[since - 1].urban_net_migration_m_per_year
+    assert held == 5.0  # 1957's net migration to the towns
+    for m, p in after.items():
+        expected = held if since <= m <= until else before[m].urban_net_migration_m_per_year
+        assert p.urban_net_migration_m_per_year == expected
+    assert before[parse_month("1959-06")].urban_net_migration_m_per_year == 13.3
+    with pytest.raises(HightideError, match="ends before it begins"):
+        hold_input(base, Hold("urban_net_migration_m_per_year", None, "1959-01", "1958-12"))

@@ -44,12 +44,14 @@ DEFAULT_OUTCOMES = ("grain_output_1959_mt", "grain_output_1960_mt", "grain_outpu
 
 @dataclass(frozen=True)
 class Hold:
-    """A policy input held at ``value`` from ``since`` ('YYYY-MM'; None: from the start) to the end;
-    ``value`` None holds the value in force the month before ``since``."""
+    """A policy input held at ``value`` from ``since`` ('YYYY-MM'; None: from the start) to
+    ``until`` (inclusive; None: the end), the scenario's own values again after it; ``value`` None
+    holds the value in force the month before ``since``."""
 
     field: str
     value: object = None
     since: str | None = None
+    until: str | None = None
 
 
 @dataclass(frozen=True)
@@ -78,6 +80,10 @@ MECHANISMS: dict[str, Mechanism] = {m.name: m for m in (
               "no_exit_tfp_loss (Lin 1990)", {"no_exit_tfp_loss": 0.0}),
     Mechanism("unit_size", "monitoring lost as the accounting unit grows",
               "monitoring_loss (Lin 1990; Putterman 1987)", {"monitoring_loss": 0.0}),
+    Mechanism("urban_recruitment", "peasants recruited to the towns in 1958-60",
+              "Policy.urban_net_migration_m_per_year held at its 1957 rate through 1958-60 (Li & Yang 2005: "
+              "the farm labour force fell with the Leap's urban industry)",
+              holds=(Hold("urban_net_migration_m_per_year", None, "1958-01", "1960-12"),)),
     Mechanism("sown_area_cut", "grain sown area cut after 1958",
               "Policy.sown_area_factor held at its 1958 value from 1959 (Kueh 1984)",
               holds=(Hold("sown_area_factor", None, "1959-01"),)),
@@ -95,20 +101,25 @@ MECHANISMS: dict[str, Mechanism] = {m.name: m for m in (
 
 
 def hold_input(sc: Scenario, hold: Hold) -> Scenario:
-    """``sc`` with ``hold.field`` fixed from ``hold.since`` on: events from then on no longer set it
-    (an event left setting nothing is dropped) and the held value is in force from that month."""
+    """``sc`` with ``hold.field`` fixed from ``hold.since`` to ``hold.until``: events in that span no
+    longer set it (an event left setting nothing is dropped), the held value is in force from its
+    first month, and the value the scenario had in force the month after the span comes back then."""
     if hold.field not in POLICY_FIELDS:
         raise HightideError(f"unknown policy field {hold.field!r}")
+    schedule = sc.policy_schedule()
+
+    def in_force(month: int):
+        return getattr(schedule[max(m for m in schedule if m <= max(month, sc.start_month))], hold.field)
+
     since = sc.start_month if hold.since is None else max(parse_month(hold.since), sc.start_month)
-    value = hold.value
-    if value is None:
-        schedule = sc.policy_schedule()
-        in_force = schedule[max(m for m in schedule if m <= max(since - 1, sc.start_month))]
-        value = getattr(in_force, hold.field)
+    until = sc.end_month if hold.until is None else min(parse_month(hold.until), sc.end_month)
+    if until < since:
+        raise HightideError(f"a hold of {hold.field} ends before it begins ({hold.since} to {hold.until})")
+    value = in_force(since - 1) if hold.value is None else hold.value
     data = sc.model_dump(mode="json", exclude_none=True)
     timeline = []
     for event in data["timeline"]:
-        if parse_month(event["date"]) >= since and hold.field in event:
+        if since <= parse_month(event["date"]) <= until and hold.field in event:
             event = {k: v for k, v in event.items() if k != hold.field}
             if not _POLICY_FIELDS.intersection(event):
                 continue
@@ -118,6 +129,9 @@ def hold_input(sc: Scenario, hold: Hold) -> Scenario:
     else:
         timeline.append({"date": format_month(since), "note": f"{hold.field} held (decomposition)",
                          hold.field: value})
+    if until < sc.end_month:
+        timeline.append({"date": format_month(until + 1), "note": f"{hold.field} as the scenario has it",
+                         hold.field: in_force(until + 1)})
     data["timeline"] = timeline
     return Scenario.model_validate(data)
 
