@@ -121,3 +121,14 @@ def test_a_hold_for_a_span_gives_the_scenario_back_after_it(base):
     assert before[parse_month("1959-06")].urban_net_migration_m_per_year == 13.3
     with pytest.raises(HightideError, match="ends before it begins"):
         hold_input(base, Hold("urban_net_migration_m_per_year", None, "1959-01", "1958-12"))
+
+
+def test_arms_that_would_not_fit_in_memory_are_refused_before_any_run(monkeypatch, tmp_path):
+    from hightide.engine import memory
+
+    monkeypatch.setattr(memory, "available_memory_bytes", lambda: 10 * 2**20)
+    with pytest.raises(memory.ResourceLimitError, match="side by side|needs about"):
+        decompose("historical", mechanisms=["weather"], scale=0.05, workers=2, out=tmp_path / "d")
+    assert not (tmp_path / "d").exists()
+    with pytest.raises(HightideError, match="scale"):
+        decompose("historical", mechanisms=["weather"], scale=2.0, out=tmp_path / "d")

@@ -28,7 +28,7 @@ import pandas as pd
 
 from hightide.errors import HightideError
 from hightide.experiments.crn import member_outcomes
-from hightide.experiments.ensembles import ensemble
+from hightide.experiments.ensembles import check_memory, ensemble
 from hightide.experiments.members import dask_client
 from hightide.experiments.outcomes import OUTCOMES
 from hightide.experiments.scenario_tools import prepare
@@ -185,6 +185,10 @@ def decompose(scenario: str | Path | Scenario | None = "historical", *, mechanis
     arms = {SCENARIO_ARM: base, **{m.name: switched_off(base, [m], f"{base.name}-without-{m.name}") for m in chosen}}
     if len(chosen) > 1:
         arms[ALL_ARM] = switched_off(base, chosen, f"{base.name}-without-all")
+    if not 0 < scale <= 1:
+        raise HightideError(f"scale must be in (0, 1], got {scale}")
+    if scheduler is None:
+        check_memory(base, scale, max(workers, 1))  # every arm's members are this size
     out = Path(out)
     values: dict[str, pd.DataFrame] = {}
     with _cluster(workers, scheduler) as address:
@@ -192,7 +196,7 @@ def decompose(scenario: str | Path | Scenario | None = "historical", *, mechanis
             progress = (lambda done, total, m, status, _i=i: on_member(_i * runs + done, len(arms) * runs, m, status)
                         ) if on_member else None
             ens = ensemble(sc, runs=runs, scale=scale, seed=seed, out=out / ARMS_DIR / name, workers=workers,
-                           scheduler=address, force=force, on_member=progress, resource_check=address is None)
+                           scheduler=address, force=force, on_member=progress, resource_check=False)
             values[name] = member_outcomes(ens, outcome_names)
     effects = effect_table(values, outcome_names, {m.name: m for m in chosen})
     store.atomic_write(out / "decomposition.csv", lambda tmp: effects.to_csv(tmp, index=False, float_format="%.6g"))

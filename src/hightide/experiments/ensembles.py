@@ -183,7 +183,7 @@ def ensemble(scenario: str | Path | Scenario | None = None, *, runs: int = 32, s
     out_path = Path(out) if out is not None else default_out(sc.name, scale, base_seed)
     members = plan_members(sc, runs, base_seed, sample_params)
     if resource_check and not scheduler:
-        _check_memory(sc, scale, max(workers, 1))
+        check_memory(sc, scale, max(workers, 1))
     manifest = {
         "kind": "hightide-ensemble", "format": FORMAT, "status": store.RUNNING,
         "scenario": sc.name, "scenario_resolved": sc.model_dump(mode="json"),
@@ -270,7 +270,7 @@ def _prepare_dir(out: Path, manifest: dict, force: bool) -> dict | None:
     return None
 
 
-def _check_memory(sc: Scenario, scale: float, workers: int) -> None:
+def check_memory(sc: Scenario, scale: float, workers: int) -> None:
     """Refuse a local cluster whose members would not fit in memory side by side."""
     params = resolve(sc.parameters)
     n_months = sc.end_month - sc.start_month + 1
