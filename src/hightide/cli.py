@@ -511,9 +511,13 @@ def _member_progress(quiet: bool, label: str = "members"):
     return progress, on_member
 
 
-def _experiment_errors(call):
-    """Run ``call()`` turning hightide errors and Ctrl-C into clean CLI exits."""
+def _experiment_errors(call, progress=None):
+    """Run ``call()`` (under ``progress``, a rich progress display, if any), turning hightide errors
+    and Ctrl-C into clean CLI exits."""
     try:
+        if progress:
+            with progress:
+                return call()
         return call()
     except HightideError as exc:
         _fail(exc)
@@ -521,6 +525,11 @@ def _experiment_errors(call):
         err_console.print("[bold yellow]interrupted:[/] finished members are stored; run the same command "
                           "again to continue", highlight=False, soft_wrap=True)
         raise typer.Exit(code=130)
+
+
+def _names(text: str | None) -> list[str] | None:
+    """A comma-separated list of names from the command line (None when not given)."""
+    return [n.strip() for n in text.split(",") if n.strip()] if text else None
 
 
 @app.command()
@@ -550,15 +559,9 @@ def ensemble(
 
     progress, on_member = _member_progress(quiet)
 
-    def call():
-        kwargs = dict(runs=runs, scale=scale, seed=seed, out=out, workers=workers, scheduler=scheduler,
-                      sample_params=sample_params, params=params, end=end, force=force, on_member=on_member)
-        if progress:
-            with progress:
-                return run_ensemble(scenario, **kwargs)
-        return run_ensemble(scenario, **kwargs)
-
-    ens = _experiment_errors(call)
+    ens = _experiment_errors(lambda: run_ensemble(
+        scenario, runs=runs, scale=scale, seed=seed, out=out, workers=workers, scheduler=scheduler,
+        sample_params=sample_params, params=params, end=end, force=force, on_member=on_member), progress)
     if quiet:
         return
     m = ens.manifest
@@ -667,16 +670,10 @@ def calibrate(
         def on_trial(done, total, loss, best):
             lines.update(done, total, f"best loss {best:.4g}")
 
-    def call():
-        names = [n.strip() for n in only.split(",") if n.strip()] if only else None
-        kwargs = dict(trials=trials, scale=scale, seed=seed, seeds=seeds, names=names, out=out,
-                      validation_end=validation_end, timeout=timeout, span=span, on_trial=on_trial)
-        if progress:
-            with progress:
-                return do_calibrate(scenario or "historical", **kwargs)
-        return do_calibrate(scenario or "historical", **kwargs)
-
-    cal = _experiment_errors(call)
+    names = [n.strip() for n in only.split(",") if n.strip()] if only else None
+    cal = _experiment_errors(lambda: do_calibrate(
+        scenario or "historical", trials=trials, scale=scale, seed=seed, seeds=seeds, names=names, out=out,
+        validation_end=validation_end, timeout=timeout, span=span, on_trial=on_trial), progress)
     if quiet:
         return
     s = cal.summary
@@ -704,37 +701,41 @@ def calibrate(
     console.print(f"loss {s['loss_default']:.4g} (defaults) -> {s['loss_best']:.4g}; written {cal.out / 'calibrated.toml'}")
 
 
+# options the design experiments share (sensitivity, decompose)
+ScenarioArg = Annotated[Optional[str], typer.Argument(help="Scenario (default: historical).")]
+OutcomesOpt = Annotated[Optional[str], typer.Option("--outcomes", metavar="NAMES", help="Comma-separated outcomes.")]
+ScaleOpt = Annotated[float, typer.Option("--scale")]
+WorkersOpt = Annotated[int, typer.Option("--workers", min=0, help="Local Dask workers (0: in this process).")]
+SchedulerOpt = Annotated[Optional[str], typer.Option("--scheduler", metavar="ADDRESS")]
+OutOpt = Annotated[Path, typer.Option("--out", help="Output directory (running again resumes it).")]
+ForceOpt = Annotated[bool, typer.Option("--force", help="Discard the runs already in OUT instead of reusing them.")]
+QuietOpt = Annotated[bool, typer.Option("--quiet", "-q")]
+
+
 @app.command()
 def sensitivity(
-    scenario: Optional[str] = typer.Argument(None, help="Scenario (default: historical)."),
+    scenario: ScenarioArg = None,
     parameters: Optional[str] = typer.Option(None, "--parameters", metavar="NAMES",
                                              help="Comma-separated parameters to vary over their registry ranges."),
-    outcomes: Optional[str] = typer.Option(None, "--outcomes", metavar="NAMES", help="Comma-separated outcomes."),
+    outcomes: OutcomesOpt = None,
     trajectories: int = typer.Option(6, "--trajectories", min=2, help="Morris trajectories (runs = r x (k + 1))."),
-    scale: float = typer.Option(0.0002, "--scale"),
+    scale: ScaleOpt = 0.0002,
     seed: int = typer.Option(0, "--seed", help="Seed of every run (common random numbers) and of the design."),
-    workers: int = typer.Option(1, "--workers", min=0, help="Local Dask workers (0: in this process)."),
-    scheduler: Optional[str] = typer.Option(None, "--scheduler", metavar="ADDRESS"),
-    out: Path = typer.Option(Path("runs/sensitivity"), "--out", help="Output directory (running again resumes it)."),
-    force: bool = typer.Option(False, "--force", help="Discard the runs already in OUT instead of reusing them."),
-    quiet: bool = typer.Option(False, "--quiet", "-q"),
+    workers: WorkersOpt = 1,
+    scheduler: SchedulerOpt = None,
+    out: OutOpt = Path("runs/sensitivity"),
+    force: ForceOpt = False,
+    quiet: QuietOpt = False,
 ) -> None:
     """Morris sensitivity indices (SALib) of outcomes over the registry ranges; table and figure."""
     from hightide.experiments.sensitivity import sensitivity as do_sensitivity
 
     progress, on_member = _member_progress(quiet, "runs")
 
-    def call():
-        kwargs = dict(parameters=[n.strip() for n in parameters.split(",")] if parameters else None,
-                      outcomes=[n.strip() for n in outcomes.split(",")] if outcomes else None,
-                      trajectories=trajectories, scale=scale, seed=seed, out=out, workers=workers,
-                      scheduler=scheduler, force=force, on_member=on_member)
-        if progress:
-            with progress:
-                return do_sensitivity(scenario or "historical", **kwargs)
-        return do_sensitivity(scenario or "historical", **kwargs)
-
-    res = _experiment_errors(call)
+    res = _experiment_errors(lambda: do_sensitivity(
+        scenario or "historical", parameters=_names(parameters), outcomes=_names(outcomes), trajectories=trajectories,
+        scale=scale, seed=seed, out=out, workers=workers, scheduler=scheduler, force=force, on_member=on_member),
+        progress)
     if quiet:
         return
     for o, d in res.indices.groupby("outcome", sort=False):
@@ -750,19 +751,19 @@ def sensitivity(
 
 @app.command()
 def decompose(
-    scenario: Optional[str] = typer.Argument(None, help="Scenario (default: historical)."),
+    scenario: ScenarioArg = None,
     mechanisms: Optional[str] = typer.Option(None, "--mechanisms", metavar="NAMES",
                                              help="Comma-separated mechanisms to switch off (default: all; --list)."),
-    outcomes: Optional[str] = typer.Option(None, "--outcomes", metavar="NAMES", help="Comma-separated outcomes."),
+    outcomes: OutcomesOpt = None,
     runs: int = typer.Option(8, "--runs", min=1, help="Seeds per arm (the same seeds in every arm)."),
-    scale: float = typer.Option(0.001, "--scale"),
+    scale: ScaleOpt = 0.001,
     seed: int = typer.Option(0, "--seed", help="Base seed the member seeds are spawned from."),
-    workers: int = typer.Option(2, "--workers", min=0, help="Local Dask workers (0: in this process)."),
-    scheduler: Optional[str] = typer.Option(None, "--scheduler", metavar="ADDRESS"),
-    out: Path = typer.Option(Path("runs/decomposition"), "--out", help="Output directory (running again resumes it)."),
-    force: bool = typer.Option(False, "--force", help="Discard the arms already in OUT instead of reusing them."),
+    workers: WorkersOpt = 2,
+    scheduler: SchedulerOpt = None,
+    out: OutOpt = Path("runs/decomposition"),
+    force: ForceOpt = False,
     list_: bool = typer.Option(False, "--list", help="List the mechanisms and what switching each off means."),
-    quiet: bool = typer.Option(False, "--quiet", "-q"),
+    quiet: QuietOpt = False,
 ) -> None:
     """Each crisis mechanism switched off in turn, seed for seed: what it adds to the collapse."""
     from hightide.experiments.decomposition import MECHANISMS
@@ -782,17 +783,9 @@ def decompose(
         return
     progress, on_member = _member_progress(quiet, "runs")
 
-    def call():
-        kwargs = dict(mechanisms=[n.strip() for n in mechanisms.split(",")] if mechanisms else None,
-                      outcomes=[n.strip() for n in outcomes.split(",")] if outcomes else None, runs=runs,
-                      scale=scale, seed=seed, out=out, workers=workers, scheduler=scheduler, force=force,
-                      on_member=on_member)
-        if progress:
-            with progress:
-                return do_decompose(scenario or "historical", **kwargs)
-        return do_decompose(scenario or "historical", **kwargs)
-
-    res = _experiment_errors(call)
+    res = _experiment_errors(lambda: do_decompose(
+        scenario or "historical", mechanisms=_names(mechanisms), outcomes=_names(outcomes), runs=runs, scale=scale,
+        seed=seed, out=out, workers=workers, scheduler=scheduler, force=force, on_member=on_member), progress)
     if quiet:
         return
     e = res.effects
