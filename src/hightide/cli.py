@@ -670,9 +670,8 @@ def calibrate(
         def on_trial(done, total, loss, best):
             lines.update(done, total, f"best loss {best:.4g}")
 
-    names = [n.strip() for n in only.split(",") if n.strip()] if only else None
     cal = _experiment_errors(lambda: do_calibrate(
-        scenario or "historical", trials=trials, scale=scale, seed=seed, seeds=seeds, names=names, out=out,
+        scenario or "historical", trials=trials, scale=scale, seed=seed, seeds=seeds, names=_names(only), out=out,
         validation_end=validation_end, timeout=timeout, span=span, on_trial=on_trial), progress)
     if quiet:
         return

@@ -7,6 +7,7 @@ import pytest
 from typer.testing import CliRunner
 
 from hightide.cli import app
+from hightide.errors import HightideError
 from hightide.experiments.decomposition import ARMS_DIR, decompose
 from hightide.experiments.ensembles import Ensemble
 
@@ -76,3 +77,11 @@ def test_the_cli_prints_the_effects_and_lists_the_mechanisms(decomposed, tmp_pat
     assert listed.exit_code == 0 and "campaign_technique_yield_loss" in listed.output
     bad = runner.invoke(app, ["decompose", str(path), "--mechanisms", "sunspots", "--out", str(tmp_path / "x")])
     assert bad.exit_code == 2 and "unknown mechanism" in bad.output
+
+
+def test_an_outcome_the_runs_cannot_give_is_an_error(tmp_path):
+    path = tmp_path / "late.toml"
+    path.write_text(SHORT.replace('end = "1958-12"', 'start = "1957-01"\nend = "1961-12"'), encoding="utf-8")
+    with pytest.raises(HightideError, match="undefined in some runs"):
+        decompose(path, mechanisms=["harvest_losses"], outcomes=["excess_deaths_1959_61_m"], runs=1, scale=SCALE,
+                  out=tmp_path / "out", workers=0)

@@ -198,6 +198,10 @@ def decompose(scenario: str | Path | Scenario | None = "historical", *, mechanis
             ens = ensemble(sc, runs=runs, scale=scale, seed=seed, out=out / ARMS_DIR / name, workers=workers,
                            scheduler=address, force=force, on_member=progress, resource_check=False)
             values[name] = member_outcomes(ens, outcome_names)
+            undefined = [o for o in outcome_names if not np.isfinite(values[name][o].to_numpy(dtype=float)).all()]
+            if undefined:
+                raise HightideError(f"outcome(s) {', '.join(undefined)} undefined in some runs of arm {name} (does "
+                                    f"the scenario cover the years they need? it runs {sc.scenario.start} to {end})")
     effects = effect_table(values, outcome_names, {m.name: m for m in chosen})
     store.atomic_write(out / "decomposition.csv", lambda tmp: effects.to_csv(tmp, index=False, float_format="%.6g"))
     figure(effects, out / "decomposition.png",
