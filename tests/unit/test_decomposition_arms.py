@@ -132,3 +132,10 @@ def test_arms_that_would_not_fit_in_memory_are_refused_before_any_run(monkeypatc
     assert not (tmp_path / "d").exists()
     with pytest.raises(HightideError, match="scale"):
         decompose("historical", mechanisms=["weather"], scale=2.0, out=tmp_path / "d")
+
+
+def test_a_hold_outside_the_run_changes_nothing():
+    short = prepare("historical", end="1958-12")
+    assert hold_input(short, Hold("sown_area_factor", None, "1959-01")) == short
+    arm = switched_off(short, [MECHANISMS["sown_area_cut"], MECHANISMS["urban_recruitment"]])
+    assert changed_fields(short, arm) == {"urban_net_migration_m_per_year"}

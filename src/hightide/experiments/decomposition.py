@@ -111,10 +111,12 @@ def hold_input(sc: Scenario, hold: Hold) -> Scenario:
     def in_force(month: int):
         return getattr(schedule[max(m for m in schedule if m <= max(month, sc.start_month))], hold.field)
 
+    if hold.since is not None and hold.until is not None and parse_month(hold.until) < parse_month(hold.since):
+        raise HightideError(f"a hold of {hold.field} ends before it begins ({hold.since} to {hold.until})")
     since = sc.start_month if hold.since is None else max(parse_month(hold.since), sc.start_month)
     until = sc.end_month if hold.until is None else min(parse_month(hold.until), sc.end_month)
     if until < since:
-        raise HightideError(f"a hold of {hold.field} ends before it begins ({hold.since} to {hold.until})")
+        return sc  # the span lies outside the run: nothing to hold
     value = in_force(since - 1) if hold.value is None else hold.value
     data = sc.model_dump(mode="json", exclude_none=True)
     timeline = []
