@@ -46,7 +46,7 @@ def test_every_arm_runs_the_same_seeds_and_the_effects_are_theirs(decomposed):
     assert [s[:2] for s in statuses] == [(i, 10) for i in range(1, 11)]
     grain = {name: res.members[name]["grain_output_1958_mt"].to_numpy() for name in arms}
     # crops lost at the October 1958 harvest with 28% of adults at the furnaces; hands drawn into
-    # commune industry from September: each mechanism lowers 1958 output in every pair
+    # commune industry from September: each of the two lowers 1958 output in every pair
     for name in MECHS[:2]:
         assert (grain["scenario"] < grain[name]).all()
     # the disaster series starts in 1959: to the end of 1958 that arm draws what the scenario draws
