@@ -88,3 +88,10 @@ def test_an_outcome_the_runs_cannot_give_is_an_error(tmp_path):
     with pytest.raises(HightideError, match="undefined in some runs"):
         decompose(path, mechanisms=["harvest_losses"], outcomes=["excess_deaths_1959_61_m"], runs=1, scale=SCALE,
                   out=tmp_path / "out", workers=0)
+
+
+def test_another_mechanism_list_on_the_same_out_names_the_arm_to_remove(decomposed):
+    path, res, _ = decomposed
+    with pytest.raises(HightideError, match=r"remove .*arms/all to run just that arm again"):
+        decompose(path, mechanisms=[*MECHS, "free_supply"], outcomes=OUTCOMES, runs=2, scale=SCALE, out=res.out,
+                  workers=0)

@@ -26,7 +26,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from hightide.errors import HightideError
+from hightide.errors import HightideError, OutputError
 from hightide.experiments.crn import member_outcomes
 from hightide.experiments.ensembles import check_memory, ensemble
 from hightide.experiments.members import dask_client
@@ -197,8 +197,15 @@ def decompose(scenario: str | Path | Scenario | None = "historical", *, mechanis
         for i, (name, sc) in enumerate(arms.items()):
             progress = (lambda done, total, m, status, _i=i: on_member(_i * runs + done, len(arms) * runs, m, status)
                         ) if on_member else None
-            ens = ensemble(sc, runs=runs, scale=scale, seed=seed, out=out / ARMS_DIR / name, workers=workers,
-                           scheduler=address, force=force, on_member=progress, resource_check=False)
+            try:
+                ens = ensemble(sc, runs=runs, scale=scale, seed=seed, out=out / ARMS_DIR / name, workers=workers,
+                               scheduler=address, force=force, on_member=progress, resource_check=False)
+            except OutputError as exc:
+                if "holds a different ensemble" not in str(exc):
+                    raise
+                raise OutputError(f"{exc}. Arm {name!r} in {out} was run for another decomposition (other "
+                                  f"mechanisms, outcomes' years, seeds or scale): remove {out / ARMS_DIR / name} to run "
+                                  "just that arm again, keeping the others") from None
             values[name] = member_outcomes(ens, outcome_names)
             undefined = [o for o in outcome_names if not np.isfinite(values[name][o].to_numpy(dtype=float)).all()]
             if undefined:
