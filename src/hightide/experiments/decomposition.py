@@ -204,8 +204,8 @@ def decompose(scenario: str | Path | Scenario | None = "historical", *, mechanis
                 if "holds a different ensemble" not in str(exc):
                     raise
                 raise OutputError(f"{exc}. Arm {name!r} in {out} was run for another decomposition (other "
-                                  f"mechanisms, outcomes' years, seeds or scale): remove {out / ARMS_DIR / name} to run "
-                                  "just that arm again, keeping the others") from None
+                                  "mechanisms, outcomes' years, seeds or scale): remove "
+                                  f"{out / ARMS_DIR / name} to run just that arm again, keeping the others") from None
             values[name] = member_outcomes(ens, outcome_names)
             undefined = [o for o in outcome_names if not np.isfinite(values[name][o].to_numpy(dtype=float)).all()]
             if undefined:
