@@ -97,6 +97,12 @@ MECHANISMS: dict[str, Mechanism] = {m.name: m for m in (
               "mess_hall_overeating (Chang & Wen 1997)", {"mess_hall_overeating": 0.0}),
     Mechanism("hunger_concealment", "relief withheld under the Leap's pressure",
               "hunger_concealment (Bernstein 1984)", {"hunger_concealment": 0.0}),
+    Mechanism("herd_neglect", "pooled animals cared for by nobody in particular",
+              "collective_herd_neglect (Walker 1984)", {"collective_herd_neglect": 0.0}),
+    Mechanism("animal_starvation", "animals starved when their feed was taken",
+              "animal_starvation (Walker 1984)", {"animal_starvation": 0.0}),
+    Mechanism("hunger_slaughter", "the hungry slaughtering their animals",
+              "hunger_slaughter (Walker 1984)", {"hunger_slaughter": 0.0}),
 )}
 
 

@@ -69,6 +69,8 @@ OUTCOMES: dict[str, Outcome] = {o.name: o for o in (
     Outcome("commune_share_1958_12_pct", "households in communes, Dec 1958", "%", 1958,
             _annual("share_commune_pct", 1958)),
     Outcome("population_1966_m", "population 1966", "million", 1966, _annual("population_m", 1966)),
+    Outcome("draft_animals_1961_m", "draft animals 1961", "million", 1961, _annual("draft_animals_m", 1961)),
+    Outcome("draft_animals_1965_m", "draft animals 1965", "million", 1965, _annual("draft_animals_m", 1965)),
 )}
 
 
