@@ -65,21 +65,25 @@ class Mechanism:
     holds: tuple[Hold, ...] = ()
 
 
+def _zeroed(name: str, label: str, parameter: str, source: str) -> Mechanism:
+    """A mechanism switched off by setting its rule's parameter to 0 (its source: the registry's)."""
+    return Mechanism(name, label, f"{parameter} ({source})", {parameter: 0.0})
+
+
+#: name, what it is, the parameter set to 0 or the input held, and where it comes from
 MECHANISMS: dict[str, Mechanism] = {m.name: m for m in (
     Mechanism("campaign_techniques", "deep ploughing and close planting",
               "economy/techniques.py (Yang 2012; Hinton 1984)", {"campaign_technique_yield_loss": 0.0}),
-    Mechanism("harvest_losses", "crops left in the field with the hands away",
-              "harvest_loss_per_diverted (Li & Yang 2005)", {"harvest_loss_per_diverted": 0.0}),
+    _zeroed("harvest_losses", "crops left in the field with the hands away", "harvest_loss_per_diverted",
+            "Li & Yang 2005"),
     Mechanism("rural_industry", "labour drawn into commune industry",
               "Policy.rural_industry_share (Li & Yang 2005, Table 1)", holds=(Hold("rural_industry_share", 0.0),)),
-    Mechanism("hunger_effort", "the hungry working less",
-              "hunger_labour_elasticity (Strauss 1986)", {"hunger_labour_elasticity": 0.0}),
-    Mechanism("free_supply", "free supply cutting pay from work",
-              "free_supply_effort_loss (Lin 1990; Chang & Wen 1997)", {"free_supply_effort_loss": 0.0}),
-    Mechanism("no_exit", "no right to withdraw",
-              "no_exit_tfp_loss (Lin 1990)", {"no_exit_tfp_loss": 0.0}),
-    Mechanism("unit_size", "monitoring lost as the accounting unit grows",
-              "monitoring_loss (Lin 1990; Putterman 1987)", {"monitoring_loss": 0.0}),
+    _zeroed("hunger_effort", "the hungry working less", "hunger_labour_elasticity", "Strauss 1986"),
+    _zeroed("free_supply", "free supply cutting pay from work", "free_supply_effort_loss",
+            "Lin 1990; Chang & Wen 1997"),
+    _zeroed("no_exit", "no right to withdraw", "no_exit_tfp_loss", "Lin 1990"),
+    _zeroed("unit_size", "monitoring lost as the accounting unit grows", "monitoring_loss",
+            "Lin 1990; Putterman 1987"),
     Mechanism("urban_recruitment", "peasants recruited to the towns in 1958-60",
               "Policy.urban_net_migration_m_per_year held at its 1957 rate through 1958-60 (Li & Yang 2005: "
               "the farm labour force fell with the Leap's urban industry)",
@@ -93,16 +97,13 @@ MECHANISMS: dict[str, Mechanism] = {m.name: m for m in (
     Mechanism("inflated_reports", "procurement on inflated reports",
               "Policy.procurement_on_true_output always (Meng, Qian & Yared 2015)",
               holds=(Hold("procurement_on_true_output", True),)),
-    Mechanism("mess_hall_overeating", "eating without pay in the mess halls",
-              "mess_hall_overeating (Chang & Wen 1997)", {"mess_hall_overeating": 0.0}),
-    Mechanism("hunger_concealment", "relief withheld under the Leap's pressure",
-              "hunger_concealment (Bernstein 1984)", {"hunger_concealment": 0.0}),
-    Mechanism("herd_neglect", "pooled animals cared for by nobody in particular",
-              "collective_herd_neglect (Walker 1984)", {"collective_herd_neglect": 0.0}),
-    Mechanism("animal_starvation", "animals starved when their feed was taken",
-              "animal_starvation (Walker 1984)", {"animal_starvation": 0.0}),
-    Mechanism("hunger_slaughter", "the hungry slaughtering their animals",
-              "hunger_slaughter (Walker 1984)", {"hunger_slaughter": 0.0}),
+    _zeroed("mess_hall_overeating", "eating without pay in the mess halls", "mess_hall_overeating",
+            "Chang & Wen 1997"),
+    _zeroed("hunger_concealment", "relief withheld under the Leap's pressure", "hunger_concealment", "Bernstein 1984"),
+    _zeroed("herd_neglect", "pooled animals cared for by nobody in particular", "collective_herd_neglect",
+            "Walker 1984"),
+    _zeroed("animal_starvation", "animals starved when their feed was taken", "animal_starvation", "Walker 1984"),
+    _zeroed("hunger_slaughter", "the hungry slaughtering their animals", "hunger_slaughter", "Walker 1984"),
 )}
 
 
