@@ -84,6 +84,11 @@ MECHANISMS: dict[str, Mechanism] = {m.name: m for m in (
     _zeroed("no_exit", "no right to withdraw", "no_exit_tfp_loss", "Lin 1990"),
     _zeroed("unit_size", "monitoring lost as the accounting unit grows", "monitoring_loss",
             "Lin 1990; Putterman 1987"),
+    Mechanism("commune_units", "the whole commune as the accounting unit",
+              "Policy.accounting_unit held at the brigade (the former advanced co-operative) from the communes' "
+              "founding to the Zhengzhou conference ([002]; Zhengzhou, Feb-Mar 1959): the communes' own share of "
+              "the unit size, which unit_size counts from the co-operatives of 1955-56 on",
+              holds=(Hold("accounting_unit", "brigade", "1958-09", "1959-02"),)),
     Mechanism("urban_recruitment", "peasants recruited to the towns in 1958-60",
               "Policy.urban_net_migration_m_per_year held at its 1957 rate through 1958-60 (Li & Yang 2005: "
               "the farm labour force fell with the Leap's urban industry)",
