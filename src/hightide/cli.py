@@ -800,6 +800,9 @@ def decompose(
         t.add_row(arm, *(f"{d.at[o, 'effect_q50']:+.3g} [{d.at[o, 'effect_q05']:+.3g}, {d.at[o, 'effect_q95']:+.3g}]"
                          f" {d.at[o, 'share_pct_q50']:+.1f}%" for o in names))
     console.print(t)
+    if res.inert:
+        console.print(f"not run, identical to the scenario (the switch changes nothing in it, so the effect is 0): "
+                      f"{', '.join(res.inert)}")
     console.print(f"written {res.out / 'decomposition.csv'} and {res.out / 'decomposition.png'}")
 
 

@@ -139,3 +139,19 @@ def test_a_hold_outside_the_run_changes_nothing():
     assert hold_input(short, Hold("sown_area_factor", None, "1959-01")) == short
     arm = switched_off(short, [MECHANISMS["sown_area_cut"], MECHANISMS["urban_recruitment"]])
     assert changed_fields(short, arm) == {"urban_net_migration_m_per_year"}
+
+
+def test_an_arm_acts_only_where_its_switch_changes_the_run(base):
+    """``acts``: a parameter set to another value, or an input held to another value in some month
+    of the run, makes an arm differ from the scenario; a hold outside the run, or of an input the
+    scenario never moves from the held value, does not."""
+    from hightide.experiments.decomposition import acts
+
+    assert acts(base, switched_off(base, [MECHANISMS["harvest_losses"]]))
+    assert acts(base, switched_off(base, [MECHANISMS["weather"]]))  # the disaster series from 1959
+    short = prepare("historical", end="1958-12")
+    assert not acts(short, switched_off(short, [MECHANISMS["weather"]]))  # ... after this run
+    assert not acts(base, hold_input(base, Hold("rural_industry_share", 0.0, "1952-01", "1958-08")))
+    assert acts(base, hold_input(base, Hold("rural_industry_share", 0.0, "1952-01", "1958-09")))
+    assert not acts(base, prepare(base, parameters={"harvest_loss_per_diverted": base.parameters.get(
+        "harvest_loss_per_diverted", load_registry()["harvest_loss_per_diverted"].default)}))

@@ -32,6 +32,7 @@ from hightide.experiments.ensembles import check_memory, ensemble
 from hightide.experiments.members import dask_client
 from hightide.experiments.outcomes import OUTCOMES
 from hightide.experiments.scenario_tools import prepare
+from hightide.params import resolve
 from hightide.results import store
 from hightide.scenarios.schema import POLICY_FIELDS, Scenario, format_month, parse_month
 
@@ -165,11 +166,26 @@ def switched_off(sc: Scenario, mechanisms: list[Mechanism], name: str | None = N
     return out
 
 
+def acts(base: Scenario, arm: Scenario) -> bool:
+    """Whether an arm differs from the scenario at all: in its parameters' values (the registry's
+    defaults filled in), or in the policy in force in some month of the run (a hold outside the run,
+    or of an input the scenario never moves from the held value, changes nothing)."""
+    if resolve(arm.parameters).as_dict() != resolve(base.parameters).as_dict():
+        return True
+    a, b = base.policy_schedule(), arm.policy_schedule()
+
+    def in_force(schedule, month):
+        return schedule[max(m for m in schedule if m <= month)]
+
+    return any(in_force(a, m) != in_force(b, m) for m in range(base.start_month, base.end_month + 1))
+
+
 @dataclass
 class Decomposition:
     out: Path
     effects: pd.DataFrame  # one row per arm and outcome
     members: dict[str, pd.DataFrame]  # arm -> one row per member, one column per outcome
+    inert: list[str] = field(default_factory=list)  # arms identical to the scenario: not run, effect 0
 
 
 def _chosen(names: list[str] | None) -> list[Mechanism]:
@@ -188,7 +204,9 @@ def decompose(scenario: str | Path | Scenario | None = "historical", *, mechanis
               force: bool = False, on_member: Callable | None = None) -> Decomposition:
     """Run the scenario and, seed for seed, the scenario with each mechanism switched off and with
     all of them off; write the paired effects (scenario minus the arm) to ``OUT/decomposition.csv``
-    and ``OUT/decomposition.png``. Arms already finished under ``OUT/arms`` are reused."""
+    and ``OUT/decomposition.png``. Arms already finished under ``OUT/arms`` are reused; an arm the
+    switch leaves identical to the scenario (``acts``) is not run: its effect is 0 (column ``acts``
+    False, ``Decomposition.inert``)."""
     chosen = _chosen(mechanisms)
     outcome_names = list(outcomes or DEFAULT_OUTCOMES)
     unknown = [o for o in outcome_names if o not in OUTCOMES]
@@ -204,10 +222,13 @@ def decompose(scenario: str | Path | Scenario | None = "historical", *, mechanis
     if scheduler is None:
         check_memory(base, scale, max(workers, 1))  # every arm's members are this size
     out = Path(out)
+    # an arm the switch leaves identical to the scenario would only draw the scenario's numbers again
+    inert = [name for name, sc in arms.items() if name != SCENARIO_ARM and not acts(base, sc)]
+    to_run = {name: sc for name, sc in arms.items() if name not in inert}
     values: dict[str, pd.DataFrame] = {}
     with _cluster(workers, scheduler) as address:
-        for i, (name, sc) in enumerate(arms.items()):
-            progress = (lambda done, total, m, status, _i=i: on_member(_i * runs + done, len(arms) * runs, m, status)
+        for i, (name, sc) in enumerate(to_run.items()):
+            progress = (lambda done, total, m, status, _i=i: on_member(_i * runs + done, len(to_run) * runs, m, status)
                         ) if on_member else None
             try:
                 ens = ensemble(sc, runs=runs, scale=scale, seed=seed, out=out / ARMS_DIR / name, workers=workers,
@@ -223,11 +244,15 @@ def decompose(scenario: str | Path | Scenario | None = "historical", *, mechanis
             if undefined:
                 raise HightideError(f"outcome(s) {', '.join(undefined)} undefined in some runs of arm {name} (does "
                                     f"the scenario cover the years they need? it runs {sc.scenario.start} to {end})")
+    for name in inert:
+        values[name] = values[SCENARIO_ARM].copy()
+    values = {name: values[name] for name in arms}
     effects = effect_table(values, outcome_names, {m.name: m for m in chosen})
+    effects.insert(effects.columns.get_loc("pairs"), "acts", ~effects["mechanism"].isin(inert))
     store.atomic_write(out / "decomposition.csv", lambda tmp: effects.to_csv(tmp, index=False, float_format="%.6g"))
     figure(effects, out / "decomposition.png",
            title=f"{base.name} with each mechanism and without it ({runs} seeds, scale {scale:g})")
-    return Decomposition(out=out, effects=effects, members=values)
+    return Decomposition(out=out, effects=effects, members=values, inert=inert)
 
 
 @contextmanager
