@@ -345,6 +345,8 @@ def _execute(sc: Scenario, scale: float, seed: int, out_path: Path | None, manif
                 "build_seconds": round(sim.build_seconds, 3),
                 "simulation_seconds": round(sim.simulation_seconds, 3),
                 "process_seconds": {k: round(v, 3) for k, v in sim.process_seconds.items()},
+                "process_seconds_by_year": {str(y): {k: round(v, 3) for k, v in t.items()}
+                                            for y, t in sorted(sim.process_seconds_by_year.items())},
                 **({"shards": sim.shards} if sim.shards else {}),
             })
             if out_path is not None:

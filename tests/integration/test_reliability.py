@@ -128,6 +128,7 @@ def test_sigkill_then_resume_gives_the_uninterrupted_tables(tiny, reference, exe
     m = manifest_of(out)
     assert m["status"] == "complete"
     assert m["months"] == N_MONTHS
+    assert_times_by_year(m, ["1952", "1953", "1954"])  # the years before the kill come with the checkpoint
     assert m["resumed"][0]["from_months_done"] >= 12
     assert m["resumed"][0]["previous_status"] == "running"
     assert not (out / ckpt.CHECKPOINT_DIR).exists()  # removed once the run is complete
@@ -476,6 +477,20 @@ def test_manifest_records_the_estimate_and_the_run_size(reference):
     m = manifest_of(reference)
     assert m["memory_estimate_bytes"] > 0
     assert m["households_simulated"] > 0 and m["months"] == N_MONTHS and m["simulation_seconds"] >= 0
+
+
+def assert_times_by_year(m: dict, years: list[str]) -> None:
+    """The manifest's seconds per process, year by year, cover the run's years and add up (to the
+    rounding) to its seconds per process."""
+    by_year = m["process_seconds_by_year"]
+    assert list(by_year) == years
+    assert all(set(t) == set(m["process_seconds"]) for t in by_year.values())
+    for name, total in m["process_seconds"].items():
+        assert sum(t[name] for t in by_year.values()) == pytest.approx(total, abs=0.001 * len(years) + 1e-9)
+
+
+def test_manifest_records_each_processs_seconds_year_by_year(reference):
+    assert_times_by_year(manifest_of(reference), ["1952", "1953", "1954"])
 
 
 def test_memory_estimate_counts_the_household_slots_in_use(tiny):

@@ -142,6 +142,14 @@ def test_the_centre_drives_shards_in_one_process_to_the_same_run(high_tide):
                                state=pickle.loads(checkpoints[0][1]))
     assert resumed.resumed_from == 12
     _assert_same_run(single, resumed)
+    # seconds per process year by year, the years before the checkpoint kept; a sharded run's year is
+    # that year's slowest shard's, so its years add up to at least the slowest shard's total
+    years = sorted({m // 12 for m in range(high_tide.start_month, high_tide.end_month + 1)})
+    for run in (single, sharded, resumed):
+        assert sorted(run.process_seconds_by_year) == years
+        for name, total in run.process_seconds.items():
+            added = sum(t.get(name, 0.0) for t in run.process_seconds_by_year.values())
+            assert added == pytest.approx(total) if run is single else added >= total * (1 - 1e-12)
 
 
 def test_cli_run_with_shards_writes_the_single_process_tables(tiny_path, tiny_results, tiny_scale, client, tmp_path):

@@ -40,6 +40,7 @@ from hightide.engine.simulation import (
     SimulationInterrupted,
     SimulationResult,
     StopOnInterrupt,
+    add_timings,
     initial_state,
 )
 from hightide.engine.step import step
@@ -207,6 +208,7 @@ class Shard:
         self.params = resolve(scenario.parameters)
         self.schedule = PolicySchedule(scenario)
         self.timings: dict[str, float] = {}  # per process, waits at gathers included
+        self.timings_by_year: dict[int, dict[str, float]] = {}
         self.compute_seconds = 0.0  # the months' time less the waits at gathers
         self._requests: queue.Queue = queue.Queue()
         self._replies: queue.Queue = queue.Queue()
@@ -238,8 +240,8 @@ class Shard:
     def get_world(self) -> World:
         return self.world
 
-    def get_timings(self) -> tuple[dict[str, float], float]:
-        return dict(self.timings), self.compute_seconds
+    def get_timings(self) -> tuple[dict[str, float], float, dict[int, dict[str, float]]]:
+        return dict(self.timings), self.compute_seconds, {y: dict(t) for y, t in self.timings_by_year.items()}
 
     def _next(self) -> tuple:
         message = self._requests.get()
@@ -260,7 +262,9 @@ class Shard:
             ctx = StepContext(month=month, start_month=self.scenario.start_month, policy=self.schedule.at(month),
                               params=self.params, seed=self.seed, n_provinces=self.world.provinces.n,
                               exchange=exchange)
-            step(self.world, ctx, self.timings)
+            month_timings: dict[str, float] = {}
+            step(self.world, ctx, month_timings)
+            add_timings(self.timings, self.timings_by_year, ctx.year, month_timings)
             stocks, flows, national = month_record(self.world, ctx)
             message = ("done", stocks[self.provinces], flows[self.provinces], national)
         except BaseException as exc:  # noqa: BLE001 - handed to the centre with the next message, raised there
@@ -371,14 +375,32 @@ def simulate_sharded(scenario: Scenario, *, shards: int, scale: float | None = N
     sim_before = state.simulation_seconds
     aside = 0.0  # seconds since t1 spent merging for and writing checkpoints and in ``after_month``
 
+    base_seconds = dict(state.process_seconds)
+    base_by_year = {y: dict(t) for y, t in state.process_seconds_by_year.items()}
+
     def merged() -> World:
         return merge(_results([a.get_world() for a in actors]), assignment)
+
+    def sync_timings() -> list:
+        """The run's seconds per process (and year by year): those before this session, plus the
+        slowest shard's in it (waits at gathers included). Returns the shards' timings."""
+        timings = _results([a.get_timings() for a in actors])
+        state.process_seconds = dict(base_seconds)
+        for name in timings[0][0]:
+            state.process_seconds[name] = base_seconds.get(name, 0.0) + max(t[0].get(name, 0.0) for t in timings)
+        state.process_seconds_by_year = {y: dict(t) for y, t in base_by_year.items()}
+        for year in timings[0][2]:
+            year_totals = state.process_seconds_by_year.setdefault(year, {})
+            for name in timings[0][2][year]:
+                year_totals[name] = year_totals.get(name, 0.0) + max(t[2].get(year, {}).get(name, 0.0) for t in timings)
+        return timings
 
     def save() -> None:
         nonlocal saved, aside
         t_save = time.perf_counter()
         try:
             state.world = merged()
+            sync_timings()
             state.simulation_seconds = sim_before + t_save - t1 - aside
             if checkpoint(state):
                 saved = state.months_done
@@ -417,7 +439,7 @@ def simulate_sharded(scenario: Scenario, *, shards: int, scale: float | None = N
             raise SimulationInterrupted(state.months_done, saved) from None
         state.simulation_seconds = sim_before + time.perf_counter() - t1 - aside
         state.world = merged()
-        timings = _results([a.get_timings() for a in actors])
+        timings = sync_timings()
     except BaseException:
         for a in actors:
             with contextlib.suppress(Exception):  # a shard that failed may be gone already
@@ -426,13 +448,11 @@ def simulate_sharded(scenario: Scenario, *, shards: int, scale: float | None = N
     _results([a.close() for a in actors])
     actors.clear()  # the shards are done: release them on their workers
     handles.clear()
-    for name in timings[0][0]:  # the slowest shard's, waits at gathers included
-        state.process_seconds[name] = state.process_seconds.get(name, 0.0) + max(t.get(name, 0.0) for t, _ in timings)
     result = SimulationResult(scenario=scenario, params=params, scale=scale, seed=seed, world=state.world,
                               recorder=recorder, build_seconds=state.build_seconds,
                               simulation_seconds=state.simulation_seconds, process_seconds=state.process_seconds,
-                              resumed_from=resumed_from,
+                              process_seconds_by_year=state.process_seconds_by_year, resumed_from=resumed_from,
                               shards={"shards": shards, "provinces": [a.tolist() for a in assignment],
                                       "setup_seconds": round(setup_seconds, 3), "exchanges": exchanges[0],
-                                      "compute_seconds": [round(c, 3) for _, c in timings]})
+                                      "compute_seconds": [round(t[1], 3) for t in timings]})
     return result

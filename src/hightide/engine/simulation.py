@@ -14,7 +14,7 @@ import sys
 import threading
 import time
 from dataclasses import dataclass, field
-from typing import Callable
+from typing import Callable, Mapping
 
 from hightide.engine import invariants, threads, warmup
 from hightide.engine.context import StepContext
@@ -38,6 +38,16 @@ class RunState:
     build_seconds: float = 0.0
     simulation_seconds: float = 0.0  # summed over the sessions that produced this state
     process_seconds: dict[str, float] = field(default_factory=dict)
+    process_seconds_by_year: dict[int, dict[str, float]] = field(default_factory=dict)
+
+
+def add_timings(totals: dict[str, float], by_year: dict[int, dict[str, float]], year: int,
+                month: Mapping[str, float]) -> None:
+    """Add one month's seconds per process to the run's totals and to its year's."""
+    year_totals = by_year.setdefault(int(year), {})
+    for name, seconds in month.items():
+        totals[name] = totals.get(name, 0.0) + seconds
+        year_totals[name] = year_totals.get(name, 0.0) + seconds
 
 
 @dataclass
@@ -51,6 +61,7 @@ class SimulationResult:
     build_seconds: float
     simulation_seconds: float
     process_seconds: dict[str, float] = field(default_factory=dict)
+    process_seconds_by_year: dict[int, dict[str, float]] = field(default_factory=dict)
     resumed_from: int | None = None  # months done in the state the run continued from
     shards: dict | None = None  # a province-sharded run: shard count, provinces, set-up time, exchanges
 
@@ -196,6 +207,7 @@ def simulate(scenario: Scenario, *, scale: float | None = None, seed: int | None
         t1 = time.perf_counter()
         sim_before = state.simulation_seconds
         world, recorder, timings = state.world, state.recorder, state.process_seconds
+        by_year = state.process_seconds_by_year
         if stop is not None and stop.requested and state.months_done < n_months:
             raise KeyboardInterrupt
         for i in range(state.months_done, n_months):
@@ -204,7 +216,9 @@ def simulate(scenario: Scenario, *, scale: float | None = None, seed: int | None
                               params=params, seed=seed, n_provinces=world.provinces.n)
             consistent = False
             before = invariants.Snapshot.take(world) if check else None
-            step(world, ctx, timings, governor)
+            month_timings: dict[str, float] = {}
+            step(world, ctx, month_timings, governor)
+            add_timings(timings, by_year, ctx.year, month_timings)
             if check:
                 invariants.check(before, world, ctx)
             recorder.record(world, ctx)
@@ -233,4 +247,4 @@ def simulate(scenario: Scenario, *, scale: float | None = None, seed: int | None
     return SimulationResult(scenario=scenario, params=params, scale=scale, seed=seed, world=state.world,
                             recorder=state.recorder, build_seconds=state.build_seconds,
                             simulation_seconds=state.simulation_seconds, process_seconds=state.process_seconds,
-                            resumed_from=resumed_from)
+                            process_seconds_by_year=state.process_seconds_by_year, resumed_from=resumed_from)
