@@ -71,6 +71,12 @@ def test_report_shows_validation_and_manifest(run_dir):
     m = json.loads((run_dir / "manifest.json").read_text("utf-8"))
     assert f"<th>households_simulated</th><td>{m['households_simulated']:,}</td>" in html
     assert "townships_min_per_province" in html  # the parameter the tiny scenario changes
+    # the time each process took, year by year, one row a year of the run, its total first
+    table = html.split("Time per process, year by year")[1].split("<tbody>")[1].split("</table>")[0]
+    years = list(m["process_seconds_by_year"])
+    assert years and table.count("<tr><th>") == len(years) and all(f"<tr><th>{y}</th>" in table for y in years)
+    first = years[0]
+    assert f"<tr><th>{first}</th><td class='num'>{sum(m['process_seconds_by_year'][first].values()):.2f}</td>" in table
 
 
 def test_report_command_rebuilds_it(run_dir, tmp_path):

@@ -164,6 +164,22 @@ def _fact(key: str, value) -> str:
     return _fmt(value)
 
 
+def _time_by_year(m: dict) -> str:
+    """The seconds each process took, year by year (the manifest's ``process_seconds_by_year``), as a
+    collapsed table: processes by their total, dearest first; empty when the manifest has none."""
+    by_year = m.get("process_seconds_by_year") or {}
+    totals = m.get("process_seconds") or {}
+    if not by_year or not totals:
+        return ""
+    names = sorted(totals, key=lambda k: -totals[k])
+    head = "".join(f"<th>{_e(n)}</th>" for n in names)
+    rows = "".join(f"<tr><th>{_e(y)}</th><td class='num'>{sum(t.values()):.2f}</td>"
+                   + "".join(f"<td class='num'>{t.get(n, 0.0):.2f}</td>" for n in names) + "</tr>"
+                   for y, t in by_year.items())
+    return (f"<details><summary>Time per process, year by year (s; the time-stepping)</summary><table><thead><tr>"
+            f"<th>year</th><th>all</th>{head}</tr></thead><tbody>{rows}</tbody></table></details>")
+
+
 def _manifest_section(data: ReportData) -> str:
     m = data.manifest
     if not m:
@@ -194,6 +210,7 @@ def _manifest_section(data: ReportData) -> str:
         rows = "".join(f"<tr><th>{_e(k)}</th><td>{_e(v)}</td></tr>" for k, v in sc["policy"].items())
         parts.append(f"<details><summary>Policy at the start</summary><table>{rows}</table></details>")
     parts.append(_timeline_rows(sc))
+    parts.append(_time_by_year(m))
     parts.append("<details><summary>Full manifest (JSON)</summary><pre>"
                  + _e(json.dumps(m, indent=2, default=str)) + "</pre></details></section>")
     return "".join(parts)
