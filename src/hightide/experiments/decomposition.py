@@ -113,6 +113,12 @@ MECHANISMS: dict[str, Mechanism] = {m.name: m for m in (
 )}
 
 
+def _policy_in_force(schedule: Mapping[int, object], month: int):
+    """The policy a schedule (``Scenario.policy_schedule``: month of each change -> policy) has in
+    force in ``month``."""
+    return schedule[max(m for m in schedule if m <= month)]
+
+
 def hold_input(sc: Scenario, hold: Hold) -> Scenario:
     """``sc`` with ``hold.field`` fixed from ``hold.since`` to ``hold.until``: events in that span no
     longer set it (an event left setting nothing is dropped), the held value is in force from its
@@ -122,7 +128,7 @@ def hold_input(sc: Scenario, hold: Hold) -> Scenario:
     schedule = sc.policy_schedule()
 
     def in_force(month: int):
-        return getattr(schedule[max(m for m in schedule if m <= max(month, sc.start_month))], hold.field)
+        return getattr(_policy_in_force(schedule, max(month, sc.start_month)), hold.field)
 
     if hold.since is not None and hold.until is not None and parse_month(hold.until) < parse_month(hold.since):
         raise HightideError(f"a hold of {hold.field} ends before it begins ({hold.since} to {hold.until})")
@@ -173,11 +179,7 @@ def acts(base: Scenario, arm: Scenario) -> bool:
     if resolve(arm.parameters).as_dict() != resolve(base.parameters).as_dict():
         return True
     a, b = base.policy_schedule(), arm.policy_schedule()
-
-    def in_force(schedule, month):
-        return schedule[max(m for m in schedule if m <= month)]
-
-    return any(in_force(a, m) != in_force(b, m) for m in range(base.start_month, base.end_month + 1))
+    return any(_policy_in_force(a, m) != _policy_in_force(b, m) for m in range(base.start_month, base.end_month + 1))
 
 
 @dataclass
