@@ -28,7 +28,7 @@ import pandas as pd
 
 from hightide.errors import HightideError, OutputError
 from hightide.experiments.crn import member_outcomes
-from hightide.experiments.ensembles import check_memory, ensemble
+from hightide.experiments.ensembles import DifferentEnsemble, check_memory, ensemble
 from hightide.experiments.members import dask_client
 from hightide.experiments.outcomes import OUTCOMES
 from hightide.experiments.scenario_tools import prepare
@@ -235,9 +235,7 @@ def decompose(scenario: str | Path | Scenario | None = "historical", *, mechanis
             try:
                 ens = ensemble(sc, runs=runs, scale=scale, seed=seed, out=out / ARMS_DIR / name, workers=workers,
                                scheduler=address, force=force, on_member=progress, resource_check=False)
-            except OutputError as exc:
-                if "holds a different ensemble" not in str(exc):
-                    raise
+            except DifferentEnsemble as exc:
                 raise OutputError(f"{exc}. Arm {name!r} in {out} was run for another decomposition (other "
                                   "mechanisms, outcomes' years, seeds or scale): remove "
                                   f"{out / ARMS_DIR / name} to run just that arm again, keeping the others") from None

@@ -49,6 +49,10 @@ BAND_COLUMNS = ("q05", "q50", "q95")
 FORMAT = 1
 
 
+class DifferentEnsemble(OutputError):
+    """The output directory holds an ensemble of another scenario, seed, scale, sampling or code."""
+
+
 class EnsembleIncomplete(HightideError):
     """Some members failed; the others are stored and a second run of the command retries them."""
 
@@ -263,7 +267,7 @@ def _prepare_dir(out: Path, manifest: dict, force: bool) -> dict | None:
                         if json.dumps(previous.get(k), sort_keys=True, default=str)
                         != json.dumps(manifest.get(k), sort_keys=True, default=str)]
                 hint = (" (the model's code changed since its members were run)" if what == ["code"] else "")
-                raise OutputError(f"{out} holds a different ensemble (its {', '.join(what)} differ){hint}; choose "
+                raise DifferentEnsemble(f"{out} holds a different ensemble (its {', '.join(what)} differ){hint}; choose "
                                   "another --out or pass --force to replace it")
             return previous
     out.mkdir(parents=True, exist_ok=True)
